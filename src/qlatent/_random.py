@@ -1,0 +1,43 @@
+"""Randomness as an argument (DESIGN.md): never a global seed.
+
+``rng`` arguments accept a ``numpy.random.Generator``, a ``SeedSequence``, an int seed, or
+``None`` (fresh OS entropy). Parallel work splits a ``SeedSequence`` with ``spawn`` so that
+results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Union
+
+import numpy as np
+
+RngLike = Union[np.random.Generator, np.random.SeedSequence, int, None]
+
+
+def as_generator(rng: RngLike, name: str = "rng") -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` for ``rng`` (see module docstring)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name} must be a numpy Generator, SeedSequence, non-negative int or None; "
+        f"got {rng!r} ({type(rng).__name__})"
+    )
+
+
+def as_seed_sequence(rng: RngLike, name: str = "rng") -> np.random.SeedSequence:
+    """Return a ``SeedSequence`` for ``rng``; a Generator contributes fresh draws from itself."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+    if rng is None:
+        return np.random.SeedSequence()
+    as_generator(rng, name)  # validates the int
+    return np.random.SeedSequence(int(rng))

@@ -1,0 +1,15 @@
+import os
+
+import pytest
+
+# Tests run two workers on two cores: one thread each keeps them from fighting.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test writes its cache to a temporary folder, never to ~/.cache/qlatent."""
+    if "QLATENT_TEST_SHARED_CACHE" in os.environ:
+        return
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path_factory.mktemp("cache")))
