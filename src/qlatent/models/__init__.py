@@ -1,0 +1,5 @@
+"""Networks only: MLPs and the latent-injected generator trunk (z arrives as a tensor)."""
+
+from qlatent.models.mlp import MLP, LatentInjectedMLP, linear, make_activation
+
+__all__ = ["MLP", "LatentInjectedMLP", "linear", "make_activation"]

@@ -1,0 +1,93 @@
+"""The training configuration: one frozen dataclass, a docstring per field."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from qlatent._validation import check_choice, check_float, check_int
+
+LOSSES = ("wgan-gp", "nonsaturating")
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@dataclass(frozen=True)
+class Config:
+    """How ``fit`` trains a generator against a critic.
+
+    One *step* is one generator update preceded by ``n_critic`` critic updates.
+    """
+
+    steps: int = 5000
+    """Number of generator updates (the paper's "iterations")."""
+    batch_size: int = 32
+    """Samples per critic and generator update (real and generated alike)."""
+    n_critic: int = 5
+    """Critic updates per generator update."""
+    gp_weight: float = 10.0
+    """Weight λ of the gradient penalty λ·E[(‖∇D(x̂)‖₂ − 1)²] (0 switches it off)."""
+    loss: str = "wgan-gp"
+    """``"wgan-gp"`` (critic: E[D(fake)] − E[D(real)]; generator: −E[D(fake)]) or
+    ``"nonsaturating"`` (softplus losses of the original GAN, with the same penalty term)."""
+    optimizer: str = "adam"
+    """``"adam"`` or ``"rmsprop"``; one of each, generator and critic."""
+    lr: float = 5e-4
+    """Learning rate of both optimisers."""
+    betas: tuple[float, float] = (0.0, 0.9)
+    """Adam's (β₁, β₂); ignored by RMSprop."""
+    seed: int = 0
+    """Seed of the training streams (latent draws, real batches, penalty interpolation)."""
+    device: str = "cpu"
+    """Torch device: ``"cpu"`` or ``"cuda"`` (models, latent and batches are moved there)."""
+    checkpoint_every: int = 1000
+    """Steps between checkpoints when a run directory is given (0: only at the end)."""
+    log_every: int = 100
+    """Steps between log lines (losses are read back from the device only then)."""
+    progress: bool = False
+    """Show a rich progress bar with the losses and the ETA."""
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, minimum=0)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("n_critic", self.n_critic, minimum=1)
+        check_float("gp_weight", self.gp_weight, minimum=0.0)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_float("lr", self.lr, minimum=0.0)
+        betas = tuple(self.betas)
+        if len(betas) != 2:
+            raise ValueError(f"betas must hold two numbers (beta1, beta2), got {self.betas!r}")
+        for i, b in enumerate(betas):
+            check_float(f"betas[{i}]", b, minimum=0.0, maximum=1.0)
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:k]', got {self.device!r}")
+        check_int("checkpoint_every", self.checkpoint_every, minimum=0)
+        check_int("log_every", self.log_every, minimum=1)
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"progress must be a bool, got {self.progress!r}")
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "train") -> Config:
+        """Build from a mapping (a TOML table); an unknown key raises and names it."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in [{where}]; "
+                             f"valid keys: {', '.join(sorted(names))}")
+        values = dict(values)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
