@@ -1,5 +1,30 @@
-"""Latent distributions (torch-facing), sample banks, normalisation and the registry."""
+"""Latent distributions (torch-facing), sample banks, normalisation and the registry.
 
+>>> import qlatent as ql
+>>> z = ql.latents.get("quantum", dim=16, seed=7).sample(256)   # float32[256, 16], centred
+>>> bank = ql.latents.build_bank("quantum", "haar", 8, 200_000, seed=7, n_modes=16)
+>>> latent = ql.latents.get("bank", bank=bank, normalize="center")
+"""
+
+from qlatent.latents.bank_latent import BankLatent
+from qlatent.latents.banks import (
+    BANK_KINDS,
+    Bank,
+    BankError,
+    build_bank,
+    fit_dirichlet_concentration,
+    import_bank,
+    list_banks,
+    load_bank,
+)
 from qlatent.latents.base import LatentDistribution
+from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
+from qlatent.latents.registry import get, names, parameters
 
-__all__ = ["LatentDistribution"]
+__all__ = [
+    "BANK_KINDS", "NORMALIZATIONS", "Bank", "BankError", "BankLatent", "BernoulliLatent",
+    "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
+    "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank", "names",
+    "normalization_constants", "parameters",
+]

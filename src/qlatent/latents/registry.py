@@ -1,0 +1,147 @@
+"""The registry of latents by name: ``get(name, *, dim, seed=None, **params)`` and ``names()``.
+
+=======================  ==================================================================
+name                     latent
+=======================  ==================================================================
+gaussian                 N(0, I_dim)
+bernoulli                uniform on {0, 1}^dim (``p`` = 1/2)
+uniform                  uniform on [low, high)^dim (default [0, 1))
+quantum                  boson sampling: n = dim // 2 indistinguishable photons in the first
+                         modes of a dim-mode circuit, photon-number counts (from a bank)
+photonic                 the same with distinguishable photons (the paper's classical control)
+dirichlet_multinomial    challenger: Dirichlet-multinomial fitted to the quantum bank's mean
+                         occupancy and mean Fano factor
+shuffled                 challenger: the quantum bank with each column permuted independently
+bank                     any bank: ``get("bank", bank=Bank | folder | key)``
+=======================  ==================================================================
+
+Photonic latents (quantum, photonic and the two challengers) take ``seed`` (the circuit and the
+bank), ``circuit`` ("haar", "1-1", "1-3-9" or a unitary), ``n_samples`` (bank rows, default
+200,000), ``n_photons`` (default dim // 2), ``input_state``, ``n_jobs``, ``progress`` and the
+noise keywords ``transmission``, ``indistinguishability`` (not for photonic), ``threshold``,
+``dark_count_probability``, ``min_photons``. Every latent takes ``normalize`` in
+{"center" (default, the paper), "standardize", "none"}.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from qlatent._validation import check_int
+from qlatent.latents.bank_latent import BankLatent
+from qlatent.latents.banks import build_bank, default_seed
+from qlatent.latents.base import LatentDistribution
+from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+
+DEFAULT_BANK_SAMPLES = 200_000
+
+
+def _gaussian(*, dim: int, seed: int | None = None, normalize: str = "center"):
+    return GaussianLatent(dim, normalize=normalize)
+
+
+def _bernoulli(*, dim: int, seed: int | None = None, normalize: str = "center", p: float = 0.5):
+    return BernoulliLatent(dim, p=p, normalize=normalize)
+
+
+def _uniform(*, dim: int, seed: int | None = None, normalize: str = "center",
+             low: float = 0.0, high: float = 1.0):
+    return UniformLatent(dim, low=low, high=high, normalize=normalize)
+
+
+def _photonic_factory(kind: str, allow_indistinguishability: bool) -> Callable[..., BankLatent]:
+    def factory(*, dim: int, seed: int | None = None, circuit: Any = "haar",
+                n_samples: int = DEFAULT_BANK_SAMPLES, n_photons: int | None = None,
+                normalize: str = "center", input_state: Any = None, n_jobs: int = 1,
+                progress: bool = False, transmission: float = 1.0,
+                indistinguishability: float | None = None, threshold: bool = False,
+                dark_count_probability: float = 0.0, min_photons: int | None = None,
+                block_size: int | None = None) -> BankLatent:
+        if indistinguishability is not None and not allow_indistinguishability:
+            raise ValueError(f"indistinguishability is not a parameter of latent {kind!r} "
+                             "(its photons are distinguishable); use 'quantum' with "
+                             f"indistinguishability={indistinguishability}")
+        dim = check_int("dim", dim, minimum=1)
+        if not isinstance(circuit, str):
+            U = np.asarray(circuit)
+            if U.ndim != 2 or U.shape[0] != dim:
+                raise ValueError(f"circuit must be a {dim} x {dim} unitary for dim={dim}, got "
+                                 f"shape {U.shape}")
+        noise = {"transmission": transmission, "threshold": threshold,
+                 "dark_count_probability": dark_count_probability, "min_photons": min_photons}
+        if indistinguishability is not None:
+            noise["indistinguishability"] = indistinguishability
+        extra = {} if block_size is None else {"block_size": block_size}
+        bank = build_bank(kind, circuit, n_photons, n_samples,
+                          default_seed() if seed is None else seed, n_modes=dim,
+                          input_state=input_state, noise=noise, n_jobs=n_jobs,
+                          progress=progress, **extra)
+        return BankLatent(bank, normalize=normalize)
+
+    factory.__name__ = f"_{kind}"
+    return factory
+
+
+def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
+          normalize: str = "center") -> BankLatent:
+    latent = BankLatent(bank, normalize=normalize)
+    if dim is not None and dim != latent.dim:
+        raise ValueError(f"dim must match the bank's width {latent.dim}, got {dim}")
+    return latent
+
+
+_REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
+    "gaussian": _gaussian,
+    "bernoulli": _bernoulli,
+    "uniform": _uniform,
+    "quantum": _photonic_factory("quantum", True),
+    "photonic": _photonic_factory("photonic", False),
+    "dirichlet_multinomial": _photonic_factory("dirichlet_multinomial", True),
+    "shuffled": _photonic_factory("shuffled", True),
+    "bank": _bank,
+}
+
+
+def names() -> tuple[str, ...]:
+    """Names accepted by :func:`get`, in the registry's order."""
+    return tuple(_REGISTRY)
+
+
+def parameters(name: str) -> tuple[str, ...]:
+    """Keyword parameters accepted by latent ``name``."""
+    return tuple(inspect.signature(_lookup(name)).parameters)
+
+
+def _lookup(name: str) -> Callable[..., LatentDistribution]:
+    if name not in _REGISTRY:
+        raise ValueError(f"name must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r}")
+    return _REGISTRY[name]
+
+
+def get(name: str, *, dim: int | None = None, seed: int | None = None,
+        **params: Any) -> LatentDistribution:
+    """Build the latent ``name`` (see the module docstring for names and parameters).
+
+    Examples:
+        >>> get("gaussian", dim=16)
+        >>> get("quantum", dim=16, seed=0, circuit="haar", n_samples=200_000, normalize="center")
+        >>> get("quantum", dim=16, seed=0, transmission=0.9, indistinguishability=0.95)
+        >>> get("bank", bank=bank, normalize="center")
+
+    Raises:
+        ValueError: unknown name (the valid ones are listed) or invalid parameter value.
+        TypeError: a parameter the latent does not take (the valid ones are listed).
+    """
+    factory = _lookup(name)
+    accepted = inspect.signature(factory).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                        f"valid parameters: {', '.join(accepted)}")
+    if dim is None and name != "bank":
+        raise ValueError(f"dim is required for latent {name!r}, got None")
+    return factory(dim=dim, seed=seed, **params)
