@@ -1,0 +1,187 @@
+"""Statistical and determinism tests of the exact samplers.
+
+Tolerances fixed in advance:
+* chi-square on the counts of every state of positive probability (nothing merged) against the
+  exact probabilities, reject at alpha = 1e-3; states of zero probability must never appear;
+* total variation distance TVD = 1/2 sum |f - p| of N samples: a correct sampler has
+  E[TVD] <= 1/2 sum_S sqrt(p_S (1 - p_S) / N) and TVD changes by at most 1/N per sample, so
+  (McDiarmid) P(TVD > that + 3/sqrt(N)) <= exp(-18): the bound tested is
+  1/2 sum sqrt(p (1-p) / N) + 3 / sqrt(N). For small Fock spaces (K <= 10) the plain 3/sqrt(N)
+  is tested too.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from qlatent.photonics import (
+    beam_splitter,
+    boson_sample,
+    circuit_unitary,
+    distinguishable_sample,
+    empirical_distribution,
+    fano_factor,
+    haar_unitary,
+    mean_occupancy,
+    reference,
+    sampler,
+    standard_input,
+    total_variation_distance,
+)
+
+ALPHA = 1e-3
+
+
+def _check_against(samples, states, probs):
+    N = samples.shape[0]
+    assert np.all(samples.sum(axis=1) == states[0].sum())
+    f = empirical_distribution(samples, states) * N
+    zero = probs < 1e-15
+    assert np.all(f[zero] == 0), "a state of zero probability was sampled"
+    e = probs[~zero] * N
+    chi2 = float(((f[~zero] - e) ** 2 / e).sum())
+    dof = int((~zero).sum()) - 1
+    if dof > 0:
+        assert stats.chi2.sf(chi2, dof) > ALPHA, f"chi2 = {chi2:.1f} on {dof} dof"
+    tvd = total_variation_distance(samples, states, probs)
+    bound = 0.5 * np.sum(np.sqrt(probs * (1 - probs) / N)) + 3 / np.sqrt(N)
+    assert tvd <= bound
+    if len(states) <= 10:
+        assert tvd <= 3 / np.sqrt(N)
+
+
+SYSTEMS = [(2, 1, "haar"), (2, 2, "haar"), (3, 2, "haar"), (4, 2, "haar"), (4, 3, "haar"),
+           (5, 3, "haar"), (6, 3, "haar"), (6, 3, "1-1"), (10, 2, "1-3-9")]
+
+
+def _system(m, n, circuit, seed):
+    return circuit_unitary(circuit, m, rng=seed), standard_input(m, n)
+
+
+@pytest.mark.parametrize("m,n,circuit", SYSTEMS)
+@pytest.mark.parametrize("method", ["clifford", "table"])
+def test_boson_sample_matches_exact_distribution(m, n, circuit, method):
+    U, t = _system(m, n, circuit, seed=10 * m + n)
+    S, p = reference.output_distribution(U, t)
+    N = 200_000
+    x = boson_sample(U, t, N, rng=m * 100 + n, method=method)
+    assert x.dtype == np.int64 and x.shape == (N, m)
+    _check_against(x, S, p)
+
+
+@pytest.mark.parametrize("m,n,circuit", SYSTEMS)
+def test_distinguishable_sample_matches_exact_distribution(m, n, circuit):
+    U, t = _system(m, n, circuit, seed=10 * m + n + 1)
+    S, p = reference.distinguishable_output_distribution(U, t)
+    N = 200_000
+    _check_against(distinguishable_sample(U, t, N, rng=7), S, p)
+
+
+@pytest.mark.parametrize("t", [[2, 0, 1, 0], [0, 3, 0, 0], [2, 2, 0, 0]])
+def test_bunched_inputs(t):
+    U = haar_unitary(4, rng=3)
+    t = np.array(t)
+    S, p = reference.output_distribution(U, t)
+    _check_against(boson_sample(U, t, 200_000, rng=1), S, p)
+    Sd, pd = reference.distinguishable_output_distribution(U, t)
+    _check_against(distinguishable_sample(U, t, 200_000, rng=1), Sd, pd)
+    with pytest.raises(ValueError, match="input_state"):
+        boson_sample(U, t, 10, rng=1, method="clifford")
+
+
+@pytest.mark.parametrize("method", ["clifford", "table"])
+def test_hong_ou_mandel_sampled(method):
+    x = boson_sample(beam_splitter(np.pi / 4), [1, 1], 20_000, rng=0, method=method)
+    assert not np.any(np.all(x == 1, axis=1))
+    # P(2,0) = 1/2: 6 standard errors
+    assert abs(np.mean(x[:, 0] == 2) - 0.5) < 6 * 0.5 / np.sqrt(20_000)
+    y = distinguishable_sample(beam_splitter(np.pi / 4), [1, 1], 20_000, rng=0)
+    assert abs(np.mean(np.all(y == 1, axis=1)) - 0.5) < 6 * 0.5 / np.sqrt(20_000)
+
+
+@pytest.mark.parametrize("method", ["clifford", "table"])
+def test_single_photon(method):
+    U = haar_unitary(5, rng=4)
+    t = np.array([0, 0, 1, 0, 0])
+    N = 100_000
+    x = boson_sample(U, t, N, rng=2, method=method)
+    p = np.abs(U[:, 2]) ** 2
+    assert np.all(np.abs(x.mean(axis=0) - p) < 6 * np.sqrt(p * (1 - p) / N))
+
+
+@pytest.mark.parametrize("fn,kw", [(boson_sample, {"method": "clifford"}),
+                                   (boson_sample, {"method": "table"}),
+                                   (distinguishable_sample, {})])
+def test_bit_identical_across_jobs_and_chunks(fn, kw, monkeypatch):
+    U, t = haar_unitary(10, rng=1), standard_input(10, 5)
+    a = fn(U, t, 3001, rng=123, n_jobs=1, **kw)
+    np.testing.assert_array_equal(a, fn(U, t, 3001, rng=123, n_jobs=2, **kw))
+    gen = np.random.default_rng(123)
+    parts = [fn(U, t, k, rng=gen, **kw) for k in (1, 999, 0, 2001)]
+    np.testing.assert_array_equal(a, np.concatenate(parts))
+    monkeypatch.setattr(sampler, "_CHUNK_UNIFORMS", 37)  # many small internal chunks
+    np.testing.assert_array_equal(a, fn(U, t, 3001, rng=123, n_jobs=2, **kw))
+    assert not np.array_equal(a, fn(U, t, 3001, rng=124, **kw))
+
+
+def test_auto_method_is_table_when_small():
+    U, t = haar_unitary(6, rng=0), standard_input(6, 3)
+    np.testing.assert_array_equal(boson_sample(U, t, 100, rng=5),
+                                  boson_sample(U, t, 100, rng=5, method="table"))
+
+
+def test_quantum_versus_photonic_at_16_modes_8_photons():
+    # PAPER.md: mean occupancy equal; Fano factor ~1.28 (quantum) vs ~0.89 (photonic).
+    U, t = haar_unitary(16, rng=7), standard_input(16, 8)
+    N = 100_000
+    q = boson_sample(U, t, N, rng=1)
+    c = distinguishable_sample(U, t, N, rng=2)
+    mq, mc = mean_occupancy(q), mean_occupancy(c)
+    se = np.sqrt(q.var(axis=0) / N + c.var(axis=0) / N)
+    assert np.all(np.abs(mq - mc) < 6 * se)
+    # exact mean occupancy of either: sum_k |U[j, k]|^2 over occupied inputs
+    assert np.all(np.abs(mq - (np.abs(U[:, :8]) ** 2).sum(axis=1)) < 6 * np.sqrt(q.var(0) / N))
+    fq, fc = fano_factor(q), fano_factor(c)
+    assert fq > 1.1 and fc < 1.0 and fq - fc > 0.2
+
+
+def test_zero_samples_and_zero_photons():
+    U = haar_unitary(4, rng=0)
+    assert boson_sample(U, standard_input(4, 2), 0, rng=0).shape == (0, 4)
+    np.testing.assert_array_equal(boson_sample(U, np.zeros(4, dtype=int), 3, rng=0),
+                                  np.zeros((3, 4), dtype=np.int64))
+    assert distinguishable_sample(U, standard_input(4, 2), 0, rng=0).shape == (0, 4)
+
+
+@pytest.mark.parametrize("fn", [boson_sample, distinguishable_sample])
+def test_sampler_validation(fn):
+    U, t = haar_unitary(4, rng=0), standard_input(4, 2)
+    with pytest.raises(ValueError, match="U must be a square"):
+        fn(np.ones((4, 3)), t, 5)
+    with pytest.raises(ValueError, match=r"U must be unitary.*1e-10"):
+        fn(U * 1.001, t, 5)
+    bad = U.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="U must be finite"):
+        fn(bad, t, 5)
+    with pytest.raises(ValueError, match="at most n_modes"):
+        fn(U, np.array([3, 2, 0, 0]), 5)
+    with pytest.raises(ValueError, match="input_state must hold non-negative"):
+        fn(U, np.array([1, -1, 1, 0]), 5)
+    with pytest.raises(TypeError, match="input_state must be an integer"):
+        fn(U, np.array([1.0, 1.0, 0.0, 0.0]), 5)
+    with pytest.raises(ValueError, match="input_state must have shape"):
+        fn(U, np.array([1, 1, 0]), 5)
+    with pytest.raises(ValueError, match="n_samples"):
+        fn(U, t, -1)
+    with pytest.raises(TypeError, match="n_samples"):
+        fn(U, t, 2.0)
+    with pytest.raises(ValueError, match="n_jobs"):
+        fn(U, t, 5, n_jobs=0)
+    with pytest.raises(TypeError, match="rng"):
+        fn(U, t, 5, rng="x")
+
+
+def test_boson_sample_method_validation():
+    with pytest.raises(ValueError, match="'auto', 'clifford', 'table'"):
+        boson_sample(haar_unitary(2, rng=0), [1, 0], 5, method="perceval")
