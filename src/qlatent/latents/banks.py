@@ -232,6 +232,9 @@ def load_bank(bank: str | os.PathLike | Bank) -> Bank:
     path = Path(bank)
     if path.exists():
         return _load_folder(path)
+    if path.with_name(path.name + ".partial").is_dir():
+        raise BankError(f"{path} is not a finished bank: its build was interrupted (calling "
+                        "build_bank again with the same request resumes it)")
     text = str(bank)
     if re.fullmatch(r"[0-9a-f]{4,64}", text):
         matches = [p for p in _banks_root().iterdir()

@@ -25,7 +25,8 @@ Every model is exact (no truncation), and each is a parameter of the sampler:
   points) (the pair survives only if every moved photon is in the common state), so the two
   models have the same output distribution (Renema et al., arXiv:1707.02793). Per shot we
   therefore draw which photons are common: those go through the exact boson sampler together,
-  the rest are routed independently (distinguishable), and the counts add.
+  the rest are routed independently (distinguishable), and the counts add. Note that x is the
+  overlap of the states, so a Hong-Ou-Mandel dip between two photons has visibility x^2.
 * **Threshold detectors** report min(count, 1) per mode; **dark counts** add one count (or a
   click) to each mode independently with probability p, before thresholding.
 * **Post-selection** keeps only shots with at least ``min_photons`` detected counts, by
@@ -202,9 +203,10 @@ def noisy_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
         batch = need if attempts == 0 else int(min(math.ceil(1.1 * need / max(rate, 1e-4)) + 16,
                                                    max(4 * need, 1 << 16)))
         shots = _noisy_batch(U, t, photon_modes, cdfs, batch, gen, noise, n_jobs)
-        attempts += batch
-        good = shots[shots.sum(axis=1) >= noise.min_photons]
-        kept.append(good[:need])
+        good = np.flatnonzero(shots.sum(axis=1) >= noise.min_photons)
+        # Attempts are counted up to the shot that completes the request (unbiased rate).
+        attempts += int(good[need - 1]) + 1 if good.shape[0] >= need else batch
+        kept.append(shots[good[:need]])
         n_kept += min(good.shape[0], need)
         if attempts > MAX_ATTEMPTS_PER_SAMPLE * max(n_samples, 1) and n_kept < n_samples:
             raise RuntimeError(

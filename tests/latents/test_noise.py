@@ -1,0 +1,178 @@
+"""Noise models (qlatent.photonics.noise) against exact small-system distributions.
+
+Oracles: the photonics references (permutation-sum permanents over the whole Fock space), the
+pure-state partial-distinguishability formula written out here (double sum over permutations),
+and loss as an explicit beam splitter onto m extra modes that are traced out. Sampler checks
+are chi-square tests on all states, alpha = 1e-3 fixed in advance.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from qlatent import latents, photonics
+from qlatent.photonics import reference
+from qlatent.photonics.noise import noisy_output_distribution, noisy_sample
+
+M, N = 4, 3
+U = photonics.haar_unitary(M, rng=123)
+T = photonics.standard_input(M, N)
+ALPHA = 1e-3
+
+
+def _as_dict(states, probs):
+    return {tuple(int(v) for v in s): float(p) for s, p in zip(states, probs) if p > 1e-15}
+
+
+def _assert_same(d1, d2, atol=1e-12):
+    keys = set(d1) | set(d2)
+    for k in keys:
+        assert abs(d1.get(k, 0.0) - d2.get(k, 0.0)) <= atol, k
+
+
+def _pure_state_distribution(U, t, x):
+    """P(s) = 1/mu(s) sum_{sigma,tau} prod_k U[d_sigma(k), i_k] U*[d_tau(k), i_k]
+    prod_l <phi_{tau^-1(l)}|phi_{sigma^-1(l)}>, with <phi_a|phi_b> = x for a != b."""
+    m = U.shape[0]
+    n = int(t.sum())
+    inputs = np.repeat(np.arange(m), t)
+    perms = list(itertools.permutations(range(n)))
+    out = {}
+    for s in reference.fock_states(m, n):
+        d = np.repeat(np.arange(m), s)
+        total = 0.0 + 0.0j
+        for sigma in perms:
+            amp = np.prod([U[d[sigma[k]], inputs[k]] for k in range(n)])
+            sigma_inv = np.argsort(sigma)
+            for tau in perms:
+                tau_inv = np.argsort(tau)
+                gram = np.prod([1.0 if tau_inv[l] == sigma_inv[l] else x for l in range(n)])
+                conj = np.prod([np.conj(U[d[tau[k]], inputs[k]]) for k in range(n)])
+                total += amp * conj * gram
+        out[tuple(int(v) for v in s)] = total.real / math.prod(math.factorial(v) for v in s)
+    return out
+
+
+def _chi_square_pvalue(samples, states, probs):
+    observed = photonics.empirical_distribution(samples, states) * samples.shape[0]
+    expected = probs * samples.shape[0]
+    small = expected < 5
+    if small.any():  # pool rare states into one bin so the chi-square approximation holds
+        observed = np.append(observed[~small], observed[small].sum())
+        expected = np.append(expected[~small], expected[small].sum())
+    return stats.chisquare(observed, expected).pvalue
+
+
+def test_exact_limits_x1_quantum_and_x0_photonic():
+    _assert_same(_as_dict(*noisy_output_distribution(U, T, indistinguishability=1.0)),
+                 _as_dict(*reference.output_distribution(U, T)))
+    _assert_same(_as_dict(*noisy_output_distribution(U, T, indistinguishability=0.0)),
+                 _as_dict(*reference.distinguishable_output_distribution(U, T)))
+
+
+@pytest.mark.parametrize("x", [0.3, 0.5, 0.9])
+def test_partial_distinguishability_matches_pure_state_formula(x):
+    _assert_same(_as_dict(*noisy_output_distribution(U, T, indistinguishability=x)),
+                 _pure_state_distribution(U, T, x))
+
+
+def test_hong_ou_mandel_dip_has_visibility_x_squared():
+    # 50:50 splitter, one photon in each input: P(coincidence) = (1 - |<phi1|phi2>|^2) / 2.
+    bs = photonics.beam_splitter(np.pi / 4)
+    for x in (0.0, 0.4, 1.0):
+        d = _as_dict(*noisy_output_distribution(bs, np.array([1, 1]), indistinguishability=x))
+        assert abs(d.get((1, 1), 0.0) - (1 - x**2) / 2) < 1e-12
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.35, 0.8])
+def test_loss_matches_beam_splitter_onto_traced_out_modes(eta):
+    # V = [[sqrt(eta) U, sqrt(1-eta) I], [sqrt(1-eta) U, -sqrt(eta) I]]: loss after U, explicit.
+    eye = np.eye(M)
+    V = np.block([[np.sqrt(eta) * U, np.sqrt(1 - eta) * eye],
+                  [np.sqrt(1 - eta) * U, -np.sqrt(eta) * eye]])
+    states, probs = reference.output_distribution(V, np.concatenate([T, np.zeros(M, int)]))
+    marginal = {}
+    for s, p in zip(states, probs):
+        key = tuple(int(v) for v in s[:M])
+        marginal[key] = marginal.get(key, 0.0) + p
+    _assert_same(_as_dict(*noisy_output_distribution(U, T, transmission=eta)),
+                 {k: v for k, v in marginal.items() if v > 1e-15})
+
+
+def test_dark_counts_and_threshold_match_brute_force():
+    p = 0.1
+    base = _as_dict(*reference.output_distribution(U, T))
+    brute = {}
+    for s, ps in base.items():
+        for dark in itertools.product((0, 1), repeat=M):
+            w = math.prod(p if d else 1 - p for d in dark)
+            click = tuple(min(a + b, 1) for a, b in zip(s, dark))
+            brute[click] = brute.get(click, 0.0) + ps * w
+    _assert_same(_as_dict(*noisy_output_distribution(U, T, dark_count_probability=p,
+                                                     threshold=True)), brute)
+
+
+def test_post_selection_renormalises_and_reports_acceptance():
+    states, probs, acc = noisy_output_distribution(U, T, transmission=0.6, min_photons=2,
+                                                   return_acceptance=True)
+    full = _as_dict(*noisy_output_distribution(U, T, transmission=0.6))
+    kept = sum(v for k, v in full.items() if sum(k) >= 2)
+    assert abs(acc - kept) < 1e-12 and abs(probs.sum() - 1) < 1e-12
+    assert np.all(states.sum(axis=1) >= 2)
+
+
+NOISE_CASES = [
+    dict(transmission=0.7),
+    dict(indistinguishability=0.5),
+    dict(indistinguishability=0.0),
+    dict(transmission=0.8, indistinguishability=0.3, dark_count_probability=0.05, threshold=True),
+    dict(transmission=0.8, indistinguishability=0.6, dark_count_probability=0.02, min_photons=3),
+]
+
+
+@pytest.mark.parametrize("noise", NOISE_CASES, ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
+def test_sampler_matches_exact_distribution(noise):
+    n = 20_000
+    samples, acc = noisy_sample(U, T, n, rng=7, return_acceptance=True, **noise)
+    assert samples.shape == (n, M) and samples.dtype == np.int64
+    states, probs, exact_acc = noisy_output_distribution(U, T, return_acceptance=True, **noise)
+    assert _chi_square_pvalue(samples, states, probs) > ALPHA
+    if noise.get("min_photons"):
+        # acceptance = n / attempts, attempts ~ n / a: relative sd ~ sqrt((1 - a) / n)
+        assert abs(acc - exact_acc) < 5 * exact_acc * np.sqrt((1 - exact_acc) / n) + 1e-3
+
+
+def test_noiseless_is_the_exact_sampler_bit_for_bit_and_seeded():
+    a = noisy_sample(U, T, 500, rng=3)
+    np.testing.assert_array_equal(a, photonics.boson_sample(U, T, 500, rng=3))
+    b1 = noisy_sample(U, T, 500, rng=3, transmission=0.5, indistinguishability=0.5)
+    b2 = noisy_sample(U, T, 500, rng=3, transmission=0.5, indistinguishability=0.5)
+    np.testing.assert_array_equal(b1, b2)
+
+
+def test_noisy_banks_match_exact_distribution():
+    bank = latents.build_bank("photonic", U, N, 20_000, seed=2, progress=False,
+                              noise={"transmission": 0.7, "threshold": True})
+    states, probs = noisy_output_distribution(U, T, transmission=0.7, indistinguishability=0.0,
+                                              threshold=True)
+    assert _chi_square_pvalue(bank.samples.astype(np.int64), states, probs) > ALPHA
+    latent = latents.get("quantum", dim=M, seed=2, circuit=U, n_samples=20_000, n_photons=N,
+                         indistinguishability=0.5, normalize="none")
+    assert latent.metadata["noise"]["indistinguishability"] == 0.5
+    states, probs = noisy_output_distribution(U, T, indistinguishability=0.5)
+    rows = latent.bank.numpy().astype(np.int64)
+    assert _chi_square_pvalue(rows, states, probs) > ALPHA
+
+
+def test_invalid_noise_is_named():
+    with pytest.raises(ValueError, match="transmission must be <= 1"):
+        noisy_sample(U, T, 10, transmission=1.5)
+    with pytest.raises(ValueError, match="min_photons must be <= 3"):
+        noisy_sample(U, T, 10, min_photons=4)
+    with pytest.raises(ValueError, match="min_photons must be <= 4"):
+        noisy_sample(U, T, 10, min_photons=5, dark_count_probability=0.1, threshold=True)
+    with pytest.raises(TypeError, match="threshold must be a bool"):
+        noisy_sample(U, T, 10, threshold="yes")
