@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from qlatent._io import atomic_write, cache_dir, digest, file_digest
-from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_choice, check_float, check_int
 
 __all__ = [

@@ -1,0 +1,261 @@
+"""MolGAN-style graph generator and relational-GCN critic for small molecules (QM9).
+
+Notation: B batch size, L latent length, n atom slots (9 for QM9), a atom types (padding
+included), b bond types ("no bond" included), R = b - 1 relations (the real bond types).
+
+A generated molecule is a pair of relaxed one-hot tensors
+
+* ``edges`` (float[B, n, n, b]): symmetric in the two atom axes, diagonal = "no bond";
+* ``nodes`` (float[B, n, a]);
+
+the same layout as ``qlatent.data.qm9.QM9Graphs.sample``. Models only see tensors (no RDKit, no
+latent distribution); ``decode`` turns them into argmax index graphs for the chemistry layer.
+
+References: De Cao & Kipf, "MolGAN: An implicit generative model for small molecular graphs",
+arXiv:1805.11973; Schlichtkrull et al., "Modeling Relational Data with Graph Convolutional
+Networks", arXiv:1703.06103 (R-GCN); Li et al., arXiv:1511.05493 (gated graph aggregation);
+Bacarreza et al., arXiv:2508.19857, App. E (the latent-injected, widening generator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from qlatent._validation import check_choice, check_float, check_int
+from qlatent.models.mlp import (
+    ACTIVATIONS,
+    MLP,
+    LatentInjectedMLP,
+    _check_generator,
+    _check_hidden,
+    linear,
+    make_activation,
+)
+
+__all__ = ["MolGANGenerator", "RGCNCritic", "decode", "RELAXATIONS"]
+
+RELAXATIONS = ("softmax", "gumbel")
+
+
+class _Spec(Protocol):
+    n_atoms: int
+    n_atom_types: int
+    n_bond_types: int
+
+
+def _check_spec(spec: object) -> tuple[int, int, int]:
+    try:
+        n, a, b = int(spec.n_atoms), int(spec.n_atom_types), int(spec.n_bond_types)
+    except AttributeError as exc:
+        raise TypeError("spec must have n_atoms, n_atom_types and n_bond_types (e.g. "
+                        f"QM9Graphs().spec), got {type(spec).__name__}") from exc
+    check_int("spec.n_atoms", n, minimum=2)
+    check_int("spec.n_atom_types", a, minimum=2)
+    check_int("spec.n_bond_types", b, minimum=2)
+    return n, a, b
+
+
+class MolGANGenerator(nn.Module):
+    """Latent vector → relaxed one-hot molecular graph (edges, nodes).
+
+    The trunk maps z to a feature vector h; by default it is the paper's latent-injected
+    widening MLP, h_k = act(W_k h_{k-1} + b_k + A_k z) with widths 64, 176, 288, 400, 512 and
+    LeakyReLU (Bacarreza et al., App. E); with ``latent_injection=False``, ``hidden=(128, 256,
+    512)`` and ``activation="tanh"`` it is MolGAN's original generator. Two linear heads give
+
+    * edge logits for the n(n-1)/2 atom pairs of the upper triangle, × b, mirrored onto the
+      lower triangle (so the graph is symmetric by construction), diagonal fixed to "no bond";
+    * node logits, n × a.
+
+    Each is relaxed over its last axis: ``softmax(logits / temperature)`` or the Gumbel-softmax
+    ``softmax((logits + g) / temperature)``, g ~ Gumbel(0, 1) (Jang et al., arXiv:1611.01144).
+
+    Args:
+        latent_dim: L.
+        spec: graph spec (``n_atoms``, ``n_atom_types``, ``n_bond_types``).
+        hidden: trunk widths.
+        activation: trunk activation (``"leaky_relu"``, ``"relu"``, ``"tanh"``, ``"sigmoid"``).
+        latent_injection: inject z at every trunk layer (needs non-decreasing widths).
+        relaxation: ``"softmax"`` or ``"gumbel"``.
+        temperature: τ > 0 of the relaxation.
+        generator: ``torch.Generator`` the weights are drawn from.
+
+    Shapes: ``forward(z: float[B, L]) -> (edges float[B, n, n, b], nodes float[B, n, a])``.
+    """
+
+    def __init__(self, latent_dim: int, *, spec: _Spec,
+                 hidden: Sequence[int] = (64, 176, 288, 400, 512),
+                 activation: str = "leaky_relu", latent_injection: bool = True,
+                 relaxation: str = "softmax", temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
+        self.hidden = _check_hidden(hidden)
+        if not self.hidden:
+            raise ValueError("hidden must hold at least one layer width, got ()")
+        check_choice("activation", activation, ACTIVATIONS)
+        self.relaxation = check_choice("relaxation", relaxation, RELAXATIONS)
+        self.temperature = check_float("temperature", temperature, minimum=1e-6)
+        if not isinstance(latent_injection, bool):
+            raise TypeError(f"latent_injection must be a bool, got {latent_injection!r}")
+        _check_generator(generator)
+        self.latent_injection = latent_injection
+        width = self.hidden[-1]
+        if latent_injection:
+            self.trunk = LatentInjectedMLP(self.latent_dim, None, hidden=self.hidden,
+                                           activation=activation, generator=generator)
+        else:
+            self.trunk = nn.Sequential(
+                MLP(self.latent_dim, width, hidden=self.hidden[:-1], activation=activation,
+                    generator=generator),
+                make_activation(activation))
+        n, a, b = self.n_atoms, self.n_atom_types, self.n_bond_types
+        rows, cols = torch.triu_indices(n, n, offset=1)
+        self.register_buffer("_rows", rows, persistent=False)
+        self.register_buffer("_cols", cols, persistent=False)
+        diag = torch.zeros(n, n, b)
+        diag[torch.arange(n), torch.arange(n), 0] = 1.0
+        self.register_buffer("_diagonal", diag, persistent=False)
+        self.edge_head = linear(width, rows.numel() * b, generator=generator)
+        self.node_head = linear(width, n * a, generator=generator)
+
+    def logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unrelaxed logits: ``(edges float[B, n(n-1)/2, b], nodes float[B, n, a])``."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape [B, {self.latent_dim}], got {list(z.shape)}")
+        h = self.trunk(z)
+        B = z.shape[0]
+        edges = self.edge_head(h).view(B, -1, self.n_bond_types)
+        nodes = self.node_head(h).view(B, self.n_atoms, self.n_atom_types)
+        return edges, nodes
+
+    def _relax(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if self.relaxation == "gumbel":
+            u = torch.rand(logits.shape, generator=generator, device=logits.device,
+                           dtype=logits.dtype)
+            logits = logits - torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+        return torch.softmax(logits / self.temperature, dim=-1)
+
+    def forward(self, z: torch.Tensor, *, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Relaxed graphs; ``generator`` feeds the Gumbel noise (``None``: torch's default)."""
+        edge_logits, node_logits = self.logits(z)
+        B, n = z.shape[0], self.n_atoms
+        upper = self._relax(edge_logits, generator)
+        edges = self._diagonal.expand(B, n, n, self.n_bond_types).clone()
+        edges[:, self._rows, self._cols] = upper
+        edges[:, self._cols, self._rows] = upper
+        return edges, self._relax(node_logits, generator)
+
+    def extra_repr(self) -> str:
+        return (f"latent_dim={self.latent_dim}, n_atoms={self.n_atoms}, "
+                f"relaxation={self.relaxation!r}, temperature={self.temperature}")
+
+
+class RGCNCritic(nn.Module):
+    """MolGAN's critic: relational graph convolutions, gated aggregation, dense head.
+
+    Graph convolution layer ℓ, with node features h (h_0 = nodes) and the annotations
+    x_ℓ = [h_{ℓ-1}, nodes]:
+
+        h_ℓ = act( Σ_{r=1..R} Ã_r x_ℓ W_r  +  x_ℓ W_0 + c ),
+
+    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). All R + 1
+    products are one GEMM ``x_ℓ [W_0 | W_1 | ... | W_R]`` and the sum over relations and
+    neighbours is one batched matrix product over the flattened (neighbour, relation) axis.
+    Gated aggregation: g = Σ_i σ(x_i U + u) ⊙ act(x_i V + v), x_i = [h_i, nodes_i];
+    then a dense head and a linear scalar output. No normalisation layers (WGAN-GP forbids
+    batch coupling).
+
+    Args:
+        spec: graph spec.
+        graph_units: widths of the R-GCN layers (MolGAN: 128, 64).
+        aggregation_units: width of the aggregated graph vector (MolGAN: 128).
+        dense_units: widths of the dense head (MolGAN: 128, 64).
+        activation: ``"tanh"`` (MolGAN) or another of ``ACTIVATIONS``.
+        generator: ``torch.Generator`` the weights are drawn from.
+
+    Shapes: ``forward((edges float[B, n, n, b], nodes float[B, n, a])) -> float[B]``; also
+    ``forward(edges, nodes)``.
+    """
+
+    def __init__(self, *, spec: _Spec, graph_units: Sequence[int] = (128, 64),
+                 aggregation_units: int = 128, dense_units: Sequence[int] = (128, 64),
+                 activation: str = "tanh", generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
+        self.graph_units = _check_hidden(graph_units)
+        if not self.graph_units:
+            raise ValueError("graph_units must hold at least one layer width, got ()")
+        self.aggregation_units = check_int("aggregation_units", aggregation_units, minimum=1)
+        self.dense_units = _check_hidden(dense_units)
+        check_choice("activation", activation, ACTIVATIONS)
+        _check_generator(generator)
+        a, R = self.n_atom_types, self.n_bond_types - 1
+        self.n_relations = R
+        self.convs = nn.ModuleList()
+        width = 0
+        for units in self.graph_units:
+            self.convs.append(linear(width + a, (R + 1) * units, generator=generator))
+            width = units
+        agg_in = width + a
+        self.gate = linear(agg_in, self.aggregation_units, generator=generator)
+        self.value = linear(agg_in, self.aggregation_units, generator=generator)
+        self.dense = MLP(self.aggregation_units, 1, hidden=self.dense_units,
+                         activation=activation, generator=generator)
+        self.act = make_activation(activation)
+
+    def forward(self, edges: torch.Tensor | Sequence[torch.Tensor],
+                nodes: torch.Tensor | None = None) -> torch.Tensor:
+        if nodes is None:
+            if not isinstance(edges, (tuple, list)) or len(edges) != 2:
+                raise TypeError("RGCNCritic takes (edges, nodes) or a tuple (edges, nodes)")
+            edges, nodes = edges
+        B, n = nodes.shape[0], self.n_atoms
+        if nodes.shape[1:] != (n, self.n_atom_types):
+            raise ValueError(f"nodes must have shape [B, {n}, {self.n_atom_types}], "
+                             f"got {list(nodes.shape)}")
+        if edges.shape != (B, n, n, self.n_bond_types):
+            raise ValueError(f"edges must have shape [{B}, {n}, {n}, {self.n_bond_types}], "
+                             f"got {list(edges.shape)}")
+        R = self.n_relations
+        # adjacency over the flattened (neighbour j, relation r) axis: [B, n, n*R]
+        adj = edges[..., 1:].reshape(B, n, n * R)
+        h = None
+        for conv, units in zip(self.convs, self.graph_units, strict=True):
+            x = nodes if h is None else torch.cat((h, nodes), dim=-1)
+            y = conv(x).view(B, n, R + 1, units)  # [self | relation 1..R] per node
+            messages = torch.bmm(adj, y[:, :, 1:].reshape(B, n * R, units))
+            h = self.act(messages + y[:, :, 0])
+        x = torch.cat((h, nodes), dim=-1)
+        g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=1)
+        return self.dense(self.act(g)).squeeze(-1)
+
+
+def decode(edges: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Argmax graphs from (relaxed) one-hot tensors.
+
+    Args:
+        edges: float[B, n, n, b]; only the upper triangle is read (mirrored, diagonal 0).
+        nodes: float[B, n, a].
+
+    Returns:
+        ``(x int64[B, n], a int64[B, n, n])``: atom and bond type indices, ``a`` symmetric with
+        a zero diagonal.
+    """
+    if not isinstance(edges, torch.Tensor) or not isinstance(nodes, torch.Tensor):
+        raise TypeError("edges and nodes must be tensors")
+    if nodes.dim() != 3 or edges.dim() != 4 or edges.shape[:3] != (nodes.shape[0],
+                                                                     nodes.shape[1],
+                                                                     nodes.shape[1]):
+        raise ValueError(f"expected edges [B, n, n, b] and nodes [B, n, a], got "
+                         f"{list(edges.shape)} and {list(nodes.shape)}")
+    x = nodes.argmax(dim=-1)
+    a = edges.argmax(dim=-1).triu(diagonal=1)
+    return x, a + a.transpose(1, 2)
+
