@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ from torch import nn
 from qlatent._io import atomic_write
 from qlatent.train.config import Config
 
-Sample = Union[torch.Tensor, tuple[torch.Tensor, ...]]
+Sample = torch.Tensor | tuple[torch.Tensor, ...]
 Callback = Callable[[int, dict[str, Any]], None]
 
 CHECKPOINT = "checkpoint.pt"
