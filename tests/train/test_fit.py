@@ -1,0 +1,239 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from qlatent.latents import LatentDistribution
+from qlatent.models import MLP
+from qlatent.train import Config, fit, gradient_penalty, interpolate
+
+
+class TinyLatent(LatentDistribution):
+    """N(0, I) through the latent contract only (dim / sample(n, generator=...))."""
+
+    def _sample(self, n, generator):
+        return torch.randn(n, self.dim, generator=generator, device=self.device)
+
+
+class PointData:
+    """Real data concentrated near (3, -2)."""
+
+    def sample(self, n, *, generator):
+        return torch.tensor([3.0, -2.0]) + 0.05 * torch.randn(n, 2, generator=generator)
+
+
+def _nets(seed=0, in_dim=4, out_dim=2, width=32):
+    g = torch.Generator().manual_seed(seed)
+    return (MLP(in_dim, out_dim, hidden=(width, width), generator=g),
+            MLP(out_dim, 1, hidden=(width, width), generator=g))
+
+
+def _equal_states(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_training_moves_generator_to_the_data():
+    G, D = _nets()
+    latent = TinyLatent(4)
+    z = torch.randn(512, 4, generator=torch.Generator().manual_seed(9))
+    target = torch.tensor([3.0, -2.0])
+    before = (G(z).mean(0) - target).norm().item()
+    result = fit(G, D, latent, PointData(), Config(steps=250, batch_size=64, lr=2e-3,
+                                                    log_every=50))
+    after = (G(z).mean(0) - target).norm().item()
+    assert before > 2.5
+    assert after < 0.5 * before
+    assert [h["step"] for h in result.history] == [50, 100, 150, 200, 250]
+
+
+class Linear2(nn.Module):
+    """D(x) = w·x + b, whose input gradient is w everywhere."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x):
+        return x @ self.w + 1.0
+
+
+def test_gradient_penalty_linear_critic():
+    critic = Linear2([3.0, 4.0])  # ‖∇D‖ = 5 everywhere -> (5 - 1)² = 16
+    real, fake = torch.randn(7, 2), torch.randn(7, 2)
+    gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
+    assert gp.item() == pytest.approx(16.0)
+    gp.backward()  # d/dw (‖w‖ - 1)² = 2 (‖w‖ - 1) w / ‖w‖ = 2·4·(3, 4)/5
+    torch.testing.assert_close(critic.w.grad, torch.tensor([4.8, 6.4]))
+
+
+def test_gradient_penalty_quadratic_critic_by_hand():
+    critic = lambda x: (x ** 2).sum(1)  # noqa: E731  ∇D(x̂) = 2x̂
+    real = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    fake = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    eps = torch.tensor([0.5, 0.25])  # x̂ = (0.5, 0), (0, 0.5) -> ‖2x̂‖ = 1, 1
+    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(0.0)
+    eps = torch.tensor([1.0, 1.0])  # x̂ = real -> norms 2, 4 -> ((1)² + (3)²)/2 = 5
+    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(5.0)
+
+
+class TupleCritic(nn.Module):
+    """D((a, b)) = w·a + Σ V∘b: one gradient norm over both tensors, sqrt(‖w‖² + ‖V‖²)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([1.0, 2.0]))
+        self.V = nn.Parameter(torch.tensor([[2.0, 0.0], [0.0, 4.0]]))
+
+    def forward(self, x):
+        a, b = x
+        return a @ self.w + (b * self.V).sum((1, 2))
+
+
+def test_gradient_penalty_tuple_one_norm_per_sample():
+    real = (torch.randn(5, 2), torch.randn(5, 2, 2))
+    fake = (torch.randn(5, 2), torch.randn(5, 2, 2))
+    gp = gradient_penalty(TupleCritic(), real, fake, generator=torch.Generator().manual_seed(1))
+    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)  # sqrt(1 + 4 + 4 + 16) = 5
+
+
+def test_interpolate_uses_one_epsilon_per_sample_for_all_tensors():
+    real = (torch.ones(3, 2), torch.ones(3, 2, 2))
+    fake = (torch.zeros(3, 2), torch.zeros(3, 2, 2))
+    eps = torch.tensor([0.0, 0.5, 1.0])
+    a, b = interpolate(real, fake, eps)
+    torch.testing.assert_close(a, eps[:, None].expand(3, 2))
+    torch.testing.assert_close(b, eps[:, None, None].expand(3, 2, 2))
+
+
+def test_deterministic_given_the_seed():
+    runs = []
+    for seed in (5, 5, 6):
+        G, D = _nets()
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=15, batch_size=16, seed=seed))
+        runs.append((G, D))
+    assert _equal_states(runs[0][0], runs[1][0]) and _equal_states(runs[0][1], runs[1][1])
+    assert not _equal_states(runs[0][0], runs[2][0])
+
+
+def test_global_rng_untouched():
+    G, D = _nets()
+    state = torch.random.get_rng_state()
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8))
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_resume_is_bit_identical(tmp_path, optimizer):
+    config = Config(steps=40, batch_size=16, checkpoint_every=10, log_every=5,
+                    optimizer=optimizer, seed=3)
+    G1, D1 = _nets()
+    full = fit(G1, D1, TinyLatent(4), PointData(), config, run_dir=tmp_path / "full")
+
+    def stop_at_27(step, info):
+        if step == 27:
+            raise Stop
+
+    G2, D2 = _nets()
+    with pytest.raises(Stop):
+        fit(G2, D2, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut",
+            callbacks=[stop_at_27])
+    log = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 25  # logged past the last checkpoint (step 20)
+    G3, D3 = _nets(seed=99)  # fresh weights: everything must come from the checkpoint
+    resumed = fit(G3, D3, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut")
+    assert resumed.resumed_from == 20
+    assert _equal_states(G1, G3) and _equal_states(D1, D3)
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in full.history]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed.history] == strip
+    log = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in log] == list(range(5, 41, 5))
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    G, D = _nets()
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="lr"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8, lr=1e-3),
+            run_dir=tmp_path)
+    # More steps is allowed: training continues from step 4.
+    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8), run_dir=tmp_path)
+    assert r.resumed_from == 4 and r.steps == 8
+
+
+class TupleGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = MLP(4, 6, hidden=(16,), generator=torch.Generator().manual_seed(0))
+
+    def forward(self, z):
+        y = self.net(z)
+        return y[:, :2], y[:, 2:].reshape(-1, 2, 2)
+
+
+class TupleData:
+    def sample(self, n, *, generator):
+        x = torch.randn(n, 6, generator=generator)
+        return x[:, :2], x[:, 2:].reshape(n, 2, 2)
+
+
+class TupleMLPCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = MLP(6, 1, hidden=(16,), generator=torch.Generator().manual_seed(1))
+
+    def forward(self, x):
+        a, b = x
+        return self.net(torch.cat([a, b.flatten(1)], 1))
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "nonsaturating"])
+def test_tuple_outputs_train(loss):
+    G, D = TupleGenerator(), TupleMLPCritic()
+    before = [p.clone() for p in G.parameters()]
+    r = fit(G, D, TinyLatent(4), TupleData(), Config(steps=5, batch_size=8, loss=loss,
+                                                     log_every=1))
+    assert len(r.history) == 5
+    assert all(h["gradient_penalty"] >= 0 for h in r.history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, G.parameters(), strict=True))
+
+
+def test_structure_mismatch_is_reported():
+    G, D = TupleGenerator(), TupleMLPCritic()
+    with pytest.raises(ValueError, match="tensor"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1, batch_size=4))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"loss": "hinge"}, "loss"), ({"optimizer": "sgd"}, "optimizer"),
+    ({"steps": -1}, "steps"), ({"betas": (0.5,)}, "betas"), ({"device": "tpu"}, "device"),
+])
+def test_config_validation(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        Config(**kwargs)
+
+
+def test_config_from_dict_names_unknown_key():
+    with pytest.raises(ValueError, match="'learning_rate'"):
+        Config.from_dict({"learning_rate": 1e-3})
+
+
+def test_fit_validates_arguments():
+    G, D = _nets()
+    with pytest.raises(TypeError, match="config"):
+        fit(G, D, TinyLatent(4), PointData(), {"steps": 1})
+    with pytest.raises(TypeError, match="data"):
+        fit(G, D, TinyLatent(4), object(), Config(steps=1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_runs():
+    G, D = _nets()
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, device="cuda"))
+    assert next(G.parameters()).is_cuda
