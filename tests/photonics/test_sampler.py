@@ -185,3 +185,65 @@ def test_sampler_validation(fn):
 def test_boson_sample_method_validation():
     with pytest.raises(ValueError, match="'auto', 'clifford', 'table'"):
         boson_sample(haar_unitary(2, rng=0), [1, 0], 5, method="perceval")
+
+
+def _reference_minors(A, rows, k):
+    B = A[np.asarray(rows, dtype=int), :k]
+    return np.array([reference.permanent(np.delete(B, q, axis=1)) for q in range(k)])
+
+
+@pytest.mark.parametrize("rows", [[0, 0, 0], [1, 3, 1, 3], [2, 2, 0, 5, 2], [4, 1, 4, 4, 1, 0],
+                                  [0, 1, 2, 3, 4]])
+def test_laplace_minors_columns_and_grouped_rows(rows):
+    """Both minor kernels equal the permutation-sum minors up to one common factor."""
+    from qlatent.photonics import _sampler_kernels as k_
+
+    m, k = 8, len(rows) + 1
+    A = haar_unitary(m, rng=len(rows))[:, :k]
+    ref = _reference_minors(A, rows, k)
+    ws = k_._workspace(m, k)
+    (Ap_re, Ap_im, Bre, Bim, sre, sim, delta, ore, oim, w, perm, rws, gmode, gmult, digit,
+     direc, radix, cre, cim, pre_re, pre_im, binom) = ws
+    Ap_re[:, :k], Ap_im[:, :k] = A.real, A.imag
+    for j in range(k):
+        Bre[j, :k - 1] = A[rows, j].real
+        Bim[j, :k - 1] = A[rows, j].imag
+    k_._minors_columns(Bre, Bim, k - 1, k, sre, sim, delta, ore, oim, cre, cim)
+    np.testing.assert_allclose((ore[:k] + 1j * oim[:k]) / 2 ** (k - 1), ref, atol=1e-13)
+    rws[:k - 1] = rows
+    d = k_._row_groups(rws, k - 1, gmode, gmult)
+    assert d == len(set(rows)) and k_._rows_terms(gmult, d) >= 1
+    k_._minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
+                    cre, cim, pre_re, pre_im, ore, oim)
+    got = ore[:k] + 1j * oim[:k]
+    factor = got[np.argmax(np.abs(ref))] / ref[np.argmax(np.abs(ref))]
+    np.testing.assert_allclose(got, factor * ref, atol=1e-12 * abs(factor))
+
+
+@pytest.mark.parametrize("rows_ratio,rows_min", [(1e-9, 1), (1e12, 1)])
+def test_clifford_forced_grouped_rows_and_forced_columns(rows_ratio, rows_min):
+    """The sampler with every repeated-row step on the grouped loop (or none) stays exact."""
+    from qlatent.photonics import _sampler_kernels as k_
+
+    U, t = haar_unitary(5, rng=8), standard_input(5, 4)  # 4 photons in 5 modes: much bunching
+    S, p = reference.output_distribution(U, t)
+    N = 200_000
+    u = np.random.default_rng(3).random((N, 8))
+    out = np.zeros((N, 5), dtype=np.int64)
+    k_.clifford_sample(np.ascontiguousarray(U[:, :4]), u, out, 64, rows_ratio, rows_min)
+    _check_against(out, S, p)
+
+
+@pytest.mark.parametrize("m,n", [(6, 3), (16, 4)])
+def test_alias_table_encodes_the_exact_probabilities(m, n):
+    """P(i) = (threshold_i + sum_{j: alias_j = i} (1 - threshold_j)) / K equals p_i."""
+    from qlatent.photonics import _sampler_kernels as k_
+
+    p = sampler.exact_distribution(haar_unitary(m, rng=1), standard_input(m, n))[1]
+    p = np.concatenate([p, [0.0, 0.0]])  # states of zero probability are never drawn
+    thr, alias = k_.alias_table(p)
+    K = len(p)
+    implied = thr.copy()
+    np.add.at(implied, alias, 1.0 - thr)
+    np.testing.assert_allclose(implied / K, p / p.sum(), atol=1e-13)
+    assert np.all(thr[-2:] == 0.0) and np.all(p[alias[-2:]] > 0)

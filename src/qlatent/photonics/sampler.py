@@ -28,7 +28,7 @@ SAMPLE_METHODS = ("auto", "clifford", "table")
 #: "auto" enumerates the distribution when the Fock space has at most this many states.
 TABLE_MAX_STATES = 4_000_000
 _CHUNK_UNIFORMS = 1 << 21  # uniforms drawn per chunk (bounds memory, does not change output)
-_TABLE_CACHE: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
+_TABLE_CACHE: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
 _TABLE_CACHE_SIZE = 4
 
 
@@ -83,8 +83,8 @@ def _run_threads(n_jobs: int, fn, *args) -> None:
         numba.set_num_threads(previous)
 
 
-def _table(U: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(states int8[K, m], cdf float64[K], last index of positive probability), cached."""
+def _table(U: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(states int8[K, m], probs float64[K], threshold float64[K], alias int64[K]), cached."""
     key = hashlib.sha256(U.tobytes() + t.tobytes()).digest()
     hit = _TABLE_CACHE.get(key)
     if hit is not None:
@@ -93,9 +93,8 @@ def _table(U: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     A = np.ascontiguousarray(U[:, input_columns(t)])
     tf = float(math.prod(math.factorial(int(x)) for x in t))
     states, probs = _k.exact_table(A, tf)
-    cdf = np.cumsum(probs)
-    last = int(np.flatnonzero(probs > 0)[-1])
-    entry = (states, cdf, last)
+    threshold, alias = _k.alias_table(probs)
+    entry = (states, probs, threshold, alias)
     _TABLE_CACHE[key] = entry
     while len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
         _TABLE_CACHE.popitem(last=False)
@@ -118,9 +117,8 @@ def exact_distribution(U: Any, input_state: Any) -> tuple[np.ndarray, np.ndarray
     if int(t.sum()) > U.shape[0]:
         raise ValueError(f"input_state must hold at most n_modes = {U.shape[0]} photons, "
                          f"got {int(t.sum())}")
-    states, cdf, _ = _table(U, t)
-    probs = np.diff(cdf, prepend=0.0)
-    return states.astype(np.int64), probs
+    states, probs, _, _ = _table(U, t)
+    return states.astype(np.int64), probs.copy()
 
 
 def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, *,
@@ -134,7 +132,8 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
             permanents' work per sample; 2n uniforms per sample; needs at most one photon per
             input mode.
         "table": enumerate all K = C(m+n-1, n) output probabilities once (cached in memory for the
-            last few (U, input_state)), then one uniform and a binary search per sample.
+            last few (U, input_state)), then draw from Walker's alias table: two uniforms and
+            O(1) work per sample.
         "auto": "table" when K <= TABLE_MAX_STATES (or the input has a mode with two or more
             photons), else "clifford". The choice depends only on (m, n, input_state), never on
             n_samples or n_jobs.
@@ -166,14 +165,15 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
     if n_samples == 0 or n == 0:
         return out
     if method == "table":
-        states, cdf, last = _table(U, t)
-        for start, u in _draw_chunks(gen, n_samples, 1):
-            _run_threads(n_jobs, _k.table_sample, states, cdf, last, u[:, 0],
-                         out[start:start + u.shape[0]])
+        states, _, threshold, alias = _table(U, t)
+        for start, u in _draw_chunks(gen, n_samples, 2):
+            _run_threads(n_jobs, _k.table_sample, states, threshold, alias, u,
+                         out[start:start + u.shape[0]], 4096)
         return out
     A = np.ascontiguousarray(U[:, input_columns(t)])
+    block = max(1, 1 << max(0, 12 - n))  # samples per parallel work item; output unaffected
     for start, u in _draw_chunks(gen, n_samples, 2 * n):
-        _run_threads(n_jobs, _k.clifford_sample, A, u, out[start:start + u.shape[0]])
+        _run_threads(n_jobs, _k.clifford_sample, A, u, out[start:start + u.shape[0]], block)
     return out
 
 
