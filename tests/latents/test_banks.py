@@ -158,7 +158,7 @@ def test_bank_latent_draws_rows_uniformly_without_copying():
     index = np.array([np.flatnonzero((rows == r).all(1))[0] for r in z])
     # Distinct identical rows map to one index: compare row-value frequencies with the bank's.
     values, counts = np.unique(rows, axis=0, return_counts=True)
-    for v, c in zip(values, counts):
+    for v, c in zip(values, counts, strict=False):
         freq = np.mean((z == v).all(1))
         assert abs(freq - c / 4) <= 5 * np.sqrt(0.25 * 0.75 / n)
     assert index.shape == (n,)

@@ -24,7 +24,8 @@ ALPHA = 1e-3
 
 
 def _as_dict(states, probs):
-    return {tuple(int(v) for v in s): float(p) for s, p in zip(states, probs) if p > 1e-15}
+    return {tuple(int(v) for v in s): float(p)
+            for s, p in zip(states, probs, strict=True) if p > 1e-15}
 
 
 def _assert_same(d1, d2, atol=1e-12):
@@ -49,7 +50,7 @@ def _pure_state_distribution(U, t, x):
             sigma_inv = np.argsort(sigma)
             for tau in perms:
                 tau_inv = np.argsort(tau)
-                gram = np.prod([1.0 if tau_inv[l] == sigma_inv[l] else x for l in range(n)])
+                gram = np.prod([1.0 if tau_inv[j] == sigma_inv[j] else x for j in range(n)])
                 conj = np.prod([np.conj(U[d[tau[k]], inputs[k]]) for k in range(n)])
                 total += amp * conj * gram
         out[tuple(int(v) for v in s)] = total.real / math.prod(math.factorial(v) for v in s)
@@ -95,7 +96,7 @@ def test_loss_matches_beam_splitter_onto_traced_out_modes(eta):
                   [np.sqrt(1 - eta) * U, -np.sqrt(eta) * eye]])
     states, probs = reference.output_distribution(V, np.concatenate([T, np.zeros(M, int)]))
     marginal = {}
-    for s, p in zip(states, probs):
+    for s, p in zip(states, probs, strict=False):
         key = tuple(int(v) for v in s[:M])
         marginal[key] = marginal.get(key, 0.0) + p
     _assert_same(_as_dict(*noisy_output_distribution(U, T, transmission=eta)),
@@ -109,7 +110,7 @@ def test_dark_counts_and_threshold_match_brute_force():
     for s, ps in base.items():
         for dark in itertools.product((0, 1), repeat=M):
             w = math.prod(p if d else 1 - p for d in dark)
-            click = tuple(min(a + b, 1) for a, b in zip(s, dark))
+            click = tuple(min(a + b, 1) for a, b in zip(s, dark, strict=False))
             brute[click] = brute.get(click, 0.0) + ps * w
     _assert_same(_as_dict(*noisy_output_distribution(U, T, dark_count_probability=p,
                                                      threshold=True)), brute)
@@ -133,7 +134,8 @@ NOISE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("noise", NOISE_CASES, ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
+@pytest.mark.parametrize("noise", NOISE_CASES,
+                         ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
 def test_sampler_matches_exact_distribution(noise):
     n = 20_000
     samples, acc = noisy_sample(U, T, n, rng=7, return_acceptance=True, **noise)

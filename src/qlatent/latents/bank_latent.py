@@ -15,10 +15,10 @@ import warnings
 import numpy as np
 import torch
 
+from qlatent._validation import check_choice
 from qlatent.latents.banks import Bank, load_bank
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
-from qlatent._validation import check_choice
 
 
 def _as_tensor(rows: np.ndarray) -> torch.Tensor:

@@ -156,7 +156,7 @@ def _versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _write_bank(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
@@ -237,10 +237,15 @@ def load_bank(bank: str | os.PathLike | Bank) -> Bank:
                         "build_bank again with the same request resumes it)")
     text = str(bank)
     if re.fullmatch(r"[0-9a-f]{4,64}", text):
+        # Folders are named by the first 32 hex digits of the key; a longer text must agree.
         matches = [p for p in _banks_root().iterdir()
-                   if p.is_dir() and p.name.startswith(text) and not p.name.endswith(".partial")]
+                   if p.is_dir() and not p.name.endswith(".partial")
+                   and p.name[:len(text)] == text[:len(p.name)]]
         if len(matches) == 1:
-            return _load_folder(matches[0])
+            loaded = _load_folder(matches[0])
+            if loaded.key.startswith(text):
+                return loaded
+            matches = []
         if len(matches) > 1:
             raise BankError(f"bank key prefix {text!r} is ambiguous: "
                             f"{', '.join(sorted(p.name[:16] for p in matches))}")
@@ -345,8 +350,14 @@ def _sample_block(kind: str, U: np.ndarray, input_state: np.ndarray, noise: dict
 
 def _progress(enabled: bool, description: str, total: int, completed: int):
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(),
@@ -608,12 +619,13 @@ def _validate_matrix(arr: np.ndarray, source: str) -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise _bad_row(source, int(i) + 1, f"column {int(j) + 1}: {arr[i, j]!r} is not an "
-                                               "integer count")
+            value = arr[i, j].item()
+            raise _bad_row(source, int(i) + 1,
+                           f"column {int(j) + 1}: {value!r} is not an integer count")
     bad = arr < 0
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise _bad_row(source, int(i) + 1, f"column {int(j) + 1}: {arr[i, j]!r} is negative")
+        raise _bad_row(source, int(i) + 1, f"column {int(j) + 1}: {arr[i, j].item()!r} is negative")
     return arr.astype(np.int64)
 
 
@@ -622,7 +634,9 @@ def _read_csv(path: Path) -> np.ndarray:
     width = None
     with open(path, newline="") as handle:
         for line_no, record in enumerate(csv.reader(handle), start=1):
-            if not record or all(not f.strip() for f in record) or record[0].lstrip().startswith("#"):
+            if not record or all(not f.strip() for f in record):
+                continue
+            if record[0].lstrip().startswith("#"):
                 continue
             fields = [f.strip() for f in record]
             if width is None and not rows and not any(_is_number(f) for f in fields):
@@ -632,8 +646,8 @@ def _read_csv(path: Path) -> np.ndarray:
                 try:
                     value = int(text)
                 except ValueError:
-                    raise _bad_row(str(path), line_no,
-                                   f"column {col}: {text!r} is not a non-negative integer") from None
+                    why = f"column {col}: {text!r} is not a non-negative integer"
+                    raise _bad_row(str(path), line_no, why) from None
                 if value < 0:
                     raise _bad_row(str(path), line_no, f"column {col}: {value} is negative")
                 values.append(value)

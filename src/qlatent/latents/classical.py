@@ -26,7 +26,7 @@ from qlatent.latents.normalize import normalization_constants
 
 
 class _AffineLatent(LatentDistribution):
-    """A latent with fixed per-coordinate ``shift`` and ``scale`` buffers: z' = (z - shift) / scale."""
+    """A latent with fixed per-coordinate ``shift``, ``scale`` buffers: z' = (z - shift) / scale."""
 
     def __init__(self, dim: int, mean: float, std: float, normalize: str) -> None:
         super().__init__(dim)

@@ -6,7 +6,6 @@ arrives as a pre-drawn uniform (STYLE.md rule 3), so results do not depend on th
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 

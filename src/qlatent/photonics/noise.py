@@ -15,11 +15,12 @@ Every model is exact (no truncation), and each is a parameter of the sampler:
 * **Partial distinguishability** with Gram matrix S_jk = <phi_j|phi_k> = x (j != k). The output
   probability of count vector s is (Tichy, arXiv:1410.7687; Shchesnovich, arXiv:1410.1506)
 
-      P(s) = 1 / prod_j s_j! * sum_{sigma, tau in S_n} prod_k U[d_sigma(k), i_k] conj(U[d_tau(k), i_k])
-                                                       * prod_k S_{sigma^-1 tau (k), k}
+      P(s) = 1 / prod_j s_j! * sum_{sigma, tau in S_n}
+                 prod_k U[d_sigma(k), i_k] conj(U[d_tau(k), i_k])
+                 * prod_l S_{tau^-1(l), sigma^-1(l)}
 
   with d the list of output modes of s and i_k the input mode of photon k, so S enters only
-  through x^(number of non-fixed points of sigma^-1 tau). The mixed state in which photon k is,
+  through x^(number of points moved by sigma^-1 tau). The mixed state in which photon k is,
   independently with probability x, in one common internal state and otherwise in a private
   state orthogonal to all others gives each permutation pair exactly the same weight x^(#moved
   points) (the pair survives only if every moved photon is in the common state), so the two
@@ -221,7 +222,7 @@ def _convolve(a: dict, b: dict) -> dict:
     out: dict = {}
     for sa, pa in a.items():
         for sb, pb in b.items():
-            s = tuple(x + y for x, y in zip(sa, sb))
+            s = tuple(x + y for x, y in zip(sa, sb, strict=False))
             out[s] = out.get(s, 0.0) + pa * pb
     return out
 
@@ -265,7 +266,8 @@ def noisy_output_distribution(U: Any, input_state: Any, *, transmission: float =
         key = tuple(int(c) for c in common)
         if key not in cache:
             states, probs = reference.output_distribution(U, common.astype(np.int64))
-            cache[key] = {tuple(int(v) for v in s): float(p) for s, p in zip(states, probs)}
+            cache[key] = {tuple(int(v) for v in s): float(p)
+                          for s, p in zip(states, probs, strict=True)}
         dist = cache[key]
         for p, s in enumerate(status):
             if s == 2:

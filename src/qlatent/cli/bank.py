@@ -1,0 +1,312 @@
+"""``qlatent bank``: build, inspect, import and list sample banks.
+
+    qlatent bank quantum --modes 16 --photons 8 --samples 200000 --seed 7 --circuit haar
+    qlatent bank photonic|dirichlet_multinomial|shuffled ...   (same options)
+    qlatent bank build KIND ...                                (the same, kind as an argument)
+    qlatent bank info BANK        (folder or key prefix; moments, Fano, bunching, TVD check)
+    qlatent bank import FILE      (CSV / NPY / NPZ hardware samples)
+    qlatent bank list
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qlatent.cli import app
+
+bank_app = typer.Typer(name="bank", no_args_is_help=True,
+                       help="Build, inspect, import and list photon-count sample banks.")
+app.add_typer(bank_app, name="bank")
+
+KINDS = ("quantum", "photonic", "dirichlet_multinomial", "shuffled")
+#: ``bank info`` compares with the exact distribution when the Fock space is at most this big.
+INFO_MAX_STATES = 20_000
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _noise_text(kind: str, noise: dict[str, Any] | None) -> str:
+    """The noise settings that differ from the ideal sampler of ``kind``, or "none"."""
+    ideal = {"transmission": 1.0, "threshold": False, "dark_count_probability": 0.0,
+             "min_photons": None,
+             "indistinguishability": 0.0 if kind == "photonic" else 1.0}
+    parts = [f"{k}={v}" for k, v in (noise or {}).items() if ideal.get(k, None) != v]
+    return ", ".join(parts) or "none"
+
+
+def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, circuit: str,
+           transmission: float, indistinguishability: float | None, threshold: bool,
+           dark_counts: float, min_photons: int | None, jobs: int, chunk_size: int,
+           quiet: bool) -> None:
+    from qlatent import latents
+    from qlatent.latents.banks import DEFAULT_CHUNK_SIZE
+
+    noise: dict[str, Any] = {"transmission": transmission, "threshold": threshold,
+                             "dark_count_probability": dark_counts, "min_photons": min_photons}
+    if indistinguishability is not None:
+        noise["indistinguishability"] = indistinguishability
+    start = time.perf_counter()
+    try:
+        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+                                  noise=noise, n_jobs=jobs,
+                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=not quiet)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    elapsed = time.perf_counter() - start
+    console = _console()
+    console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} "
+                  f"({bank.samples.dtype}, {bank.samples.nbytes / 1e6:.1f} MB) in {elapsed:.1f} s")
+    console.print(f"key  {bank.key}")
+    console.print(f"path {bank.path}")
+
+
+def _make_kind_command(kind: str):
+    def command(
+        modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
+        photons: int = typer.Option(None, "--photons", "-n",
+                                    help="Photons in the first modes [default: modes // 2]."),
+        samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
+        seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
+        circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
+        transmission: float = typer.Option(
+            1.0, "--loss", "--transmission",
+            help="Transmission eta: probability that each photon is detected (1 = no loss)."),
+        indistinguishability: float = typer.Option(
+            None, "--indistinguishability", "-x",
+            help="Overlap x of the photons' internal states (1 = quantum, 0 = photonic)."),
+        threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
+        dark_counts: float = typer.Option(0.0, "--dark-counts",
+                                          help="Dark-count probability per mode and shot."),
+        min_photons: int = typer.Option(None, "--min-photons",
+                                        help="Post-select shots with at least this many counts."),
+        jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
+        chunk_size: int = typer.Option(0, "--chunk-size",
+                                       help="Samples per saved chunk [default: 65536]."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
+               threshold, dark_counts, min_photons, jobs, chunk_size, quiet)
+
+    command.__doc__ = f"Build (or find in the cache) a {kind} bank; resumes if interrupted."
+    command.__name__ = f"bank_{kind}"
+    return command
+
+
+for _kind in KINDS:
+    bank_app.command(name=_kind)(_make_kind_command(_kind))
+
+
+@bank_app.command(name="build")
+def build(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
+    photons: int = typer.Option(None, "--photons", "-n",
+                                help="Photons in the first modes [default: modes // 2]."),
+    samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
+    circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
+    transmission: float = typer.Option(1.0, "--loss", "--transmission",
+                                       help="Transmission eta (1 = no loss)."),
+    indistinguishability: float = typer.Option(None, "--indistinguishability", "-x",
+                                               help="Overlap x (1 = quantum, 0 = photonic)."),
+    threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
+    dark_counts: float = typer.Option(0.0, "--dark-counts", help="Dark-count probability."),
+    min_photons: int = typer.Option(None, "--min-photons", help="Post-selection threshold."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
+    chunk_size: int = typer.Option(0, "--chunk-size", help="Samples per saved chunk."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Build a bank of the given KIND (the same as `qlatent bank KIND`)."""
+    if kind not in KINDS:
+        raise typer.BadParameter(f"KIND must be one of {', '.join(KINDS)}; got {kind!r}")
+    _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
+           threshold, dark_counts, min_photons, jobs, chunk_size, quiet)
+
+
+def _collision_probability(rows: np.ndarray) -> float:
+    """Unbiased estimate of sum_s p(s)^2: sum_s c_s (c_s - 1) / (N (N - 1))."""
+    _, counts = np.unique(rows, axis=0, return_counts=True)
+    n = rows.shape[0]
+    return float((counts * (counts - 1.0)).sum() / (n * (n - 1.0))) if n > 1 else float("nan")
+
+
+def _tvd(rows: np.ndarray, states: np.ndarray, probs: np.ndarray) -> float:
+    """1/2 sum_s |f(s) - p(s)|, rows outside the states' support counted in full."""
+    values, counts = np.unique(rows.astype(np.int64), axis=0, return_counts=True)
+    freq = {tuple(v): c / rows.shape[0] for v, c in zip(values.tolist(), counts, strict=False)}
+    total = 0.0
+    for s, p in zip(states.tolist(), probs, strict=False):
+        total += abs(freq.pop(tuple(s), 0.0) - p)
+    return float(0.5 * (total + sum(freq.values())))
+
+
+def _exact_reference(bank) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(label, states, probs) of the exact distribution the bank should follow, if small."""
+    from qlatent import photonics
+    from qlatent.photonics.noise import noisy_output_distribution
+
+    meta = bank.metadata
+    if bank.unitary is None or meta.get("input_state") is None:
+        return None
+    t = np.asarray(meta["input_state"], dtype=np.int64)
+    n, m = int(t.sum()), bank.n_modes
+    if photonics.fock_space_size(m, n) > INFO_MAX_STATES:
+        return None
+    noise = dict(meta.get("noise") or {})
+    ideal = (noise.get("transmission", 1.0) == 1.0 and not noise.get("threshold")
+             and noise.get("dark_count_probability", 0.0) == 0.0 and not noise.get("min_photons"))
+    x = noise.get("indistinguishability", 1.0)
+    if ideal and x == 1.0:
+        states, probs = photonics.exact_distribution(bank.unitary, t)
+        return "exact quantum distribution", states, probs
+    if n > 5:
+        return None  # the enumeration over 3^n noise patterns is for small systems only
+    states, probs = noisy_output_distribution(bank.unitary, t, **noise)
+    label = "exact distribution of this noise model" if not ideal else (
+        "exact photonic distribution" if x == 0.0 else "exact partially distinguishable")
+    return label, states, probs
+
+
+def bank_summary(bank) -> dict[str, Any]:
+    """Statistics printed by ``qlatent bank info`` (also returned as JSON with ``--json``)."""
+    from qlatent import photonics
+
+    rows = bank.samples
+    totals = rows.sum(axis=1, dtype=np.int64)
+    meta = bank.metadata
+    summary: dict[str, Any] = {
+        "key": bank.key, "path": str(bank.path), "kind": bank.kind,
+        "shape": list(rows.shape), "dtype": rows.dtype.name,
+        "circuit": meta.get("circuit"), "seed": meta.get("seed"),
+        "input_state": meta.get("input_state"), "noise": meta.get("noise"),
+        "acceptance_rate": meta.get("acceptance_rate"), "created": meta.get("created"),
+        "versions": meta.get("versions"), "source": meta.get("source"),
+        "mean_occupancy": photonics.mean_occupancy(rows).tolist(),
+        "mode_variance": photonics.mode_variance(rows).tolist(),
+        "fano_factor": photonics.fano_factor(rows) if rows.any() else None,
+        "bunching_probability": photonics.bunching_probability(rows),
+        "collision_probability": _collision_probability(rows),
+        "photon_number_histogram": photonics.photon_number_histogram(rows).tolist(),
+        "total_photon_histogram": (np.bincount(totals) / rows.shape[0]).tolist(),
+    }
+    if (reference := _exact_reference(bank)) is not None:
+        label, states, probs = reference
+        tvd = _tvd(rows, states, probs)
+        # What a perfect sampler would show: E|f - p| ~ sqrt(2 p (1 - p) / (pi N)) per state.
+        floor = float(0.5 * np.sum(np.sqrt(2 * probs * (1 - probs) / (np.pi * rows.shape[0]))))
+        summary["tvd"] = {"reference": label, "value": tvd, "expected_for_exact_sampler": floor,
+                          "n_states": int(states.shape[0])}
+    return summary
+
+
+@bank_app.command(name="info")
+def info(
+    bank: str = typer.Argument(..., help="Bank folder or key (prefix) from `qlatent bank list`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Shape, provenance, moments, Fano factor, bunching, collisions, TVD to exact (small)."""
+    from qlatent import latents
+
+    try:
+        loaded = latents.load_bank(bank)
+    except latents.BankError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    summary = bank_summary(loaded)
+    console = _console()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"{summary['kind']} bank {summary['key'][:12]}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+
+    def fmt(values, digits=3):
+        return "[" + ", ".join(f"{v:.{digits}f}" for v in values) + "]"
+
+    rows = [
+        ("shape", f"{summary['shape'][0]} x {summary['shape'][1]} ({summary['dtype']})"),
+        ("path", summary["path"]),
+        ("circuit / seed", f"{summary['circuit']} / {summary['seed']}"),
+        ("input state", str(summary["input_state"])),
+        ("noise", _noise_text(loaded.metadata.get("kind", ""), summary["noise"])),
+        ("acceptance rate", f"{summary['acceptance_rate']:.4f}"
+         if summary["acceptance_rate"] is not None else "-"),
+        ("source", json.dumps(summary["source"]) if summary["source"] else "-"),
+        ("created", str(summary["created"])),
+        ("mean occupancy", fmt(summary["mean_occupancy"])),
+        ("mean mode variance", f"{np.mean(summary['mode_variance']):.4f}"),
+        ("Fano factor (mean over modes)", f"{summary['fano_factor']:.4f}"
+         if summary["fano_factor"] is not None else "-"),
+        ("bunching P(max count >= 2)", f"{summary['bunching_probability']:.4f}"),
+        ("collision probability sum p(s)^2", f"{summary['collision_probability']:.3e}"),
+        ("count histogram P(s_j = c)", fmt(summary["photon_number_histogram"], 4)),
+        ("total photons histogram", fmt(summary["total_photon_histogram"], 4)),
+    ]
+    if "tvd" in summary:
+        t = summary["tvd"]
+        rows.append((f"TVD to {t['reference']}",
+                     f"{t['value']:.4f} (an exact sampler: ~{t['expected_for_exact_sampler']:.4f}; "
+                     f"{t['n_states']} states)"))
+    for field, value in rows:
+        table.add_row(field, value)
+    console.print(table)
+
+
+@bank_app.command(name="import")
+def import_(
+    file: Path = typer.Argument(  # noqa: B008
+        ..., help="CSV, NPY or NPZ of count vectors, one row per shot."),
+    min_photons: int = typer.Option(None, "--min-photons",
+                                    help="Keep shots with at least this many counts."),
+    array: str = typer.Option(None, "--array", help="Array name inside an NPZ file."),
+    description: str = typer.Option(None, "--description",
+                                    help="Provenance text: device, date, settings."),
+) -> None:
+    """Import recorded hardware samples as a bank (validated; errors name the row)."""
+    from qlatent import latents
+
+    try:
+        bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
+                                   description=description)
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console = _console()
+    console.print(f"[bold]hardware[/bold] bank {bank.n_samples} x {bank.n_modes} "
+                  f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
+    console.print(f"key  {bank.key}")
+    console.print(f"path {bank.path}")
+
+
+@bank_app.command(name="list")
+def list_() -> None:
+    """The banks in the cache ($QLATENT_CACHE/banks), oldest first."""
+    from qlatent import latents
+    from qlatent._io import cache_dir
+
+    entries = latents.list_banks()
+    console = _console()
+    if not entries:
+        console.print(f"no banks in {cache_dir('banks')}")
+        return
+    table = Table(title=f"banks in {cache_dir('banks')}")
+    for col in ("key", "kind", "shape", "circuit", "seed", "noise", "created", "MB"):
+        table.add_column(col)
+    for meta in entries:
+        size = Path(meta["path"], "samples.npy")
+        table.add_row(str(meta.get("key", ""))[:12], str(meta.get("kind")),
+                      f"{meta.get('n_samples')} x {meta.get('n_modes')}",
+                      str(meta.get("circuit")), str(meta.get("seed")),
+                      _noise_text(str(meta.get("kind")), meta.get("noise")),
+                      str(meta.get("created", "")), f"{size.stat().st_size / 1e6:.1f}"
+                      if size.is_file() else "?")
+    console.print(table)

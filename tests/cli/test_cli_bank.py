@@ -1,0 +1,99 @@
+"""`qlatent bank ...` run end to end with typer's CliRunner on small banks."""
+
+import json
+import re
+
+import numpy as np
+from typer.testing import CliRunner
+
+from qlatent import latents
+from qlatent.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args):
+    result = runner.invoke(app, ["bank", *args])
+    return result, result.output
+
+
+def _key(output):
+    return re.search(r"key\s+([0-9a-f]{64})", output).group(1)
+
+
+def test_issue_spelling_builds_a_noisy_quantum_bank_and_info_reports_it():
+    result, out = _run("quantum", "--modes", "5", "--photons", "2", "--samples", "20000",
+                       "--seed", "7", "--circuit", "1-1", "--loss", "0.9",
+                       "--indistinguishability", "0.8", "--threshold", "--jobs", "2", "-q")
+    assert result.exit_code == 0, out
+    key = _key(out)
+    bank = latents.load_bank(key)
+    assert bank.samples.shape == (20000, 5) and bank.samples.max() == 1
+    assert bank.metadata["noise"] == {"transmission": 0.9, "indistinguishability": 0.8,
+                                      "threshold": True, "dark_count_probability": 0.0,
+                                      "min_photons": None}
+    assert bank.metadata["circuit"] == "1-1" and bank.metadata["seed"] == 7
+    # The same request again is a cache hit with the same key.
+    result, out2 = _run("build", "quantum", "--modes", "5", "--photons", "2", "--samples",
+                        "20000", "--seed", "7", "--circuit", "1-1", "--loss", "0.9", "-x", "0.8",
+                        "--threshold", "-q")
+    assert result.exit_code == 0 and _key(out2) == key
+
+    result, out = _run("info", key[:12], "--json")
+    assert result.exit_code == 0, out
+    summary = json.loads(out)
+    assert summary["shape"] == [20000, 5] and summary["kind"] == "quantum"
+    np.testing.assert_allclose(summary["mean_occupancy"], bank.samples.mean(0))
+    assert summary["bunching_probability"] == 0.0  # click detectors
+    tvd = summary["tvd"]
+    assert tvd["reference"] == "exact distribution of this noise model"
+    assert tvd["value"] < 3 * tvd["expected_for_exact_sampler"]
+
+    result, out = _run("info", str(bank.path))
+    assert result.exit_code == 0
+    for field in ("Fano factor", "bunching", "collision", "histogram", "TVD to exact"):
+        assert field in out, field
+
+
+def test_every_kind_builds_and_lists():
+    keys = []
+    for kind in ("quantum", "photonic", "dirichlet_multinomial", "shuffled"):
+        result, out = _run(kind, "--modes", "6", "--samples", "3000", "--seed", "1", "-q")
+        assert result.exit_code == 0, out
+        keys.append(_key(out))
+    assert len(set(keys)) == 4
+    result, out = _run("list")
+    assert result.exit_code == 0
+    for key in keys:
+        assert key[:8] in out
+    result, out = _run("info", keys[1], "--json")
+    tvd = json.loads(out)["tvd"]
+    assert tvd["reference"] == "exact photonic distribution"
+    assert tvd["value"] < 3 * tvd["expected_for_exact_sampler"]
+    # The shuffled challenger is far from the quantum distribution (totals are no longer 3).
+    result, out = _run("info", keys[3], "--json")
+    tvd = json.loads(out)["tvd"]
+    assert tvd["reference"] == "exact quantum distribution" and tvd["value"] > 0.3
+
+
+def test_import_and_its_errors(tmp_path):
+    good = tmp_path / "shots.csv"
+    good.write_text("0,1,1\n2,0,0\n1,1,0\n0,0,1\n")
+    result, out = _run("import", str(good), "--min-photons", "2", "--description", "PT-2")
+    assert result.exit_code == 0, out
+    bank = latents.load_bank(_key(out))
+    assert bank.n_samples == 3 and bank.metadata["source"]["description"] == "PT-2"
+    assert "acceptance 0.7500" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("0,1,1\n2,0\n")
+    result, out = _run("import", str(bad))
+    assert result.exit_code != 0 and "row 2" in out
+
+
+def test_bad_arguments_fail_with_a_message():
+    result, out = _run("build", "bosons", "--samples", "10", "-q")
+    assert result.exit_code != 0 and "KIND must be one of" in out
+    result, out = _run("quantum", "--modes", "4", "--samples", "10", "--circuit", "1-2", "-q")
+    assert result.exit_code != 0 and "circuit must be one of" in out
+    result, out = _run("info", "0123456789abcdef")
+    assert result.exit_code != 0 and "no bank at" in out

@@ -1,0 +1,84 @@
+"""Classical challengers: Dirichlet-multinomial (moment-matched) and shuffled (marginals kept)."""
+
+import numpy as np
+import pytest
+
+from qlatent import latents, photonics
+
+KW = dict(circuit="haar", n_modes=8, progress=False)
+
+
+@pytest.fixture(scope="module")
+def banks_8(tmp_path_factory):
+    import os
+
+    old = os.environ.get("QLATENT_CACHE")
+    os.environ["QLATENT_CACHE"] = str(tmp_path_factory.mktemp("challengers"))
+    try:
+        out = {k: latents.build_bank(k, n_photons=4, n_samples=60_000, seed=13, **KW)
+               for k in ("quantum", "dirichlet_multinomial", "shuffled", "photonic")}
+    finally:
+        if old is None:
+            os.environ.pop("QLATENT_CACHE")
+        else:
+            os.environ["QLATENT_CACHE"] = old
+    return out
+
+
+def test_challengers_share_the_quantum_bank_circuit(banks_8):
+    q = banks_8["quantum"]
+    for kind in ("dirichlet_multinomial", "shuffled"):
+        b = banks_8[kind]
+        assert b.metadata["source"]["key"] == q.key and b.kind == kind
+        np.testing.assert_array_equal(b.unitary, q.unitary)
+
+
+def test_dirichlet_multinomial_matches_mean_occupancy_total_and_fano(banks_8):
+    q = banks_8["quantum"].samples
+    dm = banks_8["dirichlet_multinomial"].samples
+    n = dm.shape[0]
+    assert np.all(dm.sum(axis=1) == 4)
+    mean_q, mean_dm = photonics.mean_occupancy(q), photonics.mean_occupancy(dm)
+    sd = np.sqrt(photonics.mode_variance(dm) / n)
+    assert np.all(np.abs(mean_dm - mean_q) < 6 * sd * np.sqrt(2))
+    fano_q, fano_dm = photonics.fano_factor(q), photonics.fano_factor(dm)
+    # The fit is exact in expectation; both are estimates from 60k rows (sd ~ 0.005 each).
+    assert abs(fano_dm - fano_q) < 0.03, (fano_q, fano_dm)
+    # ... and it is more bunched than the distinguishable control, as the quantum bank is.
+    assert fano_dm > photonics.fano_factor(banks_8["photonic"].samples) + 0.1
+
+
+def test_concentration_formula_on_a_known_dirichlet_multinomial():
+    rng = np.random.default_rng(0)
+    alpha = np.array([1.0, 2.0, 3.0, 4.0])  # A = 10
+    p = rng.dirichlet(alpha, size=200_000)
+    s = rng.multinomial(6, p)
+    fitted, concentration = latents.fit_dirichlet_concentration(s)
+    assert abs(concentration - 10.0) < 0.6
+    np.testing.assert_allclose(fitted, alpha, rtol=0.08)
+
+
+def test_dirichlet_needs_over_dispersion_and_fixed_totals():
+    rng = np.random.default_rng(1)
+    multinomial = rng.multinomial(4, [0.25] * 4, size=5000)  # Fano = 1 - 1/m exactly in law
+    under = np.tile(np.array([[1, 1, 1, 1]]), (100, 1))
+    with pytest.raises(ValueError, match="not above the multinomial"):
+        latents.fit_dirichlet_concentration(under)
+    varying = multinomial.copy()
+    varying[0, 0] += 1
+    with pytest.raises(ValueError, match="fixed photon number"):
+        latents.fit_dirichlet_concentration(varying)
+
+
+def test_shuffled_keeps_marginals_and_destroys_correlations(banks_8):
+    q = banks_8["quantum"].samples
+    sh = banks_8["shuffled"].samples
+    np.testing.assert_array_equal(np.sort(q, axis=0), np.sort(sh, axis=0))  # exact marginals
+    n = q.shape[0]
+    cq = np.corrcoef(q.T.astype(float))[np.triu_indices(8, 1)]
+    cs = np.corrcoef(sh.T.astype(float))[np.triu_indices(8, 1)]
+    # Fixed photon number forces negative correlations in the quantum bank (mean -1/7 here);
+    # independent columns have correlations ~ N(0, 1/n).
+    assert cq.mean() < -0.1
+    assert np.all(np.abs(cs) < 5 / np.sqrt(n))
+    assert sh.sum(axis=1).std() > 0.5  # the total photon number is no longer fixed
