@@ -15,41 +15,57 @@ def glynn_permanent(A):
 
     Perm(A) = 2^(1-n) sum_{d in {+-1}^n, d_0 = +1} (prod_k d_k) prod_j sum_i d_i A[i, j]
     (Glynn, European J. Combin. 31 (2010) 1887). Consecutive d differ in one entry, so the
-    column sums are updated in O(n) per term.
+    column sums are updated in O(n) per term; real and imaginary parts are kept apart and the
+    product runs in four independent chains (shorter dependency, vectorisable update).
     """
     n = A.shape[0]
     if n == 0:
         return 1.0 + 0.0j
-    colsum = np.empty(n, dtype=np.complex128)
-    for j in range(n):
-        s = 0.0 + 0.0j
-        for i in range(n):
-            s += A[i, j]
-        colsum[j] = s
-    delta = np.ones(n, dtype=np.float64)
-    prod = 1.0 + 0.0j
-    for j in range(n):
-        prod *= colsum[j]
-    total = prod
+    are = np.ascontiguousarray(A.real)
+    aim = np.ascontiguousarray(A.imag)
+    sre = np.zeros(n)
+    sim = np.zeros(n)
+    for i in range(n):
+        for j in range(n):
+            sre[j] += are[i, j]
+            sim[j] += aim[i, j]
+    delta = np.ones(n)
+    tre = 0.0
+    tim = 0.0
     sign = 1.0
     n_terms = np.int64(1) << (n - 1)
-    for g in range(1, n_terms):
-        # row to flip: 1 + number of trailing zeros of g (row 0 stays +1)
-        k = 0
-        x = g
-        while (x & 1) == 0:
-            x >>= 1
-            k += 1
-        i = k + 1
-        delta[i] = -delta[i]
-        f = 2.0 * delta[i]
-        prod = 1.0 + 0.0j
-        for j in range(n):
-            colsum[j] += f * A[i, j]
-            prod *= colsum[j]
-        sign = -sign
-        total += sign * prod
-    return total / n_terms
+    for g in range(n_terms):
+        if g > 0:
+            # row to flip: 1 + number of trailing zeros of g (row 0 stays +1)
+            k = 0
+            x = g
+            while (x & 1) == 0:
+                x >>= 1
+                k += 1
+            i = k + 1
+            delta[i] = -delta[i]
+            f = 2.0 * delta[i]
+            for j in range(n):
+                sre[j] += f * are[i, j]
+                sim[j] += f * aim[i, j]
+            sign = -sign
+        ar, ai, br, bi = 1.0, 0.0, 1.0, 0.0
+        cr, ci, dr, di = 1.0, 0.0, 1.0, 0.0
+        j = 0
+        while j + 4 <= n:
+            ar, ai = ar * sre[j] - ai * sim[j], ar * sim[j] + ai * sre[j]
+            br, bi = br * sre[j + 1] - bi * sim[j + 1], br * sim[j + 1] + bi * sre[j + 1]
+            cr, ci = cr * sre[j + 2] - ci * sim[j + 2], cr * sim[j + 2] + ci * sre[j + 2]
+            dr, di = dr * sre[j + 3] - di * sim[j + 3], dr * sim[j + 3] + di * sre[j + 3]
+            j += 4
+        while j < n:
+            ar, ai = ar * sre[j] - ai * sim[j], ar * sim[j] + ai * sre[j]
+            j += 1
+        ar, ai = ar * br - ai * bi, ar * bi + ai * br
+        cr, ci = cr * dr - ci * di, cr * di + ci * dr
+        tre += sign * (ar * cr - ai * ci)
+        tim += sign * (ar * ci + ai * cr)
+    return complex(tre, tim) / n_terms
 
 
 @njit(cache=True)
