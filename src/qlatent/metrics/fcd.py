@@ -30,8 +30,9 @@ import numpy as np
 from qlatent._io import atomic_write, cache_dir, digest, file_digest
 from qlatent._validation import check_int
 
-__all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics", "frechet_distance", "fcd",
-           "fcd_to_reference", "reference_statistics", "HIGHER_IS_BETTER"]
+__all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics",
+           "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
+           "HIGHER_IS_BETTER"]
 
 HIGHER_IS_BETTER = False
 FORMAT_VERSION = 1
