@@ -5,7 +5,11 @@ output. For each n: qlatent on one core (n_jobs=1, method "auto": the alias tabl
 space is small, Clifford & Clifford otherwise; plus method "clifford" where "auto" is the
 table), qlatent with n_jobs=2 (speed-up), and, if ``perceval`` is importable (the ``bench``
 extra; never a library dependency), Perceval's sampler on one core and on two, in the same
-process, interleaved in rounds so that load from other processes hits both alike.
+process, interleaved in rounds so that load from other processes hits both alike. "cores busy"
+is qlatent's process CPU time / wall time with n_jobs=2 (2.0 = both cores computing); "CPU per
+sample 2 vs 1" is CPU seconds per sample with n_jobs=2 over n_jobs=1 (1.0 = no work lost to
+threading, so on two free cores the speed-up is 2 / that). On a loaded machine the wall-clock
+speed-up is bounded by the share of the two cores the process gets (cores busy).
 
 One core means the whole process (every thread) is pinned to one CPU with sched_setaffinity.
 
@@ -36,16 +40,20 @@ def pin(cpus: set[int]) -> None:
             pass
 
 
-def timed(fn, batch: int, seconds: float) -> tuple[float, int]:
-    """Run fn(batch) until ``seconds`` have passed (at least once); (elapsed, samples)."""
+def timed(fn, batch: int, seconds: float) -> tuple[float, float, int]:
+    """Run fn(batch) until ``seconds`` have passed (at least once); (wall, cpu, samples).
+
+    cpu is the process CPU time (all threads), so cpu / wall shows how many cores were busy.
+    """
     start = time.perf_counter()
+    cpu = time.process_time()
     done = 0
     while True:
         fn(batch)
         done += batch
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return elapsed, done
+            return elapsed, time.process_time() - cpu, done
 
 
 def calibrate(fn, target: float) -> int:
@@ -68,17 +76,18 @@ def fmt(sec: float) -> str:
     return f"{sec * 1e6:.3g} us"
 
 
-def measure(contenders: dict, seconds: float, rounds: int) -> dict[str, float]:
-    """Interleave the contenders in ``rounds`` rounds; seconds per sample for each."""
+def measure(contenders: dict, seconds: float, rounds: int) -> dict[str, tuple[float, float]]:
+    """Interleave the contenders in ``rounds`` rounds; (seconds per sample, cpu / wall) each."""
     per_round = seconds / rounds
     batches = {name: calibrate(fn, min(per_round, 0.5)) for name, fn in contenders.items()}
-    tot = {name: [0.0, 0] for name in contenders}
+    tot = {name: [0.0, 0.0, 0] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            el, done = timed(fn, batches[name], per_round)
+            el, cpu, done = timed(fn, batches[name], per_round)
             tot[name][0] += el
-            tot[name][1] += done
-    return {name: el / done for name, (el, done) in tot.items()}
+            tot[name][1] += cpu
+            tot[name][2] += done
+    return {name: (el / done, cpu / el) for name, (el, cpu, done) in tot.items()}
 
 
 def main() -> None:
@@ -97,9 +106,9 @@ def main() -> None:
     print(f"perceval: {pcvl.__version__ if pcvl else 'not installed'}; cpus {cpus}; "
           f"load average {os.getloadavg()[0]:.1f} (shared machine)")
     header = ("| n | m | method | qlatent 1 core | Perceval 1 core | ratio | qlatent 2 cores | "
-              "speed-up | Perceval 2 cores | ratio 2 cores |")
+              "speed-up | cores busy | CPU per sample 2 vs 1 | Perceval 2 cores | ratio 2 cores |")
     print(header)
-    print("|---" * 10 + "|")
+    print("|---" * 12 + "|")
     for n in sizes:
         m = 2 * n
         U = haar_unitary(m, rng=n)
@@ -134,11 +143,14 @@ def main() -> None:
                 r = measure(cont, secs, rounds)
                 res.update({f"{k}{jobs}": v for k, v in r.items()})
             pin(set(cpus))
-            q1, q2 = res["q1"], res["q2"]
-            p1, p2 = res.get("p1"), res.get("p2")
+            q1, q2 = res["q1"][0], res["q2"][0]
+            busy = res["q2"][1]
+            inflation = (q2 * res["q2"][1]) / (q1 * res["q1"][1])
+            p1, p2 = res.get("p1", (None,))[0], res.get("p2", (None,))[0]
             label = method + (f" (build {build:.2f} s)" if method == "table" else "")
             print(f"| {n} | {m} | {label} | {fmt(q1)} | {fmt(p1) if p1 else '-'} | "
                   f"{(p1 / q1 if p1 else float('nan')):.1f}x | {fmt(q2)} | {q1 / q2:.2f}x | "
+                  f"{busy:.2f} | {inflation:.2f} | "
                   f"{fmt(p2) if p2 else '-'} | {(p2 / q2 if p2 else float('nan')):.1f}x |",
                   flush=True)
 
