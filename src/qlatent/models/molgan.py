@@ -138,7 +138,8 @@ class MolGANGenerator(nn.Module):
         if self.relaxation == "gumbel":
             u = torch.rand(logits.shape, generator=generator, device=logits.device,
                            dtype=logits.dtype)
-            logits = logits - torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+            u = u.clamp(1e-20, 1.0 - 1e-7)
+            logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
         return torch.softmax(logits / self.temperature, dim=-1)
 
     def forward(self, z: torch.Tensor, *, generator: torch.Generator | None = None
@@ -163,7 +164,7 @@ class RGCNCritic(nn.Module):
     Graph convolution layer ℓ, with node features h (h_0 = nodes) and the annotations
     x_ℓ = [h_{ℓ-1}, nodes]:
 
-        h_ℓ = act( Σ_{r=1..R} Ã_r x_ℓ W_r  +  x_ℓ W_0 + c ),
+        h_ℓ = act( Σ_{r=1..R} Ã_r (x_ℓ W_r + c_r)  +  x_ℓ W_0 + c_0 ),
 
     Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). All R + 1
     products are one GEMM ``x_ℓ [W_0 | W_1 | ... | W_R]`` and the sum over relations and
