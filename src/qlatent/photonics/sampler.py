@@ -171,7 +171,7 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
                          out[start:start + u.shape[0]], 4096)
         return out
     A = np.ascontiguousarray(U[:, input_columns(t)])
-    block = max(1, 1 << max(0, 12 - n))  # samples per parallel work item; output unaffected
+    block = 1 << max(0, min(12, 16 - n))  # samples per parallel work item; output unaffected
     for start, u in _draw_chunks(gen, n_samples, 2 * n):
         _run_threads(n_jobs, _k.clifford_sample, A, u, out[start:start + u.shape[0]], block)
     return out
