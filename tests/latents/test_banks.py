@@ -192,3 +192,46 @@ def test_bank_of_1m_by_48_fits_in_48_mb():
 
 def test_environment_keeps_cache_isolated():
     assert "QLATENT_CACHE" in os.environ
+
+
+def test_killed_build_process_resumes_bit_identical(tmp_path, monkeypatch):
+    """SIGKILL a real build after its first chunks are on disk; the rerun finishes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = dict(n_photons=3, n_samples=60_000, seed=21, block_size=500, chunk_size=500)
+    killed = tmp_path / "killed"
+    code = (
+        "import time\n"
+        "from qlatent.latents import banks\n"
+        "real = banks._sample_block\n"
+        "def slow(*a, **k):\n"
+        "    time.sleep(0.05)\n"
+        "    return real(*a, **k)\n"
+        "banks._sample_block = slow\n"
+        f"banks.build_bank('quantum', 'haar', n_modes=6, progress=False, **{args!r})\n"
+    )
+    env = {**os.environ, "QLATENT_CACHE": str(killed)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chunks = list((killed / "banks").glob("*.partial/blocks-*.npz"))
+            if len(chunks) >= 3:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    monkeypatch.setenv("QLATENT_CACHE", str(killed))
+    left = latents.banks.unfinished_builds()
+    assert len(left) == 1 and 3 <= left[0]["chunks"] < 120
+    calls = _count_blocks(monkeypatch)
+    resumed = latents.build_bank("quantum", "haar", n_modes=6, progress=False, **args)
+    assert len(calls) == 120 - left[0]["chunks"]
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "clean"))
+    clean = latents.build_bank("quantum", "haar", n_modes=6, progress=False, **args)
+    np.testing.assert_array_equal(resumed.samples, clean.samples)

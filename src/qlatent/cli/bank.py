@@ -318,8 +318,13 @@ def list_() -> None:
     from qlatent import latents
     from qlatent._io import cache_dir
 
+    from qlatent.latents.banks import unfinished_builds
+
     entries = latents.list_banks()
     console = _console()
+    for build in unfinished_builds():
+        console.print(f"unfinished build {build['key'][:12]}: {build['chunks']} chunks, "
+                      f"{build['rows']} rows kept (rerun the same build command to finish it)")
     if not entries:
         console.print(f"no banks in {cache_dir('banks')}")
         return

@@ -49,7 +49,8 @@ from qlatent.latents.normalize import column_statistics
 
 __all__ = [
     "Bank", "BankError", "BANK_KINDS", "SIMULATED_KINDS", "build_bank", "load_bank",
-    "import_bank", "list_banks", "fit_dirichlet_concentration", "resolve_circuit",
+    "import_bank", "list_banks", "unfinished_builds", "fit_dirichlet_concentration",
+    "resolve_circuit",
 ]
 
 #: Kinds simulated from a circuit, and the challengers derived from a quantum bank.
@@ -251,6 +252,26 @@ def load_bank(bank: str | os.PathLike | Bank) -> Bank:
                             f"{', '.join(sorted(p.name[:16] for p in matches))}")
     raise BankError(f"no bank at {text!r} (neither a folder nor a key in {_banks_root()}); "
                     "`qlatent bank list` shows the cached banks")
+
+
+def unfinished_builds() -> list[dict[str, Any]]:
+    """Interrupted builds in the cache: ``{"key", "path", "chunks", "rows"}`` per build.
+
+    Calling :func:`build_bank` again with the same request finishes them.
+    """
+    out = []
+    for folder in sorted(_banks_root().glob("*.partial")):
+        chunks = [p for p in folder.iterdir() if _CHUNK_NAME.fullmatch(p.name)]
+        rows = 0
+        for path in chunks:
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    rows += int(data["rows"].shape[0])
+            except Exception:
+                continue
+        out.append({"key": folder.name[:-len(".partial")], "path": str(folder),
+                    "chunks": len(chunks), "rows": rows})
+    return out
 
 
 def list_banks() -> list[dict[str, Any]]:
