@@ -247,3 +247,48 @@ def test_alias_table_encodes_the_exact_probabilities(m, n):
     np.add.at(implied, alias, 1.0 - thr)
     np.testing.assert_allclose(implied / K, p / p.sum(), atol=1e-13)
     assert np.all(thr[-2:] == 0.0) and np.all(p[alias[-2:]] > 0)
+
+
+def _coarse_chi2_pvalues(samples, states, probs):
+    """p-values of chi-square tests on coarse statistics (categories fixed in advance).
+
+    Per mode j: P(s_j = 0, 1, 2, 3, >= 4); and the largest count max_j s_j in 1, 2, 3, 4, >= 5.
+    """
+    N = samples.shape[0]
+    cats = lambda v: np.minimum(v, 4)  # noqa: E731
+    out = []
+    for j in range(samples.shape[1]):
+        e = np.bincount(cats(states[:, j]), weights=probs, minlength=5) * N
+        f = np.bincount(cats(samples[:, j]), minlength=5)
+        out.append(stats.chi2.sf(((f - e) ** 2 / e).sum(), 4))
+    top = lambda v: np.minimum(v, 5) - 1  # noqa: E731
+    e = np.bincount(top(states.max(axis=1)), weights=probs, minlength=5) * N
+    f = np.bincount(top(samples.max(axis=1)), minlength=5)
+    out.append(stats.chi2.sf(((f - e) ** 2 / e).sum(), 4))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("rows_ratio,rows_min", [(3.0, 6), (1e-9, 1)])
+def test_clifford_at_8_photons_16_modes_against_the_exact_table(rows_ratio, rows_min):
+    """Algorithm B (default policy, and grouped rows wherever rows repeat) at 8/16 against the
+    exact distribution from the dynamic programme: 17 coarse chi-square tests, Bonferroni
+    alpha = 1e-3 / 17."""
+    from qlatent.photonics import _sampler_kernels as k_
+
+    U, t = haar_unitary(16, rng=21), standard_input(16, 8)
+    S, p = sampler.exact_distribution(U, t)
+    N = 100_000
+    u = np.random.default_rng(5).random((N, 16))
+    out = np.zeros((N, 16), dtype=np.int64)
+    k_.clifford_sample(np.ascontiguousarray(U[:, :8]), u, out, 256, rows_ratio, rows_min)
+    pv = _coarse_chi2_pvalues(out, S, p)
+    assert pv.min() > ALPHA / len(pv), pv
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["clifford", "table"])
+def test_boson_sample_large_n_full_chi_square(method):
+    """4 photons in 8 modes (330 states), 2M samples: full chi-square, every state included."""
+    U, t = haar_unitary(8, rng=30), standard_input(8, 4)
+    S, p = reference.output_distribution(U, t)
+    _check_against(boson_sample(U, t, 2_000_000, rng=31, method=method, n_jobs=2), S, p)

@@ -29,7 +29,7 @@ SAMPLE_METHODS = ("auto", "clifford", "table")
 TABLE_MAX_STATES = 4_000_000
 _CHUNK_UNIFORMS = 1 << 21  # uniforms drawn per chunk (bounds memory, does not change output)
 _TABLE_CACHE: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
-_TABLE_CACHE_SIZE = 4
+_TABLE_CACHE_SIZE = 2
 
 
 def standard_input(n_modes: int, n_photons: int) -> np.ndarray:
