@@ -183,6 +183,10 @@ def build_report(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
                   "data, the network initialisation and the training streams"
                   + (" and the interferometer." if config.paired_circuits else
                      "; their interferometers are independent draws."), ""]
+    # Optional task hook: extra markdown sections (e.g. the paper's own table layout).
+    sections = getattr(task, "report_sections", None)
+    if sections is not None:
+        lines += sections(records, config, run_dir)
     # Figures.
     figures = []
     if records:
