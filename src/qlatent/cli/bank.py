@@ -317,7 +317,6 @@ def list_() -> None:
     """The banks in the cache ($QLATENT_CACHE/banks), oldest first."""
     from qlatent import latents
     from qlatent._io import cache_dir
-
     from qlatent.latents.banks import unfinished_builds
 
     entries = latents.list_banks()
