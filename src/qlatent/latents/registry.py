@@ -19,8 +19,9 @@ Photonic latents (quantum, photonic and the two challengers) take ``seed`` (the 
 bank), ``circuit`` ("haar", "1-1", "1-3-9" or a unitary), ``n_samples`` (bank rows, default
 200,000), ``n_photons`` (default dim // 2), ``input_state``, ``n_jobs``, ``progress`` and the
 noise keywords ``transmission``, ``indistinguishability`` (not for photonic), ``threshold``,
-``dark_count_probability``, ``min_photons``. Every latent takes ``normalize`` in
-{"center" (default, the paper), "standardize", "none"}.
+``dark_count_probability``, ``min_photons``. With ``seed=None`` a fresh seed is drawn from OS
+entropy and recorded in the bank's metadata (a new bank each call). Every latent takes
+``normalize`` in {"center" (default, the paper), "standardize", "none"}.
 """
 
 from __future__ import annotations

@@ -86,8 +86,9 @@ class NoiseModel:
                            check_float("dark_count_probability", self.dark_count_probability,
                                        minimum=0.0, maximum=1.0))
         if self.min_photons is not None:
+            # min_photons = 0 accepts every shot: the same model as None, stored as None.
             object.__setattr__(self, "min_photons",
-                               check_int("min_photons", self.min_photons, minimum=0))
+                               check_int("min_photons", self.min_photons, minimum=0) or None)
 
     @property
     def is_ideal(self) -> bool:
