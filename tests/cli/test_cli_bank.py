@@ -98,12 +98,3 @@ def test_bad_arguments_fail_with_a_message():
     result, out = _run("info", "0123456789abcdef")
     assert result.exit_code != 0 and "no bank at" in out
 
-
-def test_expected_tvd_of_an_exact_sampler_matches_simulation():
-    from qlatent.cli.bank import _expected_tvd
-
-    rng = np.random.default_rng(0)
-    for size, n in ((40, 500), (3000, 2000)):  # Np >> 1 and Np << 1 regimes
-        p = rng.dirichlet(np.full(size, 0.5))
-        sims = [0.5 * np.abs(rng.multinomial(n, p) / n - p).sum() for _ in range(1000)]
-        assert abs(_expected_tvd(p, n) - np.mean(sims)) < 5 * np.std(sims) / np.sqrt(1000)

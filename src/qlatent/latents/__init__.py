@@ -21,10 +21,11 @@ from qlatent.latents.base import LatentDistribution
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
 from qlatent.latents.registry import get, names, parameters
+from qlatent.latents.summary import summarize_bank
 
 __all__ = [
     "BANK_KINDS", "NORMALIZATIONS", "Bank", "BankError", "BankLatent", "BernoulliLatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
     "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank", "names",
-    "normalization_constants", "parameters",
+    "normalization_constants", "parameters", "summarize_bank",
 ]
