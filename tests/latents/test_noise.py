@@ -178,3 +178,27 @@ def test_invalid_noise_is_named():
         noisy_sample(U, T, 10, min_photons=5, dark_count_probability=0.1, threshold=True)
     with pytest.raises(TypeError, match="threshold must be a bool"):
         noisy_sample(U, T, 10, threshold="yes")
+
+
+def test_latent_limits_x0_is_photonic_and_x1_is_quantum():
+    common = dict(dim=M, seed=4, circuit=U, n_photons=N, n_samples=20_000, normalize="none")
+    x1 = latents.get("quantum", indistinguishability=1.0, **common)
+    ideal = latents.get("quantum", **common)
+    assert x1.bank_key == ideal.bank_key and torch_equal(x1.bank, ideal.bank)
+    x0 = latents.get("quantum", indistinguishability=0.0, **common)
+    photonic = latents.get("photonic", **common)
+    states, probs = reference.distinguishable_output_distribution(U, T)
+    for latent in (x0, photonic):
+        rows = latent.bank.numpy().astype(np.int64)
+        assert _chi_square_pvalue(rows, states, probs) > ALPHA
+    # ... and the two banks against each other (two-sample chi-square on all states).
+    a = photonics.empirical_distribution(x0.bank.numpy().astype(np.int64), states) * 20_000
+    b = photonics.empirical_distribution(photonic.bank.numpy().astype(np.int64), states) * 20_000
+    keep = (a + b) > 0
+    assert stats.chi2_contingency(np.vstack([a[keep], b[keep]])).pvalue > ALPHA
+
+
+def torch_equal(a, b):
+    import torch
+
+    return bool(torch.equal(a, b))
