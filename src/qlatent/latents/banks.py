@@ -625,7 +625,10 @@ def _bad_row(source: str, row: int, why: str) -> ValueError:
 
 
 def _validate_matrix(arr: np.ndarray, source: str) -> np.ndarray:
-    """Check a numeric [N, m] array of counts; errors name the first bad row (1-based)."""
+    """Check a numeric [N, m] array of counts; errors name the first bad row (1-based).
+
+    Returns the array itself (integer or integral float dtype), not a converted copy.
+    """
     if arr.ndim == 1:
         raise ValueError(f"{source}: expected a 2-D array (one row per shot), got shape "
                          f"{arr.shape}")
@@ -633,7 +636,7 @@ def _validate_matrix(arr: np.ndarray, source: str) -> np.ndarray:
         raise ValueError(f"{source}: expected a non-empty 2-D array [shots, modes], got shape "
                          f"{arr.shape}")
     if arr.dtype == bool:
-        arr = arr.astype(np.int64)
+        arr = arr.astype(np.uint8)
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"{source}: expected integer counts, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
@@ -647,7 +650,7 @@ def _validate_matrix(arr: np.ndarray, source: str) -> np.ndarray:
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise _bad_row(source, int(i) + 1, f"column {int(j) + 1}: {arr[i, j].item()!r} is negative")
-    return arr.astype(np.int64)
+    return arr  # validated, in its own dtype: no int64 copy of a large recording
 
 
 def _read_csv(path: Path) -> np.ndarray:
@@ -734,7 +737,7 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
             arr = _validate_matrix(data[array_name], f"{path}[{array_name}]")
     n_raw = arr.shape[0]
     if min_photons:
-        arr = arr[arr.sum(axis=1) >= min_photons]
+        arr = arr[arr.sum(axis=1, dtype=np.int64) >= min_photons]
         if arr.shape[0] == 0:
             raise ValueError(f"post-selection on min_photons={min_photons} kept none of the "
                              f"{n_raw} shots of {path}")
