@@ -5,6 +5,9 @@ The bank is held once, as a non-persistent buffer in its compact integer dtype (
 each draw converts only the drawn batch to float32 and applies the bank's normalisation
 ``z = (s - shift) / scale`` (see :mod:`qlatent.latents.normalize`). The bank is shared with the
 :class:`~qlatent.latents.banks.Bank` (``torch.from_numpy``), never copied per draw.
+
+Notation: N bank rows, dim = m modes; a draw is z = (bank[i] - shift) / scale with
+i ~ Uniform{0, ..., N - 1} independently per row of the batch.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ from them and gives a bank bit-identical to an uninterrupted one. On load the SH
 ``samples.npy`` must match the metadata: a corrupted or truncated bank raises, never silently
 used.
 
+Notation:
+    N rows (shots), m modes, n photons, U complex128[m, m] the interferometer, t int64[m] the
+    input state; a row is a count vector s (uint8/uint16[m]).
+
 Kinds built here: ``quantum`` (indistinguishable photons, optionally noisy), ``photonic``
 (distinguishable photons), the challengers ``dirichlet_multinomial`` and ``shuffled`` (derived
 from the quantum bank with the same circuit, seed and noise) and ``hardware`` (imported files).
