@@ -292,3 +292,16 @@ def test_boson_sample_large_n_full_chi_square(method):
     U, t = haar_unitary(8, rng=30), standard_input(8, 4)
     S, p = reference.output_distribution(U, t)
     _check_against(boson_sample(U, t, 2_000_000, rng=31, method=method, n_jobs=2), S, p)
+
+
+def test_size_limits_are_checked():
+    U = haar_unitary(40, rng=0)
+    with pytest.raises(ValueError, match="table method holds"):
+        boson_sample(U, standard_input(40, 20), 1, rng=0, method="table")
+    bunched = np.zeros(40, dtype=np.int64)
+    bunched[:10] = 2
+    with pytest.raises(ValueError, match="table method holds"):
+        boson_sample(U, bunched, 1, rng=0)
+    with pytest.raises(ValueError, match="at most 60 photons"):
+        boson_sample(haar_unitary(64, rng=0), standard_input(64, 61), 1, rng=0,
+                     method="clifford")

@@ -27,6 +27,10 @@ from qlatent.photonics._checks import check_state, check_unitary, input_columns
 SAMPLE_METHODS = ("auto", "clifford", "table")
 #: "auto" enumerates the distribution when the Fock space has at most this many states.
 TABLE_MAX_STATES = 4_000_000
+#: The table method refuses larger Fock spaces (memory: about K * (m + 24) bytes).
+TABLE_HARD_MAX_STATES = 20_000_000
+#: Gray-code loops count terms in int64: far beyond any feasible run, but checked.
+CLIFFORD_MAX_PHOTONS = 60
 _CHUNK_UNIFORMS = 1 << 21  # uniforms drawn per chunk (bounds memory, does not change output)
 _TABLE_CACHE: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
 _TABLE_CACHE_SIZE = 2
@@ -134,9 +138,9 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
         "table": enumerate all K = C(m+n-1, n) output probabilities once (cached in memory for the
             last few (U, input_state)), then draw from Walker's alias table: two uniforms and
             O(1) work per sample.
-        "auto": "table" when K <= TABLE_MAX_STATES (or the input has a mode with two or more
-            photons), else "clifford". The choice depends only on (m, n, input_state), never on
-            n_samples or n_jobs.
+        "auto": "table" when K <= TABLE_MAX_STATES or the input has a mode with two or more
+            photons (then at most TABLE_HARD_MAX_STATES states), else "clifford". The choice
+            depends only on (m, n, input_state), never on n_samples or n_jobs.
 
     Args:
         U: complex128[m, m] unitary (checked to max|U^dagger U - I| <= 1e-10).
@@ -157,6 +161,13 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
     if method == "auto":
         method = ("table" if bunched_input or fock_space_size(m, n) <= TABLE_MAX_STATES
                   else "clifford")
+    if method == "table" and fock_space_size(m, n) > TABLE_HARD_MAX_STATES:
+        raise ValueError(f"n_modes = {m} and {n} photons give {fock_space_size(m, n):,} output "
+                         f"states, more than the table method holds ({TABLE_HARD_MAX_STATES:,}); "
+                         "use method='clifford' (one photon per input mode)")
+    if method == "clifford" and n > CLIFFORD_MAX_PHOTONS:
+        raise ValueError(f"input_state must hold at most {CLIFFORD_MAX_PHOTONS} photons for "
+                         f"method='clifford' (2^(n-1)-term loops), got {n}")
     if method == "clifford" and bunched_input:
         raise ValueError("input_state must have at most one photon per mode for "
                          f"method='clifford' (got {t.tolist()}); use method='table'")
