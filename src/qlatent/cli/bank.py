@@ -47,7 +47,7 @@ def _noise_text(kind: str, noise: dict[str, Any] | None) -> str:
 
 def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, circuit: str,
            transmission: float, indistinguishability: float | None, threshold: bool,
-           dark_counts: float, min_photons: int | None, jobs: int, chunk_size: int,
+           dark_counts: float, min_photons: int | None, jobs: int, chunk_size: int | None,
            quiet: bool) -> None:
     from qlatent import latents
     from qlatent.latents.banks import DEFAULT_CHUNK_SIZE
@@ -75,7 +75,7 @@ def _make_kind_command(kind: str):
     def command(
         modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
         photons: int = typer.Option(None, "--photons", "-n",
-                                    help="Photons in the first modes [default: modes // 2]."),
+                                    help="Photons in the first modes (default: half of --modes)."),
         samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
         seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
         circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
@@ -91,8 +91,8 @@ def _make_kind_command(kind: str):
         min_photons: int = typer.Option(None, "--min-photons",
                                         help="Post-select shots with at least this many counts."),
         jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
-        chunk_size: int = typer.Option(0, "--chunk-size",
-                                       help="Samples per saved chunk [default: 65536]."),
+        chunk_size: int = typer.Option(None, "--chunk-size",
+                                       help="Samples per saved chunk (default: 65536)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
@@ -112,7 +112,7 @@ def build(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
     modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
     photons: int = typer.Option(None, "--photons", "-n",
-                                help="Photons in the first modes [default: modes // 2]."),
+                                help="Photons in the first modes (default: half of --modes)."),
     samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
     circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
@@ -124,7 +124,8 @@ def build(
     dark_counts: float = typer.Option(0.0, "--dark-counts", help="Dark-count probability."),
     min_photons: int = typer.Option(None, "--min-photons", help="Post-selection threshold."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
-    chunk_size: int = typer.Option(0, "--chunk-size", help="Samples per saved chunk."),
+    chunk_size: int = typer.Option(None, "--chunk-size",
+                                   help="Samples per saved chunk (default: 65536)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Build a bank of the given KIND (the same as `qlatent bank KIND`)."""
