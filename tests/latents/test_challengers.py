@@ -58,16 +58,32 @@ def test_concentration_formula_on_a_known_dirichlet_multinomial():
     np.testing.assert_allclose(fitted, alpha, rtol=0.08)
 
 
-def test_dirichlet_needs_over_dispersion_and_fixed_totals():
-    rng = np.random.default_rng(1)
-    multinomial = rng.multinomial(4, [0.25] * 4, size=5000)  # Fano = 1 - 1/m exactly in law
+def test_dirichlet_needs_over_dispersion():
     under = np.tile(np.array([[1, 1, 1, 1]]), (100, 1))
-    with pytest.raises(ValueError, match="not above the multinomial"):
+    with pytest.raises(ValueError, match="not above that of a multinomial"):
         latents.fit_dirichlet_concentration(under)
-    varying = multinomial.copy()
-    varying[0, 0] += 1
-    with pytest.raises(ValueError, match="fixed photon number"):
-        latents.fit_dirichlet_concentration(varying)
+
+
+def test_concentration_formula_with_varying_photon_number():
+    rng = np.random.default_rng(3)
+    alpha = np.array([0.5, 1.0, 1.5, 2.0, 1.0])  # A = 6
+    n = rng.binomial(8, 0.7, size=300_000)
+    s = rng.multinomial(n, rng.dirichlet(alpha, size=n.shape[0]))
+    fitted, concentration = latents.fit_dirichlet_concentration(s)
+    assert abs(concentration - 6.0) < 0.4
+    np.testing.assert_allclose(fitted, alpha, rtol=0.08)
+
+
+def test_dirichlet_challenger_of_a_lossy_bank(tmp_path):
+    kw = dict(n_photons=4, n_samples=60_000, seed=13, noise={"transmission": 0.8}, **KW)
+    q = latents.build_bank("quantum", **kw).samples
+    dm = latents.build_bank("dirichlet_multinomial", **kw).samples
+    hq = np.bincount(q.sum(1), minlength=5) / q.shape[0]
+    hd = np.bincount(dm.sum(1), minlength=5) / dm.shape[0]
+    assert np.abs(hq - hd).max() < 0.01  # photon numbers resampled from the bank
+    assert abs(photonics.fano_factor(dm) - photonics.fano_factor(q)) < 0.03
+    sd = np.sqrt(photonics.mode_variance(dm) / dm.shape[0])
+    assert np.all(np.abs(photonics.mean_occupancy(dm) - photonics.mean_occupancy(q)) < 6 * sd * 1.5)
 
 
 def test_shuffled_keeps_marginals_and_destroys_correlations(banks_8):

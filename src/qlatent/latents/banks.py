@@ -484,34 +484,39 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: d
 def fit_dirichlet_concentration(samples: np.ndarray) -> tuple[np.ndarray, float]:
     """Fit a Dirichlet-multinomial to count samples by their mean occupancy and mean Fano factor.
 
-    Model: p ~ Dirichlet(A * mu / n), s | p ~ Multinomial(n, p), with n the (fixed) total photon
-    number, mu the bank's mean occupancy and A the total concentration. Its per-mode variance is
-    n p_j (1 - p_j) (n + A) / (1 + A) (Mosimann 1962), so its mean Fano factor is
-    F = (1 - 1/m) (n + A) / (1 + A); solving for the bank's F gives A = (n - r) / (r - 1) with
-    r = F / (1 - 1/m). Needs 1 < r < n (more bunched than a multinomial).
+    Model: N ~ the samples' own photon-number distribution, p ~ Dirichlet(A mu), s | N, p ~
+    Multinomial(N, p), with mu = mean occupancy / E[N] (sum 1) and A the total concentration.
+    Its moments (Mosimann 1962, mixed over N) are E[s_j] = E[N] mu_j and
+
+        Var(s_j) = mu_j (1 - mu_j) (E[N^2] + A E[N]) / (1 + A) + mu_j^2 Var(N),
+
+    so the mean over modes of the Fano factor Var(s_j) / E[s_j] is
+    F = (1 - 1/m) (R + A) / (1 + A) + Var(N) / (m E[N]) with R = E[N^2] / E[N]. Solving for the
+    samples' F: A = (R - g) / (g - 1), g = (F - Var(N) / (m E[N])) / (1 - 1/m); a fixed photon
+    number n gives A = (n - r) / (r - 1), r = F / (1 - 1/m). Needs 1 < g < R: more bunched than a
+    multinomial, less than a single mode.
 
     Returns:
-        (alpha float64[m] = A * mu / n, A).
+        (alpha float64[m] = A mu, A).
     """
     from qlatent import photonics
 
-    totals = samples.sum(axis=1)
-    n = int(totals[0])
-    if np.any(totals != n):
-        raise ValueError("a Dirichlet-multinomial challenger needs a bank with a fixed photon "
-                         "number per sample (no loss, dark counts or post-selection); got totals "
-                         f"from {int(totals.min())} to {int(totals.max())}")
+    samples = np.asarray(samples)
     m = samples.shape[1]
+    totals = samples.sum(axis=1, dtype=np.int64).astype(np.float64)
+    mean_n = totals.mean()
     mean = photonics.mean_occupancy(samples)
     if np.any(mean <= 0):
         raise ValueError("every mode must be occupied in the bank to fit a Dirichlet-multinomial")
     fano = photonics.fano_factor(samples)
-    r = fano / (1.0 - 1.0 / m)
-    if not 1.0 < r < n:
-        raise ValueError(f"the bank's mean Fano factor {fano:.4f} is not above the multinomial's "
-                         f"{1 - 1 / m:.4f} (or is too large); no Dirichlet-multinomial matches it")
-    concentration = (n - r) / (r - 1.0)
-    return concentration * mean / n, float(concentration)
+    ratio = float(np.mean(totals**2) / mean_n)
+    g = (fano - totals.var() / (m * mean_n)) / (1.0 - 1.0 / m)
+    if not 1.0 < g < ratio:
+        raise ValueError(f"the bank's mean Fano factor {fano:.4f} is not above that of a "
+                         "multinomial with its photon numbers (or is too large); no "
+                         "Dirichlet-multinomial matches it")
+    concentration = (ratio - g) / (g - 1.0)
+    return concentration * mean / mean_n, float(concentration)
 
 
 def _derive(kind: str, source: Bank, seed: int, folder: Path, metadata: dict[str, Any]) -> Bank:
@@ -525,11 +530,12 @@ def _derive(kind: str, source: Bank, seed: int, folder: Path, metadata: dict[str
             rows[:, j] = src[rng.permutation(src.shape[0]), j]
     else:
         alpha, concentration = fit_dirichlet_concentration(src)
-        n = int(src[0].sum())
+        totals = src.sum(axis=1, dtype=np.int64)
         rows = np.empty_like(src)
         step = 1 << 16
         for start in range(0, src.shape[0], step):
             k = min(step, src.shape[0] - start)
+            n = totals[rng.integers(0, totals.shape[0], size=k)]  # the bank's photon numbers
             p = rng.dirichlet(alpha, size=k)
             rows[start:start + k] = rng.multinomial(n, p)
         meta["fit"] = {"alpha": alpha.tolist(), "concentration": concentration,

@@ -10,7 +10,7 @@ quantum                  boson sampling: n = dim // 2 indistinguishable photons 
                          modes of a dim-mode circuit, photon-number counts (from a bank)
 photonic                 the same with distinguishable photons (the paper's classical control)
 dirichlet_multinomial    challenger: Dirichlet-multinomial fitted to the quantum bank's mean
-                         occupancy and mean Fano factor
+                         occupancy and mean Fano factor, photon numbers drawn from the bank
 shuffled                 challenger: the quantum bank with each column permuted independently
 bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 =======================  ==================================================================
