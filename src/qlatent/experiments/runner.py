@@ -141,8 +141,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
         progress: show the training progress bar.
         latent_factory: ``f(name, *, dim, seed, params) -> LatentDistribution`` (default
             ``make_latent``, i.e. ``qlatent.latents.get``).
-        threads: torch CPU threads for training, set before each cell's training (building a
-            bank can change torch's thread count through numba's OpenMP layer).
+        threads: torch CPU threads for training, set before each cell's training (default:
+            torch's count when this is called). Building a bank can change torch's thread
+            count through numba's OpenMP layer; the runner sets it back.
 
     Returns:
         The records of all finished cells of the grid (done before or now).
@@ -153,6 +154,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     task.check(config)
     console = console or Console()
     factory = latent_factory or make_latent
+    threads = torch.get_num_threads() if threads is None else threads
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_experiment_config(config, out_dir)
@@ -199,6 +201,7 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     task = get_task(config.task)
     console = console or Console()
     factory = latent_factory or make_latent
+    threads = torch.get_num_threads() if threads is None else threads
     cell_dir.mkdir(parents=True, exist_ok=True)
     seeds = cell_seeds(cell.seed, cell.latent, paired_circuits=config.paired_circuits,
                        latent_dim=cell.latent_dim)
@@ -206,6 +209,7 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     latent = factory(cell.latent, dim=cell.latent_dim, seed=seeds.latent,
                      params=dict(config.latent_params.get(cell.latent, {})))
     built = task.build(config, cell, seeds)
+    torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     t_build = time.perf_counter() - t0
     train_config = config.train.replace(seed=seeds.train, device=device, progress=progress)
     cell_tables = config.to_dict()
@@ -222,8 +226,6 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     # Optional task hook: callbacks f(step, info) for fit (e.g. intermediate scores).
     hook = getattr(task, "callbacks", None)
     callbacks = hook(built, latent, config, cell, seeds, run_dir=cell_dir) if hook else ()
-    if threads is not None:
-        torch.set_num_threads(threads)
     result = fit(built.generator, built.critic, latent, built.data, train_config,
                  run_dir=cell_dir, resume=True, callbacks=callbacks)
     t1 = time.perf_counter()
