@@ -141,6 +141,23 @@ def _method(n_shots: int, sub_input: np.ndarray) -> str:
     return "table" if 50 * n_shots >= size and size <= photonics.TABLE_MAX_STATES else "clifford"
 
 
+def _group_patterns(common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``common`` (bool[k, n]) in lexicographic order, and each row's group.
+
+    Rows are packed into integers (photon 0 most significant) so that sorting the codes is the
+    lexicographic order of the rows; above 62 photons ``np.unique(axis=0)`` does it directly.
+    """
+    n = common.shape[1]
+    if n > 62:
+        patterns, inverse = np.unique(common, axis=0, return_inverse=True)
+        return patterns, inverse.reshape(-1)
+    shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
+    codes = common.astype(np.int64) @ (np.int64(1) << shifts)
+    unique, inverse = np.unique(codes, return_inverse=True)
+    patterns = ((unique[:, None] >> shifts[None, :]) & 1).astype(bool)
+    return patterns, inverse.reshape(-1)
+
+
 def _noisy_batch(U, t, photon_modes, cdfs, k, gen, noise, n_jobs):
     """k shots without post-selection: int64[k, m]."""
     from qlatent import photonics
@@ -154,12 +171,13 @@ def _noisy_batch(U, t, photon_modes, cdfs, k, gen, noise, n_jobs):
     route = gen.random((k, n))
     out = np.zeros((k, m), dtype=np.int64)
     if n > 0 and k > 0:
-        patterns, inverse = np.unique(common, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        patterns, inverse = _group_patterns(common)
+        order = np.argsort(inverse, kind="stable")  # shots of one pattern, in shot order
+        bounds = np.searchsorted(inverse[order], np.arange(patterns.shape[0] + 1))
         for g, pattern in enumerate(patterns):
             if not pattern.any():
                 continue
-            rows = np.flatnonzero(inverse == g)
+            rows = order[bounds[g]:bounds[g + 1]]
             sub = np.bincount(photon_modes[pattern], minlength=m).astype(np.int64)
             method = _method(rows.shape[0], sub)
             out[rows] += photonics.boson_sample(U, sub, rows.shape[0], rng=gen, n_jobs=n_jobs,
