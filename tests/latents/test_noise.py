@@ -202,3 +202,14 @@ def torch_equal(a, b):
     import torch
 
     return bool(torch.equal(a, b))
+
+
+@pytest.mark.parametrize("n", [1, 7, 62, 70])
+def test_pattern_grouping_matches_numpy_unique_rows(n):
+    from qlatent.photonics.noise import _group_patterns
+
+    common = np.random.default_rng(n).random((500, n)) < 0.9
+    patterns, inverse = _group_patterns(common)
+    expected, expected_inverse = np.unique(common, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(patterns, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
