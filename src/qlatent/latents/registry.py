@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
@@ -77,10 +78,16 @@ def _photonic_factory(kind: str, allow_indistinguishability: bool) -> Callable[.
         if indistinguishability is not None:
             noise["indistinguishability"] = indistinguishability
         extra = {} if block_size is None else {"block_size": block_size}
-        bank = build_bank(kind, circuit, n_photons, n_samples,
-                          default_seed() if seed is None else seed, n_modes=dim,
-                          input_state=input_state, noise=noise, n_jobs=n_jobs,
-                          progress=progress, **extra)
+        threads = torch.get_num_threads()
+        try:
+            bank = build_bank(kind, circuit, n_photons, n_samples,
+                              default_seed() if seed is None else seed, n_modes=dim,
+                              input_state=input_state, noise=noise, n_jobs=n_jobs,
+                              progress=progress, **extra)
+        finally:
+            # numba's OpenMP layer can change the thread count torch sees; give it back.
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         return BankLatent(bank, normalize=normalize)
 
     factory.__name__ = f"_{kind}"
