@@ -6,10 +6,10 @@ space is small, Clifford & Clifford otherwise; plus method "clifford" where "aut
 table), qlatent with n_jobs=2 (speed-up), and, if ``perceval`` is importable (the ``bench``
 extra; never a library dependency), Perceval's sampler on one core and on two, in the same
 process, interleaved in rounds so that load from other processes hits both alike. "cores busy"
-is qlatent's process CPU time / wall time with n_jobs=2 (2.0 = both cores computing); "CPU per
-sample 2 vs 1" is CPU seconds per sample with n_jobs=2 over n_jobs=1 (1.0 = no work lost to
-threading, so on two free cores the speed-up is 2 / that). On a loaded machine the wall-clock
-speed-up is bounded by the share of the two cores the process gets (cores busy).
+is qlatent's process CPU time / wall time with n_jobs=2 (2.0 = both cores computing). "CPU/sample"
+is process CPU time per sample on one core: on a machine shared with other work it is the
+better measure of cost (it is what wall time would be on an idle core), while wall-clock speed-up
+from a second thread is bounded by the share of the two cores the process gets (cores busy).
 
 One core means the whole process (every thread) is pinned to one CPU with sched_setaffinity.
 
@@ -105,10 +105,11 @@ def main() -> None:
     one, two = {cpus[0]}, set(cpus[:2])
     print(f"perceval: {pcvl.__version__ if pcvl else 'not installed'}; cpus {cpus}; "
           f"load average {os.getloadavg()[0]:.1f} (shared machine)")
-    header = ("| n | m | method | qlatent 1 core | Perceval 1 core | ratio | qlatent 2 cores | "
-              "speed-up | cores busy | CPU per sample 2 vs 1 | Perceval 2 cores | ratio 2 cores |")
+    header = ("| n | m | method | qlatent 1 core | Perceval 1 core | ratio | qlatent CPU/sample | "
+              "Perceval CPU/sample | CPU ratio | qlatent 2 cores | speed-up | cores busy | "
+              "Perceval 2 cores | ratio 2 cores |")
     print(header)
-    print("|---" * 12 + "|")
+    print("|---" * 14 + "|")
     for n in sizes:
         m = 2 * n
         U = haar_unitary(m, rng=n)
@@ -144,16 +145,19 @@ def main() -> None:
                 res.update({f"{k}{jobs}": v for k, v in r.items()})
             pin(set(cpus))
             q1, q2 = res["q1"][0], res["q2"][0]
+            qc = q1 * res["q1"][1]  # CPU seconds per sample on one core
             busy = res["q2"][1]
-            inflation = (q2 * res["q2"][1]) / (q1 * res["q1"][1])
             p1, p2 = res.get("p1", (None,))[0], res.get("p2", (None,))[0]
+            pc = p1 * res["p1"][1] if p1 else None
             label = method + (f" (build {build:.2f} s)" if method == "table" else "")
-            print(f"| {n} | {m} | {label} | {fmt(q1)} | {fmt(p1) if p1 else '-'} | "
-                  f"{(p1 / q1 if p1 else float('nan')):.1f}x | {fmt(q2)} | {q1 / q2:.2f}x | "
-                  f"{busy:.2f} | {inflation:.2f} | "
-                  f"{fmt(p2) if p2 else '-'} | {(p2 / q2 if p2 else float('nan')):.1f}x |",
-                  flush=True)
 
+            def ratio(a, b):
+                return f"{a / b:.1f}x" if a else "-"
+
+            print(f"| {n} | {m} | {label} | {fmt(q1)} | {fmt(p1) if p1 else '-'} | "
+                  f"{ratio(p1, q1)} | {fmt(qc)} | {fmt(pc) if pc else '-'} | {ratio(pc, qc)} | "
+                  f"{fmt(q2)} | {q1 / q2:.2f}x | {busy:.2f} | {fmt(p2) if p2 else '-'} | "
+                  f"{ratio(p2, q2)} |", flush=True)
 
 if __name__ == "__main__":
     main()
