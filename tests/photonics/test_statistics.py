@@ -56,3 +56,13 @@ def test_statistics_validation():
         probability_of_count(X, -1)
     with pytest.raises(ValueError, match="probs must have shape"):
         total_variation_distance(X, X, np.ones(3))
+
+
+def test_empirical_distribution_at_48_modes_with_large_counts():
+    # a positional code base^m would overflow int64 here
+    states = np.zeros((3, 48), dtype=np.int64)
+    states[0, 0], states[1, 47], states[2, [0, 47]] = 24, 24, 12
+    x = states[[0, 2, 2, 1]]
+    np.testing.assert_allclose(empirical_distribution(x, states), [0.25, 0.25, 0.5])
+    with pytest.raises(ValueError, match="must not repeat"):
+        empirical_distribution(x, states[[0, 0, 1, 2]])

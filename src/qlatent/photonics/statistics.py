@@ -93,18 +93,17 @@ def empirical_distribution(samples: Any, states: Any) -> np.ndarray:
     states = np.asarray(states)
     if states.ndim != 2 or states.shape[1] != arr.shape[1]:
         raise ValueError(f"states must have shape (K, {arr.shape[1]}), got {states.shape}")
-    base = int(max(arr.max(), states.max())) + 1
-    weights = base ** np.arange(arr.shape[1], dtype=np.int64)
-    skeys = states.astype(np.int64) @ weights
-    order = np.argsort(skeys)
-    sorted_keys = skeys[order]
-    keys = arr.astype(np.int64) @ weights
-    pos = np.searchsorted(sorted_keys, keys)
-    pos = np.minimum(pos, len(sorted_keys) - 1)
-    if np.any(sorted_keys[pos] != keys):
-        raise ValueError("samples contain a state that is not in states")
-    counts = np.bincount(order[pos], minlength=states.shape[0]).astype(np.float64)
-    return counts / arr.shape[0]
+    index = {row.tobytes(): k for k, row in enumerate(states.astype(np.int64))}
+    if len(index) != states.shape[0]:
+        raise ValueError("states must not repeat a state")
+    unique, counts = np.unique(arr.astype(np.int64), axis=0, return_counts=True)
+    freq = np.zeros(states.shape[0], dtype=np.float64)
+    for row, c in zip(unique, counts, strict=True):
+        k = index.get(row.tobytes())
+        if k is None:
+            raise ValueError(f"samples contain a state that is not in states: {row.tolist()}")
+        freq[k] += c
+    return freq / arr.shape[0]
 
 
 def total_variation_distance(samples: Any, states: Any, probs: Any) -> float:
