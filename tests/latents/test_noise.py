@@ -213,3 +213,13 @@ def test_pattern_grouping_matches_numpy_unique_rows(n):
     expected, expected_inverse = np.unique(common, axis=0, return_inverse=True)
     np.testing.assert_array_equal(patterns, expected)
     np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+
+
+def test_noisy_samples_do_not_depend_on_threads(monkeypatch):
+    import qlatent.photonics.noise as noise_module
+
+    monkeypatch.setattr(noise_module, "PARALLEL_MIN_SHOTS", 1)  # threads on every group
+    kw = dict(transmission=0.7, indistinguishability=0.6, dark_count_probability=0.02)
+    a = noisy_sample(U, T, 3000, rng=11, n_jobs=1, **kw)
+    b = noisy_sample(U, T, 3000, rng=11, n_jobs=2, **kw)
+    np.testing.assert_array_equal(a, b)

@@ -50,6 +50,8 @@ from qlatent.photonics._checks import check_state, check_unitary, input_columns
 
 __all__ = ["NoiseModel", "noisy_sample", "noisy_output_distribution", "max_detected"]
 
+#: Groups of common photons with fewer shots than this are sampled on one thread.
+PARALLEL_MIN_SHOTS = 4096
 #: Rejection sampling gives up after this many attempted shots per accepted one (very rare events).
 MAX_ATTEMPTS_PER_SAMPLE = 100_000
 
@@ -180,7 +182,9 @@ def _noisy_batch(U, t, photon_modes, cdfs, k, gen, noise, n_jobs):
             rows = order[bounds[g]:bounds[g + 1]]
             sub = np.bincount(photon_modes[pattern], minlength=m).astype(np.int64)
             method = _method(rows.shape[0], sub)
-            out[rows] += photonics.boson_sample(U, sub, rows.shape[0], rng=gen, n_jobs=n_jobs,
+            # Threads only pay for large groups (n_jobs never changes the samples).
+            jobs = n_jobs if rows.shape[0] >= PARALLEL_MIN_SHOTS else 1
+            out[rows] += photonics.boson_sample(U, sub, rows.shape[0], rng=gen, n_jobs=jobs,
                                                 method=method)
         _noise_kernels.add_distinguishable(out, distinct, photon_modes, cdfs, route)
     if noise.dark_count_probability > 0:
