@@ -26,7 +26,7 @@ def test_paper_configs_hold_the_papers_settings():
     assert (t.steps, t.batch_size, t.n_critic, t.gp_weight, t.optimizer, t.lr) == (
         40000, 500, 5, 10.0, "rmsprop", 5e-4)
     for quick in ("fig2_ring_quick.toml", "table1_quick.toml"):
-        assert load_config(PAPER / quick).train.steps < 1000
+        assert load_config(PAPER / quick).train.steps <= 1500
 
 
 def _write(tmp_path, text):

@@ -250,7 +250,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     resumed_from = None
     ckpt_path = None if run_dir is None else run_dir / CHECKPOINT
     if ckpt_path is not None and resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        # On the CPU: generator states must stay CPU tensors; load_state_dict moves the rest.
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         _check_resumable(state["config"], config)
         generator.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
