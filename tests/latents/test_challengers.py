@@ -98,3 +98,24 @@ def test_shuffled_keeps_marginals_and_destroys_correlations(banks_8):
     assert cq.mean() < -0.1
     assert np.all(np.abs(cs) < 5 / np.sqrt(n))
     assert sh.sum(axis=1).std() > 0.5  # the total photon number is no longer fixed
+
+
+def test_challengers_of_imported_hardware_samples(tmp_path):
+    # "Hardware" shots: a lossy quantum bank written to disk and imported with post-selection.
+    shots = latents.build_bank("quantum", n_photons=4, n_samples=30_000, seed=5,
+                               noise={"transmission": 0.8}, **KW).samples
+    np.save(tmp_path / "shots.npy", shots)
+    hw = latents.import_bank(tmp_path / "shots.npy", min_photons=2)
+    sh = latents.get("shuffled", bank=hw.path, seed=1, normalize="none")
+    dm = latents.get("dirichlet_multinomial", bank=hw, seed=1, normalize="none")
+    assert sh.dim == dm.dim == 8 and sh.metadata["source"]["key"] == hw.key
+    rows = sh.bank.numpy()
+    np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(hw.samples, axis=0))
+    assert abs(photonics.fano_factor(dm.bank.numpy()) - photonics.fano_factor(hw.samples)) < 0.04
+    assert latents.derive_bank("shuffled", hw, 1).key == sh.bank_key  # cached
+    with pytest.raises(ValueError, match="circuit, transmission do not apply"):
+        latents.get("shuffled", bank=hw, seed=1, circuit="1-1", transmission=0.5)
+    with pytest.raises(ValueError, match="dim must match the bank's width 8"):
+        latents.get("shuffled", bank=hw, seed=1, dim=6)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        latents.derive_bank("quantum", hw, 1)

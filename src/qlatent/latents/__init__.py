@@ -12,6 +12,7 @@ from qlatent.latents.banks import (
     Bank,
     BankError,
     build_bank,
+    derive_bank,
     fit_dirichlet_concentration,
     import_bank,
     list_banks,
@@ -26,6 +27,6 @@ from qlatent.latents.summary import summarize_bank
 __all__ = [
     "BANK_KINDS", "NORMALIZATIONS", "Bank", "BankError", "BankLatent", "BernoulliLatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
-    "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank", "names",
-    "normalization_constants", "parameters", "summarize_bank",
+    "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
+    "names", "normalization_constants", "parameters", "summarize_bank",
 ]

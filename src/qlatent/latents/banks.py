@@ -53,7 +53,7 @@ from qlatent.latents.normalize import column_statistics
 
 __all__ = [
     "Bank", "BankError", "BANK_KINDS", "SIMULATED_KINDS", "build_bank", "load_bank",
-    "import_bank", "list_banks", "unfinished_builds", "fit_dirichlet_concentration",
+    "import_bank", "list_banks", "unfinished_builds", "fit_dirichlet_concentration", "derive_bank",
     "resolve_circuit",
 ]
 
@@ -619,12 +619,37 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
                                   progress=progress, folder=folder, metadata=metadata)
     if kind == source_kind:
         return source
-    derived_key = digest("qlatent-bank-derived", kind, source.key, seed, SAMPLER_VERSION)
-    derived_folder = _banks_root() / derived_key[:32]
-    if (derived_folder / "meta.json").is_file():
-        return _load_folder(derived_folder)
-    derived_meta = dict(metadata, key=derived_key, kind=kind)
-    return _derive(kind, source, seed, derived_folder, derived_meta)
+    return derive_bank(kind, source, seed)
+
+
+_PROVENANCE_KEYS = ("circuit", "unitary_sha256", "n_photons", "input_state", "noise",
+                    "block_size", "sampler_version")
+
+
+def derive_bank(kind: str, source: Bank | str | os.PathLike, seed: int) -> Bank:
+    """A challenger bank derived from any bank (simulated or imported hardware samples).
+
+    Args:
+        kind: ``"dirichlet_multinomial"`` (fitted to the source's mean occupancy, mean Fano
+            factor and photon-number distribution; see :func:`fit_dirichlet_concentration`) or
+            ``"shuffled"`` (each column of the source permuted independently).
+        source: a :class:`Bank`, a bank folder or a key.
+        seed: non-negative int for the derivation.
+
+    Returns:
+        The verified derived bank (cached by kind, source key and seed), as many rows as the
+        source, provenance in ``metadata["source"]``.
+    """
+    check_choice("kind", kind, DERIVED_KINDS)
+    seed = check_int("seed", seed, minimum=0)
+    source = load_bank(source)
+    key = digest("qlatent-bank-derived", kind, source.key, seed, SAMPLER_VERSION)
+    folder = _banks_root() / key[:32]
+    if (folder / "meta.json").is_file():
+        return _load_folder(folder)
+    meta = {k: source.metadata[k] for k in _PROVENANCE_KEYS if k in source.metadata}
+    meta.update(key=key, kind=kind, seed=seed)
+    return _derive(kind, source, seed, folder, meta)
 
 
 # ----------------------------------------------------------------------------- hardware

@@ -13,6 +13,9 @@ dirichlet_multinomial    challenger: Dirichlet-multinomial fitted to the quantum
                          occupancy and mean Fano factor, photon numbers drawn from the bank
 shuffled                 challenger: the quantum bank with each column permuted independently
 bank                     any bank: ``get("bank", bank=Bank | folder | key)``
+
+The challengers can also be derived from any existing bank, e.g. imported hardware samples:
+``get("shuffled", bank=hardware_bank, seed=0)``.
 =======================  ==================================================================
 
 Photonic latents (quantum, photonic and the two challengers) take ``seed`` (the circuit and the
@@ -35,7 +38,7 @@ import torch
 
 from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
-from qlatent.latents.banks import build_bank, default_seed
+from qlatent.latents.banks import build_bank, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -94,6 +97,47 @@ def _photonic_factory(kind: str, allow_indistinguishability: bool) -> Callable[.
     return factory
 
 
+def _is_default(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    simple = (str, int, float, bool)
+    return isinstance(value, simple) and type(value) is type(default) and value == default
+
+
+def _challenger_factory(kind: str) -> Callable[..., BankLatent]:
+    """Challengers are built from the quantum bank of a request, or from any ``bank=``."""
+    simulate = _photonic_factory(kind, True)
+    defaults = {name: p.default for name, p in inspect.signature(simulate).parameters.items()
+                if name not in ("dim", "seed", "normalize")}
+
+    def factory(*, dim: int | None = None, seed: int | None = None, circuit: Any = "haar",
+                n_samples: int = DEFAULT_BANK_SAMPLES, n_photons: int | None = None,
+                normalize: str = "center", input_state: Any = None, n_jobs: int = 1,
+                progress: bool = False, transmission: float = 1.0,
+                indistinguishability: float | None = None, threshold: bool = False,
+                dark_count_probability: float = 0.0, min_photons: int | None = None,
+                block_size: int | None = None, bank: Any = None) -> BankLatent:
+        given = {"circuit": circuit, "n_samples": n_samples, "n_photons": n_photons,
+                 "input_state": input_state, "n_jobs": n_jobs, "progress": progress,
+                 "transmission": transmission, "indistinguishability": indistinguishability,
+                 "threshold": threshold, "dark_count_probability": dark_count_probability,
+                 "min_photons": min_photons, "block_size": block_size}
+        if bank is None:
+            return simulate(dim=dim, seed=seed, normalize=normalize, **given)
+        changed = sorted(k for k, v in given.items() if not _is_default(v, defaults[k]))
+        if changed:
+            raise ValueError(f"{', '.join(changed)} do not apply to a {kind!r} latent derived "
+                             "from bank=...: the source bank fixes them")
+        latent = BankLatent(derive_bank(kind, bank, default_seed() if seed is None else seed),
+                            normalize=normalize)
+        if dim is not None and dim != latent.dim:
+            raise ValueError(f"dim must match the bank's width {latent.dim}, got {dim}")
+        return latent
+
+    factory.__name__ = f"_{kind}"
+    return factory
+
+
 def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
           normalize: str = "center") -> BankLatent:
     latent = BankLatent(bank, normalize=normalize)
@@ -108,8 +152,8 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "uniform": _uniform,
     "quantum": _photonic_factory("quantum", True),
     "photonic": _photonic_factory("photonic", False),
-    "dirichlet_multinomial": _photonic_factory("dirichlet_multinomial", True),
-    "shuffled": _photonic_factory("shuffled", True),
+    "dirichlet_multinomial": _challenger_factory("dirichlet_multinomial"),
+    "shuffled": _challenger_factory("shuffled"),
     "bank": _bank,
 }
 
@@ -150,6 +194,6 @@ def get(name: str, *, dim: int | None = None, seed: int | None = None,
     if unknown:
         raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
                         f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank":
+    if dim is None and name != "bank" and params.get("bank") is None:
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory(dim=dim, seed=seed, **params)
