@@ -98,3 +98,20 @@ def test_bad_arguments_fail_with_a_message():
     result, out = _run("info", "0123456789abcdef")
     assert result.exit_code != 0 and "no bank at" in out
 
+
+
+def test_challengers_from_an_imported_bank(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "hw.npy", rng.multinomial(6, rng.dirichlet(np.ones(5), 4000)))
+    result, out = _run("import", str(tmp_path / "hw.npy"))
+    hw_key = _key(out)
+    for kind in ("shuffled", "dirichlet_multinomial"):
+        result, out = _run(kind, "--from", hw_key[:12], "--seed", "3", "-q")
+        assert result.exit_code == 0, out
+        derived = latents.load_bank(_key(out))
+        assert derived.kind == kind and derived.metadata["source"]["key"] == hw_key
+        assert derived.samples.shape == (4000, 5)
+    result, out = _run("quantum", "--from", hw_key[:12], "-q")
+    assert result.exit_code != 0 and "--from applies to" in out
+    result, out = _run("shuffled", "--from", hw_key[:12], "--modes", "8", "--loss", "0.5")
+    assert result.exit_code != 0 and "--modes, --loss do not apply with --from" in out

@@ -3,6 +3,7 @@
     qlatent bank quantum --modes 16 --photons 8 --samples 200000 --seed 7 --circuit haar
     qlatent bank photonic|dirichlet_multinomial|shuffled ...   (same options)
     qlatent bank build KIND ...                                (the same, kind as an argument)
+    qlatent bank shuffled|dirichlet_multinomial --from BANK    (challenger of any bank)
     qlatent bank info BANK        (folder or key prefix; moments, Fano, bunching, TVD check)
     qlatent bank import FILE      (CSV / NPY / NPZ hardware samples)
     qlatent bank list
@@ -48,9 +49,9 @@ def _noise_text(kind: str, noise: dict[str, Any] | None) -> str:
 def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, circuit: str,
            transmission: float, indistinguishability: float | None, threshold: bool,
            dark_counts: float, min_photons: int | None, jobs: int, chunk_size: int | None,
-           quiet: bool) -> None:
+           quiet: bool, source: str | None = None) -> None:
     from qlatent import latents
-    from qlatent.latents.banks import DEFAULT_CHUNK_SIZE
+    from qlatent.latents.banks import DEFAULT_CHUNK_SIZE, DERIVED_KINDS
 
     noise: dict[str, Any] = {"transmission": transmission, "threshold": threshold,
                              "dark_count_probability": dark_counts, "min_photons": min_photons}
@@ -58,9 +59,24 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
         noise["indistinguishability"] = indistinguishability
     start = time.perf_counter()
     try:
-        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
-                                  noise=noise, n_jobs=jobs,
-                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, progress=not quiet)
+        if source is not None:
+            if kind not in DERIVED_KINDS:
+                raise ValueError(f"--from applies to {' and '.join(DERIVED_KINDS)}, not {kind!r}")
+            simulated = {"--modes": modes != 16, "--photons": photons is not None,
+                         "--samples": samples != 200_000, "--circuit": circuit != "haar",
+                         "--loss": transmission != 1.0, "--threshold": threshold,
+                         "--indistinguishability": indistinguishability is not None,
+                         "--dark-counts": dark_counts != 0.0, "--min-photons": bool(min_photons)}
+            given = [name for name, changed in simulated.items() if changed]
+            if given:
+                raise ValueError(f"{', '.join(given)} do not apply with --from: the source "
+                                 "bank fixes them")
+            bank = latents.derive_bank(kind, source, seed)
+        else:
+            bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+                                      noise=noise, n_jobs=jobs,
+                                      chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                                      progress=not quiet)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     elapsed = time.perf_counter() - start
@@ -94,9 +110,13 @@ def _make_kind_command(kind: str):
         chunk_size: int = typer.Option(None, "--chunk-size",
                                        help="Samples per saved chunk (default: 65536)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        source: str = typer.Option(
+            None, "--from",
+            help="Challengers only: derive from this bank (folder or key, e.g. an imported "
+                 "hardware bank) instead of simulating."),
     ) -> None:
         _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
-               threshold, dark_counts, min_photons, jobs, chunk_size, quiet)
+               threshold, dark_counts, min_photons, jobs, chunk_size, quiet, source)
 
     command.__doc__ = f"Build (or find in the cache) a {kind} bank; resumes if interrupted."
     command.__name__ = f"bank_{kind}"
@@ -127,12 +147,14 @@ def build(
     chunk_size: int = typer.Option(None, "--chunk-size",
                                    help="Samples per saved chunk (default: 65536)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    source: str = typer.Option(None, "--from",
+                               help="Challengers only: derive from this bank (folder or key)."),
 ) -> None:
     """Build a bank of the given KIND (the same as `qlatent bank KIND`)."""
     if kind not in KINDS:
         raise typer.BadParameter(f"KIND must be one of {', '.join(KINDS)}; got {kind!r}")
     _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
-           threshold, dark_counts, min_photons, jobs, chunk_size, quiet)
+           threshold, dark_counts, min_photons, jobs, chunk_size, quiet, source)
 
 
 @bank_app.command(name="info")
