@@ -26,6 +26,14 @@ def tour(out_dir: Path, console: Console) -> None:
     from qlatent.train import Config
 
     console.rule("[bold]QM9 molecules: MolGAN with a latent-injected generator (tiny budget)")
+    try:
+        from qlatent._chem import qm9pack_data_files, rdkit_chem
+
+        rdkit_chem()
+        qm9pack_data_files()
+    except ImportError as err:
+        console.print(f"[yellow]skipped: {err}[/yellow]")
+        return
     data = load_data(task_params({}))
     r = data.report
     console.print(f"QM9 from qm9pack: {r.n_source} molecules, {r.n_encoded} encoded "
