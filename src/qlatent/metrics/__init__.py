@@ -1,5 +1,6 @@
 """Functional metrics; each declares ``higher_is_better``."""
 
+from qlatent.metrics.molecules import evaluate_molecules
 from qlatent.metrics.synthetic import (
     integer_distance,
     interpolation_rate,
@@ -8,4 +9,5 @@ from qlatent.metrics.synthetic import (
     modes_covered,
 )
 
-__all__ = ["integer_distance", "interpolation_rate", "median_bandwidth", "mmd", "modes_covered"]
+__all__ = ["integer_distance", "interpolation_rate", "median_bandwidth", "mmd", "modes_covered",
+           "evaluate_molecules"]
