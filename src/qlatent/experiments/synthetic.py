@@ -135,7 +135,7 @@ class RingTask:
 
     def figures(self, records: list[CellRecord], config: Any,
                 out_dir: Path) -> list[tuple[str, Path]]:
-        """A scatter grid of generated samples: one row per latent, one column per seed."""
+        """A scatter grid of generated samples: one column per latent, one row per seed."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -146,14 +146,14 @@ class RingTask:
             return []
         p = self._task_params(config)
         data = SevenGaussians(p["radius"], p["radial_sd"], p["angular_sd"], p["n_modes"])
-        rows = [lat for lat in config.latents if any(r.cell.latent == lat for r in have)]
+        cols = [lat for lat in config.latents if any(r.cell.latent == lat for r in have)]
         seeds = sorted({r.cell.seed for r in have})
-        fig, axes = plt.subplots(len(rows), len(seeds), squeeze=False,
-                                 figsize=(2.2 * len(seeds), 2.2 * len(rows)))
+        fig, axes = plt.subplots(len(seeds), len(cols), squeeze=False,
+                                 figsize=(2.4 * len(cols), 2.4 * len(seeds)))
         lim = 1.5 * p["radius"]
         centers = data.centers
-        for i, lat in enumerate(rows):
-            for j, seed in enumerate(seeds):
+        for i, seed in enumerate(seeds):
+            for j, lat in enumerate(cols):
                 ax = axes[i][j]
                 ax.set_xlim(-lim, lim)
                 ax.set_ylim(-lim, lim)
@@ -165,16 +165,17 @@ class RingTask:
                     x = np.load(rec[0].run_dir / "samples.npy")
                     ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, color="C0")
                     ax.scatter(centers[:, 0], centers[:, 1], s=12, marker="x", color="C3")
-                    ax.set_title(f"IR {rec[0].metrics['interpolation_rate']:.3f}", fontsize=8)
+                    ax.text(0.03, 0.03, f"IR {rec[0].metrics['interpolation_rate']:.3f}",
+                            transform=ax.transAxes, fontsize=7)
+                if i == 0:
+                    ax.set_title(lat)
                 if j == 0:
-                    ax.set_ylabel(lat)
-                if i == len(rows) - 1:
-                    ax.set_xlabel(f"seed {seed}")
+                    ax.set_ylabel(f"seed {seed}")
         fig.tight_layout()
         path = out_dir / "ring_samples.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
-        return [("Generated samples per latent (rows) and seed (columns); IR = interpolation "
+        return [("Generated samples per latent (columns) and seed (rows); IR = interpolation "
                  "rate", path)]
 
 
