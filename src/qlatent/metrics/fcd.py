@@ -71,13 +71,7 @@ def statistics(activations: np.ndarray) -> Statistics:
     return Statistics(a.shape[0], a.sum(axis=0), a.T @ a)
 
 
-def smiles_statistics(smiles: Sequence[str]) -> Statistics:
-    """ChemNet statistics of a SMILES list; each distinct string goes through ChemNet once.
-
-    Duplicates enter with their multiplicity c_i (Σ c_i φ_i, Σ c_i φ_i φ_iᵀ), so the result
-    equals ``statistics(chemnet_activations(smiles))`` at a fraction of the cost for generated
-    sets, which repeat molecules.
-    """
+def _distinct(smiles: Sequence[str]) -> tuple[list[str], np.ndarray]:
     if isinstance(smiles, str):
         raise TypeError("smiles must be a sequence of SMILES strings, got one str")
     smiles = list(smiles)
@@ -85,9 +79,23 @@ def smiles_statistics(smiles: Sequence[str]) -> Statistics:
         raise ValueError(f"FCD statistics need at least 2 molecules, got {len(smiles)}")
     distinct, counts = np.unique(np.asarray(smiles, dtype=object).astype(str),
                                  return_counts=True)
-    a = chemnet_activations(distinct.tolist()).astype(np.float64)
+    return distinct.tolist(), counts
+
+
+def _weighted(distinct: list[str], counts: np.ndarray) -> Statistics:
+    a = chemnet_activations(distinct).astype(np.float64)
     w = counts.astype(np.float64)
     return Statistics(int(counts.sum()), w @ a, (a * w[:, None]).T @ a)
+
+
+def smiles_statistics(smiles: Sequence[str]) -> Statistics:
+    """ChemNet statistics of a SMILES list; each distinct string goes through ChemNet once.
+
+    Duplicates enter with their multiplicity c_i (Σ c_i φ_i, Σ c_i φ_i φ_iᵀ), so the result
+    equals ``statistics(chemnet_activations(smiles))`` at a fraction of the cost for generated
+    sets, which repeat molecules.
+    """
+    return _weighted(*_distinct(smiles))
 
 
 def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
@@ -156,25 +164,55 @@ def chemnet_activations(smiles: Sequence[str], *, batch_size: int = 1000) -> np.
     return np.concatenate(out)
 
 
-def reference_statistics(smiles: Sequence[str]) -> Statistics:
-    """ChemNet statistics of ``smiles``, computed once and cached (keyed by the list's digest)."""
+def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000) -> Statistics:
+    """ChemNet statistics of ``smiles``, computed once and cached (keyed by the list's digest).
+
+    The distinct molecules are processed in chunks whose statistics are cached as they finish
+    (atomically), so an interrupted computation (the QM9 training set takes ChemNet minutes)
+    resumes where it stopped; the chunk files are removed once the total is written.
+    """
+    chunk = check_int("chunk", chunk, minimum=1)
     smiles = list(smiles)
     key = digest("fcd-reference", FORMAT_VERSION, _chemnet_digest(), _PAD_LENGTH, smiles)
     path = cache_dir("fcd") / f"reference-{key[:24]}.npz"
     if path.is_file():
         try:
-            with np.load(path) as f:
-                return Statistics(int(f["count"]), f["total"], f["outer"])
+            return _load_statistics(path)
         except (OSError, KeyError, ValueError):
             pass  # a damaged entry is recomputed
-    stats = smiles_statistics(smiles)
+    distinct, counts = _distinct(smiles)
+    parts = cache_dir("fcd", f"reference-{key[:24]}.parts")
+    total = None
+    for k, start in enumerate(range(0, len(distinct), chunk)):
+        part = parts / f"chunk-{k:05d}-{chunk}.npz"
+        stats = None
+        if part.is_file():
+            try:
+                stats = _load_statistics(part)
+            except (OSError, KeyError, ValueError):
+                stats = None
+        if stats is None:
+            stats = _weighted(distinct[start:start + chunk], counts[start:start + chunk])
+            _save_statistics(part, stats)
+        total = stats if total is None else total + stats
+    _save_statistics(path, total)
+    for part in parts.glob("chunk-*.npz"):
+        part.unlink(missing_ok=True)
+    parts.rmdir()
+    return total
 
+
+def _load_statistics(path: Path) -> Statistics:
+    with np.load(path) as f:
+        return Statistics(int(f["count"]), f["total"], f["outer"])
+
+
+def _save_statistics(path: Path, stats: Statistics) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez(handle, count=stats.count, total=stats.total, outer=stats.outer)
 
     atomic_write(path, write)
-    return stats
 
 
 def fcd(smiles: Sequence[str], reference: Sequence[str]) -> float:
