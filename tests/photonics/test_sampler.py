@@ -194,12 +194,16 @@ def _reference_minors(A, rows, k):
 
 @pytest.mark.parametrize("rows", [[0, 0, 0], [1, 3, 1, 3], [2, 2, 0, 5, 2], [4, 1, 4, 4, 1, 0],
                                   [0, 1, 2, 3, 4]])
-def test_laplace_minors_columns_and_grouped_rows(rows):
-    """Both minor kernels equal the permutation-sum minors up to one common factor."""
+@pytest.mark.parametrize("sparse", [False, True])
+def test_laplace_minors_columns_and_grouped_rows(rows, sparse):
+    """Both minor kernels equal the permutation-sum minors up to one common factor; "sparse"
+    zeroes one column on the chosen rows (exact zero column sums: the prefix/suffix path)."""
     from qlatent.photonics import _sampler_kernels as k_
 
     m, k = 8, len(rows) + 1
-    A = haar_unitary(m, rng=len(rows))[:, :k]
+    A = haar_unitary(m, rng=len(rows))[:, :k].copy()
+    if sparse:
+        A[rows, 1] = 0.0
     ref = _reference_minors(A, rows, k)
     ws = k_._workspace(m, k)
     (Ap_re, Ap_im, Bre, Bim, sre, sim, delta, ore, oim, w, perm, rws, gmode, gmult, digit,
@@ -216,16 +220,20 @@ def test_laplace_minors_columns_and_grouped_rows(rows):
     k_._minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
                     cre, cim, pre_re, pre_im, ore, oim)
     got = ore[:k] + 1j * oim[:k]
+    if sparse:  # column 1 is zero on the chosen rows: every minor but the one without it is 0
+        assert np.allclose(np.delete(ref, 1), 0.0, atol=1e-15)
     factor = got[np.argmax(np.abs(ref))] / ref[np.argmax(np.abs(ref))]
     np.testing.assert_allclose(got, factor * ref, atol=1e-12 * abs(factor))
 
 
 @pytest.mark.parametrize("rows_ratio,rows_min", [(1e-9, 1), (1e12, 1)])
-def test_clifford_forced_grouped_rows_and_forced_columns(rows_ratio, rows_min):
-    """The sampler with every repeated-row step on the grouped loop (or none) stays exact."""
+@pytest.mark.parametrize("circuit", ["haar", "1-1"])
+def test_clifford_forced_grouped_rows_and_forced_columns(rows_ratio, rows_min, circuit):
+    """The sampler with every repeated-row step on the grouped loop (or none) stays exact; the
+    loop circuit has exact zeros in U (zero column sums in the grouped loop)."""
     from qlatent.photonics import _sampler_kernels as k_
 
-    U, t = haar_unitary(5, rng=8), standard_input(5, 4)  # 4 photons in 5 modes: much bunching
+    U, t = circuit_unitary(circuit, 5, rng=8), standard_input(5, 4)  # 4 photons in 5 modes
     S, p = reference.output_distribution(U, t)
     N = 200_000
     u = np.random.default_rng(3).random((N, 8))

@@ -28,7 +28,7 @@ BLOCK = 64  # samples per parallel work item (buffers are allocated once per blo
 # the normalisation of w removes.
 # ----------------------------------------------------------------------------------------------
 
-ROWS_COST_RATIO = 3.0  # cost of one "rows" term relative to one "columns" term (measured)
+ROWS_COST_RATIO = 1.0  # cost of one "rows" term relative to one "columns" term (measured)
 ROWS_MIN = 6  # below this many chosen rows the grouping is not worth looking for
 
 
@@ -148,7 +148,8 @@ def _minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
     row signs, grouped by repeated row u (mu_u copies, e_u of them with sign -1), reads
     Perm(X) = 2^(2-k) sum_e prod_u (-1)^e_u C(mu_u', e_u) prod_{j != q} sum_u (mu_u - 2 e_u) A[u, j]
     (mu_u' = mu_u - 1 for one group whose first copy keeps sign +1). The column sums c_j are
-    shared by all q; each term adds prod_{j != q} c_j, from prefix and suffix products.
+    shared by all q; each term adds prod_{j != q} c_j = P / c_q (P = prod_j c_j), or prefix
+    and suffix products when some c_j is zero.
     The e vector runs through a reflected mixed-radix Gray code: one digit moves by 1 per term.
     """
     # the group whose sign is fixed: the smallest multiplicity
@@ -172,20 +173,49 @@ def _minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
         cim[j] = s_im
     weight = 1.0  # prod_u C(mu_u', e_u) (-1)^e_u, exact in float64 (integers < 2^53)
     while True:
-        # prefix products pre[j] = prod_{j' < j} c_j'
-        pr, pi = 1.0, 0.0
+        # P = prod_j c_j in four independent chains; then prod_{j != q} c_j = P / c_q, a loop
+        # without dependencies (vectorisable). Exact zeros (sparse U) take prefix/suffix products.
+        ar, ai, br, bi = 1.0, 0.0, 1.0, 0.0
+        xr, xi, yr, yi = 1.0, 0.0, 1.0, 0.0
+        dmin = np.inf
+        j = 0
+        while j + 4 <= k:
+            ar, ai = ar * cre[j] - ai * cim[j], ar * cim[j] + ai * cre[j]
+            br, bi = br * cre[j + 1] - bi * cim[j + 1], br * cim[j + 1] + bi * cre[j + 1]
+            xr, xi = xr * cre[j + 2] - xi * cim[j + 2], xr * cim[j + 2] + xi * cre[j + 2]
+            yr, yi = yr * cre[j + 3] - yi * cim[j + 3], yr * cim[j + 3] + yi * cre[j + 3]
+            j += 4
+        while j < k:
+            ar, ai = ar * cre[j] - ai * cim[j], ar * cim[j] + ai * cre[j]
+            j += 1
         for j in range(k):
-            pre_re[j] = pr
-            pre_im[j] = pi
-            pr, pi = pr * cre[j] - pi * cim[j], pr * cim[j] + pi * cre[j]
-        # suffix products, combined on the fly: term_q = pre[q] * suf[q + 1]
-        sr, si = weight, 0.0
-        for j in range(k - 1, -1, -1):
-            tr = pre_re[j] * sr - pre_im[j] * si
-            ti = pre_re[j] * si + pre_im[j] * sr
-            ore[j] += tr
-            oim[j] += ti
-            sr, si = sr * cre[j] - si * cim[j], sr * cim[j] + si * cre[j]
+            dd = cre[j] * cre[j] + cim[j] * cim[j]
+            if dd < dmin:
+                dmin = dd
+        if dmin > 1e-250:
+            ar, ai = ar * br - ai * bi, ar * bi + ai * br
+            xr, xi = xr * yr - xi * yi, xr * yi + xi * yr
+            wpr = weight * (ar * xr - ai * xi)
+            wpi = weight * (ar * xi + ai * xr)
+            for j in range(k):
+                inv = 1.0 / (cre[j] * cre[j] + cim[j] * cim[j])
+                ore[j] += (wpr * cre[j] + wpi * cim[j]) * inv
+                oim[j] += (wpi * cre[j] - wpr * cim[j]) * inv
+        else:
+            # prefix products pre[j] = prod_{j' < j} c_j'
+            pr, pi = 1.0, 0.0
+            for j in range(k):
+                pre_re[j] = pr
+                pre_im[j] = pi
+                pr, pi = pr * cre[j] - pi * cim[j], pr * cim[j] + pi * cre[j]
+            # suffix products, combined on the fly: term_q = pre[q] * suf[q + 1]
+            sr, si = weight, 0.0
+            for j in range(k - 1, -1, -1):
+                tr = pre_re[j] * sr - pre_im[j] * si
+                ti = pre_re[j] * si + pre_im[j] * sr
+                ore[j] += tr
+                oim[j] += ti
+                sr, si = sr * cre[j] - si * cim[j], sr * cim[j] + si * cre[j]
         # next e in the reflected mixed-radix Gray code
         u = 0
         while u < d:
