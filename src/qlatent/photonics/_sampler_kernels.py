@@ -21,9 +21,9 @@ BLOCK = 64  # samples per parallel work item (buffers are allocated once per blo
 # Step k (k = 1..n) of one sample: rows r_1..r_{k-1} already drawn, columns 0..k-1 of the
 # column-permuted A. The k Laplace minors M_q = Perm(A[r, cols != q]) give every candidate's
 # weight w_i = |sum_q A[i, q] M_q|^2. Two exact ways to get all k minors in one loop:
-#   "columns": Glynn signs over the k columns, 2^(k-1) terms of cost ~3k;
+#   "columns": Glynn signs over the k columns, 2^(k-1) terms of O(k) work;
 #   "rows":    Glynn signs over the k-1 rows grouped by repeated output mode (Clifford &
-#              Clifford, arXiv:2005.04214): prod(mu_u + 1) / 2 terms of cost ~7k.
+#              Clifford, arXiv:2005.04214): about prod(mu_u + 1) / 2 terms of O(k) work.
 # Each step takes the cheaper one; both give the minors up to one common factor per step, which
 # the normalisation of w removes.
 # ----------------------------------------------------------------------------------------------
@@ -241,7 +241,10 @@ def _minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
 
 @njit(cache=True)
 def _draw_index(w, u):
-    """Index i with probability w[i] / sum(w) by inverse CDF; never an index of zero weight."""
+    """Index i with probability w[i] / sum(w) by inverse CDF; never an index of zero weight.
+
+    Returns -1 if every weight is zero.
+    """
     m = w.shape[0]
     total = 0.0
     for i in range(m):
@@ -301,6 +304,10 @@ def _clifford_one(A, u, ws, out, rows_ratio, rows_min):
                 ai += Ap_re[i, q] * oim[q] + Ap_im[i, q] * ore[q]
             w[i] = ar * ar + ai * ai
         rows[k - 1] = _draw_index(w, u[n + k - 1])
+        if rows[k - 1] < 0:  # every weight zero: only by underflow; flagged to the caller
+            for i in range(m):
+                out[i] = -1
+            return
     for i in range(m):
         out[i] = 0
     for k in range(n):

@@ -185,6 +185,8 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
     block = 1 << max(0, min(12, 16 - n))  # samples per parallel work item; output unaffected
     for start, u in _draw_chunks(gen, n_samples, 2 * n):
         _run_threads(n_jobs, _k.clifford_sample, A, u, out[start:start + u.shape[0]], block)
+    if out.min() < 0:  # pragma: no cover - needs weights that underflow to zero
+        raise FloatingPointError("boson_sample: every candidate weight underflowed to zero")
     return out
 
 
