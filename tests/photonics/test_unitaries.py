@@ -99,5 +99,9 @@ def test_unitary_validation():
     assert not is_unitary(np.ones((2, 2)))
     assert not is_unitary(np.eye(3) * (1 + 1e-9))
     assert is_unitary(np.eye(3) * (1 + 1e-12))
+    assert not is_unitary(np.array([[np.nan, 0.0], [0.0, 1.0]]))
+    assert is_unitary(np.eye(3) * (1 + 1e-9), atol=1e-8)
+    with pytest.raises(ValueError, match="atol"):
+        is_unitary(np.eye(2), atol=-1.0)
     with pytest.raises(ValueError, match="U must be a square"):
         is_unitary(np.ones((2, 3)))

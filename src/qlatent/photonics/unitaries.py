@@ -130,9 +130,16 @@ def circuit_unitary(name: str, n_modes: int, rng: RngLike = None) -> np.ndarray:
 
 
 def is_unitary(U: Any, atol: float = UNITARY_ATOL) -> bool:
-    """True if U is a finite square matrix with max|U^dagger U - I| <= atol."""
+    """True if max|U^dagger U - I| <= atol; False for NaN or infinite entries.
+
+    Raises for what is not a square numeric matrix (that is a type error, not a "no").
+    """
     atol = check_float("atol", atol, minimum=0.0)
-    U = check_square_matrix("U", U)
+    arr = np.asarray(U)
+    if arr.dtype != object and np.issubdtype(arr.dtype, np.number) and not np.all(
+            np.isfinite(arr)):
+        return False
+    U = check_square_matrix("U", arr)
     if U.shape[0] == 0:
         return True
     return bool(np.max(np.abs(U.conj().T @ U - np.eye(U.shape[0]))) <= atol)
