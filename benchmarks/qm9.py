@@ -45,7 +45,7 @@ print(json.dumps({"seconds": t, "import_seconds": t_import, "from_cache": d.repo
 
 
 def load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def section_data() -> None:
@@ -83,7 +83,7 @@ def section_roundtrip(full: bool) -> None:
             print(f"    e.g. {r['examples'][:3]}")
 
 
-def section_cycle(steps: int) -> None:
+def section_cycle(steps: int, threads: int) -> None:
     import torch
 
     from qlatent.data.qm9 import QM9Graphs
@@ -91,8 +91,9 @@ def section_cycle(steps: int) -> None:
     from qlatent.models.molgan import MolGANGenerator, RGCNCritic
     from qlatent.train import Config, fit
 
-    torch.set_num_threads(2)
-    print(f"== training cycle: 5 critic + 1 generator updates, batch 256, 2 threads ({load()})")
+    torch.set_num_threads(threads)
+    print(f"== training cycle: 5 critic + 1 generator updates, batch 256, {threads} thread(s) "
+          f"({load()})")
     data = QM9Graphs()
     g = torch.Generator().manual_seed(0)
     G = MolGANGenerator(16, spec=data.spec, generator=g)
@@ -168,6 +169,7 @@ def main() -> None:
     parser.add_argument("--full-roundtrip", action="store_true",
                         help="round trip all 130,831 molecules (default: every 10th)")
     parser.add_argument("--steps", type=int, default=10, help="cycles per timing repeat")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the cycle")
     args = parser.parse_args()
     sections = args.sections.split(",")
     for name in sections:
@@ -176,7 +178,7 @@ def main() -> None:
         elif name == "roundtrip":
             section_roundtrip(args.full_roundtrip)
         elif name == "cycle":
-            section_cycle(args.steps)
+            section_cycle(args.steps, args.threads)
         elif name == "decode":
             section_decode()
         elif name == "fcd":
