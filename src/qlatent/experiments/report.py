@@ -180,7 +180,7 @@ def build_report(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
                     f"{t['t_statistic']:.3g} ({t['t_pvalue']:.3g}) | "
                     f"{t['wilcoxon_statistic']:.3g} ({t['wilcoxon_pvalue']:.3g}) |")
         lines += ["", "Seeds are paired: the quantum and photonic cells of one seed share the "
-                  "data, the network initialisation and the training streams"
+                  "data, the network initialisation, the training streams"
                   + (" and the interferometer." if config.paired_circuits else
                      "; their interferometers are independent draws."), ""]
     # Optional task hook: extra markdown sections (e.g. the paper's own table layout).
