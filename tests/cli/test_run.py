@@ -14,7 +14,7 @@ def test_run_and_report_table1(tmp_path):
     text = (PAPER / "table1_quick.toml").read_text()
     text = text.replace("n_samples = 20000", "n_samples = 2000")
     text = text.replace("data_samples = 20000", "data_samples = 2000")
-    text = text.replace("hidden = [128, 128]", "hidden = [16, 16]")
+    text = text.replace("hidden = [256, 256]", "hidden = [16, 16]")
     text = text.replace("n_eval = 10000", "n_eval = 500")
     config = tmp_path / "t1.toml"
     config.write_text(text)
