@@ -32,7 +32,7 @@ ROWS_COST_RATIO = 1.0  # cost of one "rows" term relative to one "columns" term 
 ROWS_MIN = 6  # below this many chosen rows the grouping is not worth looking for
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ctz(g):
     t = 0
     while (g & 1) == 0:
@@ -41,7 +41,7 @@ def _ctz(g):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _minors_columns(Bre, Bim, nrows, k, sre, sim, delta, ore, oim, lre, lim):
     """ore + i oim [q] = 2^(k-1) Perm(B[:, {0..k-1} minus q]); B given column-major (Bre[j, i]).
 
@@ -239,7 +239,7 @@ def _minors_rows(Ap_re, Ap_im, gmode, gmult, d, k, binom, digit, direc, radix,
             cim[j] += f * Ap_im[row, j]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _draw_index(w, u):
     """Index i with probability w[i] / sum(w) by inverse CDF; never an index of zero weight.
 
@@ -261,7 +261,7 @@ def _draw_index(w, u):
     return last
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clifford_one(A, u, ws, out, rows_ratio, rows_min):
     m, n = A.shape
     (Ap_re, Ap_im, Bre, Bim, sre, sim, delta, ore, oim, w, perm, rows, gmode, gmult, digit,
