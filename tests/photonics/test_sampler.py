@@ -313,3 +313,13 @@ def test_size_limits_are_checked():
     with pytest.raises(ValueError, match="at most 60 photons"):
         boson_sample(haar_unitary(64, rng=0), standard_input(64, 61), 1, rng=0,
                      method="clifford")
+
+
+def test_bit_identical_at_16_photons_one_sample_per_work_item():
+    U, t = haar_unitary(32, rng=4), standard_input(32, 16)
+    a = boson_sample(U, t, 6, rng=9, n_jobs=1)
+    np.testing.assert_array_equal(a, boson_sample(U, t, 6, rng=9, n_jobs=2))
+    gen = np.random.default_rng(9)
+    np.testing.assert_array_equal(a, np.concatenate([boson_sample(U, t, 1, rng=gen, n_jobs=2),
+                                                     boson_sample(U, t, 5, rng=gen)]))
+    assert np.all(a.sum(axis=1) == 16)
