@@ -119,7 +119,7 @@ def test_bit_identical_across_jobs_and_chunks(fn, kw, monkeypatch):
     gen = np.random.default_rng(123)
     parts = [fn(U, t, k, rng=gen, **kw) for k in (1, 999, 0, 2001)]
     np.testing.assert_array_equal(a, np.concatenate(parts))
-    monkeypatch.setattr(sampler, "_CHUNK_UNIFORMS", 37)  # many small internal chunks
+    monkeypatch.setattr(sampler, "_CHUNK_UNIFORMS", 997)  # many small internal chunks
     np.testing.assert_array_equal(a, fn(U, t, 3001, rng=123, n_jobs=2, **kw))
     assert not np.array_equal(a, fn(U, t, 3001, rng=124, **kw))
 
