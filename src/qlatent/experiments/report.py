@@ -190,7 +190,8 @@ def build_report(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     # Figures.
     figures = []
     if records:
-        figures.append(("Primary metric per latent (mean ± SE; × = reference)",
+        figures.append(("Primary metric per latent (bars: mean ± SE; dots: seeds; "
+                        "star: reference)",
                         _bar_chart(records, config, task, run_dir)))
         figures += task.figures(records, config, run_dir)
     for title, path in figures:
@@ -220,7 +221,8 @@ def _bar_chart(records: list[CellRecord], config: ExperimentConfig, task: Any,
             ax.scatter(np.full(len(vals), i), vals, s=8, color="k", zorder=3)
             refv = task.reference.get((ds, lat, dim), {}).get(m.name)
             if refv is not None:
-                ax.scatter([i], [refv[0]], marker="x", s=40, color="C3", zorder=4)
+                ax.scatter([i], [refv[0]], marker="*", s=90, color="gold", edgecolors="k",
+                           zorder=4)
         ax.set_xticks(range(len(latents)), latents, rotation=20)
         ax.set_title(f"{ds} (L = {dim})")
         ax.set_ylabel(m.name)
