@@ -349,11 +349,6 @@ def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> li
         row.append(str(len(rs)))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    if p["fcd"] and records:
-        floor = heldout_fcd(p, n=p["n_eval"])
-        lines += [f"Held-out floor: FCD of {floor['n']} QM9 test molecules against the training "
-                  f"statistics = **{floor['fcd']:.3f}** (a generator indistinguishable from QM9 "
-                  "would score about this; the paper does not state its reference set).", ""]
     running = []
     done = {r.run_dir.resolve() for r in records}
     for prog in sorted(run_dir.glob("*/*/seed-*/progress.jsonl")):
@@ -363,6 +358,11 @@ def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> li
         running.append(f"| {prog.parent.relative_to(run_dir)} | {last['step']} | "
                        f"{last['validity']:.3f} | {last['n_valid_unique']} / "
                        f"{last['n_samples']} | {last['n_novel']} |")
+    if p["fcd"] and (records or running):
+        floor = heldout_fcd(p, n=p["n_eval"])
+        lines += [f"Held-out floor: FCD of {floor['n']} QM9 test molecules against the training "
+                  f"statistics = **{floor['fcd']:.3f}** (a generator indistinguishable from QM9 "
+                  "would score about this; the paper does not state its reference set).", ""]
     if running:
         lines += ["## Unfinished cells: latest intermediate score", "",
                   "| cell | step | validity | valid & unique | novel |", "|---|---|---|---|---|",
