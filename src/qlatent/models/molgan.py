@@ -166,9 +166,11 @@ class RGCNCritic(nn.Module):
 
         h_ℓ = act( Σ_{r=1..R} Ã_r (x_ℓ W_r + c_r)  +  x_ℓ W_0 + c_0 ),
 
-    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). All R + 1
-    products are one GEMM ``x_ℓ [W_0 | W_1 | ... | W_R]`` and the sum over relations and
-    neighbours is one batched matrix product over the flattened (neighbour, relation) axis.
+    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). The
+    neighbour sums of all relations are one batched matrix product (relations stacked on the
+    rows of the adjacency), the relation weights one GEMM ``[Ã_1 x | ... | Ã_R x] [W_1; ...;
+    W_R]``, and the relation biases enter through the degrees, Σ_r deg_r(i) c_r: no Python loop
+    over relations. (The weights of one layer live in one ``Linear`` of width (R + 1)·units.)
     Gated aggregation: g = Σ_i σ(x_i U + u) ⊙ act(x_i V + v), x_i = [h_i, nodes_i];
     then a dense head and a linear scalar output. No normalisation layers (WGAN-GP forbids
     batch coupling).
@@ -225,14 +227,21 @@ class RGCNCritic(nn.Module):
             raise ValueError(f"edges must have shape [{B}, {n}, {n}, {self.n_bond_types}], "
                              f"got {list(edges.shape)}")
         R = self.n_relations
-        # adjacency over the flattened (neighbour j, relation r) axis: [B, n, n*R]
-        adj = edges[..., 1:].reshape(B, n, n * R)
+        rel = edges[..., 1:]                                       # [B, n, n, R]
+        # relations stacked on the rows: [B, R*n, n], so one bmm gives every Ã_r x
+        adj = rel.permute(0, 3, 1, 2).reshape(B, R * n, n)
+        degree = rel.sum(2)                                        # [B, n, R]: Σ_j Ã_r[i, j]
         h = None
         for conv, units in zip(self.convs, self.graph_units, strict=True):
             x = nodes if h is None else torch.cat((h, nodes), dim=-1)
-            y = conv(x).view(B, n, R + 1, units)  # [self | relation 1..R] per node
-            messages = torch.bmm(adj, y[:, :, 1:].reshape(B, n * R, units))
-            h = self.act(messages + y[:, :, 0])
+            d = x.shape[-1]
+            # [Ã_1 x | ... | Ã_R x] per atom, then ONE GEMM against [W_1; ...; W_R]
+            ax = torch.bmm(adj, x).view(B, R, n, d).transpose(1, 2).reshape(B * n, R * d)
+            W = conv.weight.view(R + 1, units, d)
+            c = conv.bias.view(R + 1, units)
+            out = torch.addmm(c[0], x.reshape(B * n, d), W[0].t())
+            out = out + ax @ W[1:].permute(0, 2, 1).reshape(R * d, units)
+            h = self.act(out.view(B, n, units) + degree @ c[1:])
         x = torch.cat((h, nodes), dim=-1)
         g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=1)
         return self.dense(self.act(g)).squeeze(-1)
