@@ -123,6 +123,7 @@ def grid_image(smiles: Sequence[str], path: str | Path, *, per_row: int = 6,
         raise ValueError("grid_image needs at least one molecule")
     draw = rdkit_module("rdkit.Chem.Draw")
     legends = [s if not legend or i else f"{legend}: {s}" for i, s in enumerate(smiles)]
-    image = draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=tuple(sub_image_size),
+    image = draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)),
+                                 subImgSize=tuple(sub_image_size),
                                  legends=legends)
     return atomic_write(Path(path), lambda tmp: image.save(tmp, format="PNG"))
