@@ -13,7 +13,7 @@ FLOP count (multiply-add = 2 FLOPs; elementwise work ignored). For an MLP with l
 (in_l, out_l), F = Σ in_l·out_l and one forward of b samples costs f(b) = 2·b·F. As
 implemented in qlatent.train.fit, with f = f_D(B), g = f_G(B):
 
-* one critic update: D forward on [real; fake; x̂] (3f), input gradient on x̂ with
+* one critic update: D forward on [real; fake] and on x̂ (3f), input gradient on x̂ with
   create_graph (f), backward to D's weights and activations (≈ 2·3f) and through the penalty's
   gradient graph (≈ 2f): 12f;
 * the k generated critic batches: one forward of G on k·B samples (k·g);

@@ -14,9 +14,9 @@ Contracts (duck-typed, so the synthetic sets, QM9 and any later task plug in):
   every tensor).
 * ``critic``: ``D(x) -> Tensor[B]`` or ``Tensor[B, 1]``, where ``x`` has the structure of G's
   output (a tuple is passed as ONE argument). D must treat samples independently (no batch
-  normalisation, which WGAN-GP forbids anyway): real, generated and interpolated batches are
-  scored in one call, concatenated along the batch dimension, which keeps the matrix products
-  large.
+  normalisation, which WGAN-GP forbids anyway): the real and generated batches are scored
+  in one call, concatenated along the batch dimension, and the interpolated batch in a call of
+  its own, so the penalty's double backward runs over B rows only.
 
 One step (k critic updates, then one generator update) draws its randomness in blocks:
 (1 + k)·B latent vectors, k·B real samples and k·B interpolation weights, each from its own
@@ -312,21 +312,17 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
             for i in range(k):
                 real = tuple(c[i] for c in real_chunks)
                 fake = tuple(c[i] for c in fake_chunks)
+                batch = tuple(torch.cat((r, f)) for r, f in zip(real, fake, strict=True))
+                d_real, d_fake = _scores(critic(_restore(batch, tuple_out)), 2 * B).split(B)
+                gp = None
                 if lam > 0:
+                    # x̂ is scored in a call of its own: the penalty's input gradient and its
+                    # double backward then run over B rows, not over all 3B.
                     e = eps_all[i]
                     x_hat = tuple(
                         torch.lerp(f, r, e.reshape((-1,) + (1,) * (r.dim() - 1)))
                         .requires_grad_(True) for r, f in zip(real, fake, strict=True))
-                    batch = tuple(torch.cat(parts)
-                                  for parts in zip(real, fake, x_hat, strict=True))
-                    scores = _scores(critic(_restore(batch, tuple_out)), 3 * B)
-                    d_real, d_fake, d_hat = scores.split(B)
-                    gp = _penalty_from(d_hat, x_hat)
-                else:
-                    batch = tuple(torch.cat((r, f)) for r, f in zip(real, fake, strict=True))
-                    scores = _scores(critic(_restore(batch, tuple_out)), 2 * B)
-                    d_real, d_fake = scores.split(B)
-                    gp = None
+                    gp = _penalty_from(_scores(critic(_restore(x_hat, tuple_out)), B), x_hat)
                 if wgan:
                     loss_d = d_fake.mean() - d_real.mean()
                 else:
