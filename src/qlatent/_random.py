@@ -8,11 +8,10 @@ results do not depend on the number of workers.
 from __future__ import annotations
 
 import numbers
-from typing import Union
 
 import numpy as np
 
-RngLike = Union[np.random.Generator, np.random.SeedSequence, int, None]
+RngLike = np.random.Generator | np.random.SeedSequence | int | None
 
 
 def as_generator(rng: RngLike, name: str = "rng") -> np.random.Generator:

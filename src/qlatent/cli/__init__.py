@@ -13,8 +13,8 @@ app = typer.Typer(
 )
 
 # Each command family lives in its own module and registers itself on ``app``.
-from qlatent.cli import demo as _demo  # noqa: E402,F401
 from qlatent.cli import bank as _bank  # noqa: E402,F401
+from qlatent.cli import demo as _demo  # noqa: E402,F401
 from qlatent.cli import run as _run  # noqa: E402,F401
 
 

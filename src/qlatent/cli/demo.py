@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,7 +12,8 @@ from qlatent.cli import app
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's plots and runs."),
+    out: Annotated[Path, typer.Option(help="Folder for the demo's plots and runs.")] = Path(
+        "demo-output"),
 ) -> None:
     """Run the quick tour: photonic latents, synthetic GAN experiments, a tiny QM9 run."""
     from qlatent.experiments.demo import run_demo
