@@ -40,8 +40,10 @@ def run(
         min=1, help="Torch CPU threads for training (default: $OMP_NUM_THREADS if set, "
         "else torch's default).")] = None,
 ) -> None:
-    """Run every (dataset, latent, seed) cell of CONFIG; done cells are skipped, interrupted
-    ones resume from their checkpoint."""
+    """Run every (dataset, latent, seed) cell of CONFIG.
+
+    Done cells are skipped; interrupted ones resume from their checkpoint.
+    """
     from rich.console import Console
 
     from qlatent.experiments.config import load_config
@@ -73,8 +75,10 @@ def report(
     run_dir: Annotated[Path, typer.Argument(
         help="An experiment directory made by `qlatent run`.")],
 ) -> None:
-    """Print and write RUN_DIR/report.md (+ PNG): the paper's layout, mean ± SE over seeds,
-    the published numbers beside ours, a paired quantum-vs-photonic test."""
+    """Print and write RUN_DIR/report.md (+ PNG) in the paper's layout.
+
+    Mean ± SE over seeds, the published numbers beside ours, a paired quantum-vs-photonic test.
+    """
     from rich.console import Console
 
     from qlatent.experiments.report import write_report
