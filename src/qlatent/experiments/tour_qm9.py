@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-STEPS = 40
+STEPS = 160
 
 
 def tour(out_dir: Path, console: Console) -> None:
@@ -46,7 +46,7 @@ def tour(out_dir: Path, console: Console) -> None:
         model={"generator": "paper"},
         train=Config(steps=STEPS, batch_size=64, lr=1e-3, betas=(0.5, 0.999),
                      checkpoint_every=0, log_every=10),
-        task_params={"n_eval": 1000, "progress_every": 20, "n_progress": 500, "fcd": False,
+        task_params={"n_eval": 1000, "progress_every": 80, "n_progress": 500, "fcd": False,
                      "n_grid": 12})
     run_dir = Path(out_dir) / "qm9_tiny"
     run_experiment(config, run_dir, console=console, progress=False)
