@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from pathlib import Path
@@ -87,46 +88,6 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
     console.print(f"path {bank.path}")
 
 
-def _make_kind_command(kind: str):
-    def command(
-        modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
-        photons: int = typer.Option(None, "--photons", "-n",
-                                    help="Photons in the first modes (default: half of --modes)."),
-        samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
-        seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
-        circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
-        transmission: float = typer.Option(
-            1.0, "--loss", "--transmission",
-            help="Transmission eta: probability that each photon is detected (1 = no loss)."),
-        indistinguishability: float = typer.Option(
-            None, "--indistinguishability", "-x",
-            help="Overlap x of the photons' internal states (1 = quantum, 0 = photonic)."),
-        threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
-        dark_counts: float = typer.Option(0.0, "--dark-counts",
-                                          help="Dark-count probability per mode and shot."),
-        min_photons: int = typer.Option(None, "--min-photons",
-                                        help="Post-select shots with at least this many counts."),
-        jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
-        chunk_size: int = typer.Option(None, "--chunk-size",
-                                       help="Samples per saved chunk (default: 65536)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-        source: str = typer.Option(
-            None, "--from",
-            help="Challengers only: derive from this bank (folder or key, e.g. an imported "
-                 "hardware bank) instead of simulating."),
-    ) -> None:
-        _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
-               threshold, dark_counts, min_photons, jobs, chunk_size, quiet, source)
-
-    command.__doc__ = f"Build (or find in the cache) a {kind} bank; resumes if interrupted."
-    command.__name__ = f"bank_{kind}"
-    return command
-
-
-for _kind in KINDS:
-    bank_app.command(name=_kind)(_make_kind_command(_kind))
-
-
 @bank_app.command(name="build")
 def build(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
@@ -136,25 +97,48 @@ def build(
     samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
     circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
-    transmission: float = typer.Option(1.0, "--loss", "--transmission",
-                                       help="Transmission eta (1 = no loss)."),
-    indistinguishability: float = typer.Option(None, "--indistinguishability", "-x",
-                                               help="Overlap x (1 = quantum, 0 = photonic)."),
+    transmission: float = typer.Option(
+        1.0, "--loss", "--transmission",
+        help="Transmission eta: probability that each photon is detected (1 = no loss)."),
+    indistinguishability: float = typer.Option(
+        None, "--indistinguishability", "-x",
+        help="Overlap x of the photons' internal states (1 = quantum, 0 = photonic)."),
     threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
-    dark_counts: float = typer.Option(0.0, "--dark-counts", help="Dark-count probability."),
-    min_photons: int = typer.Option(None, "--min-photons", help="Post-selection threshold."),
+    dark_counts: float = typer.Option(0.0, "--dark-counts",
+                                      help="Dark-count probability per mode and shot."),
+    min_photons: int = typer.Option(None, "--min-photons",
+                                    help="Post-select shots with at least this many counts."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
     chunk_size: int = typer.Option(None, "--chunk-size",
                                    help="Samples per saved chunk (default: 65536)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     source: str = typer.Option(None, "--from",
-                               help="Challengers only: derive from this bank (folder or key)."),
+                               help="Challengers only: derive from this bank (folder or key, "
+                                    "e.g. an imported hardware bank) instead of simulating."),
 ) -> None:
     """Build a bank of the given KIND (the same as `qlatent bank KIND`)."""
     if kind not in KINDS:
         raise typer.BadParameter(f"KIND must be one of {', '.join(KINDS)}; got {kind!r}")
     _build(kind, modes, photons, samples, seed, circuit, transmission, indistinguishability,
            threshold, dark_counts, min_photons, jobs, chunk_size, quiet, source)
+
+
+def _make_kind_command(kind: str):
+    """``qlatent bank KIND``: ``build`` with KIND fixed (the same options, one definition)."""
+    signature = inspect.signature(build)
+
+    def command(**options) -> None:
+        build(kind, **options)
+
+    command.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    command.__annotations__ = {k: v for k, v in build.__annotations__.items() if k != "kind"}
+    command.__doc__ = f"Build (or find in the cache) a {kind} bank; resumes if interrupted."
+    command.__name__ = f"bank_{kind}"
+    return command
+
+
+for _kind in KINDS:
+    bank_app.command(name=_kind)(_make_kind_command(_kind))
 
 
 @bank_app.command(name="info")
