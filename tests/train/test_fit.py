@@ -166,6 +166,60 @@ def test_resume_refuses_a_different_config(tmp_path):
     assert r.resumed_from == 4 and r.steps == 8
 
 
+def test_resume_accepts_a_checkpoint_older_than_a_config_key(tmp_path):
+    # Checkpoints written before `precision` existed lack the key; they held the default.
+    G, D = _nets()
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), run_dir=tmp_path)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    del state["config"]["precision"]
+    torch.save(state, tmp_path / "checkpoint.pt")
+    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=6, batch_size=8), run_dir=tmp_path)
+    assert r.resumed_from == 4 and r.steps == 6
+    with pytest.raises(ValueError, match="precision"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8, precision="bf16"),
+            run_dir=tmp_path)
+
+
+class OneHotGraphs:
+    """Random one-hot molecular graphs in the QM9 layout (edges [n, 9, 9, 5], nodes [n, 9, 5])."""
+
+    def sample(self, n, *, generator):
+        from qlatent.data.qm9 import qm9_spec
+
+        spec = qm9_spec()
+        m, a, b = spec.n_atoms, spec.n_atom_types, spec.n_bond_types
+        bonds = torch.randint(0, b, (n, m, m), generator=generator).triu(1)
+        bonds = bonds + bonds.transpose(1, 2)
+        atoms = torch.randint(0, a, (n, m), generator=generator)
+        return (nn.functional.one_hot(bonds, b).float(),
+                nn.functional.one_hot(atoms, a).float())
+
+
+def test_bf16_mixed_precision_tracks_fp32_on_molgan():
+    # bf16 is offered for the MolGAN models (inputs in [0, 1], real and generated graphs far
+    # apart at bfloat16's 8 significant bits): their training must follow the fp32 trajectory.
+    from qlatent.data.qm9 import qm9_spec
+    from qlatent.models.molgan import MolGANGenerator, RGCNCritic
+
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        g = torch.Generator().manual_seed(0)
+        G = MolGANGenerator(8, spec=qm9_spec(), generator=g)
+        D = RGCNCritic(spec=qm9_spec(), generator=g)
+        r = fit(G, D, TinyLatent(8), OneHotGraphs(), Config(
+            steps=12, batch_size=32, lr=1e-4, betas=(0.5, 0.999), log_every=4,
+            precision=precision))
+        runs[precision] = (G, D, r.history)
+    (G32, D32, h32), (G16, D16, h16) = runs["fp32"], runs["bf16"]
+    assert not _equal_states(D32, D16)
+    assert not _equal_states(G32, G16)  # autocast was active ...
+    assert all(p.dtype == torch.float32 for p in [*G16.parameters(), *D16.parameters()])
+    for a, b in zip(h32, h16, strict=True):  # ... and the losses agree to bf16's precision
+        for key in ("loss_critic", "loss_generator", "wasserstein"):
+            assert b[key] == pytest.approx(a[key], rel=0.03, abs=0.01), (a["step"], key)
+        assert b["gradient_penalty"] == pytest.approx(a["gradient_penalty"], rel=0.1, abs=1e-3)
+
+
 class TupleGenerator(nn.Module):
     def __init__(self):
         super().__init__()
@@ -212,6 +266,7 @@ def test_structure_mismatch_is_reported():
 @pytest.mark.parametrize("kwargs, match", [
     ({"loss": "hinge"}, "loss"), ({"optimizer": "sgd"}, "optimizer"),
     ({"steps": -1}, "steps"), ({"betas": (0.5,)}, "betas"), ({"device": "tpu"}, "device"),
+    ({"precision": "fp16"}, "precision"),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
@@ -233,7 +288,9 @@ def test_fit_validates_arguments():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_runs():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_runs(precision):
     G, D = _nets()
-    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, device="cuda"))
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, device="cuda",
+                                                 precision=precision))
     assert next(G.parameters()).is_cuda

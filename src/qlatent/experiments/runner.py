@@ -63,7 +63,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 def select(config: ExperimentConfig, *, seeds: Sequence[int] | None = None,
            latents: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
-           steps: int | None = None) -> ExperimentConfig:
+           steps: int | None = None, precision: str | None = None) -> ExperimentConfig:
     """A copy of ``config`` restricted / overridden as on the command line."""
     changes: dict[str, Any] = {}
     if seeds is not None:
@@ -72,8 +72,9 @@ def select(config: ExperimentConfig, *, seeds: Sequence[int] | None = None,
         changes["latents"] = tuple(latents)
     if datasets is not None:
         changes["datasets"] = tuple(datasets)
-    if steps is not None:
-        changes["train"] = config.train.replace(steps=steps)
+    train = {k: v for k, v in (("steps", steps), ("precision", precision)) if v is not None}
+    if train:
+        changes["train"] = config.train.replace(**train)
     return config.replace(**changes) if changes else config
 
 

@@ -148,7 +148,7 @@ class MolGANGenerator(nn.Module):
         edge_logits, node_logits = self.logits(z)
         B, n = z.shape[0], self.n_atoms
         upper = self._relax(edge_logits, generator)
-        edges = self._diagonal.expand(B, n, n, self.n_bond_types).clone()
+        edges = self._diagonal.to(upper.dtype).expand(B, n, n, self.n_bond_types).clone()
         edges[:, self._rows, self._cols] = upper
         edges[:, self._cols, self._rows] = upper
         return edges, self._relax(node_logits, generator)

@@ -10,6 +10,7 @@ from qlatent._validation import check_choice, check_float, check_int
 
 LOSSES = ("wgan-gp", "nonsaturating")
 OPTIMIZERS = ("adam", "rmsprop")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Config:
     """Seed of the training streams (latent draws, real batches, penalty interpolation)."""
     device: str = "cpu"
     """Torch device: ``"cpu"`` or ``"cuda"`` (models, latent and batches are moved there)."""
+    precision: str = "fp32"
+    """``"fp32"``, or ``"bf16"``: mixed precision, the forward passes of G and D run under
+    ``torch.autocast`` with bfloat16 (matrix products in bfloat16 with float32 accumulation);
+    weights, optimiser states, the generated samples, the scores, the penalty's gradient norm
+    and the losses stay float32. About 2x faster on CPUs with AVX512-BF16 and on GPUs; it
+    changes the numbers a run produces, so it is part of the experiment. bfloat16 keeps 8
+    significant bits: enough for MolGAN's graphs in [0, 1] (the losses follow fp32's, see the
+    tests), not for data whose real and generated samples differ by under ~1 % of their size
+    (a 2-D cloud of spread 0.05 around (3, -2) that fp32 fits is not learnt in bf16)."""
     checkpoint_every: int = 1000
     """Steps between checkpoints when a run directory is given (0: only at the end)."""
     log_every: int = 100
@@ -64,6 +74,7 @@ class Config:
         check_int("seed", self.seed, minimum=0)
         if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda[:k]', got {self.device!r}")
+        check_choice("precision", self.precision, PRECISIONS)
         check_int("checkpoint_every", self.checkpoint_every, minimum=0)
         check_int("log_every", self.log_every, minimum=1)
         if not isinstance(self.progress, bool):

@@ -152,7 +152,14 @@ def _scores(out: torch.Tensor, n: int) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.numel() != n:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"the critic must return one score per sample ({n}), got {shape}")
-    return out.reshape(n)
+    return out.reshape(n).float()
+
+
+def _float(sample: Sample) -> Sample:
+    # Generated samples leave a mixed-precision forward pass as float32, like real ones.
+    if isinstance(sample, (tuple, list)):
+        return tuple(t.float() for t in sample)
+    return sample.float() if isinstance(sample, torch.Tensor) else sample
 
 
 # --------------------------------------------------------------------------- random streams
@@ -286,6 +293,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
 
     B, k = config.batch_size, config.n_critic
     lam = config.gp_weight
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(device.type, dtype=torch.bfloat16,
+                              enabled=config.precision == "bf16")
+
     wgan = config.loss == "wgan-gp"
     log_file = None if run_dir is None else open(run_dir / LOG, "a")  # noqa: SIM115
     progress = _Progress(config, start_step) if config.progress else None
@@ -299,8 +311,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
             if data_device != device:
                 real_all = tuple(t.to(device, non_blocking=True) for t in real_all)
             eps_all = torch.rand(k, B, generator=gen_eps, device=device) if lam > 0 else None
-            with torch.no_grad():
-                fake_out = generator(z_all[: k * B])
+            with torch.no_grad(), autocast():
+                fake_out = _float(generator(z_all[: k * B]))
             tuple_out = isinstance(fake_out, (tuple, list))
             fake_all = _as_tuple(fake_out, "generator output")
             if len(fake_all) != len(real_all):
@@ -313,7 +325,9 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                 real = tuple(c[i] for c in real_chunks)
                 fake = tuple(c[i] for c in fake_chunks)
                 batch = tuple(torch.cat((r, f)) for r, f in zip(real, fake, strict=True))
-                d_real, d_fake = _scores(critic(_restore(batch, tuple_out)), 2 * B).split(B)
+                with autocast():
+                    out = critic(_restore(batch, tuple_out))
+                d_real, d_fake = _scores(out, 2 * B).split(B)
                 gp = None
                 if lam > 0:
                     # x̂ is scored in a call of its own: the penalty's input gradient and its
@@ -322,7 +336,9 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                     x_hat = tuple(
                         torch.lerp(f, r, e.reshape((-1,) + (1,) * (r.dim() - 1)))
                         .requires_grad_(True) for r, f in zip(real, fake, strict=True))
-                    gp = _penalty_from(_scores(critic(_restore(x_hat, tuple_out)), B), x_hat)
+                    with autocast():
+                        out = critic(_restore(x_hat, tuple_out))
+                    gp = _penalty_from(_scores(out, B), x_hat)
                 if wgan:
                     loss_d = d_fake.mean() - d_real.mean()
                 else:
@@ -332,8 +348,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                 _set_grads(d_params, torch.autograd.grad(loss_d, d_params))
                 opt_d.step()
             # ---- one generator update (only G's gradients are computed)
-            fake_g = generator(z_all[k * B:])
-            d_g = _scores(critic(fake_g), B)
+            with autocast():
+                d_g = _scores(critic(_float(generator(z_all[k * B:]))), B)
             loss_g = -d_g.mean() if wgan else F.softplus(-d_g).mean()
             _set_grads(g_params, torch.autograd.grad(loss_g, g_params))
             opt_g.step()
@@ -380,7 +396,9 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
 
 def _check_resumable(saved: dict[str, Any], config: Config) -> None:
     now = config.to_dict()
-    diff = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
+    # A key a checkpoint lacks was added later; it held the default when the run was written.
+    saved = {**Config().to_dict(), **saved}
+    diff = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved[k] != now[k])
     if diff:
         raise ValueError(
             "the checkpoint was written with a different config ("
