@@ -87,3 +87,61 @@ def test_report_layout(ring_run):
     rows = [s for s in numbers["summaries"] if s["metric"] == "interpolation_rate"]
     assert {r["n"] for r in rows} == {2}
     assert "ring_samples.png" in text
+
+
+def test_executor_is_validated(tmp_path):
+    with pytest.raises(ValueError, match="executor"):
+        run_experiment(_tiny_ring(), tmp_path, executor="slurm", console=Console(quiet=True))
+
+
+class _FailingFor:
+    """A latent factory that fails for one latent (a crashing cell), picklable for Ray."""
+
+    def __init__(self, bad):
+        self.bad = bad
+
+    def __call__(self, name, **kw):
+        if name == self.bad:
+            raise RuntimeError(f"no {name} today")
+        from qlatent.experiments.runner import make_latent
+
+        return make_latent(name, **kw)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    import sys
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # test module, by value
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.cluster
+def test_ray_executor_gives_the_local_results(ring_run, local_ray, tmp_path):
+    # Same grid, same seeds: every cell's metrics are bit-identical to the local run's, the
+    # cell directories complete, and a second call skips them all.
+    config, _, local_records = ring_run
+    records = run_experiment(config, tmp_path, executor="ray", console=Console(quiet=True))
+    assert [r.cell for r in records] == [r.cell for r in local_records]
+    assert [r.metrics for r in records] == [r.metrics for r in local_records]
+    for r in records:
+        assert (r.run_dir / "checkpoint.pt").exists() and (r.run_dir / "metrics.json").exists()
+    console = Console(record=True, width=200)
+    run_experiment(config, tmp_path, executor="ray", console=console)
+    assert console.export_text().count("done, skipped") == len(records)
+
+
+@pytest.mark.cluster
+def test_ray_executor_reports_failed_cells_and_keeps_the_others(local_ray, tmp_path):
+    config = _tiny_ring()
+    with pytest.raises(RuntimeError, match=r"2 cell\(s\) failed") as err:
+        run_experiment(config, tmp_path, executor="ray", latent_factory=_FailingFor("bernoulli"),
+                       console=Console(quiet=True))
+    for seed in (0, 1):
+        assert f"ring/bernoulli-L16/seed-{seed}: RuntimeError: no bernoulli today" in str(err.value)
+    assert sorted(p.parent.name for p in tmp_path.glob("ring/gaussian-L16/*/metrics.json")) == [
+        "seed-0", "seed-1"]
+    assert not list(tmp_path.glob("ring/bernoulli-L16/*/metrics.json"))

@@ -41,7 +41,11 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
     threads: Annotated[int | None, typer.Option(
         min=1, help="Torch CPU threads for training (default: $OMP_NUM_THREADS if set, "
-        "else torch's default).")] = None,
+        "else torch's default; with Ray: 1), and the CPUs of each Ray task.")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (cells one after the other here) or ray (every pending cell a Ray task, "
+        "on the cluster at $RAY_ADDRESS or on this machine; needs qlatent[cluster]).")
+    ] = "local",
 ) -> None:
     """Run every (dataset, latent, seed) cell of CONFIG.
 
@@ -53,6 +57,8 @@ def run(
     from qlatent.experiments.runner import parse_seeds, run_experiment, select
 
     try:
+        if executor not in ("local", "ray"):
+            raise ValueError(f"--executor must be 'local' or 'ray', got {executor!r}")
         cfg = load_config(config)
         cfg = select(cfg, seeds=None if seeds is None else parse_seeds(seeds),
                      latents=_split(latents), datasets=_split(datasets), steps=steps,
@@ -70,7 +76,7 @@ def run(
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
     run_experiment(cfg, out, device=device, console=console, progress=progress,
-                   threads=threads)
+                   threads=threads, executor=executor)
     console.print(f"done; `qlatent report {out}` writes the tables")
 
 

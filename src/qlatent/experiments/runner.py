@@ -13,6 +13,14 @@ Layout of an experiment directory ``OUT``::
 
 Cells run seed by seed (all cells of seed 0, then seed 1, ...), in the order the latents are
 listed, so paired results (quantum and photonic of one seed) accumulate together.
+
+Executors: ``"local"`` runs the cells one after the other in this process; ``"ray"`` hands
+every pending cell to Ray as one task (``pip install 'qlatent[cluster]'``), so the cells of a
+grid run side by side on every core, GPU and node of a Ray cluster. ``ray.init()`` joins the
+cluster named by ``$RAY_ADDRESS`` (e.g. ``auto`` on a node of a running cluster) or starts one
+on this machine. Each task asks for ``threads`` CPUs and, with ``device="cuda"``, one GPU. The
+experiment directory must be on a file system every node sees; a cell's checkpoint and its
+``metrics.json`` there make the grid resumable whichever executor ran it.
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ import torch
 from rich.console import Console
 
 from qlatent._io import atomic_write_json, atomic_write_text
+from qlatent._validation import check_choice, check_int
 from qlatent.experiments.config import ExperimentConfig, to_toml
 from qlatent.experiments.tasks import Cell, CellRecord, cell_seeds, get_task
 from qlatent.train import fit
 
 LatentFactory = Callable[..., torch.nn.Module]
+EXECUTORS = ("local", "ray")
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -131,7 +141,7 @@ def _latent_record(latent: torch.nn.Module) -> dict[str, Any]:
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str = "cpu",
                    console: Console | None = None, progress: bool = True,
                    latent_factory: LatentFactory | None = None,
-                   threads: int | None = None) -> list[CellRecord]:
+                   threads: int | None = None, executor: str = "local") -> list[CellRecord]:
     """Run every cell of ``config`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -143,8 +153,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
         latent_factory: ``f(name, *, dim, seed, params) -> LatentDistribution`` (default
             ``make_latent``, i.e. ``qlatent.latents.get``).
         threads: torch CPU threads for training, set before each cell's training (default:
-            torch's count when this is called). Building a bank can change torch's thread
-            count through numba's OpenMP layer; the runner sets it back.
+            torch's count when this is called; 1 with Ray, where it is also the CPUs each
+            task asks for). Building a bank can change torch's thread count through numba's
+            OpenMP layer; the runner sets it back.
+        executor: ``"local"`` or ``"ray"`` (see the module docstring).
 
     Returns:
         The records of all finished cells of the grid (done before or now).
@@ -153,28 +165,89 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
     task = get_task(config.task)
     task.check(config)
+    check_choice("executor", executor, EXECUTORS)
     console = console or Console()
     factory = latent_factory or make_latent
-    threads = torch.get_num_threads() if threads is None else threads
+    if threads is None:
+        threads = 1 if executor == "ray" else torch.get_num_threads()
+    check_int("threads", threads, minimum=1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_experiment_config(config, out_dir)
     grid = cells(config)
-    records = []
-    for i, cell in enumerate(grid, 1):
+    records: dict[int, CellRecord] = {}
+    pending = []
+    for i, cell in enumerate(grid):
         cell_dir = out_dir / cell.key
         done = cell_dir / "metrics.json"
         if done.exists():
             metrics = json.loads(done.read_text())["metrics"]
-            console.print(f"[dim][{i}/{len(grid)}] {cell.key}: done, skipped[/dim]")
-            records.append(CellRecord(cell, cell_dir, metrics))
-            continue
+            console.print(f"[dim][{i + 1}/{len(grid)}] {cell.key}: done, skipped[/dim]")
+            records[i] = CellRecord(cell, cell_dir, metrics)
+        else:
+            pending.append(i)
+    cell_args = dict(device=device, latent_factory=factory, threads=threads)
+    if executor == "ray":
+        records.update(_run_on_ray(config, grid, pending, out_dir, console, **cell_args))
+    for i in pending if executor == "local" else ():
+        cell, cell_dir = grid[i], out_dir / grid[i].key
         resuming = (cell_dir / "checkpoint.pt").exists()
-        console.print(f"[bold][{i}/{len(grid)}] {cell.key}[/bold]"
+        console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
                       + (" (resuming)" if resuming else ""))
-        records.append(run_cell(config, cell, cell_dir, device=device, console=console,
-                                progress=progress, latent_factory=factory, threads=threads))
+        records[i] = run_cell(config, cell, cell_dir, console=console, progress=progress,
+                              **cell_args)
+    return [records[i] for i in sorted(records)]
+
+
+def _run_on_ray(config: ExperimentConfig, grid: list[Cell], pending: list[int], out_dir: Path,
+                console: Console, *, device: str, latent_factory: LatentFactory,
+                threads: int) -> dict[int, CellRecord]:
+    """Run the ``pending`` cells of ``grid`` as Ray tasks; the records of those that finished.
+
+    A failed cell does not stop the others; after all have ended, a ``RuntimeError`` names the
+    failed ones (their checkpoints stay, so running the grid again resumes them)."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("executor='ray' needs Ray: pip install 'qlatent[cluster]'") from err
+    if not pending:
+        return {}
+    if not ray.is_initialized():
+        ray.init(log_to_driver=False)
+    task = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0,
+                      max_retries=0)(_ray_cell)
+    futures = {task.remote(config, grid[i], str(out_dir / grid[i].key), device,
+                           latent_factory, threads): i for i in pending}
+    console.print(f"[bold]{len(futures)} cell(s) submitted to Ray[/bold] "
+                  f"({threads} CPU(s){', 1 GPU' if device.startswith('cuda') else ''} each; "
+                  f"cluster: {ray.cluster_resources()})")
+    records: dict[int, CellRecord] = {}
+    failed: list[str] = []
+    waiting = list(futures)
+    while waiting:
+        ready, waiting = ray.wait(waiting, num_returns=1)
+        i = futures[ready[0]]
+        try:
+            records[i] = ray.get(ready[0])
+        except Exception as err:  # noqa: BLE001 - reported below, the other cells go on
+            cause = getattr(err, "cause", None) or err  # a RayTaskError wraps the cell's error
+            failed.append(f"{grid[i].key}: {type(cause).__name__}: {cause}")
+            console.print(f"[red][{i + 1}/{len(grid)}] {grid[i].key}: failed[/red]")
+            continue
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in records[i].metrics.items())
+        console.print(f"[{i + 1}/{len(grid)}] {grid[i].key}: {summary}")
+    if failed:
+        raise RuntimeError(f"{len(failed)} cell(s) failed on Ray (run the grid again to resume "
+                           "them):\n" + "\n".join(failed))
     return records
+
+
+def _ray_cell(config: ExperimentConfig, cell: Cell, cell_dir: str, device: str,
+              latent_factory: LatentFactory, threads: int) -> CellRecord:
+    # One Ray task: the cell, its output in cell_dir (no console, no progress bar).
+    return run_cell(config, cell, Path(cell_dir), device=device,
+                    console=Console(quiet=True), progress=False,
+                    latent_factory=latent_factory, threads=threads)
 
 
 def _write_experiment_config(config: ExperimentConfig, out_dir: Path) -> None:
