@@ -84,6 +84,7 @@ def test_report_layout(ring_run):
     text, numbers = build_report(ring_run[1])
     assert "| dataset | gaussian | bernoulli |" in text
     assert "0.383" in text  # the reference number beside ours
+    assert "(λ = 10.0), fp32." in text  # the training precision is part of the setup line
     rows = [s for s in numbers["summaries"] if s["metric"] == "interpolation_rate"]
     assert {r["n"] for r in rows} == {2}
     assert "ring_samples.png" in text
