@@ -189,13 +189,14 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     cell_args = dict(device=device, latent_factory=factory, threads=threads)
     if executor == "ray":
         records.update(_run_on_ray(config, grid, pending, out_dir, console, **cell_args))
-    for i in pending if executor == "local" else ():
-        cell, cell_dir = grid[i], out_dir / grid[i].key
-        resuming = (cell_dir / "checkpoint.pt").exists()
-        console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
-                      + (" (resuming)" if resuming else ""))
-        records[i] = run_cell(config, cell, cell_dir, console=console, progress=progress,
-                              **cell_args)
+    else:
+        for i in pending:
+            cell, cell_dir = grid[i], out_dir / grid[i].key
+            resuming = (cell_dir / "checkpoint.pt").exists()
+            console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
+                          + (" (resuming)" if resuming else ""))
+            records[i] = run_cell(config, cell, cell_dir, console=console, progress=progress,
+                                  **cell_args)
     return [records[i] for i in sorted(records)]
 
 
