@@ -36,8 +36,8 @@ def run(
     steps: Annotated[int | None, typer.Option(
         min=0, help="Override the number of generator steps.")] = None,
     precision: Annotated[str | None, typer.Option(
-        help="Override [train] precision: fp32, or bf16 (mixed precision, about 2x faster "
-        "on CPUs with AVX512-BF16 and on GPUs; it changes the results).")] = None,
+        help="Override [train] precision: fp32, or bf16 (mixed precision, 2x faster on a "
+        "CPU with AVX512-BF16; it changes the results).")] = None,
     progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
     threads: Annotated[int | None, typer.Option(
         min=1, help="Torch CPU threads for training (default: $OMP_NUM_THREADS if set, "
@@ -53,12 +53,12 @@ def run(
     """
     from rich.console import Console
 
+    from qlatent._validation import check_choice
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import parse_seeds, run_experiment, select
+    from qlatent.experiments.runner import EXECUTORS, parse_seeds, run_experiment, select
 
     try:
-        if executor not in ("local", "ray"):
-            raise ValueError(f"--executor must be 'local' or 'ray', got {executor!r}")
+        check_choice("--executor", executor, EXECUTORS)
         cfg = load_config(config)
         cfg = select(cfg, seeds=None if seeds is None else parse_seeds(seeds),
                      latents=_split(latents), datasets=_split(datasets), steps=steps,

@@ -45,8 +45,9 @@ class Config:
     """``"fp32"``, or ``"bf16"``: mixed precision, the forward passes of G and D run under
     ``torch.autocast`` with bfloat16 (matrix products in bfloat16 with float32 accumulation);
     weights, optimiser states, the generated samples, the scores, the penalty's gradient norm
-    and the losses stay float32. About 2x faster on CPUs with AVX512-BF16 and on GPUs; it
-    changes the numbers a run produces, so it is part of the experiment. bfloat16 keeps 8
+    and the losses stay float32. A QM9 cycle runs 2x faster on this CPU (AVX512-BF16; GPUs
+    not measured); it changes the numbers a run produces, so it is part of the experiment.
+    bfloat16 keeps 8
     significant bits: enough for MolGAN's graphs in [0, 1] (the losses follow fp32's, see the
     tests), not for data whose real and generated samples differ by under ~1 % of their size
     (a 2-D cloud of spread 0.05 around (3, -2) that fp32 fits is not learnt in bf16)."""
