@@ -135,9 +135,12 @@ class MolGANGenerator(nn.Module):
         return edges, nodes
 
     def _relax(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        # float32 even under bf16 autocast: bf16 uniforms take ~2k values below 0.996, which
+        # caps the Gumbel noise at 5.5 (float32: 16.6) and so drops every category whose logit
+        # trails by more than 9.4.
+        logits = logits.float()
         if self.relaxation == "gumbel":
-            u = torch.rand(logits.shape, generator=generator, device=logits.device,
-                           dtype=logits.dtype)
+            u = torch.rand(logits.shape, generator=generator, device=logits.device)
             u = u.clamp(1e-20, 1.0 - 1e-7)
             logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
         return torch.softmax(logits / self.temperature, dim=-1)
