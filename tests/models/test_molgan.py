@@ -178,3 +178,17 @@ def test_gumbel_noise_keeps_its_tail_under_bf16_autocast():
     wins = int((edges[:, rows, cols].argmax(-1) == 1).sum())
     expected = 20_000 * len(rows) / (1 + math.exp(9.5))
     assert abs(wins - expected) < 5 * math.sqrt(expected), (wins, expected)
+
+
+def test_gumbel_noise_is_off_in_eval_mode():
+    """Eval-mode graphs are the softmax of the logits: decoding them is the argmax of the logits."""
+    G = MolGANGenerator(4, spec=SPEC, relaxation="gumbel", generator=gen(0)).eval()
+    z = torch.randn(64, 4, generator=gen(1))
+    with torch.no_grad():
+        edges, nodes = G(z)
+        edge_logits, node_logits = G.logits(z)
+    x, a = decode(edges, nodes)
+    rows, cols = torch.triu_indices(N, N, offset=1)
+    assert torch.equal(x, node_logits.argmax(-1))
+    assert torch.equal(a[:, rows, cols], edge_logits.argmax(-1))
+    assert torch.allclose(nodes, torch.softmax(node_logits, -1))

@@ -155,6 +155,41 @@ def test_resume_is_bit_identical(tmp_path, optimizer):
     assert [h["step"] for h in log] == list(range(5, 41, 5))
 
 
+class NoisyGenerator(nn.Module):
+    """G(z) = MLP(z) + 0.1 ε, ε from the ``generator`` keyword (as in the Gumbel relaxation)."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.net, _ = _nets(seed)
+
+    def forward(self, z, *, generator=None):
+        out = self.net(z)
+        return out + 0.1 * torch.randn(out.shape, generator=generator)
+
+
+def test_generator_noise_has_its_own_stream_and_resumes_bit_identical(tmp_path):
+    config = Config(steps=20, batch_size=16, checkpoint_every=10, log_every=5, seed=3)
+    torch.manual_seed(0)
+    global_state = torch.get_rng_state()
+    G1, D1 = NoisyGenerator(), _nets()[1]
+    fit(G1, D1, TinyLatent(4), PointData(), config, run_dir=tmp_path / "full")
+    assert torch.equal(torch.get_rng_state(), global_state)  # the noise came from fit's stream
+
+    def stop_at_13(step, info):
+        if step == 13:
+            raise Stop
+
+    G2, D2 = NoisyGenerator(), _nets()[1]
+    with pytest.raises(Stop):
+        fit(G2, D2, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut",
+            callbacks=[stop_at_13])
+    torch.manual_seed(1)  # a different global state must not matter
+    G3, D3 = NoisyGenerator(seed=99), _nets(seed=99)[1]
+    assert fit(G3, D3, TinyLatent(4), PointData(), config,
+               run_dir=tmp_path / "cut").resumed_from == 10
+    assert _equal_states(G1, G3) and _equal_states(D1, D3)
+
+
 def test_resume_refuses_a_different_config(tmp_path):
     G, D = _nets()
     fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), run_dir=tmp_path)

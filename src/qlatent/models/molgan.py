@@ -73,6 +73,8 @@ class MolGANGenerator(nn.Module):
 
     Each is relaxed over its last axis: ``softmax(logits / temperature)`` or the Gumbel-softmax
     ``softmax((logits + g) / temperature)``, g ~ Gumbel(0, 1) (Jang et al., arXiv:1611.01144).
+    The Gumbel noise is a training device for the critic's input: in eval mode it is off, so
+    ``decode`` of an eval-mode output is the argmax of the logits, whatever the relaxation.
 
     Args:
         latent_dim: L.
@@ -139,7 +141,7 @@ class MolGANGenerator(nn.Module):
         # caps the Gumbel noise at 5.5 (float32: 16.6) and so drops every category whose logit
         # trails by more than 9.4.
         logits = logits.float()
-        if self.relaxation == "gumbel":
+        if self.relaxation == "gumbel" and self.training:
             u = torch.rand(logits.shape, generator=generator, device=logits.device)
             u = u.clamp(1e-20, 1.0 - 1e-7)
             logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise

@@ -21,7 +21,9 @@ Contracts (duck-typed, so the synthetic sets, QM9 and any later task plug in):
 One step (k critic updates, then one generator update) draws its randomness in blocks:
 (1 + k)·B latent vectors, k·B real samples and k·B interpolation weights, each from its own
 ``torch.Generator`` seeded from ``Config.seed``; the k generated critic batches come from one
-forward pass of G (G does not change during the critic updates). Nothing touches torch's global
+forward pass of G (G does not change during the critic updates). If G's ``forward`` takes a
+``generator`` keyword (G draws noise of its own, e.g. the Gumbel-softmax relaxation), it gets a
+fourth stream, saved in the checkpoint like the others. Nothing touches torch's global
 random state, so on the CPU a run is a deterministic function of its inputs and the seed, and a
 run resumed from a checkpoint ends bit-identical to an uninterrupted one.
 
@@ -31,6 +33,7 @@ Goodfellow et al., arXiv:1406.2661 (non-saturating loss).
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -164,9 +167,10 @@ def _float(sample: Sample) -> Sample:
 
 # --------------------------------------------------------------------------- random streams
 def _stream_seeds(seed: int) -> list[int]:
-    # Three independent streams: latent draws, real batches, interpolation weights.
+    # Independent streams: latent draws, real batches, interpolation weights, G's own noise
+    # (spawned children are indexed, so adding the fourth left the first three unchanged).
     ss = np.random.SeedSequence([seed, 0x6A17])
-    return [int(s.generate_state(1, np.uint64)[0] >> 1) for s in ss.spawn(3)]
+    return [int(s.generate_state(1, np.uint64)[0] >> 1) for s in ss.spawn(4)]
 
 
 def _make_generator(device: torch.device, seed: int) -> torch.Generator:
@@ -247,10 +251,16 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     d_params = [p for p in critic.parameters() if p.requires_grad]
     opt_g = _make_optimizer(g_params, config)
     opt_d = _make_optimizer(d_params, config)
-    s_lat, s_data, s_eps = _stream_seeds(config.seed)
+    s_lat, s_data, s_eps, s_noise = _stream_seeds(config.seed)
     gen_lat = _make_generator(device, s_lat)
     gen_data = _make_generator(data_device, s_data)
     gen_eps = _make_generator(device, s_eps)
+    gen_noise = _make_generator(device, s_noise)
+    if "generator" in inspect.signature(generator.forward).parameters:
+        def generate(z: torch.Tensor) -> Any:
+            return generator(z, generator=gen_noise)
+    else:
+        generate = generator
 
     history: list[dict[str, float]] = []
     start_step = 0
@@ -267,6 +277,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
         gen_lat.set_state(state["rng"]["latent"])
         gen_data.set_state(state["rng"]["data"])
         gen_eps.set_state(state["rng"]["epsilon"])
+        if "noise" in state["rng"]:  # checkpoints written before the fourth stream lack it
+            gen_noise.set_state(state["rng"]["noise"])
         start_step = resumed_from = int(state["step"])
         history = list(state["history"])
         prior_seconds = float(state.get("seconds", 0.0))
@@ -287,7 +299,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
             "generator": generator.state_dict(), "critic": critic.state_dict(),
             "opt_generator": opt_g.state_dict(), "opt_critic": opt_d.state_dict(),
             "rng": {"latent": gen_lat.get_state(), "data": gen_data.get_state(),
-                    "epsilon": gen_eps.get_state()},
+                    "epsilon": gen_eps.get_state(), "noise": gen_noise.get_state()},
         }
         atomic_write(ckpt_path, lambda p: torch.save(state, p))
 
@@ -312,7 +324,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                 real_all = tuple(t.to(device, non_blocking=True) for t in real_all)
             eps_all = torch.rand(k, B, generator=gen_eps, device=device) if lam > 0 else None
             with torch.no_grad(), autocast():
-                fake_out = _float(generator(z_all[: k * B]))
+                fake_out = _float(generate(z_all[: k * B]))
             tuple_out = isinstance(fake_out, (tuple, list))
             fake_all = _as_tuple(fake_out, "generator output")
             if len(fake_all) != len(real_all):
@@ -349,7 +361,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                 opt_d.step()
             # ---- one generator update (only G's gradients are computed)
             with autocast():
-                d_g = _scores(critic(_float(generator(z_all[k * B:]))), B)
+                d_g = _scores(critic(_float(generate(z_all[k * B:]))), B)
             loss_g = -d_g.mean() if wgan else F.softplus(-d_g).mean()
             _set_grads(g_params, torch.autograd.grad(loss_g, g_params))
             opt_g.step()
