@@ -8,8 +8,13 @@ valid & unique molecules, number of those novel.
 [model] keys (defaults = the paper's generator, MolGAN's critic):
 ``generator`` ("paper": latent-injected 64-176-288-400-512 LeakyReLU; "molgan": 128-256-512 tanh,
 no injection), ``hidden``, ``activation``, ``latent_injection`` (override the preset),
-``relaxation`` ("softmax" | "gumbel"), ``temperature``, ``graph_units``, ``aggregation_units``,
-``dense_units``, ``critic_activation``.
+``relaxation`` ("gumbel", default | "softmax"), ``temperature``, ``graph_units``,
+``aggregation_units``, ``dense_units``, ``critic_activation``.
+
+The relaxation of the generator's output fed to the critic defaults to the Gumbel-softmax: at
+the paper's settings it gives the Gaussian latent 1,222 valid & unique of 10,000 and FCD 1.74
+after 20k iterations, against 579 and 3.26 with the plain softmax, whose generator collapses
+onto a few hundred molecules (``results/table2_probes/``). The paper does not say which it used.
 
 [task] keys: ``n_eval`` (samples scored at the end, default 10,000), ``progress_every``
 (steps between intermediate scores, 0 = off; default 2000), ``n_progress`` (samples per
@@ -80,7 +85,7 @@ def model_params(model: Mapping[str, Any]) -> dict[str, Any]:
     """Resolve the [model] table (preset + overrides), validating every key."""
     check_keys(model, _MODEL_KEYS, "model")
     preset = check_choice("model.generator", model.get("generator", "paper"), tuple(_PRESETS))
-    p = {**_PRESETS[preset], "relaxation": "softmax", "temperature": 1.0,
+    p = {**_PRESETS[preset], "relaxation": "gumbel", "temperature": 1.0,
          "graph_units": [128, 64], "aggregation_units": 128, "dense_units": [128, 64],
          "critic_activation": "tanh", **{k: v for k, v in model.items() if k != "generator"}}
     p["generator"] = preset
