@@ -43,7 +43,9 @@ def tour(out_dir: Path, console: Console) -> None:
     config = ExperimentConfig(
         name="QM9 tiny demo", task="qm9", datasets=("qm9",), latents=("gaussian",),
         seeds=(0,), latent_dims=(16,),
-        model={"generator": "paper"},
+        # The plain softmax at this budget: it reaches validity 0.69 in 160 steps, where the
+        # Gumbel relaxation (the default of full runs, which resists mode collapse) is at 0.01.
+        model={"generator": "paper", "relaxation": "softmax"},
         train=Config(steps=STEPS, batch_size=64, lr=1e-3, betas=(0.5, 0.999),
                      checkpoint_every=0, log_every=10),
         task_params={"n_eval": 1000, "progress_every": 80, "n_progress": 500, "fcd": False,
