@@ -111,8 +111,7 @@ def build_report(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
                   f"{config.train.batch_size}, n_critic {config.train.n_critic}, "
                   f"{config.train.optimizer} lr {config.train.lr}, loss {config.train.loss} "
                   f"(λ = {config.train.gp_weight}), {config.train.precision}. Mean ± standard "
-                  "error over seeds; "
-                  f"reference: {task.reference_label}.", ""]
+                  f"error over seeds; reference: {task.reference_label}.", ""]
     numbers: dict[str, Any] = {"summaries": [], "paired": []}
     dims = [d for d in config.latent_dims if any(r.cell.latent_dim == d for r in records)]
     latents = [lat for lat in config.latents if any(r.cell.latent == lat for r in records)]

@@ -47,10 +47,10 @@ class Config:
     weights, optimiser states, the generated samples, the scores, the penalty's gradient norm
     and the losses stay float32. A QM9 cycle runs 2x faster on this CPU (AVX512-BF16; GPUs
     not measured); it changes the numbers a run produces, so it is part of the experiment.
-    bfloat16 keeps 8
-    significant bits: enough for MolGAN's graphs in [0, 1] (the losses follow fp32's, see the
-    tests), not for data whose real and generated samples differ by under ~1 % of their size
-    (a 2-D cloud of spread 0.05 around (3, -2) that fp32 fits is not learnt in bf16)."""
+    bfloat16 keeps 8 significant bits: enough for MolGAN's graphs in [0, 1] (the losses follow
+    fp32's, see the tests), not for data whose real and generated samples differ by under ~1 %
+    of their size (a 2-D cloud of spread 0.05 around (3, -2) that fp32 fits is not learnt in
+    bf16)."""
     checkpoint_every: int = 1000
     """Steps between checkpoints when a run directory is given (0: only at the end)."""
     log_every: int = 100
