@@ -21,12 +21,12 @@ from qlatent.latents.banks import (
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
-from qlatent.latents.registry import get, names, parameters
+from qlatent.latents.registry import get, names, parameters, validate
 from qlatent.latents.summary import summarize_bank
 
 __all__ = [
     "BANK_KINDS", "NORMALIZATIONS", "Bank", "BankError", "BankLatent", "BernoulliLatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
-    "names", "normalization_constants", "parameters", "summarize_bank",
+    "names", "normalization_constants", "parameters", "summarize_bank", "validate",
 ]

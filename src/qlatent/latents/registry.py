@@ -197,3 +197,55 @@ def get(name: str, *, dim: int | None = None, seed: int | None = None,
     if dim is None and name != "bank" and params.get("bank") is None:
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory(dim=dim, seed=seed, **params)
+
+
+def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
+    """Check a latent request without building anything (no bank, no sampling).
+
+    Checks the name, the parameter names and the values that can be checked cheaply (types,
+    ranges, choices: ``normalize``, ``circuit``, ``n_samples``, ``n_photons``, the noise
+    keywords). ``get`` with the same arguments may still fail on what only building shows
+    (a bank file that is corrupt, a unitary that is not unitary).
+
+    Raises:
+        ValueError: unknown name (the valid ones are listed) or an invalid value.
+        TypeError: a parameter the latent does not take (the valid ones are listed).
+    """
+    from qlatent import photonics
+    from qlatent._validation import check_choice, check_float
+    from qlatent.latents.normalize import NORMALIZATIONS
+    from qlatent.photonics.noise import NoiseModel
+
+    factory = _lookup(name)
+    accepted = inspect.signature(factory).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                        f"valid parameters: {', '.join(accepted)}")
+    if dim is not None:
+        check_int("dim", dim, minimum=1)
+    elif name != "bank" and params.get("bank") is None:
+        raise ValueError(f"dim is required for latent {name!r}, got None")
+    if "normalize" in params:
+        check_choice("normalize", params["normalize"], NORMALIZATIONS)
+    if name == "bernoulli" and "p" in params:
+        check_float("p", params["p"], minimum=0.0, maximum=1.0)
+    if name == "uniform":
+        low = check_float("low", params.get("low", 0.0))
+        check_float("high", params.get("high", 1.0), minimum=low)
+    if "circuit" in params and isinstance(params["circuit"], str):
+        check_choice("circuit", params["circuit"], tuple(photonics.CIRCUITS))
+    if params.get("n_samples") is not None:
+        check_int("n_samples", params["n_samples"], minimum=1)
+    if params.get("n_photons") is not None:
+        check_int("n_photons", params["n_photons"], minimum=1, maximum=dim)
+    if params.get("n_jobs") is not None:
+        check_int("n_jobs", params["n_jobs"], minimum=1)
+    noise = {k: params[k] for k in ("transmission", "indistinguishability", "threshold",
+                                    "dark_count_probability", "min_photons")
+             if params.get(k) is not None}
+    if noise:
+        NoiseModel(**noise)
+    if "indistinguishability" in noise and name == "photonic":
+        raise ValueError("indistinguishability is not a parameter of latent 'photonic' (its "
+                         "photons are distinguishable); use 'quantum'")
