@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-cluster bench lint clean
+.PHONY: demo test test-slow test-cluster bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ test-cluster: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sampler.py
 
+# The documentation site (mkdocs + API reference from the docstrings) into site/.
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[chem,dev,docs]'
+	$(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build site src/*.egg-info

@@ -131,7 +131,7 @@ def test_auto_method_is_table_when_small():
 
 
 def test_quantum_versus_photonic_at_16_modes_8_photons():
-    # PAPER.md: mean occupancy equal; Fano factor ~1.28 (quantum) vs ~0.89 (photonic).
+    # docs/paper.md: mean occupancy equal; Fano factor ~1.28 (quantum) vs ~0.89 (photonic).
     U, t = haar_unitary(16, rng=7), standard_input(16, 8)
     N = 100_000
     q = boson_sample(U, t, N, rng=1)
