@@ -54,13 +54,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        reason = _unpickler_reason(err)
+        if reason.startswith("Unsupported operand"):  # bytes that are no pickle at all
+            raise _damaged(path, err, reason) from err
         raise ValueError(f"{path} is not a weights-only checkpoint, refused unread "
-                         f"({_unpickler_reason(err)}); delete it or train into another "
-                         "run directory") from err
+                         f"({reason}); delete it or train into another run directory") from err
+    except OSError as err:
+        raise ValueError(f"{path} cannot be read ({err.strerror or err})") from err
     except Exception as err:  # torch reports a damaged file as any of several errors
-        first = str(err).strip().split("\n")[0][:200]
-        raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt: "
-                         f"{type(err).__name__}{': ' + first if first else ''})") from err
+        raise _damaged(path, err, str(err)) from err
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a qlatent checkpoint (it holds a "
                          f"{type(state).__name__}, not a dict)")
@@ -76,10 +78,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def _unpickler_reason(err: pickle.UnpicklingError) -> str:
     # torch's message is a page long; keep the line that says what was refused.
-    for line in str(err).splitlines():
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].split(". Please")[0].strip()
-    return str(err).strip().split("\n")[0][:200]
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    return _first_line(text).split(". Please")[0]
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+
+
+def _damaged(path: Path, err: Exception, detail: str) -> ValueError:
+    detail = _first_line(detail).split(". ")[0]
+    return ValueError(f"{path} is not a readable checkpoint (truncated or corrupt: "
+                      f"{type(err).__name__}{': ' + detail if detail else ''})")
 
 
 def checkpoint_seed(state: Mapping[str, Any], path: str | Path) -> int:
