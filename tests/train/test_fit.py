@@ -8,7 +8,7 @@ from torch import nn
 
 from qlatent.latents import LatentDistribution
 from qlatent.models import MLP
-from qlatent.train import Config, fit, gradient_penalty, interpolate
+from qlatent.train import Config, fit
 
 
 class TinyLatent(LatentDistribution):
@@ -48,65 +48,6 @@ def test_training_moves_generator_to_the_data():
     assert before > 2.5
     assert after < 0.5 * before
     assert [h["step"] for h in result.history] == [50, 100, 150, 200, 250]
-
-
-class Linear2(nn.Module):
-    """D(x) = w·x + b, whose input gradient is w everywhere."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(w))
-
-    def forward(self, x):
-        return x @ self.w + 1.0
-
-
-def test_gradient_penalty_linear_critic():
-    critic = Linear2([3.0, 4.0])  # ‖∇D‖ = 5 everywhere -> (5 - 1)² = 16
-    real, fake = torch.randn(7, 2), torch.randn(7, 2)
-    gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
-    assert gp.item() == pytest.approx(16.0)
-    gp.backward()  # d/dw (‖w‖ - 1)² = 2 (‖w‖ - 1) w / ‖w‖ = 2·4·(3, 4)/5
-    torch.testing.assert_close(critic.w.grad, torch.tensor([4.8, 6.4]))
-
-
-def test_gradient_penalty_quadratic_critic_by_hand():
-    critic = lambda x: (x ** 2).sum(1)  # noqa: E731  ∇D(x̂) = 2x̂
-    real = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    fake = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
-    eps = torch.tensor([0.5, 0.25])  # x̂ = (0.5, 0), (0, 0.5) -> ‖2x̂‖ = 1, 1
-    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(0.0)
-    eps = torch.tensor([1.0, 1.0])  # x̂ = real -> norms 2, 4 -> ((1)² + (3)²)/2 = 5
-    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(5.0)
-
-
-class TupleCritic(nn.Module):
-    """D((a, b)) = w·a + Σ V∘b: one gradient norm over both tensors, sqrt(‖w‖² + ‖V‖²)."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor([1.0, 2.0]))
-        self.V = nn.Parameter(torch.tensor([[2.0, 0.0], [0.0, 4.0]]))
-
-    def forward(self, x):
-        a, b = x
-        return a @ self.w + (b * self.V).sum((1, 2))
-
-
-def test_gradient_penalty_tuple_one_norm_per_sample():
-    real = (torch.randn(5, 2), torch.randn(5, 2, 2))
-    fake = (torch.randn(5, 2), torch.randn(5, 2, 2))
-    gp = gradient_penalty(TupleCritic(), real, fake, generator=torch.Generator().manual_seed(1))
-    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)  # sqrt(1 + 4 + 4 + 16) = 5
-
-
-def test_interpolate_uses_one_epsilon_per_sample_for_all_tensors():
-    real = (torch.ones(3, 2), torch.ones(3, 2, 2))
-    fake = (torch.zeros(3, 2), torch.zeros(3, 2, 2))
-    eps = torch.tensor([0.0, 0.5, 1.0])
-    a, b = interpolate(real, fake, eps)
-    torch.testing.assert_close(a, eps[:, None].expand(3, 2))
-    torch.testing.assert_close(b, eps[:, None, None].expand(3, 2, 2))
 
 
 def test_deterministic_given_the_seed():
