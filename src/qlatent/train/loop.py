@@ -19,8 +19,8 @@ Contracts (duck-typed, so the synthetic sets, QM9 and any later task plug in):
   its own, so the penalty's double backward runs over B rows only.
 
 The pieces: ``RandomStreams`` (``streams.py``: the four ``torch.Generator``s a step draws from,
-seeded from ``fit``'s ``seed``), ``training_step`` (``step.py``: k critic updates with the
-tested ``gradient_penalty``, then one generator update), ``save_checkpoint`` /
+seeded from ``fit``'s ``seed``), ``training_step`` (``step.py``: k critic updates with
+``gradient_penalty``, then one generator update), ``save_checkpoint`` /
 ``load_checkpoint`` / ``check_resumable`` (``checkpoint.py``), and here the loop that runs the
 steps, averages the losses over each logging window, logs, checkpoints and calls the callbacks.
 Nothing touches torch's global random state, so on the CPU a run is a deterministic function of
