@@ -56,3 +56,11 @@ def test_devices_and_bad_seed():
     assert all(getattr(s, n).device == torch.device("cpu") for n in STREAMS)
     with pytest.raises(ValueError, match="seed must be >= 0"):
         RandomStreams(-3)
+
+
+def test_a_state_from_another_kind_of_device_is_refused():
+    states = RandomStreams(0).get_state()
+    states["epsilon"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA (Philox) state
+    with pytest.raises(ValueError, match="stream 'epsilon' comes from another kind of device "
+                                         r"\(16 bytes; a cpu generator has 5056\)"):
+        RandomStreams(0).set_state(states)

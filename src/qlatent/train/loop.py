@@ -134,7 +134,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     the log lines go to ``run_dir/log.jsonl``; with ``resume=True`` an existing checkpoint is
     loaded (weights-only) and training continues from it: the seed must be the one it was
     written with, the config may differ only in ``steps``, ``checkpoint_every`` and
-    ``log_every``; the device may differ.
+    ``log_every``; the device may change, but not between CPU and CUDA (their random streams
+    differ).
 
     Args:
         generator: G, an ``nn.Module`` (trained in place).
@@ -192,8 +193,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     if ckpt_path is not None and resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         check_resumable(state, config, seed, ckpt_path)
-        adversaries.load_state_dict(state)
         streams.set_state(state["rng"])
+        adversaries.load_state_dict(state)
         if "window" in state:  # older checkpoints were written at log steps only
             window.load_state_dict(state["window"])
         start_step = resumed_from = int(state["step"])

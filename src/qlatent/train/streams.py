@@ -66,5 +66,15 @@ class RandomStreams:
             raise ValueError(f"random states lack stream(s) {', '.join(missing)}; "
                              f"expected {', '.join(STREAMS)}")
         for name in STREAMS:
-            if name in states:
-                getattr(self, name).set_state(states[name])
+            if name not in states:
+                continue
+            generator = getattr(self, name)
+            # A CPU generator's state (Mersenne Twister) and a CUDA one's (Philox seed and
+            # offset) differ in size: a run cannot move between the two kinds of device.
+            size, expected = states[name].numel(), generator.get_state().numel()
+            if size != expected:
+                raise ValueError(
+                    f"the random state of stream {name!r} comes from another kind of device "
+                    f"({size} bytes; a {generator.device.type} generator has {expected}): "
+                    "resume on the kind of device (cpu or cuda) the run started on")
+            generator.set_state(states[name])
