@@ -1,8 +1,6 @@
 import pytest
 import torch
 
-from qlatent.latents import get
-from qlatent.models import MLP
 from qlatent.train import (
     CHECKPOINT,
     Config,
@@ -11,17 +9,6 @@ from qlatent.train import (
     load_checkpoint,
     save_checkpoint,
 )
-
-
-class Cloud:
-    def sample(self, n, *, generator):
-        return torch.randn(n, 2, generator=generator)
-
-
-def _gan():
-    g = torch.Generator().manual_seed(0)
-    return (MLP(4, 2, hidden=(8,), generator=g), MLP(2, 1, hidden=(8,), generator=g),
-            get("gaussian", dim=4), Cloud())
 
 
 class Planted:
@@ -52,8 +39,8 @@ def test_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.partial*")) and len(list(tmp_path.iterdir())) == 1
 
 
-def test_a_real_checkpoint_loads_weights_only(tmp_path):
-    fit(*_gan(), Config(steps=2, batch_size=4), seed=1, run_dir=tmp_path)
+def test_a_real_checkpoint_loads_weights_only(tmp_path, small_gan):
+    fit(*small_gan(), Config(steps=2, batch_size=4), seed=1, run_dir=tmp_path)
     torch.load(tmp_path / CHECKPOINT, weights_only=True)  # the whole of what fit writes
     assert load_checkpoint(tmp_path / CHECKPOINT)["step"] == 2
 
@@ -75,10 +62,10 @@ def test_a_pickle_bearing_checkpoint_is_refused_and_runs_nothing(tmp_path):
     assert marker.exists()
 
 
-def test_fit_refuses_a_planted_checkpoint_before_training(tmp_path):
+def test_fit_refuses_a_planted_checkpoint_before_training(tmp_path, small_gan):
     marker = tmp_path / "code-ran"
     torch.save(_state(rng=Planted(marker)), tmp_path / CHECKPOINT)
-    G, D, latent, data = _gan()
+    G, D, latent, data = small_gan()
     before = {k: v.clone() for k, v in G.state_dict().items()}
     with pytest.raises(ValueError, match="not a weights-only checkpoint"):
         fit(G, D, latent, data, Config(steps=2, batch_size=4), seed=4, run_dir=tmp_path)

@@ -1,23 +1,9 @@
 import sys
 
 import pytest
-import torch
 
-from qlatent.latents import get
-from qlatent.models import MLP
 from qlatent.train import Config, fit
 from qlatent.train.tracking import TRACKERS, TensorBoardCallback, make_callbacks
-
-
-class Cloud:
-    def sample(self, n, *, generator):
-        return torch.randn(n, 2, generator=generator)
-
-
-def _gan():
-    g = torch.Generator().manual_seed(0)
-    return (MLP(4, 2, hidden=(8,), generator=g), MLP(2, 1, hidden=(8,), generator=g),
-            get("gaussian", dim=4), Cloud())
 
 
 class Stop(Exception):
@@ -32,7 +18,7 @@ def _scalars(log_dir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
-def test_tensorboard_events_hold_the_log_rows_once_across_a_resume(tmp_path):
+def test_tensorboard_events_hold_the_log_rows_once_across_a_resume(tmp_path, small_gan):
     pytest.importorskip("tensorboard")
     config = Config(steps=8, batch_size=4, n_critic=1, log_every=2, checkpoint_every=4)
 
@@ -41,10 +27,10 @@ def test_tensorboard_events_hold_the_log_rows_once_across_a_resume(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):  # logged step 6 past the checkpoint at 4
-        fit(*_gan(), config, seed=0, run_dir=tmp_path,
+        fit(*small_gan(), config, seed=0, run_dir=tmp_path,
             callbacks=[*make_callbacks(["tensorboard"], tmp_path), stop_at_7])
     assert {s for s, _ in _scalars(tmp_path / "tensorboard")["train/loss_critic"]} == {2, 4, 6}
-    result = fit(*_gan(), config, seed=0, run_dir=tmp_path,
+    result = fit(*small_gan(), config, seed=0, run_dir=tmp_path,
                  callbacks=make_callbacks(["tensorboard"], tmp_path))
     assert result.resumed_from == 4
     scalars = _scalars(tmp_path / "tensorboard")
