@@ -2,14 +2,24 @@
 
 ``rng`` arguments accept a ``numpy.random.Generator``, a ``SeedSequence``, an int seed, or
 ``None`` (fresh OS entropy). Parallel work splits a ``SeedSequence`` with ``spawn`` so that
-results do not depend on the number of workers.
+results do not depend on the number of workers. Torch code takes a ``torch.Generator``
+(``generator`` arguments), made here by ``torch_generator``.
+
+``photonics`` imports this module and must never import torch, so torch is imported inside
+``torch_generator`` only.
 """
 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from qlatent._validation import check_int
+
+if TYPE_CHECKING:
+    import torch
 
 RngLike = np.random.Generator | np.random.SeedSequence | int | None
 
@@ -40,3 +50,14 @@ def as_seed_sequence(rng: RngLike, name: str = "rng") -> np.random.SeedSequence:
         return np.random.SeedSequence()
     as_generator(rng, name)  # validates the int
     return np.random.SeedSequence(int(rng))
+
+
+def torch_generator(seed: int, device: Any = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (a name like ``"cuda:0"`` or a ``torch.device``)
+    seeded with ``seed``, an int in [0, 2**64)."""
+    import torch
+
+    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    return g

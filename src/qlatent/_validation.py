@@ -45,3 +45,26 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def check_device(name: str, value: Any) -> Any:
+    """Return ``value`` (``"cpu"``, ``"cuda"``, ``"cuda:k"`` or a ``torch.device`` of those
+    types) as a ``torch.device``; CUDA must be available. torch is imported here only, so that
+    ``photonics`` (which imports this module) never pulls it in."""
+    import torch
+
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a device name like 'cpu' or 'cuda', got {value!r} "
+                        f"({type(value).__name__})")
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:k', got {value!r}")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"{name} {str(device)!r} was asked for but this machine's torch "
+                             f"sees {count} CUDA device(s)")
+    return device

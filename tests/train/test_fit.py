@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,7 +8,7 @@ from torch import nn
 
 from qlatent.latents import LatentDistribution
 from qlatent.models import MLP
-from qlatent.train import Config, fit, gradient_penalty, interpolate
+from qlatent.train import Config, fit
 
 
 class TinyLatent(LatentDistribution):
@@ -41,77 +43,18 @@ def test_training_moves_generator_to_the_data():
     target = torch.tensor([3.0, -2.0])
     before = (G(z).mean(0) - target).norm().item()
     result = fit(G, D, latent, PointData(), Config(steps=250, batch_size=64, lr=2e-3,
-                                                    log_every=50))
+                                                    log_every=50), seed=0)
     after = (G(z).mean(0) - target).norm().item()
     assert before > 2.5
     assert after < 0.5 * before
     assert [h["step"] for h in result.history] == [50, 100, 150, 200, 250]
 
 
-class Linear2(nn.Module):
-    """D(x) = w·x + b, whose input gradient is w everywhere."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(w))
-
-    def forward(self, x):
-        return x @ self.w + 1.0
-
-
-def test_gradient_penalty_linear_critic():
-    critic = Linear2([3.0, 4.0])  # ‖∇D‖ = 5 everywhere -> (5 - 1)² = 16
-    real, fake = torch.randn(7, 2), torch.randn(7, 2)
-    gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
-    assert gp.item() == pytest.approx(16.0)
-    gp.backward()  # d/dw (‖w‖ - 1)² = 2 (‖w‖ - 1) w / ‖w‖ = 2·4·(3, 4)/5
-    torch.testing.assert_close(critic.w.grad, torch.tensor([4.8, 6.4]))
-
-
-def test_gradient_penalty_quadratic_critic_by_hand():
-    critic = lambda x: (x ** 2).sum(1)  # noqa: E731  ∇D(x̂) = 2x̂
-    real = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    fake = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
-    eps = torch.tensor([0.5, 0.25])  # x̂ = (0.5, 0), (0, 0.5) -> ‖2x̂‖ = 1, 1
-    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(0.0)
-    eps = torch.tensor([1.0, 1.0])  # x̂ = real -> norms 2, 4 -> ((1)² + (3)²)/2 = 5
-    assert gradient_penalty(critic, real, fake, epsilon=eps).item() == pytest.approx(5.0)
-
-
-class TupleCritic(nn.Module):
-    """D((a, b)) = w·a + Σ V∘b: one gradient norm over both tensors, sqrt(‖w‖² + ‖V‖²)."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor([1.0, 2.0]))
-        self.V = nn.Parameter(torch.tensor([[2.0, 0.0], [0.0, 4.0]]))
-
-    def forward(self, x):
-        a, b = x
-        return a @ self.w + (b * self.V).sum((1, 2))
-
-
-def test_gradient_penalty_tuple_one_norm_per_sample():
-    real = (torch.randn(5, 2), torch.randn(5, 2, 2))
-    fake = (torch.randn(5, 2), torch.randn(5, 2, 2))
-    gp = gradient_penalty(TupleCritic(), real, fake, generator=torch.Generator().manual_seed(1))
-    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)  # sqrt(1 + 4 + 4 + 16) = 5
-
-
-def test_interpolate_uses_one_epsilon_per_sample_for_all_tensors():
-    real = (torch.ones(3, 2), torch.ones(3, 2, 2))
-    fake = (torch.zeros(3, 2), torch.zeros(3, 2, 2))
-    eps = torch.tensor([0.0, 0.5, 1.0])
-    a, b = interpolate(real, fake, eps)
-    torch.testing.assert_close(a, eps[:, None].expand(3, 2))
-    torch.testing.assert_close(b, eps[:, None, None].expand(3, 2, 2))
-
-
 def test_deterministic_given_the_seed():
     runs = []
     for seed in (5, 5, 6):
         G, D = _nets()
-        fit(G, D, TinyLatent(4), PointData(), Config(steps=15, batch_size=16, seed=seed))
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=15, batch_size=16), seed=seed)
         runs.append((G, D))
     assert _equal_states(runs[0][0], runs[1][0]) and _equal_states(runs[0][1], runs[1][1])
     assert not _equal_states(runs[0][0], runs[2][0])
@@ -120,7 +63,7 @@ def test_deterministic_given_the_seed():
 def test_global_rng_untouched():
     G, D = _nets()
     state = torch.random.get_rng_state()
-    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8))
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8), seed=0)
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
@@ -131,9 +74,9 @@ class Stop(Exception):
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 def test_resume_is_bit_identical(tmp_path, optimizer):
     config = Config(steps=40, batch_size=16, checkpoint_every=10, log_every=5,
-                    optimizer=optimizer, seed=3)
+                    optimizer=optimizer)
     G1, D1 = _nets()
-    full = fit(G1, D1, TinyLatent(4), PointData(), config, run_dir=tmp_path / "full")
+    full = fit(G1, D1, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / "full")
 
     def stop_at_27(step, info):
         if step == 27:
@@ -141,12 +84,12 @@ def test_resume_is_bit_identical(tmp_path, optimizer):
 
     G2, D2 = _nets()
     with pytest.raises(Stop):
-        fit(G2, D2, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut",
+        fit(G2, D2, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / "cut",
             callbacks=[stop_at_27])
     log = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 25  # logged past the last checkpoint (step 20)
     G3, D3 = _nets(seed=99)  # fresh weights: everything must come from the checkpoint
-    resumed = fit(G3, D3, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut")
+    resumed = fit(G3, D3, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / "cut")
     assert resumed.resumed_from == 20
     assert _equal_states(G1, G3) and _equal_states(D1, D3)
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in full.history]
@@ -168,11 +111,11 @@ class NoisyGenerator(nn.Module):
 
 
 def test_generator_noise_has_its_own_stream_and_resumes_bit_identical(tmp_path):
-    config = Config(steps=20, batch_size=16, checkpoint_every=10, log_every=5, seed=3)
+    config = Config(steps=20, batch_size=16, checkpoint_every=10, log_every=5)
     torch.manual_seed(0)
     global_state = torch.get_rng_state()
     G1, D1 = NoisyGenerator(), _nets()[1]
-    fit(G1, D1, TinyLatent(4), PointData(), config, run_dir=tmp_path / "full")
+    fit(G1, D1, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / "full")
     assert torch.equal(torch.get_rng_state(), global_state)  # the noise came from fit's stream
 
     def stop_at_13(step, info):
@@ -181,38 +124,157 @@ def test_generator_noise_has_its_own_stream_and_resumes_bit_identical(tmp_path):
 
     G2, D2 = NoisyGenerator(), _nets()[1]
     with pytest.raises(Stop):
-        fit(G2, D2, TinyLatent(4), PointData(), config, run_dir=tmp_path / "cut",
+        fit(G2, D2, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / "cut",
             callbacks=[stop_at_13])
     torch.manual_seed(1)  # a different global state must not matter
     G3, D3 = NoisyGenerator(seed=99), _nets(seed=99)[1]
-    assert fit(G3, D3, TinyLatent(4), PointData(), config,
+    assert fit(G3, D3, TinyLatent(4), PointData(), config, seed=3,
                run_dir=tmp_path / "cut").resumed_from == 10
     assert _equal_states(G1, G3) and _equal_states(D1, D3)
 
 
-def test_resume_refuses_a_different_config(tmp_path):
+def test_resume_refuses_a_different_config_or_seed(tmp_path):
     G, D = _nets()
-    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), run_dir=tmp_path)
-    with pytest.raises(ValueError, match="lr"):
-        fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8, lr=1e-3),
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), seed=2,
+        run_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"checkpoint.pt was written with a different config "
+                                         r"\(lr: 0.0005 -> 0.001\)"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8, lr=1e-3), seed=2,
             run_dir=tmp_path)
-    # More steps is allowed: training continues from step 4.
-    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8), run_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"checkpoint.pt was written with seed 2, not 3; "
+                                         r"resume with seed=2"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8), seed=3,
+            run_dir=tmp_path)
+    # More steps, other logging and checkpointing are allowed: training continues from step 4.
+    r = fit(G, D, TinyLatent(4), PointData(),
+            Config(steps=8, batch_size=8, log_every=3, checkpoint_every=5), seed=2,
+            run_dir=tmp_path)
     assert r.resumed_from == 4 and r.steps == 8
+    # resume=False starts again from scratch, with any seed.
+    assert fit(G, D, TinyLatent(4), PointData(), Config(steps=2, batch_size=8), seed=3,
+               run_dir=tmp_path, resume=False).resumed_from is None
 
 
 def test_resume_accepts_a_checkpoint_older_than_a_config_key(tmp_path):
     # Checkpoints written before `precision` existed lack the key; they held the default.
     G, D = _nets()
-    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), run_dir=tmp_path)
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=4, batch_size=8), seed=0,
+        run_dir=tmp_path)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     del state["config"]["precision"]
     torch.save(state, tmp_path / "checkpoint.pt")
-    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=6, batch_size=8), run_dir=tmp_path)
+    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=6, batch_size=8), seed=0,
+            run_dir=tmp_path)
     assert r.resumed_from == 4 and r.steps == 6
     with pytest.raises(ValueError, match="precision"):
         fit(G, D, TinyLatent(4), PointData(), Config(steps=8, batch_size=8, precision="bf16"),
-            run_dir=tmp_path)
+            seed=0, run_dir=tmp_path)
+
+
+# Written by fit before seed, device and progress left Config (commit 8e7a776):
+#   G, D = _nets(width=8); fit(G, D, TinyLatent(4), PointData(),
+#       Config(steps=4, batch_size=8, log_every=2, seed=11), run_dir=...)
+# Its config dict holds seed 11, device and progress; it has no top-level seed, no window.
+OLD_RUN = Path(__file__).parent / "fixtures" / "seed_in_config"
+
+
+def test_resume_of_a_checkpoint_with_the_seed_in_its_config(tmp_path):
+    shutil.copytree(OLD_RUN, tmp_path / "old")
+    config = Config(steps=8, batch_size=8, log_every=2)
+    with pytest.raises(ValueError, match="written with seed 11, not 0"):
+        fit(*_nets(width=8), TinyLatent(4), PointData(), config, seed=0,
+            run_dir=tmp_path / "old")
+    G1, D1 = _nets(seed=5, width=8)  # everything must come from the checkpoint
+    resumed = fit(G1, D1, TinyLatent(4), PointData(), config, seed=11,
+                  run_dir=tmp_path / "old")
+    G2, D2 = _nets(width=8)
+    full = fit(G2, D2, TinyLatent(4), PointData(), config, seed=11)
+    assert resumed.resumed_from == 4
+    assert _equal_states(G1, G2) and _equal_states(D1, D2)
+    # Rows up to step 4 were logged by the old code (one step's losses, not a window's mean).
+    assert [h["step"] for h in resumed.history] == [2, 4, 6, 8]
+    assert _strip_seconds(resumed.history[2:]) == _strip_seconds(full.history[2:])
+    state = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=True)
+    assert state["seed"] == 11 and "seed" not in state["config"]  # rewritten in the new form
+
+
+def _strip_seconds(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def test_log_rows_are_means_over_the_logging_window(tmp_path):
+    config = Config(steps=10, batch_size=8, n_critic=2)
+    G, D = _nets()
+    every = fit(G, D, TinyLatent(4), PointData(), config.replace(log_every=1), seed=4).history
+    G, D = _nets()
+    windowed = fit(G, D, TinyLatent(4), PointData(), config.replace(log_every=4), seed=4,
+                   run_dir=tmp_path).history
+    assert [h["step"] for h in windowed] == [4, 8, 10]  # the last window is steps 9 and 10
+    keys = ("loss_critic", "loss_generator", "gradient_penalty", "wasserstein")
+    for row, (lo, hi) in zip(windowed, [(0, 4), (4, 8), (8, 10)], strict=True):
+        for key in keys:
+            mean = sum(h[key] for h in every[lo:hi]) / (hi - lo)
+            assert row[key] == pytest.approx(mean, rel=1e-12, abs=1e-15), (row["step"], key)
+        assert all(row[k] != every[hi - 1][k] for k in keys)  # not the window's last step
+    logged = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == windowed
+
+
+def test_a_window_cut_by_a_checkpoint_resumes_with_its_sums(tmp_path):
+    # Checkpoints at 5 and 10, log lines at 4, 8, 12: the window of step 8 spans the cut at 5.
+    config = Config(steps=12, batch_size=8, n_critic=1, log_every=4, checkpoint_every=5)
+    G1, D1 = _nets()
+    full = fit(G1, D1, TinyLatent(4), PointData(), config, seed=1)
+
+    def stop_at_7(step, info):
+        if step == 7:
+            raise Stop
+
+    G2, D2 = _nets()
+    with pytest.raises(Stop):
+        fit(G2, D2, TinyLatent(4), PointData(), config, seed=1, run_dir=tmp_path,
+            callbacks=[stop_at_7])
+    resumed = fit(G2, D2, TinyLatent(4), PointData(), config, seed=1, run_dir=tmp_path)
+    assert resumed.resumed_from == 5
+    assert _strip_seconds(resumed.history) == _strip_seconds(full.history)
+
+
+class Recorder:
+    def __init__(self):
+        self.calls, self.closed = [], 0
+
+    def __call__(self, step, info):
+        self.calls.append((step, info))
+
+    def close(self):
+        self.closed += 1
+
+
+def test_callbacks_get_the_log_row_and_are_closed():
+    rec = Recorder()
+    G, D = _nets()
+    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=5, batch_size=8, log_every=2),
+            seed=6, callbacks=[rec, lambda step, info: None])
+    assert [step for step, _ in rec.calls] == [1, 2, 3, 4, 5]
+    rows = [info["row"] for _, info in rec.calls]
+    assert rows[0] is None and rows[2] is None
+    assert [rows[1], rows[3], rows[4]] == r.history
+    info = rec.calls[-1][1]
+    assert info["generator"] is G and info["critic"] is D and info["seed"] == 6
+    assert info["loss_generator"].shape == () and rec.closed == 1
+
+
+def test_callbacks_are_closed_when_training_fails():
+    rec = Recorder()
+
+    def fail(step, info):
+        raise Stop
+
+    G, D = _nets()
+    with pytest.raises(Stop):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=5, batch_size=8), seed=0,
+            callbacks=[rec, fail])
+    assert rec.closed == 1 and len(rec.calls) == 1
 
 
 class OneHotGraphs:
@@ -243,7 +305,7 @@ def test_bf16_mixed_precision_tracks_fp32_on_molgan():
         D = RGCNCritic(spec=qm9_spec(), generator=g)
         r = fit(G, D, TinyLatent(8), OneHotGraphs(), Config(
             steps=12, batch_size=32, lr=1e-4, betas=(0.5, 0.999), log_every=4,
-            precision=precision))
+            precision=precision), seed=0)
         runs[precision] = (G, D, r.history)
     (G32, D32, h32), (G16, D16, h16) = runs["fp32"], runs["bf16"]
     assert not _equal_states(D32, D16)
@@ -286,7 +348,7 @@ def test_tuple_outputs_train(loss):
     G, D = TupleGenerator(), TupleMLPCritic()
     before = [p.clone() for p in G.parameters()]
     r = fit(G, D, TinyLatent(4), TupleData(), Config(steps=5, batch_size=8, loss=loss,
-                                                     log_every=1))
+                                                     log_every=1), seed=0)
     assert len(r.history) == 5
     assert all(h["gradient_penalty"] >= 0 for h in r.history)
     assert any(not torch.equal(a, b) for a, b in zip(before, G.parameters(), strict=True))
@@ -295,13 +357,13 @@ def test_tuple_outputs_train(loss):
 def test_structure_mismatch_is_reported():
     G, D = TupleGenerator(), TupleMLPCritic()
     with pytest.raises(ValueError, match="tensor"):
-        fit(G, D, TinyLatent(4), PointData(), Config(steps=1, batch_size=4))
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1, batch_size=4), seed=0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"loss": "hinge"}, "loss"), ({"optimizer": "sgd"}, "optimizer"),
-    ({"steps": -1}, "steps"), ({"betas": (0.5,)}, "betas"), ({"device": "tpu"}, "device"),
-    ({"precision": "fp16"}, "precision"),
+    ({"steps": -1}, "steps"), ({"betas": (0.5,)}, "betas"), ({"precision": "fp16"}, "precision"),
+    ({"seed": 0}, "seed"), ({"device": "cpu"}, "device"), ({"progress": True}, "progress"),
 ])
 def test_config_validation(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
@@ -311,14 +373,48 @@ def test_config_validation(kwargs, match):
 def test_config_from_dict_names_unknown_key():
     with pytest.raises(ValueError, match="'learning_rate'"):
         Config.from_dict({"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="'seed'.*arguments of qlatent.train.fit"):
+        Config.from_dict({"seed": 3})
 
 
 def test_fit_validates_arguments():
     G, D = _nets()
     with pytest.raises(TypeError, match="config"):
-        fit(G, D, TinyLatent(4), PointData(), {"steps": 1})
+        fit(G, D, TinyLatent(4), PointData(), {"steps": 1}, seed=0)
     with pytest.raises(TypeError, match="data"):
-        fit(G, D, TinyLatent(4), object(), Config(steps=1))
+        fit(G, D, TinyLatent(4), object(), Config(steps=1), seed=0)
+    with pytest.raises(TypeError, match="seed"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1))  # seed is required
+    with pytest.raises(TypeError, match="positional"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1), 0)  # ... and keyword-only
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
+    ({"seed": 1.0}, TypeError, "seed must be an integer"),
+    ({"seed": 0, "device": "tpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:k', "
+                                               "got 'tpu'"),
+    ({"seed": 0, "device": 0}, TypeError, "device must be a device name"),
+    ({"seed": 0, "progress": "yes"}, TypeError, "progress must be a bool"),
+])
+def test_fit_rejects_bad_execution_arguments(kwargs, error, match):
+    G, D = _nets()
+    with pytest.raises(error, match=match):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1), **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_fit_refuses_cuda_without_a_device():
+    G, D = _nets()
+    with pytest.raises(ValueError, match="device 'cuda' was asked for"):
+        fit(G, D, TinyLatent(4), PointData(), Config(steps=1), seed=0, device="cuda")
+
+
+def test_progress_bar_runs():
+    G, D = _nets()
+    r = fit(G, D, TinyLatent(4), PointData(), Config(steps=12, batch_size=8, log_every=5),
+            seed=0, progress=True)
+    assert [h["step"] for h in r.history] == [5, 10, 12]
 
 
 @pytest.mark.gpu
@@ -326,6 +422,6 @@ def test_fit_validates_arguments():
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cuda_runs(precision):
     G, D = _nets()
-    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, device="cuda",
-                                                 precision=precision))
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, precision=precision),
+        seed=0, device="cuda")
     assert next(G.parameters()).is_cuda

@@ -15,7 +15,7 @@ A config file has these tables (unknown tables or keys raise and name themselves
     circuit = "haar"
 
     [model]                      # validated by the task
-    [train]                      # the fields of qlatent.train.Config (seed and device excepted)
+    [train]                      # the fields of qlatent.train.Config
     [task]                       # task parameters (evaluation sizes, data parameters)
 """
 
@@ -61,7 +61,7 @@ class ExperimentConfig:
     model: Mapping[str, Any] = field(default_factory=dict)
     """Model parameters, validated by the task."""
     train: Config = field(default_factory=Config)
-    """Training config (its ``seed`` is replaced per cell)."""
+    """Training config (the seed ``fit`` gets is derived per cell)."""
     task_params: Mapping[str, Any] = field(default_factory=dict)
     """The ``[task]`` table, validated by the task."""
 
@@ -103,9 +103,6 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as the nested tables of its TOML file."""
-        train = self.train.to_dict()
-        for k in ("seed", "device", "progress"):
-            train.pop(k)
         return {
             "experiment": {"name": self.name, "task": self.task,
                            "datasets": list(self.datasets), "latents": list(self.latents),
@@ -113,7 +110,7 @@ class ExperimentConfig:
                            "paired_circuits": self.paired_circuits},
             "latent_params": {k: dict(v) for k, v in self.latent_params.items()},
             "model": dict(self.model),
-            "train": train,
+            "train": self.train.to_dict(),
             "task": dict(self.task_params),
         }
 

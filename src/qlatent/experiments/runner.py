@@ -286,14 +286,12 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     built = task.build(config, cell, seeds)
     torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     t_build = time.perf_counter() - t0
-    train_config = config.train.replace(seed=seeds.train, device=device, progress=progress)
     cell_tables = config.to_dict()
     cell_tables["cell"] = {"dataset": cell.dataset, "latent": cell.latent,
                            "latent_dim": cell.latent_dim, "seed": cell.seed}
     cell_tables["seeds"] = {"data_entropy": list(seeds.data.entropy),
                             "latent": str(seeds.latent), "model": str(seeds.model),
                             "train": str(seeds.train), "evaluate": str(seeds.evaluate)}
-    cell_tables["train"] = train_config.to_dict()
     atomic_write_text(cell_dir / "config.toml", to_toml(cell_tables))
     atomic_write_json(cell_dir / "config.json", cell_tables)
     atomic_write_json(cell_dir / "environment.json", environment(
@@ -301,8 +299,9 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     # Optional task hook: callbacks f(step, info) for fit (e.g. intermediate scores).
     hook = getattr(task, "callbacks", None)
     callbacks = hook(built, latent, config, cell, seeds, run_dir=cell_dir) if hook else ()
-    result = fit(built.generator, built.critic, latent, built.data, train_config,
-                 run_dir=cell_dir, resume=True, callbacks=callbacks)
+    result = fit(built.generator, built.critic, latent, built.data, config.train,
+                 seed=seeds.train, device=device, progress=progress, run_dir=cell_dir,
+                 resume=True, callbacks=callbacks)
     t1 = time.perf_counter()
     metrics = task.evaluate(built, latent, config, cell, seeds, run_dir=cell_dir)
     missing = [m.name for m in task.metrics if m.name not in metrics]

@@ -1,7 +1,19 @@
 """The adversarial training loop (WGAN-GP / non-saturating), checkpoints and resume."""
 
-from qlatent.train.config import LOSSES, OPTIMIZERS, Config
-from qlatent.train.loop import FitResult, fit, gradient_penalty, interpolate
+from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
+from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
+from qlatent.train.loop import FitResult, LossWindow, fit
+from qlatent.train.step import (
+    Adversaries,
+    StepLosses,
+    gradient_penalty,
+    interpolate,
+    make_optimizer,
+    training_step,
+)
+from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 
-__all__ = ["Config", "FitResult", "LOSSES", "OPTIMIZERS", "fit", "gradient_penalty",
-           "interpolate"]
+__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LossWindow",
+           "OPTIMIZERS", "PRECISIONS", "RandomStreams", "STREAMS", "StepLosses",
+           "check_resumable", "fit", "gradient_penalty", "interpolate", "load_checkpoint",
+           "make_optimizer", "save_checkpoint", "stream_seeds", "training_step"]

@@ -1,4 +1,8 @@
-"""The training configuration: one frozen dataclass, a docstring per field."""
+"""The training configuration: one frozen dataclass, a docstring per field.
+
+It holds what defines the experiment (sizes, losses, learning rates, steps); how this process
+runs it (seed, device, progress bar) are arguments of ``qlatent.train.fit``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from qlatent._validation import check_choice, check_float, check_int
 LOSSES = ("wgan-gp", "nonsaturating")
 OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("fp32", "bf16")
+# How a process runs an experiment, not what it is: arguments of ``fit``, never config keys.
+EXECUTION_KEYS = ("seed", "device", "progress")
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,6 @@ class Config:
     """Learning rate of both optimisers."""
     betas: tuple[float, float] = (0.0, 0.9)
     """Adam's (β₁, β₂); ignored by RMSprop."""
-    seed: int = 0
-    """Seed of the training streams (latent draws, real batches, penalty interpolation)."""
-    device: str = "cpu"
-    """Torch device: ``"cpu"`` or ``"cuda"`` (models, latent and batches are moved there)."""
     precision: str = "fp32"
     """``"fp32"``, or ``"bf16"``: mixed precision, the forward passes of G and D run under
     ``torch.autocast`` with bfloat16 (matrix products in bfloat16 with float32 accumulation);
@@ -54,9 +56,8 @@ class Config:
     checkpoint_every: int = 1000
     """Steps between checkpoints when a run directory is given (0: only at the end)."""
     log_every: int = 100
-    """Steps between log lines (losses are read back from the device only then)."""
-    progress: bool = False
-    """Show a rich progress bar with the losses and the ETA."""
+    """Steps between log lines; a line holds the losses averaged over the steps since the
+    previous one (read back from the device only then)."""
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, minimum=0)
@@ -72,14 +73,9 @@ class Config:
         for i, b in enumerate(betas):
             check_float(f"betas[{i}]", b, minimum=0.0, maximum=1.0)
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
-        check_int("seed", self.seed, minimum=0)
-        if not isinstance(self.device, str) or self.device.split(":")[0] not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:k]', got {self.device!r}")
         check_choice("precision", self.precision, PRECISIONS)
         check_int("checkpoint_every", self.checkpoint_every, minimum=0)
         check_int("log_every", self.log_every, minimum=1)
-        if not isinstance(self.progress, bool):
-            raise TypeError(f"progress must be a bool, got {self.progress!r}")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (validated again)."""
@@ -96,8 +92,10 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
+            hint = ("; seed, device and progress are arguments of qlatent.train.fit"
+                    if set(unknown) & set(EXECUTION_KEYS) else "")
             raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in [{where}]; "
-                             f"valid keys: {', '.join(sorted(names))}")
+                             f"valid keys: {', '.join(sorted(names))}{hint}")
         values = dict(values)
         if "betas" in values:
             values["betas"] = tuple(values["betas"])

@@ -1,0 +1,261 @@
+"""One training step: k critic updates with the gradient penalty, then one generator update.
+
+Notation: B batch size, k = ``n_critic``, G generator, D critic, z latent vectors, ε
+interpolation weights, x̂ = ε·real + (1 − ε)·fake.
+
+A step draws its randomness in blocks, each from its own stream (``RandomStreams``):
+(1 + k)·B latent vectors, k·B real samples and k·B weights ε; the k generated critic batches
+come from one forward pass of G (G does not change during the critic updates). The real and
+generated batches are scored in one call of D, concatenated along the batch dimension; x̂ in a
+call of its own, so that the penalty's input gradient and its double backward run over B rows,
+not over all 3B.
+
+References: Gulrajani et al., "Improved Training of Wasserstein GANs", arXiv:1704.00028 (WGAN-GP);
+Goodfellow et al., arXiv:1406.2661 (non-saturating loss).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from qlatent.train.config import Config
+from qlatent.train.streams import RandomStreams
+
+Sample = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+# --------------------------------------------------------------------------- structure helpers
+def _as_tuple(x: Sample, name: str) -> tuple[torch.Tensor, ...]:
+    if isinstance(x, torch.Tensor):
+        return (x,)
+    if isinstance(x, (tuple, list)) and x and all(isinstance(t, torch.Tensor) for t in x):
+        return tuple(x)
+    raise TypeError(f"{name} must be a Tensor or a tuple of Tensors, got {type(x).__name__}")
+
+
+def _restore(parts: Sequence[torch.Tensor], like_tuple: bool) -> Sample:
+    return tuple(parts) if like_tuple else parts[0]
+
+
+def _scores(out: torch.Tensor, n: int) -> torch.Tensor:
+    if not isinstance(out, torch.Tensor) or out.numel() != n:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the critic must return one score per sample ({n}), got {shape}")
+    return out.reshape(n).float()
+
+
+def _float(sample: Sample) -> Sample:
+    # Generated samples leave a mixed-precision forward pass as float32, like real ones.
+    if isinstance(sample, (tuple, list)):
+        return tuple(t.float() for t in sample)
+    return sample.float() if isinstance(sample, torch.Tensor) else sample
+
+
+# --------------------------------------------------------------------------- the penalty
+def interpolate(real: Sample, fake: Sample, epsilon: torch.Tensor) -> Sample:
+    """x̂ = ε·real + (1 − ε)·fake with ONE ε per sample, shared by every tensor of a tuple.
+
+    Args:
+        real, fake: Tensors (or tuples of Tensors) of equal structure, ``B`` rows each.
+        epsilon: ``Tensor[B]`` of weights in [0, 1].
+    """
+    r, f = _as_tuple(real, "real"), _as_tuple(fake, "fake")
+    if len(r) != len(f):
+        raise ValueError(f"real has {len(r)} tensors but fake has {len(f)}")
+    out = []
+    for a, b in zip(r, f, strict=True):
+        if a.shape != b.shape:
+            raise ValueError(f"real and fake tensors differ in shape: {tuple(a.shape)} vs "
+                             f"{tuple(b.shape)}")
+        e = epsilon.reshape((-1,) + (1,) * (a.dim() - 1)).to(a.dtype)
+        out.append(torch.lerp(b, a, e))
+    return _restore(out, isinstance(real, (tuple, list)))
+
+
+def gradient_penalty(critic: Callable[[Sample], torch.Tensor], real: Sample, fake: Sample, *,
+                     epsilon: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """The WGAN-GP penalty E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²] (without the weight λ).
+
+    x̂ = ε·real + (1 − ε)·fake, ε ~ U[0, 1] per sample. For tuple samples the gradient is taken
+    w.r.t. every tensor and one norm per sample runs over all of them:
+    ‖∇‖₂² = Σ_tensors Σ_entries (∂D/∂x̂)². The result is differentiable w.r.t. D's parameters.
+    Only ``critic`` is called inside the caller's context: to score x̂ under mixed precision,
+    pass a critic that enters ``torch.autocast`` itself, so the input gradient and its norm
+    are computed outside it, in float32 (as ``training_step`` does).
+
+    Args:
+        critic: ``D(x) -> Tensor[B]`` or ``Tensor[B, 1]``.
+        real, fake: samples of equal structure (B rows).
+        epsilon: ``Tensor[B]`` of interpolation weights; drawn from ``generator`` if ``None``.
+        generator: the ``torch.Generator`` for ε.
+
+    Returns:
+        A scalar float32 tensor.
+
+    Reference: Gulrajani et al., arXiv:1704.00028, eq. (3).
+    """
+    r = _as_tuple(real, "real")
+    n = r[0].shape[0]
+    if epsilon is None:
+        epsilon = torch.rand(n, generator=generator, device=r[0].device)
+    if epsilon.shape != (n,):
+        raise ValueError(f"epsilon must have shape ({n},), got {tuple(epsilon.shape)}")
+    x_hat = tuple(t.detach().requires_grad_(True)
+                  for t in _as_tuple(interpolate(real, fake, epsilon), "x_hat"))
+    scores = _scores(critic(_restore(x_hat, isinstance(real, (tuple, list)))), n)
+    grads = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    sq = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads)
+    return (sq.sqrt() - 1.0).pow(2).mean()
+
+
+# --------------------------------------------------------------------------- the adversaries
+def make_optimizer(params: list[nn.Parameter], config: Config) -> torch.optim.Optimizer:
+    """``config.optimizer`` over ``params`` (Adam fused where every parameter allows it)."""
+    if config.optimizer == "adam":
+        fused = {"fused": True} if _fused_ok(params) else {"foreach": True}
+        return torch.optim.Adam(params, lr=config.lr, betas=config.betas, **fused)
+    return torch.optim.RMSprop(params, lr=config.lr, foreach=True)
+
+
+def _fused_ok(params: list[nn.Parameter]) -> bool:
+    return all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in params)
+
+
+class Adversaries:
+    """G and D with their optimisers: what a step updates and a checkpoint saves.
+
+    Build it after the models are on the training device (the optimisers' states follow their
+    parameters). Only parameters with ``requires_grad`` are trained.
+    """
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: Config) -> None:
+        self.generator, self.critic = generator, critic
+        self.generator_params = [p for p in generator.parameters() if p.requires_grad]
+        self.critic_params = [p for p in critic.parameters() if p.requires_grad]
+        self.opt_generator = make_optimizer(self.generator_params, config)
+        self.opt_critic = make_optimizer(self.critic_params, config)
+        self._noisy = "generator" in inspect.signature(generator.forward).parameters
+
+    def generate(self, z: torch.Tensor, noise: torch.Generator) -> Sample:
+        """G(z), with ``noise`` as G's ``generator`` keyword if its ``forward`` takes one."""
+        return self.generator(z, generator=noise) if self._noisy else self.generator(z)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
+                "opt_generator": self.opt_generator.state_dict(),
+                "opt_critic": self.opt_critic.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.opt_generator.load_state_dict(state["opt_generator"])
+        self.opt_critic.load_state_dict(state["opt_critic"])
+
+
+# --------------------------------------------------------------------------- one step
+@dataclass(frozen=True)
+class StepLosses:
+    """One step's figures, 0-d float32 tensors on the training device (nothing read back).
+
+    Attributes:
+        critic: the last critic update's loss, penalty term λ·GP included.
+        generator: the generator's loss.
+        gradient_penalty: the last critic update's penalty GP (0 when λ = 0).
+        wasserstein: E[D(real)] − E[D(fake)] on the last critic batch.
+    """
+
+    critic: torch.Tensor
+    generator: torch.Tensor
+    gradient_penalty: torch.Tensor
+    wasserstein: torch.Tensor
+
+    def stacked(self) -> torch.Tensor:
+        """``float64[4]``: critic, generator, gradient_penalty, wasserstein."""
+        return torch.stack((self.critic, self.generator, self.gradient_penalty,
+                            self.wasserstein)).double()
+
+
+def _autocast(device: torch.device, config: Config) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def _set_grads(params: list[nn.Parameter], grads: Sequence[torch.Tensor | None]) -> None:
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+
+
+def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: RandomStreams,
+                  config: Config) -> StepLosses:
+    """Draw one step's randomness, run ``config.n_critic`` critic updates, then one generator
+    update (only G's gradients are computed there); return the step's losses.
+
+    Args:
+        adversaries: G, D and their optimisers (updated in place).
+        latent: ``sample(n, *, generator) -> Tensor[n, L]`` on ``streams.device``.
+        data: ``sample(n, *, generator)``, drawn with ``streams.data`` and moved to
+            ``streams.device`` if it lives elsewhere.
+        streams: the run's random streams (advanced).
+        config: the training config (B, k, λ, loss, precision).
+    """
+    device = streams.device
+    B, k, lam = config.batch_size, config.n_critic, config.gp_weight
+    wgan = config.loss == "wgan-gp"
+
+    def critic(x: Sample) -> torch.Tensor:
+        with _autocast(device, config):
+            return adversaries.critic(x)
+
+    # ---- randomness for the whole step, drawn in blocks
+    z_all = latent.sample((1 + k) * B, generator=streams.latent)
+    real_all = _as_tuple(data.sample(k * B, generator=streams.data), "data.sample(...)")
+    if streams.data_device != device:
+        real_all = tuple(t.to(device, non_blocking=True) for t in real_all)
+    eps_all = torch.rand(k, B, generator=streams.epsilon, device=device) if lam > 0 else None
+    with torch.no_grad(), _autocast(device, config):
+        fake_out = _float(adversaries.generate(z_all[: k * B], streams.noise))
+    tuple_out = isinstance(fake_out, (tuple, list))
+    fake_all = _as_tuple(fake_out, "generator output")
+    if len(fake_all) != len(real_all):
+        raise ValueError(f"the generator returns {len(fake_all)} tensor(s) but "
+                         f"data.sample returns {len(real_all)}")
+    real_chunks = [t.split(B) for t in real_all]
+    fake_chunks = [t.split(B) for t in fake_all]
+    # ---- k critic updates
+    for i in range(k):
+        real = tuple(c[i] for c in real_chunks)
+        fake = tuple(c[i] for c in fake_chunks)
+        batch = tuple(torch.cat((r, f)) for r, f in zip(real, fake, strict=True))
+        d_real, d_fake = _scores(critic(_restore(batch, tuple_out)), 2 * B).split(B)
+        gp = None
+        if lam > 0:
+            gp = gradient_penalty(critic, _restore(real, tuple_out), _restore(fake, tuple_out),
+                                  epsilon=eps_all[i])
+        if wgan:
+            loss_d = d_fake.mean() - d_real.mean()
+        else:
+            loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if gp is not None:
+            loss_d = loss_d + lam * gp
+        _set_grads(adversaries.critic_params,
+                   torch.autograd.grad(loss_d, adversaries.critic_params))
+        adversaries.opt_critic.step()
+    # ---- one generator update
+    with _autocast(device, config):
+        fake = _float(adversaries.generate(z_all[k * B:], streams.noise))
+    d_g = _scores(critic(fake), B)
+    loss_g = -d_g.mean() if wgan else F.softplus(-d_g).mean()
+    _set_grads(adversaries.generator_params,
+               torch.autograd.grad(loss_g, adversaries.generator_params))
+    adversaries.opt_generator.step()
+    return StepLosses(
+        critic=loss_d.detach(), generator=loss_g.detach(),
+        gradient_penalty=gp.detach() if gp is not None else torch.zeros((), device=device),
+        wasserstein=(d_real.mean() - d_fake.mean()).detach())

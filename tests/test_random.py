@@ -1,0 +1,40 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from qlatent._random import torch_generator
+
+
+def test_torch_generator_is_seeded_and_independent_of_global_state():
+    torch.manual_seed(123)
+    a = torch.rand(5, generator=torch_generator(7))
+    torch.manual_seed(456)
+    b = torch.rand(5, generator=torch_generator(7))
+    assert torch.equal(a, b)
+    assert torch.equal(a, torch.rand(5, generator=torch.Generator().manual_seed(7)))
+    assert not torch.equal(a, torch.rand(5, generator=torch_generator(8)))
+    before = torch.random.get_rng_state()
+    torch_generator(9)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global state is untouched
+
+
+def test_torch_generator_device_and_largest_seed():
+    g = torch_generator(2**64 - 1, device=torch.device("cpu"))
+    assert g.device == torch.device("cpu") and g.initial_seed() == 2**64 - 1
+
+
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**64, ValueError),
+                                         (1.5, TypeError), (True, TypeError), ("3", TypeError)])
+def test_torch_generator_rejects_bad_seeds(seed, error):
+    with pytest.raises(error, match="seed"):
+        torch_generator(seed)
+
+
+def test_random_module_does_not_import_torch():
+    # photonics imports qlatent._random and must never pull in torch.
+    code = "import sys, qlatent._random; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
