@@ -40,3 +40,15 @@ def as_seed_sequence(rng: RngLike, name: str = "rng") -> np.random.SeedSequence:
         return np.random.SeedSequence()
     as_generator(rng, name)  # validates the int
     return np.random.SeedSequence(int(rng))
+
+
+def check_generator(generator: object, name: str = "generator") -> None:
+    """Raise ``TypeError`` unless ``generator`` is a ``torch.Generator`` or None (torch's default
+    generator): the one check of every ``sample(n, *, generator)``."""
+    if generator is None:
+        return
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")

@@ -28,6 +28,7 @@ from qlatent.photonics.sampler import (
 )
 from qlatent.photonics.statistics import (
     bunching_probability,
+    collision_probability,
     empirical_distribution,
     fano_factor,
     mean_occupancy,
@@ -48,6 +49,7 @@ from qlatent.photonics.unitaries import (
 __all__ = [
     "CIRCUITS", "PERMANENT_METHODS", "SAMPLE_METHODS", "TABLE_MAX_STATES", "UNITARY_ATOL",
     "beam_splitter", "boson_sample", "bunching_probability", "circuit_unitary",
+    "collision_probability",
     "distinguishable_sample", "empirical_distribution", "exact_distribution", "fano_factor",
     "fock_space_size", "haar_unitary", "is_unitary", "loop_unitary", "mean_occupancy",
     "mode_variance", "permanent", "photon_number_histogram", "probability_of_count",
