@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from qlatent import latents, photonics
-from qlatent.latents import BankError, banks
+from qlatent.latents import BankError
 from qlatent.latents.banks import build as bank_build
 
 KW = dict(n_modes=6, progress=False)

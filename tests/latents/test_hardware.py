@@ -76,7 +76,8 @@ def test_unknown_format_and_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("name, text", [
-    ("bom.csv", "\ufeffm0,m1,m2\n1,0,2\n0,1,1\n"),
+    ("bom.csv", "\ufeff1,0,2\n0,1,1\n"),
+    ("bomheader.csv", "\ufeffm0,m1,m2\n1,0,2\n0,1,1\n"),
     ("semi.csv", "1;0;2\n0;1;1\n"),
     ("tabs.tsv", "m0\tm1\tm2\n1\t0\t2\n0\t1\t1\n"),
     ("spaces.txt", "# recorded\n 1  0 2\n0 1   1\n"),

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from qlatent import latents, photonics
+from qlatent import latents
 from qlatent.latents.summary import expected_tvd
 
 

@@ -38,7 +38,7 @@ import torch
 
 from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
-from qlatent.latents.banks import build_bank, default_seed, derive_bank
+from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -203,8 +203,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     """Check a latent request without building anything (no bank, no sampling).
 
     Checks the name, the parameter names and the values that can be checked cheaply (types,
-    ranges, choices: ``normalize``, ``circuit``, ``n_samples``, ``n_photons``, the noise
-    keywords). ``get`` with the same arguments may still fail on what only building shows
+    ranges, choices: ``normalize``, ``circuit``, ``n_samples`` (and that a bank of that many
+    rows fits in memory, see :func:`~qlatent.latents.banks.check_bank_size`), ``n_photons``,
+    the noise keywords). ``get`` with the same arguments may still fail on what only building shows
     (a bank file that is corrupt, a unitary that is not unitary).
 
     Raises:
@@ -236,7 +237,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     if "circuit" in params and isinstance(params["circuit"], str):
         check_choice("circuit", params["circuit"], tuple(photonics.CIRCUITS))
     if params.get("n_samples") is not None:
-        check_int("n_samples", params["n_samples"], minimum=1)
+        n_samples = check_int("n_samples", params["n_samples"], minimum=1)
+        if dim is not None:
+            check_bank_size(n_samples, dim)  # before any bank is allocated
     if params.get("n_photons") is not None:
         check_int("n_photons", params["n_photons"], minimum=1, maximum=dim)
     if params.get("n_jobs") is not None:

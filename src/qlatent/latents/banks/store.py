@@ -350,7 +350,8 @@ def _check_statistics(rows: np.ndarray, meta: dict[str, Any], meta_path: Path) -
         if bad.any():
             j = int(np.argmax(bad))
             raise BankError(f"bank metadata {meta_path} is corrupted: statistics {name} of mode "
-                            f"{j} is {got[j]!r}, the rows of samples.npy give {want[j]!r}")
+                            f"{j} is {float(got[j])!r}, the rows of samples.npy give "
+                            f"{float(want[j])!r}")
 
 
 def load_folder(folder: Path) -> Bank:
