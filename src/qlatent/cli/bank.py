@@ -108,10 +108,10 @@ def build(
         1.0, "--transmission", min=0.0, max=1.0,
         help="Transmission eta: probability that each photon is detected (1 = no loss)."),
     indistinguishability: float = typer.Option(
-        None, "--indistinguishability", "-x",
+        None, "--indistinguishability", "-x", min=0.0, max=1.0,
         help="Overlap x of the photons' internal states (1 = quantum, 0 = photonic)."),
     threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
-    dark_counts: float = typer.Option(0.0, "--dark-counts",
+    dark_counts: float = typer.Option(0.0, "--dark-counts", min=0.0, max=1.0,
                                       help="Dark-count probability per mode and shot."),
     min_photons: int = typer.Option(None, "--min-photons", min=0,
                                     help="Post-select shots with at least this many counts."),
