@@ -137,7 +137,8 @@ def test_zero_where_zero_means_nothing_and_the_old_loss_option_are_usage_errors(
         assert result.exit_code == 2 and f"Invalid value for '{option}'" in out, out
         assert "Input should be greater than or equal to 1" in out
     result, out = _run("quantum", "--transmission", "1.5", "-q")
-    assert result.exit_code == 2 and "'--transmission': Input should be less than or equal to 1" in _flat(out)
+    assert result.exit_code == 2
+    assert "'--transmission': Input should be less than or equal to 1" in _flat(out)
     result, out = _run("quantum", "--loss", "0.9", "-q")
     assert result.exit_code == 2 and "No such option: --loss" in _flat(out)
     assert not list(latents.list_banks())  # nothing was built
