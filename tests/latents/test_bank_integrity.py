@@ -360,3 +360,14 @@ def test_two_builder_threads_and_a_reader_at_once(tmp_path, monkeypatch):
     np.testing.assert_array_equal(results[0], probe.samples)
     np.testing.assert_array_equal(results[1], probe.samples)
     assert not list(folder.parent.glob("*.partial")) and not list(folder.parent.glob(".*.tmp"))
+
+
+def test_a_build_that_fails_before_its_first_chunk_leaves_no_partial_folder(monkeypatch):
+    def fails(*a, **k):
+        raise RuntimeError("sampler failed")
+
+    monkeypatch.setattr(bank_build, "_sample_block", fails)
+    with pytest.raises(RuntimeError, match="sampler failed"):
+        latents.build_bank("quantum", "haar", 3, 100, seed=1, **KW)
+    assert [p.name for p in bank_build.banks_root().iterdir()] == [".locks"]
+    assert latents.banks.unfinished_builds() == []

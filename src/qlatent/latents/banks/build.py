@@ -19,6 +19,7 @@ Notation: N rows, m modes, n photons, U complex128[m, m], t int64[m] the input s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import shutil
@@ -355,10 +356,16 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
             if is_finished(folder):  # built by another process while this one waited
                 source = load_folder(folder)
             else:
-                source = _build_simulated(source_kind, U, t, model, n_samples, seed,
-                                          block_size=block_size, chunk_size=chunk_size,
-                                          n_jobs=n_jobs, progress=progress, folder=folder,
-                                          metadata=metadata)
+                partial = folder.with_name(folder.name + ".partial")
+                try:
+                    source = _build_simulated(source_kind, U, t, model, n_samples, seed,
+                                              block_size=block_size, chunk_size=chunk_size,
+                                              n_jobs=n_jobs, progress=progress, folder=folder,
+                                              metadata=metadata)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        partial.rmdir()  # only if no chunk was finished: no empty litter
+                    raise
     if kind == source_kind:
         return source
     return derive_bank(kind, source, seed)
