@@ -87,9 +87,14 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
                                   chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                                   progress=not quiet)
     elapsed = time.perf_counter() - start
+    _print_bank(bank, f"({bank.samples.dtype}, {bank.samples.nbytes / 1e6:.1f} MB) in "
+                      f"{elapsed:.1f} s")
+
+
+def _print_bank(bank, detail: str) -> None:
+    """The lines a bank command ends with: kind, shape, ``detail``, key and folder."""
     console = _console()
-    console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} "
-                  f"({bank.samples.dtype}, {bank.samples.nbytes / 1e6:.1f} MB) in {elapsed:.1f} s")
+    console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} {detail}")
     console.print(f"key  {bank.key}")
     console.print(f"path {escape(str(bank.path))}")
 
@@ -216,11 +221,7 @@ def import_(
 
     bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
                                description=description)
-    console = _console()
-    console.print(f"[bold]hardware[/bold] bank {bank.n_samples} x {bank.n_modes} "
-                  f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
-    console.print(f"key  {bank.key}")
-    console.print(f"path {escape(str(bank.path))}")
+    _print_bank(bank, f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
 
 
 @bank_app.command(name="list")

@@ -174,6 +174,21 @@ def _lookup(name: str) -> Callable[..., LatentDistribution]:
     return _REGISTRY[name]
 
 
+def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
+                     ) -> Callable[..., LatentDistribution]:
+    """The factory of ``name`` after checking the parameter names and that ``dim`` is given
+    where the latent needs it (every latent but one drawn from ``bank=``)."""
+    factory = _lookup(name)
+    accepted = inspect.signature(factory).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                        f"valid parameters: {', '.join(accepted)}")
+    if dim is None and name != "bank" and params.get("bank") is None:
+        raise ValueError(f"dim is required for latent {name!r}, got None")
+    return factory
+
+
 def get(name: str, *, dim: int | None = None, seed: int | None = None,
         **params: Any) -> LatentDistribution:
     """Build the latent ``name`` (see the module docstring for names and parameters).
@@ -188,15 +203,7 @@ def get(name: str, *, dim: int | None = None, seed: int | None = None,
         ValueError: unknown name (the valid ones are listed) or invalid parameter value.
         TypeError: a parameter the latent does not take (the valid ones are listed).
     """
-    factory = _lookup(name)
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
-                        f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank" and params.get("bank") is None:
-        raise ValueError(f"dim is required for latent {name!r}, got None")
-    return factory(dim=dim, seed=seed, **params)
+    return _checked_factory(name, dim, params)(dim=dim, seed=seed, **params)
 
 
 def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
@@ -217,16 +224,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     from qlatent.latents.normalize import NORMALIZATIONS
     from qlatent.photonics.noise import NoiseModel
 
-    factory = _lookup(name)
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
-                        f"valid parameters: {', '.join(accepted)}")
+    _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)
-    elif name != "bank" and params.get("bank") is None:
-        raise ValueError(f"dim is required for latent {name!r}, got None")
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)
     if name == "bernoulli" and "p" in params:
