@@ -253,6 +253,7 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
     for stale in root.glob(f".{folder.name}.*.tmp"):  # left by a publisher that was killed
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the published bank is readable like the cache
     try:
         _save_npy(tmp / "samples.npy", rows)
         checksums = {"samples.npy": file_digest(tmp / "samples.npy")}
