@@ -111,10 +111,14 @@ def test_binary_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"latin.csv: not UTF-8 text"):
         latents.import_bank(tmp_path / "latin.csv")
     (tmp_path / "junk.npy").write_bytes(b"not an npy file")
-    with pytest.raises(ValueError, match=r"junk.npy: not a readable NPY file"):
+    with pytest.raises(ValueError, match=r"junk.npy: not a NPY file \(it does not start with"):
         latents.import_bank(tmp_path / "junk.npy")
+    (tmp_path / "junk.npz").write_bytes(b"PK but not a zip")
+    with pytest.raises(ValueError, match=r"junk.npz: not a readable NPZ file of counts"):
+        latents.import_bank(tmp_path / "junk.npz")
     np.save(tmp_path / "obj.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match=r"obj.npy: not a readable NPY file"):
+    with pytest.raises(ValueError, match=r"obj.npy: not a readable NPY file of counts "
+                                         r"\(Object arrays cannot be loaded"):
         latents.import_bank(tmp_path / "obj.npy")
     np.save(tmp_path / "big.npy", np.array([[1, 0], [2**40, 0]], dtype=np.uint64))
     with pytest.raises(ValueError, match=r"big.npy: row 2: column 1: 1099511627776 is larger "

@@ -148,7 +148,15 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
 def _read_array(path: Path, array_name: str | None) -> tuple[np.ndarray, str | None]:
+    kind = path.suffix.lower()
+    with open(path, "rb") as handle:
+        if not handle.read(len(_MAGIC[kind])) == _MAGIC[kind]:
+            raise ValueError(f"{path}: not a {kind[1:].upper()} file (it does not start with "
+                             f"the {kind[1:].upper()} signature {_MAGIC[kind]!r})")
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several kinds for damaged or pickled files
