@@ -101,3 +101,10 @@ def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def notice(message: str) -> None:
+    """Tell the user, in one line on stderr, what a cache did on its own (a rebuild, a skip)."""
+    import sys
+
+    print(f"qlatent: {' '.join(message.split())}", file=sys.stderr, flush=True)

@@ -61,3 +61,15 @@ def torch_generator(seed: int, device: Any = "cpu") -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed)
     return g
+
+
+def check_generator(generator: object, name: str = "generator") -> None:
+    """Raise ``TypeError`` unless ``generator`` is a ``torch.Generator`` or None (torch's default
+    generator): the one check of every ``sample(n, *, generator)``."""
+    if generator is None:
+        return
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")

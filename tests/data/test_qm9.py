@@ -160,6 +160,28 @@ def test_sample_is_one_hot_symmetric_and_deterministic(data):
     assert torch.equal(edges, e2) and torch.equal(nodes, n2)
 
 
+def test_corrupt_cache_is_rebuilt_and_says_so(data, subset_file, tmp_path, capfd):
+    """A damaged processed cache is not trusted: one line on stderr names it, then it is rebuilt
+    (the old code rebuilt it silently)."""
+    import shutil
+    from pathlib import Path
+
+    cache = tmp_path / "cache"
+    shutil.copytree(Path(data.report.cache_file).parents[1], cache)
+    path = cache / "qm9" / Path(data.report.cache_file).name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    capfd.readouterr()
+    rebuilt = _graphs(subset_file, cache)
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"qlatent: the processed QM9 cache {path} is "
+                                               "corrupt (")
+    assert err[0].endswith("); rebuilding it")
+    assert not rebuilt.report.from_cache and rebuilt.smiles("test") == data.smiles("test")
+    again = _graphs(subset_file, cache)
+    assert again.report.from_cache and capfd.readouterr().err == ""
+
+
+
 @pytest.mark.parametrize("p", [0.0, 1.0])
 def test_permutation_augmentation_keeps_molecules(subset_file, cache, p):
     data = _graphs(subset_file, cache, permutation_p=p)

@@ -8,20 +8,21 @@ import pytest
 import torch
 
 from qlatent import latents, photonics
-from qlatent.latents import BankError, banks
+from qlatent.latents import BankError
+from qlatent.latents.banks import build as bank_build
 
 KW = dict(n_modes=6, progress=False)
 
 
 def _count_blocks(monkeypatch):
     calls = []
-    real = banks._sample_block
+    real = bank_build._sample_block
 
     def counting(*args, **kwargs):
         calls.append(args[4])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(banks, "_sample_block", counting)
+    monkeypatch.setattr(bank_build, "_sample_block", counting)
     return calls
 
 
@@ -82,7 +83,7 @@ def test_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch):
                                chunk_size=200, noise={"transmission": 0.8}, **KW)
 
     monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "killed"))
-    real = banks._sample_block
+    real = bank_build._sample_block
     calls = []
 
     def dies_in_chunk_3(*args, **kwargs):
@@ -91,7 +92,7 @@ def test_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(banks, "_sample_block", dies_in_chunk_3)
+    monkeypatch.setattr(bank_build, "_sample_block", dies_in_chunk_3)
     with pytest.raises(KeyboardInterrupt):
         latents.build_bank("quantum", "haar", 3, 1000, seed=8, block_size=100, chunk_size=200,
                            noise={"transmission": 0.8}, **KW)
@@ -100,7 +101,7 @@ def test_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch):
     with pytest.raises(BankError, match="not a finished bank"):
         latents.load_bank(partial[0].with_name(partial[0].name[:-len(".partial")]))
 
-    monkeypatch.setattr(banks, "_sample_block", real)
+    monkeypatch.setattr(bank_build, "_sample_block", real)
     calls2 = _count_blocks(monkeypatch)
     # Resume with another chunk size: only the 6 missing blocks are generated.
     resumed = latents.build_bank("quantum", "haar", 3, 1000, seed=8, block_size=100,
@@ -205,12 +206,12 @@ def test_killed_build_process_resumes_bit_identical(tmp_path, monkeypatch):
     killed = tmp_path / "killed"
     code = (
         "import time\n"
-        "from qlatent.latents import banks\n"
-        "real = banks._sample_block\n"
+        "from qlatent.latents import banks\nfrom qlatent.latents.banks import build as bank_build\n"
+        "real = bank_build._sample_block\n"
         "def slow(*a, **k):\n"
         "    time.sleep(0.05)\n"
         "    return real(*a, **k)\n"
-        "banks._sample_block = slow\n"
+        "bank_build._sample_block = slow\n"
         f"banks.build_bank('quantum', 'haar', n_modes=6, progress=False, **{args!r})\n"
     )
     env = {**os.environ, "QLATENT_CACHE": str(killed)}

@@ -68,8 +68,62 @@ def test_npz_choice_of_array(tmp_path):
 
 
 def test_unknown_format_and_missing_file(tmp_path):
-    (tmp_path / "x.txt").write_text("1,0\n")
-    with pytest.raises(ValueError, match="file suffix must be one of"):
-        latents.import_bank(tmp_path / "x.txt")
-    with pytest.raises(FileNotFoundError, match="path must be an existing"):
+    (tmp_path / "x.dat").write_text("1,0\n")
+    with pytest.raises(ValueError, match=r"the suffix of .*x.dat must be one of '.csv'"):
+        latents.import_bank(tmp_path / "x.dat")
+    with pytest.raises(ValueError, match=r"path must be an existing .*nope.csv.*no such file"):
         latents.import_bank(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("bom.csv", "\ufeff1,0,2\n0,1,1\n"),
+    ("bomheader.csv", "\ufeffm0,m1,m2\n1,0,2\n0,1,1\n"),
+    ("semi.csv", "1;0;2\n0;1;1\n"),
+    ("tabs.tsv", "m0\tm1\tm2\n1\t0\t2\n0\t1\t1\n"),
+    ("spaces.txt", "# recorded\n 1  0 2\n0 1   1\n"),
+    ("quoted.csv", '"1","0","2"\n"0","1","1"\n'),
+])
+def test_text_formats_byte_order_mark_and_delimiters(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    bank = latents.import_bank(path)
+    np.testing.assert_array_equal(bank.samples, [[1, 0, 2], [0, 1, 1]])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1|0|2\n0|1|1\n", r"line 1: cannot tell the delimiter, found '\|'; expected comma"),
+    ("1,0;2\n", "line 1: cannot tell the delimiter, the line has both comma and semicolon"),
+    ("1,0,2\n0;1;1\n", "row 2: column 1: '0;1;1' holds a semicolon, but the file's delimiter "
+                        "is comma"),
+    ("1,0,2\n0,70000,1\n", r"row 2: column 2: 70000 is larger than a bank holds \(65535\)"),
+    ("1,0,2\n0,99999999999999999999999,1\n", "row 2: column 2: 99999999999999999999999 is "
+                                             "larger than a bank holds"),
+])
+def test_text_errors_name_the_file_and_row(tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{path}: {message}"):
+        latents.import_bank(path)
+
+
+def test_binary_errors_name_the_file(tmp_path):
+    (tmp_path / "latin.csv").write_bytes(b"1,0\n\xe9,1\n")
+    with pytest.raises(ValueError, match=r"latin.csv: not UTF-8 text"):
+        latents.import_bank(tmp_path / "latin.csv")
+    (tmp_path / "junk.npy").write_bytes(b"not an npy file")
+    with pytest.raises(ValueError, match=r"junk.npy: not a NPY file \(it does not start with"):
+        latents.import_bank(tmp_path / "junk.npy")
+    (tmp_path / "junk.npz").write_bytes(b"PK but not a zip")
+    with pytest.raises(ValueError, match=r"junk.npz: not a readable NPZ file of counts"):
+        latents.import_bank(tmp_path / "junk.npz")
+    np.save(tmp_path / "obj.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"obj.npy: not a readable NPY file of counts "
+                                         r"\(Object arrays cannot be loaded"):
+        latents.import_bank(tmp_path / "obj.npy")
+    np.save(tmp_path / "big.npy", np.array([[1, 0], [2**40, 0]], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"big.npy: row 2: column 1: 1099511627776 is larger "
+                                         r"than a bank holds \(65535\)"):
+        latents.import_bank(tmp_path / "big.npy")
+    np.save(tmp_path / "huge.npy", np.array([[1.0, 0.0], [1e30, 0.0]]))
+    with pytest.raises(ValueError, match=r"huge.npy: row 2: column 1: 1e\+30 is larger"):
+        latents.import_bank(tmp_path / "huge.npy")

@@ -223,3 +223,44 @@ def test_noisy_samples_do_not_depend_on_threads(monkeypatch):
     a = noisy_sample(U, T, 3000, rng=11, n_jobs=1, **kw)
     b = noisy_sample(U, T, 3000, rng=11, n_jobs=2, **kw)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("noise", [
+    {}, {"transmission": 0.7}, {"transmission": 0.0}, {"threshold": True},
+    {"threshold": True, "transmission": 0.6}, {"dark_count_probability": 0.2},
+    {"dark_count_probability": 1.0}, {"dark_count_probability": 1.0, "threshold": True},
+    {"dark_count_probability": 0.3, "threshold": True, "transmission": 0.8},
+    {"indistinguishability": 0.4, "transmission": 0.9, "min_photons": 2},
+    {"min_photons": 1, "dark_count_probability": 0.1, "transmission": 0.5},
+])
+def test_count_bounds_are_the_exact_support(noise):
+    """(min total, max total, max count) equal the extremes of the exact distribution's support:
+    the bank check accepts every possible row and nothing the model cannot produce."""
+    from qlatent.photonics.noise import NoiseModel
+
+    states, probs = noisy_output_distribution(U, T, **noise)
+    support = states[probs > 0]
+    totals = support.sum(axis=1)
+    bounds = NoiseModel(**noise).count_bounds(N, M)
+    assert bounds == (totals.min(), totals.max(), support.max())
+    assert NoiseModel(**noise).check_counts(support, N) is None
+    low = support[totals == totals.min()][:1].copy()
+    if bounds[0] > 0:
+        low[0, np.argmax(low[0])] -= 1
+        assert "photons, expected" in NoiseModel(**noise).check_counts(low, N)
+
+
+def test_noise_model_from_mapping_and_deviations():
+    from qlatent.photonics.noise import NoiseModel
+
+    model = NoiseModel.from_mapping({"transmission": 0.9, "min_photons": None})
+    assert model == NoiseModel(transmission=0.9)
+    assert model.deviations() == {"transmission": 0.9} and not model.is_ideal
+    assert NoiseModel.from_mapping(None).is_ideal
+    assert NoiseModel(indistinguishability=0.0).deviations(
+        NoiseModel(indistinguishability=0.0)) == {}
+    with pytest.raises(ValueError, match=r"noise has unknown keys \['los'\]; valid keys are "
+                                         "transmission, indistinguishability"):
+        NoiseModel.from_mapping({"los": 0.5})
+    with pytest.raises(TypeError, match="noise must be a mapping, a NoiseModel or None"):
+        NoiseModel.from_mapping([0.5])

@@ -50,3 +50,26 @@ def test_permanent_validation():
         permanent(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(TypeError, match="A must be a numeric"):
         permanent(np.array([["a", "b"], ["c", "d"]]))
+
+
+def test_large_permanents_warn_or_refuse_before_starting():
+    import time
+    import warnings
+
+    from qlatent.photonics.permanent import PERMANENT_MAX_SIZE, PERMANENT_WARN_SIZE
+
+    start = time.perf_counter()
+    big = np.ones((PERMANENT_MAX_SIZE + 1, PERMANENT_MAX_SIZE + 1))
+    with pytest.raises(ValueError, match=r"A must be at most 40 x 40 .* 4.51e\+13 here\); "
+                                         r"got 41 x 41"):
+        permanent(big)
+    assert time.perf_counter() - start < 1.0  # refused, not computed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        permanent(np.ones((PERMANENT_WARN_SIZE, PERMANENT_WARN_SIZE))[:12, :12])  # no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the warning raises: it must come before the work
+        with pytest.raises(UserWarning, match=r"permanent of a 29 x 29 matrix: ~7.78e\+09 "
+                                              r"multiply-adds \(glynn\)"):
+            permanent(np.ones((29, 29)))
+    assert time.perf_counter() - start < 5.0

@@ -323,3 +323,18 @@ def test_bit_identical_at_16_photons_one_sample_per_work_item():
     np.testing.assert_array_equal(a, np.concatenate([boson_sample(U, t, 1, rng=gen, n_jobs=2),
                                                      boson_sample(U, t, 5, rng=gen)]))
     assert np.all(a.sum(axis=1) == 16)
+
+
+def test_exact_distribution_refuses_a_too_large_fock_space_before_allocating():
+    import time
+
+    from qlatent.photonics import exact_distribution
+    from qlatent.photonics.sampler import TABLE_HARD_MAX_STATES
+
+    U = haar_unitary(40, rng=0)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"n_modes = 40 and 20 photons give "
+                                         r"[0-9,]+ output states, more than exact_distribution "
+                                         f"holds \\({TABLE_HARD_MAX_STATES:,}"):
+        exact_distribution(U, standard_input(40, 20))
+    assert time.perf_counter() - start < 2.0

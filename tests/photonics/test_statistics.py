@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+from qlatent import photonics
 from qlatent.photonics import (
     bunching_probability,
+    collision_probability,
     empirical_distribution,
     fano_factor,
     mean_occupancy,
@@ -66,3 +68,26 @@ def test_empirical_distribution_at_48_modes_with_large_counts():
     np.testing.assert_allclose(empirical_distribution(x, states), [0.25, 0.25, 0.5])
     with pytest.raises(ValueError, match="must not repeat"):
         empirical_distribution(x, states[[0, 0, 1, 2]])
+
+
+def test_collision_probability_is_unbiased_for_sum_p_squared():
+    rng = np.random.default_rng(1)
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    states = np.eye(4, dtype=np.int64)
+    estimates = [collision_probability(states[rng.choice(4, size=50, p=p)]) for _ in range(4000)]
+    sd = np.std(estimates) / np.sqrt(len(estimates))
+    assert abs(np.mean(estimates) - np.sum(p**2)) < 5 * sd
+
+
+def test_tvd_agrees_with_frequencies_and_counts_samples_outside_the_states():
+    U = photonics.haar_unitary(4, rng=2)
+    t = photonics.standard_input(4, 2)
+    states, probs = photonics.reference.output_distribution(U, t)
+    rows = photonics.boson_sample(U, t, 3000, rng=3)
+    f = photonics.empirical_distribution(rows, states)
+    inside = total_variation_distance(rows, states, probs)
+    assert abs(inside - 0.5 * np.abs(f - probs).sum()) < 1e-12
+    outside = np.vstack([rows, np.array([[3, 0, 0, 0]] * 1000)])  # 3 photons: not a state
+    f = f * 3000 / 4000
+    expected = 0.5 * (np.abs(f - probs).sum() + 0.25)
+    assert abs(total_variation_distance(outside, states, probs) - expected) < 1e-12

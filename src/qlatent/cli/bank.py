@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qlatent.cli import app
@@ -40,11 +41,18 @@ def _console() -> Console:
 
 def _noise_text(kind: str, noise: dict[str, Any] | None) -> str:
     """The noise settings that differ from the ideal sampler of ``kind``, or "none"."""
-    ideal = {"transmission": 1.0, "threshold": False, "dark_count_probability": 0.0,
-             "min_photons": None,
-             "indistinguishability": 0.0 if kind == "photonic" else 1.0}
-    parts = [f"{k}={v}" for k, v in (noise or {}).items() if ideal.get(k, None) != v]
-    return ", ".join(parts) or "none"
+    from qlatent.latents.banks import IDEAL_NOISE
+    from qlatent.photonics.noise import NoiseModel
+
+    if kind not in IDEAL_NOISE and kind not in ("dirichlet_multinomial", "shuffled"):
+        # recorded samples: only the post-selection is known
+        return ", ".join(f"{k}={v}" for k, v in (noise or {}).items() if v) or "none"
+    try:
+        model = NoiseModel.from_mapping(noise)
+    except (TypeError, ValueError):
+        return "unreadable"
+    ideal = IDEAL_NOISE.get(kind, NoiseModel())
+    return ", ".join(f"{k}={v}" for k, v in model.deviations(ideal).items()) or "none"
 
 
 def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, circuit: str,
@@ -59,57 +67,61 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
     if indistinguishability is not None:
         noise["indistinguishability"] = indistinguishability
     start = time.perf_counter()
-    try:
-        if source is not None:
-            if kind not in DERIVED_KINDS:
-                raise ValueError(f"--from applies to {' and '.join(DERIVED_KINDS)}, not {kind!r}")
-            simulated = {"--modes": modes != 16, "--photons": photons is not None,
-                         "--samples": samples != 200_000, "--circuit": circuit != "haar",
-                         "--loss": transmission != 1.0, "--threshold": threshold,
-                         "--indistinguishability": indistinguishability is not None,
-                         "--dark-counts": dark_counts != 0.0, "--min-photons": bool(min_photons)}
-            given = [name for name, changed in simulated.items() if changed]
-            if given:
-                raise ValueError(f"{', '.join(given)} do not apply with --from: the source "
-                                 "bank fixes them")
-            bank = latents.derive_bank(kind, source, seed)
-        else:
-            bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
-                                      noise=noise, n_jobs=jobs,
-                                      chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
-                                      progress=not quiet)
-    except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    if source is not None:
+        if kind not in DERIVED_KINDS:
+            raise typer.BadParameter(f"--from applies to {' and '.join(DERIVED_KINDS)}, not "
+                                     f"{kind!r}")
+        simulated = {"--modes": modes != 16, "--photons": photons is not None,
+                     "--samples": samples != 200_000, "--circuit": circuit != "haar",
+                     "--transmission": transmission != 1.0, "--threshold": threshold,
+                     "--indistinguishability": indistinguishability is not None,
+                     "--dark-counts": dark_counts != 0.0, "--min-photons": bool(min_photons)}
+        given = [name for name, changed in simulated.items() if changed]
+        if given:
+            raise typer.BadParameter(f"{', '.join(given)} do not apply with --from: the source "
+                                     "bank fixes them")
+        bank = latents.derive_bank(kind, source, seed)
+    else:
+        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+                                  noise=noise, n_jobs=jobs,
+                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                                  progress=not quiet)
     elapsed = time.perf_counter() - start
+    _print_bank(bank, f"({bank.samples.dtype}, {bank.samples.nbytes / 1e6:.1f} MB) in "
+                      f"{elapsed:.1f} s")
+
+
+def _print_bank(bank, detail: str) -> None:
+    """The lines a bank command ends with: kind, shape, ``detail``, key and folder."""
     console = _console()
-    console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} "
-                  f"({bank.samples.dtype}, {bank.samples.nbytes / 1e6:.1f} MB) in {elapsed:.1f} s")
+    console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} {detail}")
     console.print(f"key  {bank.key}")
-    console.print(f"path {bank.path}")
+    console.print(f"path {escape(str(bank.path))}")
 
 
 @bank_app.command(name="build")
 def build(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
-    modes: int = typer.Option(16, "--modes", "-m", help="Number of modes m (latent size)."),
-    photons: int = typer.Option(None, "--photons", "-n",
+    modes: int = typer.Option(16, "--modes", "-m", min=1,
+                              help="Number of modes m (latent size)."),
+    photons: int = typer.Option(None, "--photons", "-n", min=1,
                                 help="Photons in the first modes (default: half of --modes)."),
-    samples: int = typer.Option(200_000, "--samples", "-N", help="Rows of the bank."),
-    seed: int = typer.Option(0, "--seed", "-s", help="Seed of the circuit and the rows."),
+    samples: int = typer.Option(200_000, "--samples", "-N", min=1, help="Rows of the bank."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the circuit and the rows."),
     circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
     transmission: float = typer.Option(
-        1.0, "--loss", "--transmission",
+        1.0, "--transmission", min=0.0, max=1.0,
         help="Transmission eta: probability that each photon is detected (1 = no loss)."),
     indistinguishability: float = typer.Option(
-        None, "--indistinguishability", "-x",
+        None, "--indistinguishability", "-x", min=0.0, max=1.0,
         help="Overlap x of the photons' internal states (1 = quantum, 0 = photonic)."),
     threshold: bool = typer.Option(False, "--threshold", help="Click (threshold) detectors."),
-    dark_counts: float = typer.Option(0.0, "--dark-counts",
+    dark_counts: float = typer.Option(0.0, "--dark-counts", min=0.0, max=1.0,
                                       help="Dark-count probability per mode and shot."),
-    min_photons: int = typer.Option(None, "--min-photons",
+    min_photons: int = typer.Option(None, "--min-photons", min=0,
                                     help="Post-select shots with at least this many counts."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Sampler threads (same rows)."),
-    chunk_size: int = typer.Option(None, "--chunk-size",
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Sampler threads (same rows)."),
+    chunk_size: int = typer.Option(None, "--chunk-size", min=1,
                                    help="Samples per saved chunk (default: 65536)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     source: str = typer.Option(None, "--from",
@@ -150,10 +162,7 @@ def info(
     from qlatent import latents
     from qlatent.latents.summary import summarize_bank
 
-    try:
-        loaded = latents.load_bank(bank)
-    except latents.BankError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    loaded = latents.load_bank(bank)
     summary = summarize_bank(loaded)
     console = _console()
     if as_json:
@@ -192,15 +201,16 @@ def info(
                      f"{t['value']:.4f} (an exact sampler: ~{t['expected_for_exact_sampler']:.4f}; "
                      f"{t['n_states']} states)"))
     for field, value in rows:
-        table.add_row(field, value)
+        table.add_row(field, escape(value))
     console.print(table)
 
 
 @bank_app.command(name="import")
 def import_(
     file: Path = typer.Argument(  # noqa: B008
-        ..., help="CSV, NPY or NPZ of count vectors, one row per shot."),
-    min_photons: int = typer.Option(None, "--min-photons",
+        ..., help="CSV/TSV/TXT (comma, semicolon, tab or spaces), NPY or NPZ of count vectors, "
+                  "one row per shot."),
+    min_photons: int = typer.Option(None, "--min-photons", min=0,
                                     help="Keep shots with at least this many counts."),
     array: str = typer.Option(None, "--array", help="Array name inside an NPZ file."),
     description: str = typer.Option(None, "--description",
@@ -209,16 +219,9 @@ def import_(
     """Import recorded hardware samples as a bank (validated; errors name the row)."""
     from qlatent import latents
 
-    try:
-        bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
-                                   description=description)
-    except (ValueError, FileNotFoundError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    console = _console()
-    console.print(f"[bold]hardware[/bold] bank {bank.n_samples} x {bank.n_modes} "
-                  f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
-    console.print(f"key  {bank.key}")
-    console.print(f"path {bank.path}")
+    bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
+                               description=description)
+    _print_bank(bank, f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
 
 
 @bank_app.command(name="list")
@@ -234,18 +237,18 @@ def list_() -> None:
         console.print(f"unfinished build {build['key'][:12]}: {build['chunks']} chunks, "
                       f"{build['rows']} rows kept (rerun the same build command to finish it)")
     if not entries:
-        console.print(f"no banks in {cache_dir('banks')}")
+        console.print(f"no banks in {escape(str(cache_dir('banks')))}")
         return
-    table = Table(title=f"banks in {cache_dir('banks')}")
+    table = Table(title=f"banks in {escape(str(cache_dir('banks')))}")
     for col in ("key", "kind", "shape", "circuit", "seed", "noise", "created", "MB"):
         table.add_column(col)
     for meta in entries:
         size = Path(meta["path"], "samples.npy")
-        table.add_row(str(meta.get("key", ""))[:12], str(meta.get("kind")),
-                      f"{meta.get('n_samples')} x {meta.get('n_modes')}",
-                      str(meta.get("circuit")), str(meta.get("seed")),
-                      _noise_text(str(meta.get("kind")), meta.get("noise")),
-                      str(meta.get("created", ""))[:16].replace("T", " "),
-                      f"{size.stat().st_size / 1e6:.1f}"
-                      if size.is_file() else "?")
+        cells = (str(meta.get("key", ""))[:12], str(meta.get("kind")),
+                 f"{meta.get('n_samples')} x {meta.get('n_modes')}",
+                 str(meta.get("circuit")), str(meta.get("seed")),
+                 _noise_text(str(meta.get("kind")), meta.get("noise")),
+                 str(meta.get("created", ""))[:16].replace("T", " "),
+                 f"{size.stat().st_size / 1e6:.1f}" if size.is_file() else "?")
+        table.add_row(*(escape(c) for c in cells))
     console.print(table)

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qlatent._io import atomic_write, cache_dir, digest, file_digest
+from qlatent._io import atomic_write, cache_dir, digest, file_digest, notice
+from qlatent._random import check_generator
 from qlatent._validation import check_choice, check_float, check_int
 
 __all__ = [
@@ -382,7 +383,9 @@ class QM9Graphs:
         if from_cache:
             try:
                 arrays = self._load(path)
-            except Exception:  # noqa: BLE001 - a corrupt cache entry is rebuilt, not trusted
+            except Exception as exc:  # noqa: BLE001 - a corrupt cache entry is rebuilt, not trusted
+                notice(f"the processed QM9 cache {path} is corrupt ({type(exc).__name__}: "
+                       f"{str(exc)[:200]}); rebuilding it")
                 from_cache = False
         if not from_cache:
             arrays = self._build(paths, workers)
@@ -463,9 +466,7 @@ class QM9Graphs:
             ``(edges float32[n, n_atoms, n_atoms, b], nodes float32[n, n_atoms, a])``.
         """
         n = check_int("n", n, minimum=1)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, "
-                            f"got {type(generator).__name__}")
+        check_generator(generator)
         pick = self._train_index[torch.randint(len(self._train_index), (n,),
                                                generator=generator)]
         x = self._x[pick]

@@ -17,15 +17,8 @@ import math
 import numpy as np
 import torch
 
-from qlatent._io import digest
-from qlatent._random import RngLike, as_seed_sequence
+from qlatent._random import RngLike, as_seed_sequence, check_generator
 from qlatent._validation import check_float, check_int
-
-
-def _check_generator(generator: torch.Generator | None) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
 class _Synthetic:
@@ -42,7 +35,7 @@ class _Synthetic:
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` samples: float32 ``Tensor[n, dim]`` on ``self.device``."""
         n = check_int("n", n, minimum=0)
-        _check_generator(generator)
+        check_generator(generator)
         return self._sample(n, generator)
 
     def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -113,38 +106,40 @@ class BernoulliData(_Synthetic):
 class BosonData(_Synthetic):
     """Boson-sampling data: output counts of n single photons through a Haar interferometer.
 
-    The unitary U (Haar, its own, drawn from ``seed``) and a bank of ``n_samples`` exact
-    samples (``qlatent.photonics.boson_sample``, photons in the first n modes) are made at
-    construction; ``sample`` draws rows of the bank uniformly with replacement.
+    The data is a quantum bank (:func:`qlatent.latents.build_bank`, so the same exact sampler,
+    cache and checks as the latents): its Haar unitary U and its ``n_samples`` rows (photons
+    in the first n modes) are determined by ``seed``; ``sample`` draws rows of the bank
+    uniformly with replacement.
 
     Args:
         n_modes: m (default 16).
         n_photons: n (default 8).
-        seed: determines U and the bank (Generator, SeedSequence, int or None).
+        seed: determines U and the bank (Generator, SeedSequence, int or None); it is turned
+            into the bank's integer seed by ``SeedSequence.generate_state``.
         n_samples: bank size (default 100,000).
 
     Attributes:
         unitary: complex128[m, m].
         bank: float32 Tensor[n_samples, m] of counts.
-        bank_digest: SHA-256 of (U, bank) for the run's record.
+        bank_digest: the bank's key, a SHA-256 of everything that determines (U, rows), for the
+            run's record.
     """
 
     def __init__(self, n_modes: int = 16, n_photons: int = 8, seed: RngLike = None,
                  n_samples: int = 100_000) -> None:
         super().__init__()
-        from qlatent.photonics import haar_unitary
-        from qlatent.photonics.sampler import boson_sample, standard_input
+        from qlatent.latents.banks import build_bank
 
         self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.n_photons = check_int("n_photons", n_photons, minimum=1, maximum=self.n_modes)
         self.n_samples = check_int("n_samples", n_samples, minimum=1)
         self.dim = self.n_modes
-        ss_unitary, ss_bank = as_seed_sequence(seed, "seed").spawn(2)
-        self.unitary = haar_unitary(self.n_modes, rng=ss_unitary)
-        counts = boson_sample(self.unitary, standard_input(self.n_modes, self.n_photons),
-                              self.n_samples, rng=ss_bank)
-        self.bank_digest = digest(self.unitary, counts)
-        self.bank = torch.from_numpy(counts.astype(np.float32))
+        bank_seed = int(as_seed_sequence(seed, "seed").generate_state(1, np.uint64)[0] >> 1)
+        bank = build_bank("quantum", "haar", self.n_photons, self.n_samples, bank_seed,
+                          n_modes=self.n_modes, progress=False)
+        self.unitary = bank.unitary
+        self.bank_digest = bank.key
+        self.bank = torch.from_numpy(bank.samples.astype(np.float32))
 
     def to(self, device: str | torch.device) -> BosonData:
         super().to(device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qlatent._random import check_generator
 from qlatent._validation import check_int
 
 
@@ -35,12 +36,8 @@ class LatentDistribution(nn.Module):
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` latent vectors: float32 ``Tensor[n, dim]`` on ``self.device``."""
         n = check_int("n", n, minimum=0)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(
-                f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-            )
-        z = self._sample(n, generator)
-        return z
+        check_generator(generator)
+        return self._sample(n, generator)
 
     def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         raise NotImplementedError

@@ -38,7 +38,7 @@ import torch
 
 from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
-from qlatent.latents.banks import build_bank, default_seed, derive_bank
+from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -174,6 +174,21 @@ def _lookup(name: str) -> Callable[..., LatentDistribution]:
     return _REGISTRY[name]
 
 
+def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
+                     ) -> Callable[..., LatentDistribution]:
+    """The factory of ``name`` after checking the parameter names and that ``dim`` is given
+    where the latent needs it (every latent but one drawn from ``bank=``)."""
+    factory = _lookup(name)
+    accepted = inspect.signature(factory).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
+                        f"valid parameters: {', '.join(accepted)}")
+    if dim is None and name != "bank" and params.get("bank") is None:
+        raise ValueError(f"dim is required for latent {name!r}, got None")
+    return factory
+
+
 def get(name: str, *, dim: int | None = None, seed: int | None = None,
         **params: Any) -> LatentDistribution:
     """Build the latent ``name`` (see the module docstring for names and parameters).
@@ -188,23 +203,16 @@ def get(name: str, *, dim: int | None = None, seed: int | None = None,
         ValueError: unknown name (the valid ones are listed) or invalid parameter value.
         TypeError: a parameter the latent does not take (the valid ones are listed).
     """
-    factory = _lookup(name)
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
-                        f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank" and params.get("bank") is None:
-        raise ValueError(f"dim is required for latent {name!r}, got None")
-    return factory(dim=dim, seed=seed, **params)
+    return _checked_factory(name, dim, params)(dim=dim, seed=seed, **params)
 
 
 def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     """Check a latent request without building anything (no bank, no sampling).
 
     Checks the name, the parameter names and the values that can be checked cheaply (types,
-    ranges, choices: ``normalize``, ``circuit``, ``n_samples``, ``n_photons``, the noise
-    keywords). ``get`` with the same arguments may still fail on what only building shows
+    ranges, choices: ``normalize``, ``circuit``, ``n_samples`` (and that a bank of that many
+    rows fits in memory, see :func:`~qlatent.latents.banks.check_bank_size`), ``n_photons``,
+    the noise keywords). ``get`` with the same arguments may still fail on what only building shows
     (a bank file that is corrupt, a unitary that is not unitary).
 
     Raises:
@@ -216,16 +224,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     from qlatent.latents.normalize import NORMALIZATIONS
     from qlatent.photonics.noise import NoiseModel
 
-    factory = _lookup(name)
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
-                        f"valid parameters: {', '.join(accepted)}")
+    _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)
-    elif name != "bank" and params.get("bank") is None:
-        raise ValueError(f"dim is required for latent {name!r}, got None")
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)
     if name == "bernoulli" and "p" in params:
@@ -236,7 +237,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     if "circuit" in params and isinstance(params["circuit"], str):
         check_choice("circuit", params["circuit"], tuple(photonics.CIRCUITS))
     if params.get("n_samples") is not None:
-        check_int("n_samples", params["n_samples"], minimum=1)
+        n_samples = check_int("n_samples", params["n_samples"], minimum=1)
+        if dim is not None:
+            check_bank_size(n_samples, dim)  # before any bank is allocated
     if params.get("n_photons") is not None:
         check_int("n_photons", params["n_photons"], minimum=1, maximum=dim)
     if params.get("n_jobs") is not None:

@@ -1,5 +1,8 @@
 """Summaries of a bank: provenance, moments, bunching, collisions and a TVD self-check.
 
+The statistics themselves (TVD, collision probability, Fano factor...) live in
+:mod:`qlatent.photonics.statistics`; this module picks the exact reference and assembles them.
+
 Notation: rows int[N, m] of a bank; states int[K, m] and probs float64[K] an exact distribution.
 """
 
@@ -11,31 +14,13 @@ import numpy as np
 
 from qlatent.latents.banks import Bank
 
-__all__ = ["summarize_bank", "expected_tvd", "collision_probability",
-           "total_variation_with_support", "exact_reference"]
+__all__ = ["summarize_bank", "expected_tvd", "exact_reference"]
 
 #: ``bank info`` compares an ideal quantum bank with the exact distribution (fast dynamic
 #: programming) up to this many Fock states, and any other bank (enumeration over noise
 #: patterns) up to INFO_MAX_STATES_NOISY states and 5 photons.
 INFO_MAX_STATES = 1_000_000
 INFO_MAX_STATES_NOISY = 20_000
-
-
-def collision_probability(rows: np.ndarray) -> float:
-    """Unbiased estimate of sum_s p(s)^2: sum_s c_s (c_s - 1) / (N (N - 1))."""
-    _, counts = np.unique(rows, axis=0, return_counts=True)
-    n = rows.shape[0]
-    return float((counts * (counts - 1.0)).sum() / (n * (n - 1.0))) if n > 1 else float("nan")
-
-
-def total_variation_with_support(rows: np.ndarray, states: np.ndarray, probs: np.ndarray) -> float:
-    """1/2 sum_s |f(s) - p(s)|, rows outside the states' support counted in full."""
-    values, counts = np.unique(rows.astype(np.int64), axis=0, return_counts=True)
-    freq = {tuple(v): c / rows.shape[0] for v, c in zip(values.tolist(), counts, strict=False)}
-    total = 0.0
-    for s, p in zip(states.tolist(), probs, strict=False):
-        total += abs(freq.pop(tuple(s), 0.0) - p)
-    return float(0.5 * (total + sum(freq.values())))
 
 
 def expected_tvd(probs: np.ndarray, n: int) -> float:
@@ -58,7 +43,7 @@ def expected_tvd(probs: np.ndarray, n: int) -> float:
 def exact_reference(bank: Bank) -> tuple[str, np.ndarray, np.ndarray] | None:
     """(label, states, probs) of the exact distribution the bank should follow, if small."""
     from qlatent import photonics
-    from qlatent.photonics.noise import noisy_output_distribution
+    from qlatent.photonics.noise import NoiseModel, noisy_output_distribution
 
     meta = bank.metadata
     if bank.unitary is None or meta.get("input_state") is None:
@@ -68,18 +53,19 @@ def exact_reference(bank: Bank) -> tuple[str, np.ndarray, np.ndarray] | None:
     size = photonics.fock_space_size(m, n)
     if size > INFO_MAX_STATES:
         return None
-    noise = dict(meta.get("noise") or {})
-    ideal = (noise.get("transmission", 1.0) == 1.0 and not noise.get("threshold")
-             and noise.get("dark_count_probability", 0.0) == 0.0 and not noise.get("min_photons"))
-    x = noise.get("indistinguishability", 1.0)
-    if ideal and x == 1.0:
+    noise = bank.noise
+    if noise is None:
+        return None
+    if noise.is_ideal:
         states, probs = photonics.exact_distribution(bank.unitary, t)
         return "exact quantum distribution", states, probs
     if n > 5 or size > INFO_MAX_STATES_NOISY:
         return None  # the enumeration over 3^n noise patterns is for small systems only
-    states, probs = noisy_output_distribution(bank.unitary, t, **noise)
-    label = "exact distribution of this noise model" if not ideal else (
-        "exact photonic distribution" if x == 0.0 else "exact partially distinguishable")
+    states, probs = noisy_output_distribution(bank.unitary, t, **noise.as_dict())
+    only_x = not noise.deviations(NoiseModel(indistinguishability=noise.indistinguishability))
+    label = ("exact distribution of this noise model" if not only_x else
+             "exact photonic distribution" if noise.indistinguishability == 0.0 else
+             "exact partially distinguishable")
     return label, states, probs
 
 
@@ -109,13 +95,13 @@ def summarize_bank(bank: Bank) -> dict[str, Any]:
         "fano_factor": photonics.fano_factor(rows) if rows.any() else None,
         "bunching_probability": photonics.bunching_probability(rows),
         "p_max_count_at_least_3": photonics.probability_of_count(rows, 3),
-        "collision_probability": collision_probability(rows),
+        "collision_probability": photonics.collision_probability(rows),
         "photon_number_histogram": photonics.photon_number_histogram(rows).tolist(),
         "total_photon_histogram": (np.bincount(totals) / rows.shape[0]).tolist(),
     }
     if (reference := exact_reference(bank)) is not None:
         label, states, probs = reference
-        tvd = total_variation_with_support(rows, states, probs)
+        tvd = photonics.total_variation_distance(rows, states, probs)
         floor = expected_tvd(probs, rows.shape[0])
         summary["tvd"] = {"reference": label, "value": tvd, "expected_for_exact_sampler": floor,
                           "n_states": int(states.shape[0])}

@@ -16,7 +16,12 @@ Notation:
 
 from qlatent.photonics import reference
 from qlatent.photonics._checks import UNITARY_ATOL
-from qlatent.photonics.permanent import PERMANENT_METHODS, permanent
+from qlatent.photonics.permanent import (
+    PERMANENT_MAX_SIZE,
+    PERMANENT_METHODS,
+    PERMANENT_WARN_SIZE,
+    permanent,
+)
 from qlatent.photonics.sampler import (
     SAMPLE_METHODS,
     TABLE_MAX_STATES,
@@ -28,6 +33,7 @@ from qlatent.photonics.sampler import (
 )
 from qlatent.photonics.statistics import (
     bunching_probability,
+    collision_probability,
     empirical_distribution,
     fano_factor,
     mean_occupancy,
@@ -46,8 +52,10 @@ from qlatent.photonics.unitaries import (
 )
 
 __all__ = [
-    "CIRCUITS", "PERMANENT_METHODS", "SAMPLE_METHODS", "TABLE_MAX_STATES", "UNITARY_ATOL",
+    "CIRCUITS", "PERMANENT_MAX_SIZE", "PERMANENT_METHODS", "PERMANENT_WARN_SIZE",
+    "SAMPLE_METHODS", "TABLE_MAX_STATES", "UNITARY_ATOL",
     "beam_splitter", "boson_sample", "bunching_probability", "circuit_unitary",
+    "collision_probability",
     "distinguishable_sample", "empirical_distribution", "exact_distribution", "fano_factor",
     "fock_space_size", "haar_unitary", "is_unitary", "loop_unitary", "mean_occupancy",
     "mode_variance", "permanent", "photon_number_histogram", "probability_of_count",

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,7 +49,12 @@ from qlatent._validation import check_float, check_int
 from qlatent.photonics import _noise_kernels
 from qlatent.photonics._checks import check_state, check_unitary, input_columns
 
-__all__ = ["NoiseModel", "noisy_sample", "noisy_output_distribution", "max_detected"]
+__all__ = ["NOISE_FIELDS", "NoiseModel", "check_feasible", "describe_bad_count_row",
+           "max_detected", "noisy_output_distribution", "noisy_sample"]
+
+#: The fields of a :class:`NoiseModel`, in order (the keys of a noise mapping).
+NOISE_FIELDS: tuple[str, ...] = ("transmission", "indistinguishability", "threshold",
+                                 "dark_count_probability", "min_photons")
 
 #: Groups of common photons with fewer shots than this are sampled on one thread.
 PARALLEL_MIN_SHOTS = 4096
@@ -95,12 +101,91 @@ class NoiseModel:
     @property
     def is_ideal(self) -> bool:
         """True when nothing deviates from a lossless, perfect, number-resolving sampler."""
-        return (self.transmission == 1.0 and self.indistinguishability == 1.0
-                and not self.threshold and self.dark_count_probability == 0.0
-                and not self.min_photons)
+        return not self.deviations()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, noise: Any) -> NoiseModel:
+        """The model of a mapping of :data:`NOISE_FIELDS` (None values and missing keys take the
+        defaults), of a NoiseModel (returned as is) or of None (the ideal sampler).
+
+        Raises:
+            ValueError: an unknown key (the valid ones are listed) or a value out of range.
+            TypeError: ``noise`` is none of these, or a value has the wrong type.
+        """
+        if noise is None:
+            return cls()
+        if isinstance(noise, NoiseModel):
+            return noise
+        if not isinstance(noise, Mapping):
+            raise TypeError(f"noise must be a mapping, a NoiseModel or None, got "
+                            f"{type(noise).__name__}")
+        unknown = sorted(set(noise) - set(NOISE_FIELDS))
+        if unknown:
+            raise ValueError(f"noise has unknown keys {unknown}; valid keys are "
+                             f"{', '.join(NOISE_FIELDS)}")
+        return cls(**{k: v for k, v in noise.items() if v is not None})
+
+    def deviations(self, reference: NoiseModel | None = None) -> dict[str, Any]:
+        """The fields whose value differs from ``reference`` (default: the ideal sampler)."""
+        base = (reference or NoiseModel()).as_dict()
+        return {k: v for k, v in self.as_dict().items() if base[k] != v}
+
+    def count_bounds(self, n_photons: int, n_modes: int) -> tuple[int, int, int]:
+        """What a shot of n photons in m modes can show: ``(min total, max total, max count)``.
+
+        Exact bounds of the support: the detected total lies in [min total, max total] and
+        every mode's count is at most max count. Ideal: (n, n, n); loss lowers the minimum to
+        0; dark counts add up to one count per mode; threshold detectors report at most 1 per
+        mode; post-selection raises the minimum to ``min_photons``.
+        """
+        n = check_int("n_photons", n_photons, minimum=0)
+        m = check_int("n_modes", n_modes, minimum=1)
+        p = self.dark_count_probability
+        arrive = (n if self.transmission == 1.0 else 0, n if self.transmission > 0 else 0)
+        dark = (m if p == 1.0 else 0, m if p > 0 else 0)
+        if self.threshold:
+            # Clicks: at least one when a photon surely arrives (all may share a mode).
+            least = m if p == 1.0 else min(arrive[0], 1)
+            most = min(arrive[1] + dark[1], m)
+            max_count = min(arrive[1] + dark[1], 1)
+        else:
+            least, most = arrive[0] + dark[0], arrive[1] + dark[1]
+            max_count = arrive[1] + (1 if p > 0 else 0)
+        if self.min_photons:
+            least = max(least, self.min_photons)
+        return least, most, max_count
+
+    def check_counts(self, rows: np.ndarray, n_photons: int) -> str | None:
+        """The first row of ``rows`` (int[N, m]) outside :meth:`count_bounds`, described in
+        words (``"row 12 (1-based) has 0 photons, expected exactly 3"``), or None if all fit."""
+        least, most, max_count = self.count_bounds(n_photons, rows.shape[1])
+        return describe_bad_count_row(rows, least, most, max_count)
+
+
+def describe_bad_count_row(rows: np.ndarray, least: int, most: int | None = None,
+                           max_count: int | None = None) -> str | None:
+    """The first row whose total is outside [least, most] or whose largest count exceeds
+    ``max_count`` (None: no bound), described in words, or None when every row fits."""
+    if rows.shape[0] == 0:
+        return None
+    totals = rows.sum(axis=1, dtype=np.int64)
+    bad = totals < least
+    if most is not None:
+        bad |= totals > most
+    if max_count is not None:
+        bad |= rows.max(axis=1) > max_count
+    if not bad.any():
+        return None
+    i = int(np.argmax(bad))
+    expected = (f"exactly {least}" if least == most else f"at least {least}" if most is None
+                else f"between {least} and {most}")
+    if least <= totals[i] and (most is None or totals[i] <= most):
+        return (f"row {i + 1} (1-based) has a count of {int(rows[i].max())} in one mode, "
+                f"expected at most {max_count}")
+    return f"row {i + 1} (1-based) has {int(totals[i])} photons, expected {expected}"
 
 
 def max_detected(n_photons: int, n_modes: int, noise: NoiseModel) -> int:
@@ -113,7 +198,8 @@ def max_detected(n_photons: int, n_modes: int, noise: NoiseModel) -> int:
     return most
 
 
-def _check_feasible(n: int, m: int, noise: NoiseModel) -> None:
+def check_feasible(n: int, m: int, noise: NoiseModel) -> None:
+    """Refuse a post-selection (``min_photons``) that no shot of n photons in m modes meets."""
     if noise.min_photons and noise.min_photons > max_detected(n, m, noise):
         raise ValueError(
             f"min_photons must be <= {max_detected(n, m, noise)} (the most counts a shot can "
@@ -225,7 +311,7 @@ def noisy_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
                        min_photons)
     gen = as_generator(rng)
     n = int(t.sum())
-    _check_feasible(n, m, noise)
+    check_feasible(n, m, noise)
     if noise.is_ideal:
         from qlatent import photonics
 
@@ -292,7 +378,7 @@ def noisy_output_distribution(U: Any, input_state: Any, *, transmission: float =
     noise = NoiseModel(transmission, indistinguishability, threshold, dark_count_probability,
                        min_photons)
     n = int(t.sum())
-    _check_feasible(n, m, noise)
+    check_feasible(n, m, noise)
     photon_modes = input_columns(t)
     single = np.abs(U) ** 2
     eta, x = noise.transmission, noise.indistinguishability

@@ -115,12 +115,19 @@ def exact_distribution(U: Any, input_state: Any) -> tuple[np.ndarray, np.ndarray
     Returns:
         (states int64[K, m], probs float64[K]); the state order is colex in the sorted list of
         occupied modes (not the reference's order).
+
+    Raises:
+        ValueError: K > TABLE_HARD_MAX_STATES (checked before anything is allocated).
     """
     U = check_unitary("U", U)
     t = check_state("input_state", input_state, U.shape[0])
-    if int(t.sum()) > U.shape[0]:
-        raise ValueError(f"input_state must hold at most n_modes = {U.shape[0]} photons, "
-                         f"got {int(t.sum())}")
+    m, n = U.shape[0], int(t.sum())
+    if n > m:
+        raise ValueError(f"input_state must hold at most n_modes = {m} photons, got {n}")
+    if fock_space_size(m, n) > TABLE_HARD_MAX_STATES:
+        raise ValueError(f"n_modes = {m} and {n} photons give {fock_space_size(m, n):,} output "
+                         f"states, more than exact_distribution holds "
+                         f"({TABLE_HARD_MAX_STATES:,}, about K * (m + 24) bytes)")
     states, probs, _, _ = _table(U, t)
     return states.astype(np.int64), probs.copy()
 

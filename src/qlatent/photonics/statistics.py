@@ -107,7 +107,25 @@ def empirical_distribution(samples: Any, states: Any) -> np.ndarray:
 
 
 def total_variation_distance(samples: Any, states: Any, probs: Any) -> float:
-    """TVD = 1/2 sum_S |f(S) - p(S)| between the samples' frequencies f and exact probs p."""
+    """TVD = 1/2 sum_S |f(S) - p(S)| between the samples' frequencies f and exact probs p.
+
+    The sum runs over every state: samples outside ``states`` (probability 0 there) count in
+    full, so an impossible sample raises the distance instead of being dropped.
+    """
     arr = _check_samples(samples)
     states, probs = _check_distribution(states, probs, arr.shape[1])
-    return float(0.5 * np.abs(empirical_distribution(arr, states) - probs).sum())
+    values, counts = np.unique(arr.astype(np.int64), axis=0, return_counts=True)
+    freq = {row.tobytes(): c / arr.shape[0] for row, c in zip(values, counts, strict=True)}
+    total = 0.0
+    for row, p in zip(states.astype(np.int64), probs, strict=True):
+        total += abs(freq.pop(row.tobytes(), 0.0) - p)
+    return float(0.5 * (total + sum(freq.values())))
+
+
+def collision_probability(samples: Any) -> float:
+    """Unbiased estimate of sum_S p(S)^2 from N samples: sum_S c_S (c_S - 1) / (N (N - 1)),
+    c_S the number of samples equal to S (NaN for a single sample)."""
+    arr = _check_samples(samples)
+    _, counts = np.unique(arr, axis=0, return_counts=True)
+    n = arr.shape[0]
+    return float((counts * (counts - 1.0)).sum() / (n * (n - 1.0))) if n > 1 else float("nan")
