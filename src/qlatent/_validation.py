@@ -45,3 +45,34 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def check_device(device: Any, *, name: str = "device", require_available: bool = True) -> str:
+    """Return ``device`` if it is ``"cpu"``, ``"cuda"`` or ``"cuda:k"`` (k a device index).
+
+    With ``require_available`` (default) a CUDA device must exist on this machine: ``"cuda"``
+    needs ``torch.cuda.is_available()``, ``"cuda:k"`` needs k < ``torch.cuda.device_count()``.
+    Pass ``False`` where the work runs elsewhere (e.g. Ray workers on other nodes).
+    """
+    import re
+
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be a string ('cpu', 'cuda' or 'cuda:k'), got {device!r} "
+                        f"({type(device).__name__})")
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+    if match is None:
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:k' (k = 0, 1, ...), "
+                         f"got {device!r}")
+    if device != "cpu" and require_available:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} is {device!r} but CUDA is not available here (torch "
+                             f"{torch.__version__}, {torch.cuda.device_count()} GPU(s)); "
+                             "use 'cpu'")
+        index = int(match.group(1) or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"{name} is {device!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 .. "
+                             f"cuda:{torch.cuda.device_count() - 1})")
+    return device
