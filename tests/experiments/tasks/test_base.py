@@ -1,6 +1,6 @@
 """The task base: typed tables (parsed and checked once), field docs, registry, cell seeds."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -10,6 +10,7 @@ from qlatent.experiments.tasks import (
     cell_seeds,
     field_docs,
     get_task,
+    param,
     register_task,
     task_names,
 )
@@ -21,15 +22,15 @@ class _Table(Params):
 
     TABLE = "model"
 
-    width: int = field(default=3, metadata={"minimum": 1})
+    width: int = param(3, minimum=1)
     """An integer >= 1."""
-    rate: float = field(default=0.5, metadata={"minimum": 0.0, "maximum": 1.0})
+    rate: float = param(0.5, minimum=0.0, maximum=1.0)
     """A float in [0, 1]."""
-    kind: str = field(default="a", metadata={"choices": ("a", "b")})
+    kind: str = param("a", choices=["a", "b"])
     """A choice."""
     flag: bool = False
     """A boolean."""
-    sizes: tuple[int, ...] = field(default=(1, 2), metadata={"minimum": 1})
+    sizes: tuple[int, ...] = param((1, 2), minimum=1)
     """A non-empty list of integers."""
     pair: tuple[float, float] = (0.0, 1.0)
     """Two floats."""

@@ -23,6 +23,7 @@ from qlatent.experiments.tasks.base import (
     check_keys,
     field_docs,
     get_task,
+    param,
     register_task,
     task_names,
     torch_generator,
@@ -31,6 +32,6 @@ from qlatent.experiments.tasks.base import (
 __all__ = [
     "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN", "Built",
     "Cell", "CellRecord", "CellSeeds", "MetricSpec", "NoParams", "Params", "Task", "cell_seeds",
-    "check_datasets", "check_keys", "field_docs", "get_task", "register_task", "task_names",
-    "torch_generator",
+    "check_datasets", "check_keys", "field_docs", "get_task", "param", "register_task",
+    "task_names", "torch_generator",
 ]

@@ -3,13 +3,13 @@ networks it describes, and drawing samples of a trained generator."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from qlatent.experiments.tasks.base import Params, torch_generator
+from qlatent.experiments.tasks.base import Params, param, torch_generator
 from qlatent.models import MLP, LatentInjectedMLP
 from qlatent.models.mlp import ACTIVATIONS
 
@@ -22,11 +22,11 @@ class MLPModel(Params):
 
     TABLE = "model"
 
-    hidden: tuple[int, ...] = field(default=(256, 256), metadata={"minimum": 1})
+    hidden: tuple[int, ...] = param((256, 256), minimum=1)
     """Widths of the hidden layers (generator and critic alike)."""
-    activation: str = field(default="leaky_relu", metadata={"choices": ACTIVATIONS})
+    activation: str = param("leaky_relu", choices=ACTIVATIONS)
     """Activation after each hidden layer: ``leaky_relu``, ``relu``, ``tanh`` or ``sigmoid``."""
-    generator: str = field(default="mlp", metadata={"choices": GENERATORS})
+    generator: str = param("mlp", choices=GENERATORS)
     """``mlp`` (z enters the first layer only) or ``injected`` (z is also concatenated to
     every hidden layer's input, ``qlatent.models.LatentInjectedMLP``)."""
 

@@ -141,6 +141,16 @@ class Params:
         return dataclasses.replace(self, **changes)
 
 
+def param(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+          choices: Sequence[str] | None = None) -> Any:
+    """A field of a ``Params`` table: its default and the bounds or choices its values are
+    checked against (``minimum`` / ``maximum`` apply to every item of a list)."""
+    meta = {k: v for k, v in (("minimum", minimum), ("maximum", maximum),
+                              ("choices", None if choices is None else tuple(choices)))
+            if v is not None}
+    return field(default=default, metadata=meta)
+
+
 def field_docs(cls: type) -> dict[str, str]:
     """The docstring of each field of the dataclass ``cls`` (the string literal right after
     the field), inherited fields included; a field without one maps to ``""``."""

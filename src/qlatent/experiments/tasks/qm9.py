@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from qlatent.experiments.tasks.base import (
     MetricSpec,
     Params,
     Task,
+    param,
     register_task,
     torch_generator,
 )
@@ -62,27 +63,27 @@ class QM9Model(Params):
 
     TABLE = "model"
 
-    generator: str = field(default="paper", metadata={"choices": tuple(PRESETS)})
+    generator: str = param("paper", choices=tuple(PRESETS))
     """Generator preset: ``paper`` (latent-injected 64-176-288-400-512, LeakyReLU) or
     ``molgan`` (128-256-512, tanh, no injection)."""
-    hidden: tuple[int, ...] | None = field(default=None, metadata={"minimum": 1})
+    hidden: tuple[int, ...] | None = param(None, minimum=1)
     """Widths of the generator's trunk (default: the preset's)."""
-    activation: str | None = field(default=None, metadata={"choices": ACTIVATIONS})
+    activation: str | None = param(None, choices=ACTIVATIONS)
     """Activation of the generator's trunk (default: the preset's)."""
     latent_injection: bool | None = None
     """Concatenate z to every hidden layer's input (default: the preset's)."""
-    relaxation: str = field(default="gumbel", metadata={"choices": RELAXATIONS})
+    relaxation: str = param("gumbel", choices=RELAXATIONS)
     """How the generator's logits reach the critic in training: ``gumbel`` (Gumbel-softmax)
     or ``softmax``."""
-    temperature: float = field(default=1.0, metadata={"minimum": 1e-6})
+    temperature: float = param(1.0, minimum=1e-6)
     """Temperature τ > 0 of the relaxation."""
-    graph_units: tuple[int, ...] = field(default=(128, 64), metadata={"minimum": 1})
+    graph_units: tuple[int, ...] = param((128, 64), minimum=1)
     """Widths of the critic's R-GCN layers."""
-    aggregation_units: int = field(default=128, metadata={"minimum": 1})
+    aggregation_units: int = param(128, minimum=1)
     """Width of the critic's graph aggregation."""
-    dense_units: tuple[int, ...] = field(default=(128, 64), metadata={"minimum": 1})
+    dense_units: tuple[int, ...] = param((128, 64), minimum=1)
     """Widths of the critic's dense layers after the aggregation."""
-    critic_activation: str = field(default="tanh", metadata={"choices": ACTIVATIONS})
+    critic_activation: str = param("tanh", choices=ACTIVATIONS)
     """Activation of the critic."""
 
     def __post_init__(self) -> None:
@@ -99,25 +100,25 @@ class QM9Params(Params):
 
     TABLE = "task"
 
-    n_eval: int = field(default=10_000, metadata={"minimum": 1})
+    n_eval: int = param(10_000, minimum=1)
     """Samples generated and scored at the end of training."""
-    progress_every: int = field(default=2000, metadata={"minimum": 0})
+    progress_every: int = param(2000, minimum=0)
     """Steps between intermediate scores (``progress.jsonl``); 0 switches them off."""
-    n_progress: int = field(default=2000, metadata={"minimum": 1})
+    n_progress: int = param(2000, minimum=1)
     """Samples per intermediate score."""
     fcd: bool = True
     """Compute the FCD (ChemNet; the training split's statistics are cached)."""
-    permutation_p: float = field(default=0.3, metadata={"minimum": 0.0, "maximum": 1.0})
+    permutation_p: float = param(0.3, minimum=0.0, maximum=1.0)
     """Probability that a real graph's atoms are randomly permuted when it is drawn."""
     kekulize: bool = True
     """Encode kekulized molecules (single / double bonds, no aromatic type)."""
     charged: bool = False
     """Keep molecules with charged atoms (and their charge as atom types)."""
-    test_fraction: float = field(default=0.1, metadata={"minimum": 0.0, "maximum": 0.5})
+    test_fraction: float = param(0.1, minimum=0.0, maximum=0.5)
     """Share of QM9 held out as the test split."""
-    split_seed: int = field(default=0, metadata={"minimum": 0})
+    split_seed: int = param(0, minimum=0)
     """Seed of the train / test split."""
-    n_grid: int = field(default=24, metadata={"minimum": 0})
+    n_grid: int = param(24, minimum=0)
     """Molecules drawn in ``molecules.png`` (0: no picture)."""
 
 

@@ -8,7 +8,7 @@ between the blobs (interpolation rate) and covers all seven.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from qlatent.experiments.tasks.base import (
     MetricSpec,
     Params,
     Task,
+    param,
     register_task,
     torch_generator,
 )
@@ -37,19 +38,19 @@ class RingParams(Params):
 
     TABLE = "task"
 
-    radius: float = field(default=5.0, metadata={"minimum": 0.0})
+    radius: float = param(5.0, minimum=0.0)
     """Radius of the circle the blob centres lie on."""
-    radial_sd: float = field(default=0.2, metadata={"minimum": 0.0})
+    radial_sd: float = param(0.2, minimum=0.0)
     """Standard deviation of a sample's distance from the centre, around ``radius``."""
-    angular_sd: float = field(default=0.05, metadata={"minimum": 0.0})
+    angular_sd: float = param(0.05, minimum=0.0)
     """Standard deviation of a sample's angle (radians) around its blob's angle."""
-    n_modes: int = field(default=7, metadata={"minimum": 2})
+    n_modes: int = param(7, minimum=2)
     """Number of blobs, evenly spaced on the circle."""
-    n_eval: int = field(default=5000, metadata={"minimum": 2})
+    n_eval: int = param(5000, minimum=2)
     """Generated samples scored by the interpolation rate and the modes covered."""
-    n_mmd: int = field(default=2000, metadata={"minimum": 2})
+    n_mmd: int = param(2000, minimum=2)
     """Samples per side of the MMD (generated against fresh ring samples)."""
-    n_plot: int = field(default=1000, metadata={"minimum": 2})
+    n_plot: int = param(1000, minimum=2)
     """Generated samples kept (``samples.npy``) and drawn (``samples.png``, the report)."""
 
     def data(self) -> SevenGaussians:

@@ -9,7 +9,7 @@ the generated coordinates (0 for integers, 0.25 for continuous noise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from qlatent.experiments.tasks.base import (
     MetricSpec,
     Params,
     Task,
+    param,
     register_task,
 )
 from qlatent.metrics import integer_distance
@@ -36,9 +37,9 @@ from qlatent.models.mlp import ACTIVATIONS
 class Table1Model(MLPModel):
     """The ``[model]`` table of ``table1``: the paper's 2 x 512 ReLU MLPs by default."""
 
-    hidden: tuple[int, ...] = field(default=(512, 512), metadata={"minimum": 1})
+    hidden: tuple[int, ...] = param((512, 512), minimum=1)
     """Widths of the hidden layers (generator and critic alike)."""
-    activation: str = field(default="relu", metadata={"choices": ACTIVATIONS})
+    activation: str = param("relu", choices=ACTIVATIONS)
     """Activation after each hidden layer: ``leaky_relu``, ``relu``, ``tanh`` or ``sigmoid``."""
 
 
@@ -48,13 +49,13 @@ class Table1Params(Params):
 
     TABLE = "task"
 
-    n_modes: int = field(default=16, metadata={"minimum": 1})
+    n_modes: int = param(16, minimum=1)
     """Modes of the data's interferometer (= coordinates of a data point)."""
-    n_photons: int = field(default=8, metadata={"minimum": 1})
+    n_photons: int = param(8, minimum=1)
     """Photons of the ``quantum`` data (at most ``n_modes``)."""
-    data_samples: int = field(default=100_000, metadata={"minimum": 1})
+    data_samples: int = param(100_000, minimum=1)
     """Rows of the ``quantum`` data's sample bank (batches are drawn from it)."""
-    n_eval: int = field(default=10_000, metadata={"minimum": 1})
+    n_eval: int = param(10_000, minimum=1)
     """Generated samples scored by the integer distance."""
 
     def __post_init__(self) -> None:
