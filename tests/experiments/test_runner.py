@@ -10,7 +10,7 @@ from rich.console import Console
 from qlatent._validation import check_device
 from qlatent.experiments.config import load_config
 from qlatent.experiments.report import build_report, paired_test, summarize
-from qlatent.experiments.runner import rebuild_cell, run_experiment
+from qlatent.experiments.runner import rebuild_cell, run_experiment, select
 from qlatent.experiments.tasks import Cell, register_task
 from qlatent.experiments.tasks._mlp import generate
 from qlatent.experiments.tasks.ring import RingTask
@@ -257,3 +257,31 @@ def test_ray_executor_reports_failed_cells_and_keeps_the_others(local_ray, tmp_p
     assert sorted(p.parent.name for p in tmp_path.glob("ring/gaussian-L16/*/metrics.json")) == [
         "seed-0", "seed-1"]
     assert not list(tmp_path.glob("ring/bernoulli-L16/*/metrics.json"))
+
+
+@pytest.mark.parametrize("edit, overrides, run_kwargs, match", [
+    (("[latent_params.gaussian]", "[latent_params.gausian]"), {}, {},
+     r"\[latent_params.gausian\] is for a latent not in experiment.latents"),
+    (('latents = ["gaussian", "bernoulli", "photonic", "quantum"]', 'latents = "quantum"'),
+     {}, {}, r"experiment.latents must be a non-empty list of names, got 'quantum'"),
+    (None, {"latents": ("gausian",)}, {}, r"experiment.latents: name must be one of .*"
+                                          r"got 'gausian'"),
+    (None, {"datasets": ("moons",)}, {}, r"unknown dataset\(s\) 'moons' for task 'ring'"),
+    (("circuit = \"1-3-9\"", "circuit = \"1-3-8\""), {}, {},
+     r"latent_params.quantum \(latent_dim 16\): circuit must be one of"),
+    (None, {}, {"device": "cuda:x"}, r"device must be 'cpu', 'cuda' or 'cuda:k'"),
+])
+def test_the_issues_bad_inputs_fail_before_anything_is_written(tmp_path, edit, overrides,
+                                                              run_kwargs, match):
+    # Config file -> command-line overrides -> run: the steps of `qlatent run`.
+    text = (PAPER / "fig2_ring_quick.toml").read_text()
+    if edit:
+        assert edit[0] in text
+        text = text.replace(edit[0], edit[1], 1)
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises((ValueError, TypeError), match=match):
+        config = select(load_config(path), seeds=(0,), steps=1, **overrides)
+        run_experiment(config, out, console=Console(quiet=True), **run_kwargs)
+    assert not out.exists()
