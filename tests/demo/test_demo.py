@@ -44,9 +44,11 @@ def test_the_synthetic_part_trains_the_quick_configs():
     assert tour_synthetic.table1_config() == table1
 
 
+@pytest.mark.slow
 def test_the_synthetic_part_runs(tmp_path):
+    # 30 s here under load: 8 cells of the demo's real networks (2 steps each) and 4 reports.
     console = Console(record=True, width=160)
-    tour_synthetic.tour(tmp_path, console, ring_steps=2, table1_steps=2)
+    tour_synthetic.tour(tmp_path, console, ring_steps=2, table1_steps=2, bank_samples=2000)
     text = console.export_text()
     assert "| ring | gaussian | 16 |" in text and "| quantum | quantum | 16 |" in text
     for d in ("ring_quick", "table1_quick"):
@@ -72,8 +74,9 @@ def test_the_command_refuses_an_unknown_part(tmp_path):
     assert not out.exists()
 
 
-def test_the_command_runs_one_part(tmp_path, monkeypatch):
-    # The latents part is the cheapest whole part (about 10 s here).
+@pytest.mark.slow
+def test_the_command_runs_one_part(tmp_path):
+    # The latents part is the cheapest whole part (14 s here, under load).
     out = tmp_path / "demo"
     result = subprocess.run([str(QLATENT), "demo", "--part", "latents", "--out", str(out)],
                             capture_output=True, text=True, timeout=300)

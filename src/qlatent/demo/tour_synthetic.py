@@ -19,21 +19,22 @@ from qlatent.train import Config
 
 RING_STEPS = 300
 TABLE1_STEPS = 60
+BANK_SAMPLES = 20_000
 LATENTS = ("gaussian", "bernoulli", "photonic", "quantum")
 
 
-def _latent_params(circuit: str) -> dict[str, dict[str, object]]:
-    # The quick configs' latents: 20k-row banks of the given circuit, every latent centred.
-    bank = {"circuit": circuit, "n_samples": 20_000, "normalize": "center"}
+def _latent_params(circuit: str, bank_samples: int) -> dict[str, dict[str, object]]:
+    # The quick configs' latents: banks of the given circuit, every latent centred.
+    bank = {"circuit": circuit, "n_samples": bank_samples, "normalize": "center"}
     return {"quantum": bank, "photonic": bank, "bernoulli": {"normalize": "center"},
             "gaussian": {"normalize": "center"}}
 
 
-def ring_config(steps: int = RING_STEPS) -> ExperimentConfig:
+def ring_config(steps: int = RING_STEPS, bank_samples: int = BANK_SAMPLES) -> ExperimentConfig:
     """``configs/paper/fig2_ring_quick.toml`` at seed 0, ``steps`` steps, smaller scores."""
     return ExperimentConfig(
         name="Fig. 2 ring (quick)", task="ring", datasets=("ring",), latents=LATENTS,
-        seeds=(0,), latent_params=_latent_params("1-3-9"),
+        seeds=(0,), latent_params=_latent_params("1-3-9", bank_samples),
         model={"hidden": [256, 256], "activation": "leaky_relu", "generator": "mlp"},
         train=Config(steps=steps, batch_size=32, n_critic=5, gp_weight=10.0,
                      loss="wgan-gp", optimizer="adam", lr=5e-4, betas=(0.0, 0.9),
@@ -41,22 +42,26 @@ def ring_config(steps: int = RING_STEPS) -> ExperimentConfig:
         task_params={"n_eval": 2000, "n_mmd": 500})
 
 
-def table1_config(steps: int = TABLE1_STEPS) -> ExperimentConfig:
+def table1_config(steps: int = TABLE1_STEPS,
+                  bank_samples: int = BANK_SAMPLES) -> ExperimentConfig:
     """``configs/paper/table1_quick.toml`` at seed 0 on quantum data, ``steps`` steps."""
     return ExperimentConfig(
         name="Table I (quick)", task="table1", datasets=("quantum",), latents=LATENTS,
-        seeds=(0,), latent_params=_latent_params("haar"),
+        seeds=(0,), latent_params=_latent_params("haar", bank_samples),
         model={"hidden": [256, 256], "activation": "relu", "generator": "mlp"},
         train=Config(steps=steps, batch_size=128, n_critic=5, gp_weight=10.0,
                      loss="wgan-gp", optimizer="rmsprop", lr=5e-4, betas=(0.0, 0.9),
                      checkpoint_every=250, log_every=50),
-        task_params={"n_modes": 16, "n_photons": 8, "data_samples": 20_000, "n_eval": 2000})
+        task_params={"n_modes": 16, "n_photons": 8, "data_samples": bank_samples,
+                     "n_eval": 2000})
 
 
 def tour(out_dir: Path, console: Console, *, ring_steps: int = RING_STEPS,
-         table1_steps: int = TABLE1_STEPS) -> None:
-    """Train the quick ring and the quick Table I (quantum data) and print their tables."""
-    ring, table1 = ring_config(ring_steps), table1_config(table1_steps)
+         table1_steps: int = TABLE1_STEPS, bank_samples: int = BANK_SAMPLES) -> None:
+    """Train the quick ring and the quick Table I (quantum data) and print their tables
+    (``bank_samples``: rows of the latent banks and of Table I's data bank)."""
+    ring = ring_config(ring_steps, bank_samples)
+    table1 = table1_config(table1_steps, bank_samples)
     console.rule("[bold]Synthetic experiments: seven-Gaussian ring and Table I (tiny budget)")
     ring_dir = Path(out_dir) / "ring_quick"
     run_experiment(ring, ring_dir, console=console, progress=False)
