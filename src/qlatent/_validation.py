@@ -47,24 +47,36 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     return value
 
 
-def check_device(name: str, value: Any) -> Any:
-    """Return ``value`` (``"cpu"``, ``"cuda"``, ``"cuda:k"`` or a ``torch.device`` of those
-    types) as a ``torch.device``; CUDA must be available. torch is imported here only, so that
-    ``photonics`` (which imports this module) never pulls it in."""
-    import torch
+def check_device(device: Any, *, name: str = "device", require_available: bool = True) -> str:
+    """Return ``device`` if it is ``"cpu"``, ``"cuda"`` or ``"cuda:k"`` (k a device index); a
+    ``torch.device`` of those types is returned as its name. torch is imported only when
+    needed, so that ``photonics`` (which imports this module) never pulls it in.
 
-    if not isinstance(value, (str, torch.device)):
-        raise TypeError(f"{name} must be a device name like 'cpu' or 'cuda', got {value!r} "
-                        f"({type(value).__name__})")
-    try:
-        device = torch.device(value)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:k', got {value!r}")
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (device.index or 0) >= count:
-            raise ValueError(f"{name} {str(device)!r} was asked for but this machine's torch "
-                             f"sees {count} CUDA device(s)")
+    With ``require_available`` (default) a CUDA device must exist on this machine: ``"cuda"``
+    needs ``torch.cuda.is_available()``, ``"cuda:k"`` needs k < ``torch.cuda.device_count()``.
+    Pass ``False`` where the work runs elsewhere (e.g. Ray workers on other nodes).
+    """
+    import re
+
+    if type(device).__name__ == "device" and type(device).__module__ == "torch":
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be a string ('cpu', 'cuda' or 'cuda:k'), got {device!r} "
+                        f"({type(device).__name__})")
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+    if match is None:
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:k' (k = 0, 1, ...), "
+                         f"got {device!r}")
+    if device != "cpu" and require_available:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} is {device!r} but CUDA is not available here (torch "
+                             f"{torch.__version__}, {torch.cuda.device_count()} GPU(s)); "
+                             "use 'cpu'")
+        index = int(match.group(1) or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"{name} is {device!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 .. "
+                             f"cuda:{torch.cuda.device_count() - 1})")
     return device

@@ -1,32 +1,15 @@
+"""Experiment configs: every name and value checked once, when the config is made."""
+
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from qlatent.experiments.config import ExperimentConfig, load_config, to_toml
 from qlatent.experiments.runner import cells, parse_seeds, select
-from qlatent.experiments.tasks import cell_seeds, get_task
 
-PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
-
-
-def test_paper_configs_hold_the_papers_settings():
-    ring = load_config(PAPER / "fig2_ring.toml")
-    assert ring.task == "ring" and ring.seeds == tuple(range(5))
-    assert ring.latents == ("gaussian", "bernoulli", "photonic", "quantum")
-    assert ring.latent_params["quantum"]["circuit"] == "1-3-9"
-    assert ring.model == {"hidden": [256, 256], "activation": "leaky_relu", "generator": "mlp"}
-    t = ring.train
-    assert (t.steps, t.batch_size, t.n_critic, t.gp_weight, t.optimizer, t.lr, t.betas) == (
-        5000, 32, 5, 10.0, "adam", 5e-4, (0.0, 0.9))
-    table = load_config(PAPER / "table1.toml")
-    assert table.datasets == ("quantum", "bernoulli") and table.seeds == tuple(range(12))
-    assert table.latent_params["photonic"]["circuit"] == "haar"
-    assert table.model["hidden"] == [512, 512] and table.model["activation"] == "relu"
-    t = table.train
-    assert (t.steps, t.batch_size, t.n_critic, t.gp_weight, t.optimizer, t.lr) == (
-        40000, 500, 5, 10.0, "rmsprop", 5e-4)
-    for quick in ("fig2_ring_quick.toml", "table1_quick.toml"):
-        assert load_config(PAPER / quick).train.steps <= 1500
+ROOT = Path(__file__).resolve().parents[2]
+PAPER = ROOT / "configs" / "paper"
 
 
 def _write(tmp_path, text):
@@ -39,41 +22,132 @@ BASE = """
 [experiment]
 task = "ring"
 datasets = ["ring"]
-latents = ["gaussian"]
+latents = ["gaussian", "quantum"]
 seeds = 2
+latent_dims = [8, 16]
 """
 
 
-@pytest.mark.parametrize("extra, match", [
-    ("[train]\nlearning_rate = 1e-3\n", "'learning_rate'"),
-    ("[model]\nwidth = 3\n", "'width'"),
-    ("[task]\nradious = 3.0\n", "'radious'"),
-    ("[trian]\nsteps = 3\n", "'trian'"),
-    ("[train]\nseed = 3\n", "'seed'"),
-    ("[train]\nloss = 'hinge'\n", "loss"),
+@pytest.mark.parametrize("extra, error, match", [
+    ("[train]\nlearning_rate = 1e-3\n", ValueError, r"'learning_rate' in \[train\]"),
+    ("[model]\nwidth = 3\n", ValueError, r"'width' in \[model\]; valid keys: activation"),
+    ("[task]\nradious = 3.0\n", ValueError, r"'radious' in \[task\]; valid keys: angular_sd"),
+    ("[trian]\nsteps = 3\n", ValueError, r"'trian'.*valid keys: experiment, latent_params"),
+    ("[train]\nseed = 3\n", ValueError, r"\[train\] must not set 'seed'"),
+    ("[train]\nloss = 'hinge'\n", ValueError, r"loss must be one of"),
+    ("[model]\nhidden = [0]\n", ValueError, r"model.hidden\[0\] must be >= 1, got 0"),
+    ("[task]\nn_eval = 'many'\n", TypeError, r"task.n_eval must be an integer, got 'many'"),
+    ("[latent_params.gausian]\nnormalize = 'center'\n", ValueError,
+     r"\[latent_params.gausian\] is for a latent not in experiment.latents"),
+    ("[latent_params.gaussian]\nnormalise = 'center'\n", TypeError,
+     r"latent_params.gaussian \(latent_dim 8\): latent 'gaussian' takes no parameter "
+     r"'normalise'; valid parameters: dim, seed, normalize"),
+    ("[latent_params.gaussian]\nnormalize = 'centre'\n", ValueError,
+     r"latent_params.gaussian \(latent_dim 8\): normalize must be one of"),
+    ("[latent_params.quantum]\ncircuit = 'haar'\nn_photons = 12\n", ValueError,
+     r"latent_params.quantum \(latent_dim 8\): n_photons must be <= 8, got 12"),
+    ("[latent_params.quantum]\ncircuit = 'loop'\n", ValueError,
+     r"latent_params.quantum \(latent_dim 8\): circuit must be one of"),
+    ("[latent_params.quantum]\nseed = 3\n", ValueError,
+     r"latent_params.quantum must not set 'seed'"),
+    ("[latent_params]\nquantum = 3\n", TypeError, r"latent_params.quantum must be a table"),
+    ("[model]\n[model.hidden]\nx = 1\n", TypeError, r"model.hidden must be a list"),
 ])
-def test_bad_keys_are_named(tmp_path, extra, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+def test_bad_tables_are_named(tmp_path, extra, error, match):
+    with pytest.raises(error, match=match) as err:
         load_config(_write(tmp_path, BASE + extra))
+    assert str(err.value).startswith(str(tmp_path / "c.toml"))  # the file is named
+    assert "\n" not in str(err.value)                            # one line
 
 
-def test_bad_experiment_values(tmp_path):
-    with pytest.raises(ValueError, match="'sed'"):
-        load_config(_write(tmp_path, BASE + "sed = 1\n"))
-    with pytest.raises(ValueError, match="unknown dataset"):
-        load_config(_write(tmp_path, BASE.replace('["ring"]', '["moons"]')))
-    with pytest.raises(ValueError, match="unknown task 'rings'.*ring"):
-        load_config(_write(tmp_path, BASE.replace('"ring"\n', '"rings"\n', 1)))
+@pytest.mark.parametrize("old, new, error, match", [
+    ('latents = ["gaussian", "quantum"]', 'latents = "quantum"', ValueError,
+     r"experiment.latents must be a non-empty list of names, got 'quantum'"),
+    ('latents = ["gaussian", "quantum"]', 'latents = ["gausian"]', ValueError,
+     r"experiment.latents: name must be one of 'gaussian'.*; got 'gausian'"),
+    ('latents = ["gaussian", "quantum"]', 'latents = ["gaussian", "gaussian"]', ValueError,
+     r"experiment.latents must be distinct"),
+    ('latents = ["gaussian", "quantum"]', 'latents = []', ValueError,
+     r"experiment.latents must be a non-empty list"),
+    ('latents = ["gaussian", "quantum"]', 'latents = ["bank"]', ValueError,
+     r"'bank' needs a Bank object"),
+    ('datasets = ["ring"]', 'datasets = ["moons"]', ValueError,
+     r"unknown dataset\(s\) 'moons' for task 'ring'; valid datasets: ring"),
+    ('datasets = ["ring"]', 'datasets = "ring"', ValueError,
+     r"experiment.datasets must be a non-empty list of names, got 'ring'"),
+    ('task = "ring"', 'task = "rings"', ValueError, r"unknown task 'rings'; valid tasks: .*ring"),
+    ('seeds = 2', 'seeds = 0', ValueError, r"experiment.seeds must be >= 1, got 0"),
+    ('seeds = 2', 'seeds = [1, 1]', ValueError, r"experiment.seeds must be distinct"),
+    ('seeds = 2', 'seeds = "0-3"', TypeError, r"experiment.seeds must be an int or a list"),
+    ('seeds = 2', 'seeds = [-1]', ValueError, r"experiment.seeds\[\] must be >= 0"),
+    ('latent_dims = [8, 16]', 'latent_dims = 16', TypeError,
+     r"experiment.latent_dims must be a list of ints, got 16"),
+    ('latent_dims = [8, 16]', 'latent_dims = [0]', ValueError,
+     r"experiment.latent_dims\[\] must be >= 1"),
+    ('seeds = 2', 'seeds = 2\nsed = 1', ValueError, r"unknown key\(s\) 'sed' in \[experiment\]"),
+    ('seeds = 2', 'seeds = 2\npaired_circuits = "yes"', TypeError,
+     r"experiment.paired_circuits must be true or false"),
+    ('task = "ring"\n', '', ValueError, r"\[experiment\] must set task"),
+])
+def test_bad_experiment_values_are_named(tmp_path, old, new, error, match):
+    assert old in BASE
+    with pytest.raises(error, match=match):
+        load_config(_write(tmp_path, BASE.replace(old, new, 1)))
+
+
+def test_round_trip_through_toml():
+    config = load_config(PAPER / "table1.toml")
+    assert ExperimentConfig.from_dict(tomllib.loads(to_toml(config.to_dict()))) == config
+
+
+def test_unreadable_files(tmp_path):
     with pytest.raises(ValueError, match="invalid TOML"):
         load_config(_write(tmp_path, "[experiment\n"))
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_config(tmp_path / "none.toml")
 
 
-def test_round_trip_through_toml(tmp_path):
-    import tomllib
+def test_every_latent_is_checked_at_every_latent_length(tmp_path):
+    # 9 photons fit a 16-mode latent, not an 8-mode one: only the length 8 fails.
+    text = BASE + "[latent_params.quantum]\ncircuit = 'haar'\nn_photons = 9\n"
+    assert load_config(_write(tmp_path, text.replace("[8, 16]", "[16]"))).latent_dims == (16,)
+    with pytest.raises(ValueError, match=r"\(latent_dim 8\): n_photons must be <= 8, got 9"):
+        load_config(_write(tmp_path, text))
 
+
+def test_select_checks_its_overrides():
     config = load_config(PAPER / "table1.toml")
+    with pytest.raises(ValueError, match=r"experiment.latents: .*got 'gausian'"):
+        select(config, latents=("gausian",))
+    with pytest.raises(ValueError, match=r"unknown dataset\(s\) 'ring' for task 'table1'"):
+        select(config, datasets=("ring",))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        select(config, precision="fp16")
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        select(config, steps=-1)
+    with pytest.raises(ValueError, match="experiment.seeds must be distinct and non-empty"):
+        select(config, seeds=())
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("**/*.toml"))
+                         + sorted((ROOT / "results").glob("**/config.toml")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_config_in_the_repository_loads_and_round_trips(path):
+    # The configs, and the resolved configs of the recorded runs (evidence for the results):
+    # experiment tables load as they are; a cell's table also records its cell, seeds and
+    # per-run [train] keys, which the runner adds.
+    tables = tomllib.loads(path.read_text())
+    if "cell" not in tables:
+        load_config(path)  # as a user would run it again
+    else:
+        tables = {k: v for k, v in tables.items() if k not in ("cell", "seeds")}
+        tables["train"] = {k: v for k, v in tables["train"].items()
+                           if k not in ("seed", "device", "progress")}
+    config = ExperimentConfig.from_dict(tables)
     again = ExperimentConfig.from_dict(tomllib.loads(to_toml(config.to_dict())))
-    assert again == config
+    assert again.to_dict() == config.to_dict()
+    # Older runners wrote the parameters of every latent; only the listed ones are written now.
+    assert set(again.latent_params) == set(config.latents) & set(config.latent_params)
 
 
 def test_parse_seeds_and_select():
@@ -88,25 +162,6 @@ def test_parse_seeds_and_select():
     # Seed by seed, latents in the order given: q0, p0, q1, p1.
     assert [(c.latent, c.seed) for c in cells(config)] == [
         ("quantum", 0), ("photonic", 0), ("quantum", 1), ("photonic", 1)]
-
-
-def test_cell_seeds_pair_data_and_circuits():
-    q, p = cell_seeds(3, "quantum"), cell_seeds(3, "photonic")
-    assert q.data.entropy == p.data.entropy and q.latent == p.latent and q.model == p.model
-    other = cell_seeds(4, "quantum")
-    assert other.latent != q.latent and other.model != q.model
-    assert cell_seeds(3, "quantum", paired_circuits=False).latent != \
-        cell_seeds(3, "photonic", paired_circuits=False).latent
-
-
-def test_table1_cells_of_a_seed_share_the_data():
-    from qlatent.experiments.tasks import Cell
-
-    config = load_config(PAPER / "table1_quick.toml").replace(
-        task_params={"data_samples": 500, "n_modes": 6, "n_photons": 3})
-    task = get_task("table1")
-    built = {lat: task.build(config, Cell("quantum", lat, 16, 0), cell_seeds(0, lat))
-             for lat in ("quantum", "photonic")}
-    other = task.build(config, Cell("quantum", "quantum", 16, 1), cell_seeds(1, "quantum"))
-    assert built["quantum"].info["data_digest"] == built["photonic"].info["data_digest"]
-    assert built["quantum"].info["data_digest"] != other.info["data_digest"]
+    # The parameters of latents left out stay (checked), but are not written.
+    assert "gaussian" in config.latent_params
+    assert set(config.to_dict()["latent_params"]) == {"quantum", "photonic"}

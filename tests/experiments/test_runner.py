@@ -2,12 +2,18 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from rich.console import Console
 
+from qlatent._validation import check_device
 from qlatent.experiments.config import load_config
 from qlatent.experiments.report import build_report, paired_test, summarize
-from qlatent.experiments.runner import run_experiment
+from qlatent.experiments.runner import rebuild_cell, run_experiment, select
+from qlatent.experiments.tasks import Cell, register_task
+from qlatent.experiments.tasks._mlp import generate
+from qlatent.experiments.tasks.ring import RingTask
 
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 
@@ -90,23 +96,128 @@ def test_report_layout(ring_run):
     assert "ring_samples.png" in text
 
 
-def test_executor_is_validated(tmp_path):
-    with pytest.raises(ValueError, match="executor"):
-        run_experiment(_tiny_ring(), tmp_path, executor="slurm", console=Console(quiet=True))
+class _FailingRing(RingTask):
+    """The ring task, failing to build one latent's cells (a crashing cell); registered in this
+    process only, so a Ray worker learns it from the task the runner sends along."""
+
+    name = "ring-failing-test"
+
+    def build(self, config, cell, seeds):
+        if cell.latent == "bernoulli":
+            raise RuntimeError(f"no {cell.latent} today")
+        return super().build(config, cell, seeds)
 
 
-class _FailingFor:
-    """A latent factory that fails for one latent (a crashing cell), picklable for Ray."""
+def test_failed_validation_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    quiet = Console(quiet=True)
+    for kwargs, error, match in [
+        ({"executor": "slurm"}, ValueError, "executor must be one of 'local', 'ray'"),
+        ({"device": "gpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:k'"),
+        ({"device": "cuda:x"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:k'"),
+        ({"device": 0}, TypeError, "device must be a string"),
+        ({"threads": 0}, ValueError, "threads must be >= 1, got 0"),
+        ({"log_to": "tensorboard"}, TypeError, "log_to must be a list of tracker names"),
+        ({"progress": "yes"}, TypeError, "progress must be true or false"),
+    ]:
+        with pytest.raises(error, match=match):
+            run_experiment(_tiny_ring(), out, console=quiet, **kwargs)
+        assert not out.exists(), kwargs
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
+            run_experiment(_tiny_ring(), out, device="cuda", console=quiet)
+        assert not out.exists()
+    with pytest.raises(TypeError, match="config must be an ExperimentConfig"):
+        run_experiment({"experiment": {}}, out, console=quiet)
+    assert not out.exists()
 
-    def __init__(self, bad):
-        self.bad = bad
 
-    def __call__(self, name, **kw):
-        if name == self.bad:
-            raise RuntimeError(f"no {name} today")
-        from qlatent.experiments.runner import make_latent
+def test_an_experiment_of_another_task_is_not_overwritten(tmp_path, ring_run):
+    import shutil
 
-        return make_latent(name, **kw)
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copyfile(ring_run[1] / "config.toml", out / "config.toml")
+    before = (out / "config.toml").read_text()
+    table1 = load_config(PAPER / "table1_quick.toml")
+    with pytest.raises(ValueError, match="holds an experiment of task 'ring', not 'table1'"):
+        run_experiment(table1, out, console=Console(quiet=True))
+    assert (out / "config.toml").read_text() == before and len(list(out.iterdir())) == 1
+
+
+def test_check_device(monkeypatch):
+    assert check_device("cpu") == "cpu"
+    assert check_device("cuda:3", require_available=False) == "cuda:3"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("cuda") == "cuda" and check_device("cuda:1") == "cuda:1"
+    with pytest.raises(ValueError, match=r"has 2 CUDA device\(s\) \(cuda:0 .. cuda:1\)"):
+        check_device("cuda:2")
+
+
+def test_log_to_feeds_the_trackers_callbacks(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    tracking = types.ModuleType("qlatent.train.tracking")
+    tracking.TRACKERS = ("fake",)
+
+    def make_callbacks(names, run_dir):
+        return [lambda step, info: calls.append((tuple(names), Path(run_dir).name, step))]
+
+    tracking.make_callbacks = make_callbacks
+    monkeypatch.setitem(sys.modules, "qlatent.train.tracking", tracking)
+    with pytest.raises(ValueError, match="log_to must be one of 'fake'; got 'wandb'"):
+        run_experiment(_tiny_ring(), tmp_path / "x", log_to=["wandb"],
+                       console=Console(quiet=True))
+    assert not (tmp_path / "x").exists()
+    config = _tiny_ring(steps=2).replace(seeds=(0,), latents=("gaussian",))
+    run_experiment(config, tmp_path / "y", log_to=["fake"], console=Console(quiet=True),
+                   progress=False)
+    assert calls and {c[:2] for c in calls} == {(("fake",), "seed-0")}
+    assert max(c[2] for c in calls) == 2
+
+
+def test_log_to_without_the_tracking_module(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "qlatent.train.tracking", None)  # import fails
+    with pytest.raises(ValueError, match="needs qlatent.train.tracking"):
+        run_experiment(_tiny_ring(), tmp_path / "x", log_to=["tensorboard"],
+                       console=Console(quiet=True))
+    assert not (tmp_path / "x").exists()
+
+
+def test_rebuild_cell_gives_the_trained_generator_and_latent(ring_run):
+    config, out, _ = ring_run
+    cell_dir = out / "ring" / "bernoulli-L16" / "seed-1"
+    rebuilt = rebuild_cell(cell_dir)
+    assert rebuilt.cell == Cell("ring", "bernoulli", 16, 1) and rebuilt.step == 3
+    assert rebuilt.config.to_dict()["model"] == config.to_dict()["model"]
+    # The evaluation's draw again: the first n_plot samples are those the cell kept.
+    x = generate(rebuilt.built.generator, rebuilt.latent, config.task_params.n_plot,
+                 rebuilt.seeds.evaluate)
+    np.testing.assert_array_equal(x.astype(np.float32), np.load(cell_dir / "samples.npy"))
+    untrained = rebuild_cell(cell_dir, weights=False)
+    assert untrained.step is None
+    assert not np.array_equal(generate(untrained.built.generator, untrained.latent, 10, 0),
+                              generate(rebuilt.built.generator, rebuilt.latent, 10, 0))
+
+
+def test_rebuild_cell_refuses_what_is_not_a_cell(tmp_path, ring_run):
+    import shutil
+
+    with pytest.raises(FileNotFoundError, match="not a cell directory"):
+        rebuild_cell(tmp_path)
+    cell_dir = tmp_path / "cell"
+    shutil.copytree(ring_run[1] / "ring" / "gaussian-L16" / "seed-0", cell_dir)
+    (cell_dir / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="checkpoint.pt: not a readable checkpoint"):
+        rebuild_cell(cell_dir)
+    (cell_dir / "config.json").write_text('{"cell": {}}')
+    with pytest.raises(ValueError, match="config.json: not a cell's config"):
+        rebuild_cell(cell_dir)
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +248,40 @@ def test_ray_executor_gives_the_local_results(ring_run, local_ray, tmp_path):
 
 @pytest.mark.cluster
 def test_ray_executor_reports_failed_cells_and_keeps_the_others(local_ray, tmp_path):
-    config = _tiny_ring()
+    register_task(_FailingRing())
+    config = _tiny_ring().replace(task="ring-failing-test")
     with pytest.raises(RuntimeError, match=r"2 cell\(s\) failed") as err:
-        run_experiment(config, tmp_path, executor="ray", latent_factory=_FailingFor("bernoulli"),
-                       console=Console(quiet=True))
+        run_experiment(config, tmp_path, executor="ray", console=Console(quiet=True))
     for seed in (0, 1):
         assert f"ring/bernoulli-L16/seed-{seed}: RuntimeError: no bernoulli today" in str(err.value)
     assert sorted(p.parent.name for p in tmp_path.glob("ring/gaussian-L16/*/metrics.json")) == [
         "seed-0", "seed-1"]
     assert not list(tmp_path.glob("ring/bernoulli-L16/*/metrics.json"))
+
+
+@pytest.mark.parametrize("edit, overrides, run_kwargs, match", [
+    (("[latent_params.gaussian]", "[latent_params.gausian]"), {}, {},
+     r"\[latent_params.gausian\] is for a latent not in experiment.latents"),
+    (('latents = ["gaussian", "bernoulli", "photonic", "quantum"]', 'latents = "quantum"'),
+     {}, {}, r"experiment.latents must be a non-empty list of names, got 'quantum'"),
+    (None, {"latents": ("gausian",)}, {}, r"experiment.latents: name must be one of .*"
+                                          r"got 'gausian'"),
+    (None, {"datasets": ("moons",)}, {}, r"unknown dataset\(s\) 'moons' for task 'ring'"),
+    (("circuit = \"1-3-9\"", "circuit = \"1-3-8\""), {}, {},
+     r"latent_params.quantum \(latent_dim 16\): circuit must be one of"),
+    (None, {}, {"device": "cuda:x"}, r"device must be 'cpu', 'cuda' or 'cuda:k'"),
+])
+def test_the_issues_bad_inputs_fail_before_anything_is_written(tmp_path, edit, overrides,
+                                                              run_kwargs, match):
+    # Config file -> command-line overrides -> run: the steps of `qlatent run`.
+    text = (PAPER / "fig2_ring_quick.toml").read_text()
+    if edit:
+        assert edit[0] in text
+        text = text.replace(edit[0], edit[1], 1)
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises((ValueError, TypeError), match=match):
+        config = select(load_config(path), seeds=(0,), steps=1, **overrides)
+        run_experiment(config, out, console=Console(quiet=True), **run_kwargs)
+    assert not out.exists()

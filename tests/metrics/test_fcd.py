@@ -102,3 +102,22 @@ def test_reference_statistics_resume_after_an_interruption(monkeypatch):
     np.testing.assert_allclose(stats.mean, expected.mean, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(stats.covariance, expected.covariance, rtol=1e-4, atol=1e-7)
     assert not list(F.cache_dir("fcd").glob("*.parts"))        # chunk files cleaned up
+
+
+@pytest.mark.chem
+def test_heldout_fcd_is_the_fcd_of_its_draw_and_is_cached():
+    pytest.importorskip("fcd")
+    test, train = SMILES[:10], SMILES[6:]
+    out = F.heldout_fcd(test, train, n=6, rng=3)
+    pick = sorted(np.random.default_rng(3).permutation(10)[:6].tolist())
+    assert out["n"] == 6
+    assert out["fcd"] == pytest.approx(F.fcd_to_reference([test[i] for i in pick], train),
+                                       rel=1e-9)
+    (cached,) = F.cache_dir("fcd").glob("heldout-*.json")
+    cached.write_text('{"fcd": 99.0, "n": 6}')
+    assert F.heldout_fcd(test, train, n=6, rng=3)["fcd"] == 99.0      # read back, not recomputed
+    cached.write_text("{broken")
+    assert F.heldout_fcd(test, train, n=6, rng=3) == out                 # damaged: recomputed
+    assert F.heldout_fcd(test, train, n=100, rng=3)["n"] == 10           # n capped at len(test)
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        F.heldout_fcd(test, train, n=1)

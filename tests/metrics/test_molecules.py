@@ -57,3 +57,16 @@ def test_edge_cases():
         validity("CCO")
     with pytest.raises(TypeError, match=r"smiles\[1\]"):
         validity(["CCO", None])
+
+
+def test_diversity_by_hand():
+    pytest.importorskip("rdkit")
+    from qlatent.metrics.molecules import diversity
+
+    smiles = ["CCO", "OCC", "C.CCO", "", "CCO", "c1ccccc1", "xyz", "CCN"]
+    d = diversity(smiles, train={"CCO"}, sizes=(2, 8, 100), top=1)
+    # Lenient: every parsed SMILES, fragments included: CCO, C.CCO, benzene, CCN.
+    assert d["unique_with_fragments"] == 4 and d["novel_with_fragments"] == 3
+    assert d["unique_largest_fragment"] == 3               # C.CCO's largest fragment is CCO
+    assert d["distinct_valid_by_samples"] == {2: 1, 8: 3}  # 100 > 8 samples: left out
+    assert d["top"] == [("CCO", 3)] and d["top_share_of_valid"] == pytest.approx(3 / 5)

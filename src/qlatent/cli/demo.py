@@ -14,8 +14,15 @@ from qlatent.cli import app
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's plots and runs.")] = Path(
         "demo-output"),
+    part: Annotated[list[str] | None, typer.Option(
+        help="Run only this part: latents, banks, synthetic or qm9 (repeatable; "
+        "default: all).")] = None,
 ) -> None:
     """Run the quick tour: photonic latents, synthetic GAN experiments, a tiny QM9 run."""
-    from qlatent.experiments.demo import run_demo
+    from qlatent.demo import check_parts, run_demo
 
-    run_demo(out)
+    try:
+        parts = check_parts(part or None)
+    except (TypeError, ValueError) as err:
+        raise typer.BadParameter(str(err), param_hint="--part") from err
+    run_demo(out, parts=parts)

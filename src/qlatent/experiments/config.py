@@ -1,22 +1,27 @@
-"""Experiment configs: frozen dataclasses loaded from TOML (``tomllib``).
+"""Experiment configs: frozen dataclasses loaded from TOML (``tomllib``), validated once.
 
 A config file has these tables (unknown tables or keys raise and name themselves)::
 
     [experiment]
     name = "table1"              # free text, used in reports
-    task = "table1"              # a task of qlatent.experiments.tasks ("ring", "table1", ...)
+    task = "table1"              # a task of qlatent.experiments.tasks ("ring", "table1", "qm9")
     datasets = ["quantum", "bernoulli"]   # the task's dataset names
-    latents = ["gaussian", "bernoulli", "photonic", "quantum"]   # qlatent.latents.get names
+    latents = ["gaussian", "bernoulli", "photonic", "quantum"]   # qlatent.latents names
     seeds = 12                   # an int n (seeds 0..n-1) or a list of seeds
     latent_dims = [16]           # latent lengths L swept over
     paired_circuits = true       # one circuit stream per seed shared by all latents (see runner)
 
     [latent_params.quantum]      # keyword arguments of qlatent.latents.get for one latent
-    circuit = "haar"
+    circuit = "haar"             # (in a file, a table for a latent not in `latents` is an
+                                 # error; a run directory's config.toml may hold them)
 
-    [model]                      # validated by the task
+    [model]                      # the task's model table (e.g. tasks.ring.MLPModel)
     [train]                      # the fields of qlatent.train.Config
-    [task]                       # task parameters (evaluation sizes, data parameters)
+    [task]                       # the task's own table (e.g. tasks.ring.RingParams)
+
+Everything is checked when an ``ExperimentConfig`` is made, before anything is written: names
+(task, datasets, latents), every ``[latent_params.X]`` with ``qlatent.latents.validate`` at
+every latent length, and the task's typed ``[model]`` / ``[task]`` tables.
 """
 
 from __future__ import annotations
@@ -29,16 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from qlatent._validation import check_int
+from qlatent.experiments.tasks.base import NoParams, Params, check_datasets, check_keys, get_task
 from qlatent.train import Config
 
 _TABLES = ("experiment", "latent_params", "model", "train", "task")
 _EXPERIMENT_KEYS = ("name", "task", "datasets", "latents", "seeds", "latent_dims",
                     "paired_circuits")
+# Set by the runner per cell or on the command line, never by a config's [train] table.
+_PER_RUN = ("seed", "device", "progress")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """One experiment: a grid of cells (dataset x latent x latent_dim x seed)."""
+    """One experiment: a grid of cells (dataset x latent x latent_dim x seed).
+
+    Made from a file by ``load_config``; in code, ``model`` and ``task_params`` may be given as
+    plain mappings (parsed by the task's tables) or as those tables' instances.
+    """
 
     name: str
     """Name shown in reports."""
@@ -57,75 +69,98 @@ class ExperimentConfig:
     then use the same interferometer, a paired comparison). False: each latent gets its own
     independent circuit (the paper's "three independent unitaries")."""
     latent_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Per-latent keyword arguments of ``qlatent.latents.get``."""
-    model: Mapping[str, Any] = field(default_factory=dict)
-    """Model parameters, validated by the task."""
+    """Per-latent keyword arguments of ``qlatent.latents.get`` (may hold latents that a
+    selection left out; they are checked all the same)."""
+    model: Params = field(default_factory=NoParams)
+    """The task's ``[model]`` table (``task.model_table``)."""
     train: Config = field(default_factory=Config)
     """Training config (the seed ``fit`` gets is derived per cell)."""
-    task_params: Mapping[str, Any] = field(default_factory=dict)
-    """The ``[task]`` table, validated by the task."""
+    task_params: Params = field(default_factory=NoParams)
+    """The task's ``[task]`` table (``task.task_table``)."""
 
     def __post_init__(self) -> None:
         for name in ("name", "task"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"experiment.{name} must be a non-empty string, "
                                  f"got {getattr(self, name)!r}")
+        task = get_task(self.task)
         for name in ("datasets", "latents"):
             value = getattr(self, name)
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value) or not value:
+            if (isinstance(value, str) or not isinstance(value, list | tuple) or not value
+                    or not all(isinstance(v, str) for v in value)):
                 raise ValueError(f"experiment.{name} must be a non-empty list of names, "
                                  f"got {value!r}")
+            if len(set(value)) != len(value):
+                raise ValueError(f"experiment.{name} must be distinct, got {list(value)!r}")
             object.__setattr__(self, name, tuple(value))
+        check_datasets(self.datasets, task)
+        if isinstance(self.seeds, str) or not isinstance(self.seeds, list | tuple):
+            raise TypeError(f"experiment.seeds must be a list of ints, got {self.seeds!r}")
         seeds = tuple(check_int("experiment.seeds[]", s, minimum=0) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"experiment.seeds must be distinct and non-empty, got {seeds}")
         object.__setattr__(self, "seeds", seeds)
+        if isinstance(self.latent_dims, str) or not isinstance(self.latent_dims, list | tuple):
+            raise TypeError(f"experiment.latent_dims must be a list of ints, "
+                            f"got {self.latent_dims!r}")
         dims = tuple(check_int("experiment.latent_dims[]", d, minimum=1)
                      for d in self.latent_dims)
-        if not dims:
-            raise ValueError("experiment.latent_dims must not be empty")
+        if not dims or len(set(dims)) != len(dims):
+            raise ValueError(f"experiment.latent_dims must be distinct and non-empty, "
+                             f"got {dims}")
         object.__setattr__(self, "latent_dims", dims)
         if not isinstance(self.paired_circuits, bool):
-            raise TypeError(f"experiment.paired_circuits must be a bool, "
+            raise TypeError(f"experiment.paired_circuits must be true or false, "
                             f"got {self.paired_circuits!r}")
         if not isinstance(self.train, Config):
             raise TypeError(f"train must be a qlatent.train.Config, got {type(self.train)}")
-        for name in ("latent_params", "model", "task_params"):
-            if not isinstance(getattr(self, name), Mapping):
-                raise TypeError(f"{name} must be a table, got {getattr(self, name)!r}")
-        for lat, params in self.latent_params.items():
-            if not isinstance(params, Mapping):
-                raise TypeError(f"latent_params.{lat} must be a table, got {params!r}")
+        object.__setattr__(self, "model", _table(task.model_table, self.model, "model"))
+        object.__setattr__(self, "task_params", _table(task.task_table, self.task_params,
+                                                       "task"))
+        if not isinstance(self.latent_params, Mapping):
+            raise TypeError(f"latent_params must be a table, got {self.latent_params!r}")
+        params = {}
+        for lat, table in self.latent_params.items():
+            if not isinstance(table, Mapping):
+                raise TypeError(f"latent_params.{lat} must be a table, got {table!r}")
+            params[lat] = dict(table)
+        object.__setattr__(self, "latent_params", params)
+        for lat in dict.fromkeys((*self.latents, *params)):
+            _check_latent(lat, params.get(lat, {}), dims)
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as the nested tables of its TOML file."""
+        """The resolved config as the nested tables of its TOML file (``latent_params`` of the
+        listed latents only)."""
+        train = self.train.to_dict()
+        for k in _PER_RUN:
+            train.pop(k, None)
         return {
             "experiment": {"name": self.name, "task": self.task,
                            "datasets": list(self.datasets), "latents": list(self.latents),
                            "seeds": list(self.seeds), "latent_dims": list(self.latent_dims),
                            "paired_circuits": self.paired_circuits},
-            "latent_params": {k: dict(v) for k, v in self.latent_params.items()},
-            "model": dict(self.model),
-            "train": self.train.to_dict(),
-            "task": dict(self.task_params),
+            "latent_params": {k: dict(v) for k, v in self.latent_params.items()
+                              if k in self.latents},
+            "model": self.model.to_table(),
+            "train": train,
+            "task": self.task_params.to_table(),
         }
 
     @classmethod
     def from_dict(cls, tables: Mapping[str, Any]) -> ExperimentConfig:
         """Build from parsed TOML tables; unknown tables and keys raise and name themselves."""
-        unknown = sorted(set(tables) - set(_TABLES))
-        if unknown:
-            raise ValueError(f"unknown table(s) {', '.join(map(repr, unknown))}; "
-                             f"valid tables: {', '.join(_TABLES)}")
+        if not isinstance(tables, Mapping):
+            raise TypeError(f"a config must be a table of tables, got {type(tables).__name__}")
+        check_keys(tables, _TABLES, "the config (its tables)")
+        for name in _TABLES:
+            if not isinstance(tables.get(name, {}), Mapping):
+                raise TypeError(f"[{name}] must be a table, got {tables[name]!r}")
         exp = dict(tables.get("experiment", {}))
-        unknown = sorted(set(exp) - set(_EXPERIMENT_KEYS))
-        if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in [experiment]; "
-                             f"valid keys: {', '.join(_EXPERIMENT_KEYS)}")
+        check_keys(exp, _EXPERIMENT_KEYS, "[experiment]")
         missing = [k for k in ("task", "datasets", "latents", "seeds") if k not in exp]
         if missing:
             raise ValueError(f"[experiment] must set {', '.join(missing)}")
@@ -135,27 +170,56 @@ class ExperimentConfig:
         elif not isinstance(seeds, list):
             raise TypeError(f"experiment.seeds must be an int or a list of ints, got {seeds!r}")
         train = dict(tables.get("train", {}))
-        for k in ("seed", "device", "progress"):
+        for k in _PER_RUN:
             if k in train:
                 raise ValueError(f"[train] must not set {k!r}: it is set per cell / on the "
                                  "command line")
+        latents = exp["latents"]
+        latent_params = dict(tables.get("latent_params", {}))
+        task = get_task(exp["task"]) if isinstance(exp["task"], str) else None
         return cls(
             name=exp.get("name", exp["task"]), task=exp["task"],
-            datasets=tuple(exp["datasets"]), latents=tuple(exp["latents"]), seeds=tuple(seeds),
-            latent_dims=tuple(exp.get("latent_dims", (16,))),
+            datasets=exp["datasets"], latents=latents, seeds=seeds,
+            latent_dims=exp.get("latent_dims", (16,)),
             paired_circuits=exp.get("paired_circuits", True),
-            latent_params={k: dict(v) if isinstance(v, Mapping) else v
-                           for k, v in tables.get("latent_params", {}).items()},
-            model=dict(tables.get("model", {})),
+            latent_params=latent_params,
+            model=task.model_table.from_table(tables.get("model")) if task else NoParams(),
             train=Config.from_dict(train),
-            task_params=dict(tables.get("task", {})),
+            task_params=task.task_table.from_table(tables.get("task")) if task else NoParams(),
         )
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read an experiment TOML file, build and validate the config (task checks included)."""
-    from qlatent.experiments.tasks import get_task
+def _table(kind: type[Params], value: Any, table: str) -> Params:
+    # The task's table from a mapping (parsed) or an instance (kept).
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        return kind.from_table(value, where=f"[{table}]")
+    raise TypeError(f"[{table}] must be a table or a {kind.__name__}, got {value!r}")
 
+
+def _check_latent(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
+    # One latent request at every latent length, without building anything.
+    from qlatent import latents
+
+    where = f"latent_params.{name}"
+    if name == "bank":
+        raise ValueError("experiment.latents: 'bank' needs a Bank object and cannot be named "
+                         "in a config; use 'quantum', 'photonic' or a challenger")
+    for key in ("seed", "dim"):
+        if key in params:
+            raise ValueError(f"{where} must not set {key!r}: the runner sets it per cell")
+    for dim in dims:
+        try:
+            latents.validate(name, dim=dim, **params)
+        except (TypeError, ValueError) as err:
+            prefix = "experiment.latents" if name not in latents.names() else \
+                f"{where} (latent_dim {dim})"
+            raise type(err)(f"{prefix}: {err}") from err
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read an experiment TOML file and build the config (every name and value checked)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -165,11 +229,26 @@ def load_config(path: str | Path) -> ExperimentConfig:
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: invalid TOML: {err}") from err
     try:
-        config = ExperimentConfig.from_dict(tables)
-        get_task(config.task).check(config)
+        _check_stray_latent_params(tables)
+        return ExperimentConfig.from_dict(tables)
     except (ValueError, TypeError) as err:
         raise type(err)(f"{path}: {err}") from err
-    return config
+
+
+def _check_stray_latent_params(tables: Mapping[str, Any]) -> None:
+    # In a file someone wrote, a [latent_params.X] table for a latent that is not run is a
+    # mistake (a typo, or a latent dropped from the list). ``from_dict`` accepts the tables
+    # of registered latents that are not listed: older runners wrote them into run dirs.
+    exp, params = tables.get("experiment"), tables.get("latent_params")
+    if not isinstance(exp, Mapping) or not isinstance(params, Mapping):
+        return
+    latents = exp.get("latents")
+    if isinstance(latents, list):
+        stray = [k for k in params if k not in latents]
+        if stray:
+            raise ValueError(f"[latent_params.{stray[0]}] is for a latent not in "
+                             f"experiment.latents ({', '.join(map(str, latents))}); remove "
+                             "the table or add the latent")
 
 
 def to_toml(tables: Mapping[str, Any]) -> str:

@@ -21,6 +21,14 @@ cluster named by ``$RAY_ADDRESS`` (e.g. ``auto`` on a node of a running cluster)
 on this machine. Each task asks for ``threads`` CPUs and, with ``device="cuda"``, one GPU. The
 experiment directory must be on a file system every node sees; a cell's checkpoint and its
 ``metrics.json`` there make the grid resumable whichever executor ran it.
+
+Everything is checked before anything is written: the config (when it was made), the
+executor, the device, the thread count, the trackers of ``log_to`` and, when ``OUT`` already
+holds an experiment, that its config can be merged with this one. A failed check leaves no
+folder behind.
+
+``rebuild_cell(cell_dir)`` turns a cell directory back into its config, seeds, networks (with
+the trained weights) and latent.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import json
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +48,20 @@ import torch
 from rich.console import Console
 
 from qlatent._io import atomic_write_json, atomic_write_text
-from qlatent._validation import check_choice, check_int
-from qlatent.experiments.config import ExperimentConfig, to_toml
-from qlatent.experiments.tasks import Cell, CellRecord, cell_seeds, get_task
+from qlatent._validation import check_choice, check_device, check_int
+from qlatent.experiments.config import _PER_RUN, ExperimentConfig, to_toml
+from qlatent.experiments.tasks import (
+    Built,
+    Cell,
+    CellRecord,
+    CellSeeds,
+    Task,
+    cell_seeds,
+    get_task,
+    register_task,
+)
 from qlatent.train import fit
 
-LatentFactory = Callable[..., torch.nn.Module]
 EXECUTORS = ("local", "ray")
 
 
@@ -94,11 +112,31 @@ def cells(config: ExperimentConfig) -> list[Cell]:
             for dim in config.latent_dims for lat in config.latents]
 
 
-def make_latent(name: str, *, dim: int, seed: int, params: dict[str, Any]) -> torch.nn.Module:
-    """The default latent factory: ``qlatent.latents.get(name, dim=dim, seed=seed, **params)``."""
+def make_latent(config: ExperimentConfig, cell: Cell, seeds: CellSeeds) -> torch.nn.Module:
+    """The cell's latent: ``qlatent.latents.get(cell.latent, dim=cell.latent_dim,
+    seed=seeds.latent, **config.latent_params[cell.latent])``."""
     from qlatent import latents
 
-    return latents.get(name, dim=dim, seed=seed, **params)
+    return latents.get(cell.latent, dim=cell.latent_dim, seed=seeds.latent,
+                       **dict(config.latent_params.get(cell.latent, {})))
+
+
+def check_log_to(log_to: Sequence[str]) -> tuple[str, ...]:
+    """Return ``log_to`` as a tuple after checking each name against
+    ``qlatent.train.tracking.TRACKERS`` (imported only when ``log_to`` is not empty)."""
+    if isinstance(log_to, str) or not isinstance(log_to, Sequence):
+        raise TypeError(f"log_to must be a list of tracker names, got {log_to!r}")
+    log_to = tuple(log_to)
+    if not log_to:
+        return ()
+    try:
+        from qlatent.train.tracking import TRACKERS
+    except ImportError as err:
+        raise ValueError(f"log_to={list(log_to)!r} needs qlatent.train.tracking, which this "
+                         f"installation lacks ({err})") from err
+    for name in log_to:
+        check_choice("log_to", name, tuple(TRACKERS))
+    return log_to
 
 
 def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,40 +178,49 @@ def _latent_record(latent: torch.nn.Module) -> dict[str, Any]:
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str = "cpu",
                    console: Console | None = None, progress: bool = True,
-                   latent_factory: LatentFactory | None = None,
-                   threads: int | None = None, executor: str = "local") -> list[CellRecord]:
+                   threads: int | None = None, executor: str = "local",
+                   log_to: Sequence[str] = ()) -> list[CellRecord]:
     """Run every cell of ``config`` into ``out_dir`` (see the module docstring).
 
     Args:
         config: the experiment.
         out_dir: the experiment directory (created; reused to skip / resume cells).
-        device: ``"cpu"`` or ``"cuda"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:k"`` (with the local executor it must exist
+            here; ``qlatent._validation.check_device``).
         console: where progress lines go (default: a new rich Console).
         progress: show the training progress bar.
-        latent_factory: ``f(name, *, dim, seed, params) -> LatentDistribution`` (default
-            ``make_latent``, i.e. ``qlatent.latents.get``).
         threads: torch CPU threads for training, set before each cell's training (default:
             torch's count when this is called; 1 with Ray, where it is also the CPUs each
             task asks for). Building a bank can change torch's thread count through numba's
             OpenMP layer; the runner sets it back.
         executor: ``"local"`` or ``"ray"`` (see the module docstring).
+        log_to: experiment trackers fed by every cell's training
+            (``qlatent.train.tracking.TRACKERS``, e.g. ``("tensorboard",)``); none by default.
 
     Returns:
         The records of all finished cells of the grid (done before or now).
+
+    Raises:
+        TypeError, ValueError: a bad argument, before anything is written.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
     task = get_task(config.task)
-    task.check(config)
     check_choice("executor", executor, EXECUTORS)
-    console = console or Console()
-    factory = latent_factory or make_latent
+    check_device(device, require_available=executor == "local")
     if threads is None:
         threads = 1 if executor == "ray" else torch.get_num_threads()
     check_int("threads", threads, minimum=1)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be true or false, got {progress!r}")
+    log_to = check_log_to(log_to)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir must be a folder, got the file {out_dir}")
+    config_text = _experiment_config_text(config, out_dir)
+    console = console or Console()
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_experiment_config(config, out_dir)
+    atomic_write_text(out_dir / "config.toml", config_text)
     grid = cells(config)
     records: dict[int, CellRecord] = {}
     pending = []
@@ -186,9 +233,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
             records[i] = CellRecord(cell, cell_dir, metrics)
         else:
             pending.append(i)
-    cell_args = dict(device=device, latent_factory=factory, threads=threads)
+    cell_args = dict(device=device, threads=threads, log_to=log_to)
     if executor == "ray":
-        records.update(_run_on_ray(config, grid, pending, out_dir, console, **cell_args))
+        records.update(_run_on_ray(config, task, grid, pending, out_dir, console, **cell_args))
     else:
         for i in pending:
             cell, cell_dir = grid[i], out_dir / grid[i].key
@@ -200,9 +247,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     return [records[i] for i in sorted(records)]
 
 
-def _run_on_ray(config: ExperimentConfig, grid: list[Cell], pending: list[int], out_dir: Path,
-                console: Console, *, device: str, latent_factory: LatentFactory,
-                threads: int) -> dict[int, CellRecord]:
+def _run_on_ray(config: ExperimentConfig, task: Task, grid: list[Cell], pending: list[int],
+                out_dir: Path, console: Console, *, device: str, threads: int,
+                log_to: tuple[str, ...]) -> dict[int, CellRecord]:
     """Run the ``pending`` cells of ``grid`` as Ray tasks; the records of those that finished.
 
     A failed cell does not stop the others; after all have ended, a ``RuntimeError`` names the
@@ -215,10 +262,10 @@ def _run_on_ray(config: ExperimentConfig, grid: list[Cell], pending: list[int], 
         return {}
     if not ray.is_initialized():
         ray.init(log_to_driver=False)
-    task = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0,
-                      max_retries=0)(_ray_cell)
-    futures = {task.remote(config, grid[i], str(out_dir / grid[i].key), device,
-                           latent_factory, threads): i for i in pending}
+    remote = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0,
+                        max_retries=0)(_ray_cell)
+    futures = {remote.remote(config, task, grid[i], str(out_dir / grid[i].key), device,
+                             threads, log_to): i for i in pending}
     console.print(f"[bold]{len(futures)} cell(s) submitted to Ray[/bold] "
                   f"({threads} CPU(s){', 1 GPU' if device.startswith('cuda') else ''} each; "
                   f"cluster: {ray.cluster_resources()})")
@@ -243,46 +290,59 @@ def _run_on_ray(config: ExperimentConfig, grid: list[Cell], pending: list[int], 
     return records
 
 
-def _ray_cell(config: ExperimentConfig, cell: Cell, cell_dir: str, device: str,
-              latent_factory: LatentFactory, threads: int) -> CellRecord:
-    # One Ray task: the cell, its output in cell_dir (no console, no progress bar).
+def _ray_cell(config: ExperimentConfig, task: Task, cell: Cell, cell_dir: str, device: str,
+              threads: int, log_to: tuple[str, ...]) -> CellRecord:
+    # One Ray task: the cell, its output in cell_dir (no console, no progress bar). The task
+    # travels with it, so a task registered only in the driver (user code) runs as well.
+    try:
+        get_task(task.name)
+    except ValueError:
+        register_task(task)
     return run_cell(config, cell, Path(cell_dir), device=device,
-                    console=Console(quiet=True), progress=False,
-                    latent_factory=latent_factory, threads=threads)
+                    console=Console(quiet=True), progress=False, threads=threads,
+                    log_to=log_to)
 
 
-def _write_experiment_config(config: ExperimentConfig, out_dir: Path) -> None:
+def _experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
+    # The experiment's config.toml; over an earlier one, the union of the seeds, latents,
+    # datasets and latent lengths run there (which must be the same experiment otherwise).
     path = out_dir / "config.toml"
-    text = to_toml(config.to_dict())
-    if path.exists():
-        # Keep the union of seeds / latents / datasets already run here.
-        import tomllib
-
+    if not path.exists():
+        return to_toml(config.to_dict())
+    try:
         old = ExperimentConfig.from_dict(tomllib.loads(path.read_text()))
-        merged = config.replace(
-            seeds=tuple(dict.fromkeys(old.seeds + config.seeds)),
-            latents=tuple(dict.fromkeys(old.latents + config.latents)),
-            datasets=tuple(dict.fromkeys(old.datasets + config.datasets)),
-            latent_dims=tuple(dict.fromkeys(old.latent_dims + config.latent_dims)))
-        text = to_toml(merged.to_dict())
-    atomic_write_text(path, text)
+    except (ValueError, TypeError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"{path} (an earlier experiment in out_dir) cannot be read: "
+                         f"{err}") from err
+    if old.task != config.task:
+        raise ValueError(f"out_dir {out_dir} holds an experiment of task {old.task!r}, not "
+                         f"{config.task!r}; choose another out_dir")
+    merged = config.replace(
+        seeds=tuple(dict.fromkeys(old.seeds + config.seeds)),
+        latents=tuple(dict.fromkeys(old.latents + config.latents)),
+        datasets=tuple(dict.fromkeys(old.datasets + config.datasets)),
+        latent_dims=tuple(dict.fromkeys(old.latent_dims + config.latent_dims)),
+        latent_params={**old.latent_params, **config.latent_params})
+    return to_toml(merged.to_dict())
 
 
 def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: str = "cpu",
              console: Console | None = None, progress: bool = True,
-             latent_factory: LatentFactory | None = None,
-             threads: int | None = None) -> CellRecord:
-    """Build, train (resuming from a checkpoint), evaluate and record one cell."""
+             threads: int | None = None, log_to: Sequence[str] = ()) -> CellRecord:
+    """Build, train (resuming from a checkpoint), evaluate and record one cell.
+
+    ``log_to``: experiment trackers (``qlatent.train.tracking.make_callbacks``) given the
+    cell directory; see ``run_experiment`` for the other arguments.
+    """
     task = get_task(config.task)
     console = console or Console()
-    factory = latent_factory or make_latent
     threads = torch.get_num_threads() if threads is None else threads
+    log_to = check_log_to(log_to)
+    cell_dir = Path(cell_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
-    seeds = cell_seeds(cell.seed, cell.latent, paired_circuits=config.paired_circuits,
-                       latent_dim=cell.latent_dim)
+    seeds = seeds_of(config, cell)
     t0 = time.perf_counter()
-    latent = factory(cell.latent, dim=cell.latent_dim, seed=seeds.latent,
-                     params=dict(config.latent_params.get(cell.latent, {})))
+    latent = make_latent(config, cell, seeds)
     built = task.build(config, cell, seeds)
     torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     t_build = time.perf_counter() - t0
@@ -296,9 +356,11 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     atomic_write_json(cell_dir / "config.json", cell_tables)
     atomic_write_json(cell_dir / "environment.json", environment(
         {"latent": _latent_record(latent), "task": built.info, "device": device}))
-    # Optional task hook: callbacks f(step, info) for fit (e.g. intermediate scores).
-    hook = getattr(task, "callbacks", None)
-    callbacks = hook(built, latent, config, cell, seeds, run_dir=cell_dir) if hook else ()
+    callbacks = list(task.callbacks(built, latent, config, cell, seeds, run_dir=cell_dir))
+    if log_to:
+        from qlatent.train.tracking import make_callbacks
+
+        callbacks += list(make_callbacks(log_to, cell_dir))
     result = fit(built.generator, built.critic, latent, built.data, config.train,
                  seed=seeds.train, device=device, progress=progress, run_dir=cell_dir,
                  resume=True, callbacks=callbacks)
@@ -323,6 +385,83 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     summary = ", ".join(f"{m.name} {m.format(metrics[m.name])}" for m in task.metrics)
     console.print(f"    {summary}  ({record['iterations_per_second']:.1f} it/s)")
     return CellRecord(cell, cell_dir, record["metrics"])
+
+
+def seeds_of(config: ExperimentConfig, cell: Cell) -> CellSeeds:
+    """The cell's random streams (``cell_seeds`` with the config's pairing)."""
+    return cell_seeds(cell.seed, cell.latent, paired_circuits=config.paired_circuits,
+                      latent_dim=cell.latent_dim)
+
+
+@dataclass
+class RebuiltCell:
+    """A cell directory turned back into objects (``rebuild_cell``).
+
+    Attributes:
+        config: the experiment config the cell ran with (its ``[train]`` without the per-cell
+            seed, device and progress).
+        cell: dataset, latent, latent length and seed.
+        seeds: the cell's random streams (checked against those the directory recorded).
+        built: the task's data, generator and critic (trained weights loaded when asked).
+        latent: the latent distribution (with its normalisation), on the CPU.
+        step: the training step of the loaded checkpoint (``None`` if weights were not loaded).
+    """
+
+    config: ExperimentConfig
+    cell: Cell
+    seeds: CellSeeds
+    built: Built
+    latent: torch.nn.Module
+    step: int | None = None
+
+
+def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
+    """Rebuild a cell of ``run_experiment`` from its directory: the config from its resolved
+    ``config.json``, the networks with ``task.build(config, cell, seeds)`` and the latent with
+    ``qlatent.latents.get`` (same seeds, so the same circuit and bank), on the CPU.
+
+    Args:
+        cell_dir: ``OUT/<dataset>/<latent>-L<dim>/seed-<k>``.
+        weights: load the trained generator and critic from ``checkpoint.pt`` (read with
+            ``torch.load(weights_only=True)``: nothing is unpickled).
+
+    Raises:
+        FileNotFoundError: no ``config.json`` (or, with ``weights``, no ``checkpoint.pt``).
+        ValueError: a file that does not describe a cell of this version (names the file).
+    """
+    cell_dir = Path(cell_dir)
+    path = cell_dir / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{cell_dir} is not a cell directory (no config.json)")
+    try:
+        tables = json.loads(path.read_text())
+        cell = Cell(**tables["cell"])
+        recorded = tables["seeds"]
+        train = {k: v for k, v in tables["train"].items() if k not in _PER_RUN}
+        config = ExperimentConfig.from_dict(
+            {**{k: v for k, v in tables.items() if k not in ("cell", "seeds")}, "train": train})
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{path}: not a cell's config ({type(err).__name__}: {err})") from err
+    seeds = seeds_of(config, cell)
+    if [str(seeds.latent), str(seeds.model)] != [recorded.get("latent"), recorded.get("model")]:
+        raise ValueError(f"{path}: its recorded seeds differ from those this version derives "
+                         "for the cell; it was made by an incompatible version")
+    built = get_task(config.task).build(config, cell, seeds)
+    latent = make_latent(config, cell, seeds)
+    step = None
+    if weights:
+        ckpt = cell_dir / "checkpoint.pt"
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"{cell_dir} has no checkpoint.pt (trained weights)")
+        try:
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            built.generator.load_state_dict(state["generator"])
+            built.critic.load_state_dict(state["critic"])
+            step = int(state["step"])
+        except Exception as err:  # noqa: BLE001 - any failure to read is a bad file
+            raise ValueError(f"{ckpt}: not a readable checkpoint of this cell "
+                             f"({type(err).__name__}: {err})") from err
+    return RebuiltCell(config, cell, seeds, built, latent, step)
 
 
 def _loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:

@@ -21,18 +21,20 @@ arXiv:1803.09518; the ``fcd`` package (ChemNet weights shipped in its wheel, pad
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qlatent._io import atomic_write, cache_dir, digest, file_digest
+from qlatent._io import atomic_write, atomic_write_json, cache_dir, digest, file_digest
+from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_int
 
 __all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics",
            "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
-           "HIGHER_IS_BETTER"]
+           "heldout_fcd", "HIGHER_IS_BETTER"]
 
 HIGHER_IS_BETTER = False
 FORMAT_VERSION = 1
@@ -231,3 +233,40 @@ def fcd_to_reference(smiles: Sequence[str], reference: Sequence[str]) -> float:
     a = smiles_statistics(smiles)
     b = reference_statistics(reference)
     return frechet_distance(a.mean, a.covariance, b.mean, b.covariance)
+
+
+def heldout_fcd(test: Sequence[str], train: Sequence[str], *, n: int = 10_000,
+                rng: RngLike = 0) -> dict[str, float]:
+    """FCD of ``n`` held-out molecules (drawn from ``test`` without replacement) against the
+    cached statistics of ``train``: the floor a generator indistinguishable from the data would
+    reach with this reference and sample size. The result is cached as JSON, keyed by the
+    drawn molecules and the reference.
+
+    Args:
+        test: held-out SMILES (e.g. the QM9 test split); ``min(n, len(test))`` are used.
+        train: the reference SMILES (e.g. the training split).
+        n: molecules drawn (>= 2).
+        rng: the draw's randomness (``qlatent._random.as_generator``).
+
+    Returns:
+        ``{"fcd": value, "n": molecules used}``.
+    """
+    n = check_int("n", n, minimum=2)
+    test, train = list(test), list(train)
+    if len(test) < 2:
+        raise ValueError(f"test must hold at least 2 molecules, got {len(test)}")
+    pick = sorted(as_generator(rng).permutation(len(test))[: min(n, len(test))].tolist())
+    sample = [test[i] for i in pick]
+    key = digest("heldout-fcd", 2, _chemnet_digest(), _PAD_LENGTH, sample, train)
+    path = cache_dir("fcd") / f"heldout-{key[:24]}.json"
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text())
+            if (set(cached) == {"fcd", "n"} and cached["n"] == len(sample)
+                    and isinstance(cached["fcd"], float)):
+                return cached
+        except (OSError, ValueError):
+            pass  # a damaged entry is recomputed
+    out = {"fcd": fcd_to_reference(sample, train), "n": len(sample)}
+    atomic_write_json(path, out)
+    return out

@@ -14,6 +14,7 @@ Bacarreza et al., arXiv:2508.19857, Table II (number of valid & unique, number n
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "count_valid_unique",
     "count_novel",
     "evaluate_molecules",
+    "diversity",
     "HIGHER_IS_BETTER",
 ]
 
@@ -151,3 +153,49 @@ def evaluate_molecules(smiles: Sequence[str], *, train: Iterable[str] | None = N
         out["n_novel"] = n_novel
         out["novelty"] = n_novel / len(distinct) if distinct else 0.0
     return out
+
+
+def diversity(smiles: Sequence[str], *, train: Iterable[str],
+              sizes: Sequence[int] = (1000, 2000, 5000, 10_000), top: int = 5) -> dict:
+    """Why is "# valid & unique" low: the metric's strictness, or a generator that repeats
+    itself? Counts of the same samples under lenient rules, and signs of mode collapse.
+
+    Args:
+        smiles: decoded samples (``""`` = not a molecule).
+        train: canonical training SMILES.
+        sizes: prefixes of ``smiles`` over which the distinct valid molecules are counted
+            (those longer than ``smiles`` are left out).
+        top: how many of the most frequent valid molecules to report.
+
+    Returns:
+        ``unique_with_fragments`` (distinct canonical SMILES of every sample RDKit parses,
+        fragments included, as older MolGAN code counts), ``novel_with_fragments`` (those not
+        in ``train``), ``unique_largest_fragment`` (distinct largest fragments of those),
+        ``distinct_valid_by_samples`` ({n: distinct strictly valid molecules among the first
+        n samples}), ``top_share_of_valid`` (the ``top`` most frequent valid molecules' share
+        of the valid samples) and ``top`` (those molecules with their counts).
+    """
+    from qlatent._chem import rdkit_chem
+
+    chem = rdkit_chem()
+    smiles = _check_smiles_list("smiles", smiles)
+    train = train if isinstance(train, (set, frozenset)) else set(train)
+    whole, largest = set(), set()
+    for s in smiles:
+        mol = chem.MolFromSmiles(s) if s else None
+        if mol is None:
+            continue
+        whole.add(chem.MolToSmiles(mol))
+        frags = chem.GetMolFrags(mol, asMols=True)
+        largest.add(chem.MolToSmiles(max(frags, key=lambda f: f.GetNumAtoms())))
+    canon = canonical_valid(smiles)
+    valid = [c for c in canon if c is not None]
+    counts = collections.Counter(valid)
+    return {
+        "unique_with_fragments": len(whole), "novel_with_fragments": len(whole - train),
+        "unique_largest_fragment": len(largest),
+        "distinct_valid_by_samples": {n: len(_valid_set(canon[:n])) for n in sizes
+                                      if n <= len(canon)},
+        "top_share_of_valid": sum(v for _, v in counts.most_common(top)) / max(1, len(valid)),
+        "top": counts.most_common(top),
+    }

@@ -169,7 +169,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     if not callable(getattr(data, "sample", None)):
         raise TypeError(f"data must have `sample(n, *, generator)`, got {type(data).__name__}")
     seed = check_int("seed", seed, minimum=0)
-    device = check_device("device", device)
+    device = torch.device(check_device(device))
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool, got {progress!r}")
     callbacks = tuple(callbacks)

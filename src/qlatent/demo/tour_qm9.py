@@ -22,7 +22,7 @@ def tour(out_dir: Path, console: Console) -> None:
     from qlatent.experiments.config import ExperimentConfig
     from qlatent.experiments.report import build_report, write_report
     from qlatent.experiments.runner import run_experiment
-    from qlatent.experiments.task_qm9 import load_data, task_params
+    from qlatent.experiments.tasks.qm9 import QM9Params, load_data
     from qlatent.train import Config
 
     console.rule("[bold]QM9 molecules: MolGAN with a latent-injected generator (tiny budget)")
@@ -34,7 +34,7 @@ def tour(out_dir: Path, console: Console) -> None:
     except ImportError as err:
         console.print(f"[yellow]skipped: {err}[/yellow]")
         return
-    data = load_data(task_params({}))
+    data = load_data(QM9Params())
     r = data.report
     console.print(f"QM9 from qm9pack: {r.n_source} molecules, {r.n_encoded} encoded "
                   f"(train {r.n_train}, test {r.n_test}), unencodable "

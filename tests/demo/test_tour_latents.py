@@ -2,7 +2,7 @@ import io
 
 from rich.console import Console
 
-from qlatent.experiments import tour_latents
+from qlatent.demo import tour_latents
 
 
 def test_tour_latents_runs_and_saves_the_plot(tmp_path):

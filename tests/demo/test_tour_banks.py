@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from qlatent.experiments import tour_banks
+from qlatent.demo import tour_banks
 
 
 def test_tour_banks_runs(tmp_path):

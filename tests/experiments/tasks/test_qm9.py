@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from qlatent.cli import app  # noqa: E402
 from qlatent.data.qm9 import QM9Graphs, read_qm9_smiles  # noqa: E402
-from qlatent.experiments import task_qm9  # noqa: E402
+from qlatent.experiments.tasks import qm9 as task_qm9  # noqa: E402
+from qlatent.experiments.tasks.qm9 import QM9Model, QM9Params  # noqa: E402
 from qlatent.metrics.molecules import evaluate_molecules  # noqa: E402
 
 pytestmark = pytest.mark.chem
@@ -93,28 +95,49 @@ def test_run_writes_samples_and_metrics_that_recompute_and_report_renders(tmp_pa
     text = (out / "report.md").read_text()
     assert "Table II layout" in text and "1814 ± 115" in text      # the paper's Gaussian-16 row
     assert "Held-out floor" in text
+    # The diagnostics rebuild the trained generator: at the evaluation's seed, its argmax
+    # decoding gives the cell's recorded counts again.
+    from qlatent.experiments.diagnose import diagnose_cell, main
+
+    cell = out / "qm9" / "gaussian-L16" / "seed-0"
+    seeds = json.loads((cell / "config.json").read_text())["seeds"]
+    d = diagnose_cell(cell, n=120, seed=int(seeds["evaluate"]))
+    m = json.loads((cell / "metrics.json").read_text())["metrics"]
+    assert d["step"] == 4 and d["strict"]["n_valid_unique"] == m["n_valid_unique"]
+    assert d["strict"]["n_novel"] == m["n_novel"] and d["strict"]["validity"] == m["validity"]
+    assert 0 <= d["gumbel_max_decoding"]["validity"] <= 1
+    assert d["unique_with_fragments"] >= d["strict"]["n_valid_unique"]
+    assert main([str(tmp_path / "nothing")]) == 2
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match="model.generator"):
-        task_qm9.model_params({"generator": "vae"})
-    with pytest.raises(ValueError, match="unknown key"):
-        task_qm9.task_params({"n_evaluation": 3})
-    with pytest.raises(TypeError, match="task.fcd"):
-        task_qm9.task_params({"fcd": "yes"})
-    molgan = task_qm9.model_params({"generator": "molgan"})
-    assert molgan["hidden"] == (128, 256, 512) and molgan["latent_injection"] is False
+    with pytest.raises(ValueError, match="model.generator must be one of 'paper', 'molgan'"):
+        QM9Model.from_table({"generator": "vae"})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'n_evaluation' in \[task\]"):
+        QM9Params.from_table({"n_evaluation": 3})
+    with pytest.raises(TypeError, match="task.fcd must be true or false"):
+        QM9Params.from_table({"fcd": "yes"})
+    with pytest.raises(ValueError, match="model.relaxation must be one of"):
+        QM9Model.from_table({"relaxation": "gumble"})
+
+
+def test_presets_resolve_once_and_overrides_win():
+    molgan = QM9Model.from_table({"generator": "molgan"})
+    assert molgan.hidden == (128, 256, 512) and molgan.latent_injection is False
+    assert molgan.activation == "tanh"
+    paper = QM9Model()
+    assert paper.hidden == (64, 176, 288, 400, 512) and paper.latent_injection is True
+    assert QM9Model(hidden=[32, 32]).hidden == (32, 32)
+    assert QM9Model.from_table(molgan.to_table()) == molgan  # the resolved table round-trips
 
 
 def test_paper_configs_load_and_check():
-    from pathlib import Path
-
     from qlatent.experiments.config import load_config
 
-    root = Path(__file__).resolve().parents[2] / "configs" / "paper"
+    root = Path(__file__).resolve().parents[3] / "configs" / "paper"
     for name in ("table2.toml", "table2_l16.toml", "table2_quick.toml"):
         cfg = load_config(root / name)
-        task_qm9.QM9Task().check(cfg)
+        assert isinstance(cfg.model, QM9Model) and isinstance(cfg.task_params, QM9Params)
     full = load_config(root / "table2.toml")
     assert full.latent_dims == (16, 32, 48) and len(full.seeds) == 20
     assert full.train.steps == 20_000 and full.train.batch_size == 256
@@ -128,8 +151,8 @@ def test_training_makes_valid_molecules():
     from qlatent.latents import get
     from qlatent.train import Config, fit
 
-    data = task_qm9.load_data(task_qm9.task_params({}))
-    G, D = task_qm9.build_networks(task_qm9.model_params({}), 16, data.spec, seed=0)
+    data = task_qm9.load_data(QM9Params())
+    G, D = task_qm9.build_networks(QM9Model(), 16, data.spec, seed=0)
     latent = get("gaussian", dim=16)
     before = evaluate_molecules(task_qm9.generate_smiles(G, latent, 500, 1, data.spec))
     scores = []

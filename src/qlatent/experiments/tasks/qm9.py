@@ -5,23 +5,14 @@ App. E / Table II: MolGAN-style graph GAN on QM9 with a latent-injected widening
 an R-GCN critic, WGAN-GP; metrics over 10,000 generated samples: FCD (ChemNet), number of
 valid & unique molecules, number of those novel.
 
-[model] keys (defaults = the paper's generator, MolGAN's critic):
-``generator`` ("paper": latent-injected 64-176-288-400-512 LeakyReLU; "molgan": 128-256-512 tanh,
-no injection), ``hidden``, ``activation``, ``latent_injection`` (override the preset),
-``relaxation`` ("gumbel", default | "softmax"), ``temperature``, ``graph_units``,
-``aggregation_units``, ``dense_units``, ``critic_activation``.
+Tables: ``QM9Model`` ([model]; defaults = the paper's generator, MolGAN's critic) and
+``QM9Params`` ([task]).
 
 The relaxation of the generator's output fed to the critic defaults to the Gumbel-softmax: at
 the paper's settings it gives the Gaussian latent 1,171 valid & unique of 10,000 and FCD 1.75
 after 20k iterations, against 579 and 3.26 with the plain softmax, whose generator collapses
 onto a few hundred molecules (``results/table2_gumbel/``, ``results/table2_probes/``). The
 paper does not say which it used.
-
-[task] keys: ``n_eval`` (samples scored at the end, default 10,000), ``progress_every``
-(steps between intermediate scores, 0 = off; default 2000), ``n_progress`` (samples per
-intermediate score, 2000), ``fcd`` (compute the FCD, default true), ``permutation_p`` (0.3),
-``kekulize`` (true), ``charged`` (false), ``test_fraction`` (0.1), ``split_seed`` (0),
-``n_grid`` (molecules drawn in ``molecules.png``, 24).
 
 Every cell directory gets ``samples.smi`` (the n_eval samples exactly as decoded: one line per
 sample, fragments joined by ".", an EMPTY line where the graph is not a molecule),
@@ -32,42 +23,104 @@ sample, fragments joined by ".", an EMPTY line where the graph is not a molecule
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from qlatent._io import atomic_write_text
-from qlatent._validation import check_choice, check_float, check_int
-from qlatent.experiments.tasks import (
+from qlatent.experiments.tasks.base import (
     Built,
     Cell,
     CellRecord,
     CellSeeds,
     MetricSpec,
-    check_datasets,
-    check_keys,
+    Params,
+    Task,
+    param,
     register_task,
     torch_generator,
 )
+from qlatent.models.mlp import ACTIVATIONS
+from qlatent.models.molgan import RELAXATIONS
 
-_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"hidden": [64, 176, 288, 400, 512], "activation": "leaky_relu",
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"hidden": (64, 176, 288, 400, 512), "activation": "leaky_relu",
               "latent_injection": True},
-    "molgan": {"hidden": [128, 256, 512], "activation": "tanh", "latent_injection": False},
+    "molgan": {"hidden": (128, 256, 512), "activation": "tanh", "latent_injection": False},
 }
-_MODEL_KEYS = ("generator", "hidden", "activation", "latent_injection", "relaxation",
-               "temperature", "graph_units", "aggregation_units", "dense_units",
-               "critic_activation")
-_TASK_DEFAULTS: dict[str, Any] = {
-    "n_eval": 10_000, "progress_every": 2000, "n_progress": 2000, "fcd": True,
-    "permutation_p": 0.3, "kekulize": True, "charged": False, "test_fraction": 0.1,
-    "split_seed": 0, "n_grid": 24,
-}
+
+
+@dataclass(frozen=True)
+class QM9Model(Params):
+    """The ``[model]`` table of ``qm9``: the MolGAN generator (a preset and its overrides) and
+    the R-GCN critic. ``hidden``, ``activation`` and ``latent_injection`` left out take the
+    preset's values (the resolved table holds them)."""
+
+    TABLE = "model"
+
+    generator: str = param("paper", choices=tuple(PRESETS))
+    """Generator preset: ``paper`` (latent-injected 64-176-288-400-512, LeakyReLU) or
+    ``molgan`` (128-256-512, tanh, no injection)."""
+    hidden: tuple[int, ...] | None = param(None, minimum=1)
+    """Widths of the generator's trunk (default: the preset's)."""
+    activation: str | None = param(None, choices=ACTIVATIONS)
+    """Activation of the generator's trunk (default: the preset's)."""
+    latent_injection: bool | None = None
+    """Concatenate z to every hidden layer's input (default: the preset's)."""
+    relaxation: str = param("gumbel", choices=RELAXATIONS)
+    """How the generator's logits reach the critic in training: ``gumbel`` (Gumbel-softmax)
+    or ``softmax``."""
+    temperature: float = param(1.0, minimum=1e-6)
+    """Temperature τ > 0 of the relaxation."""
+    graph_units: tuple[int, ...] = param((128, 64), minimum=1)
+    """Widths of the critic's R-GCN layers."""
+    aggregation_units: int = param(128, minimum=1)
+    """Width of the critic's graph aggregation."""
+    dense_units: tuple[int, ...] = param((128, 64), minimum=1)
+    """Widths of the critic's dense layers after the aggregation."""
+    critic_activation: str = param("tanh", choices=ACTIVATIONS)
+    """Activation of the critic."""
+
+    def __post_init__(self) -> None:
+        if self.generator in PRESETS:  # else the check below names it
+            for key, value in PRESETS[self.generator].items():
+                if getattr(self, key) is None:
+                    object.__setattr__(self, key, value)
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class QM9Params(Params):
+    """The ``[task]`` table of ``qm9``: data options and evaluation sizes."""
+
+    TABLE = "task"
+
+    n_eval: int = param(10_000, minimum=1)
+    """Samples generated and scored at the end of training."""
+    progress_every: int = param(2000, minimum=0)
+    """Steps between intermediate scores (``progress.jsonl``); 0 switches them off."""
+    n_progress: int = param(2000, minimum=1)
+    """Samples per intermediate score."""
+    fcd: bool = True
+    """Compute the FCD (ChemNet; the training split's statistics are cached)."""
+    permutation_p: float = param(0.3, minimum=0.0, maximum=1.0)
+    """Probability that a real graph's atoms are randomly permuted when it is drawn."""
+    kekulize: bool = True
+    """Encode kekulized molecules (single / double bonds, no aromatic type)."""
+    charged: bool = False
+    """Keep molecules with charged atoms (and their charge as atom types)."""
+    test_fraction: float = param(0.1, minimum=0.0, maximum=0.5)
+    """Share of QM9 held out as the test split."""
+    split_seed: int = param(0, minimum=0)
+    """Seed of the train / test split."""
+    n_grid: int = param(24, minimum=0)
+    """Molecules drawn in ``molecules.png`` (0: no picture)."""
+
 
 # Paper Table II (mean ± standard error over 20 seeds, 10k samples).
 _TABLE2 = {
@@ -82,86 +135,56 @@ _TABLE2 = {
 }
 
 
-def model_params(model: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve the [model] table (preset + overrides), validating every key."""
-    check_keys(model, _MODEL_KEYS, "model")
-    preset = check_choice("model.generator", model.get("generator", "paper"), tuple(_PRESETS))
-    p = {**_PRESETS[preset], "relaxation": "gumbel", "temperature": 1.0,
-         "graph_units": [128, 64], "aggregation_units": 128, "dense_units": [128, 64],
-         "critic_activation": "tanh", **{k: v for k, v in model.items() if k != "generator"}}
-    p["generator"] = preset
-    for key in ("hidden", "graph_units", "dense_units"):
-        if not isinstance(p[key], list | tuple) or not p[key]:
-            raise ValueError(f"model.{key} must be a non-empty list of widths, got {p[key]!r}")
-        p[key] = tuple(check_int(f"model.{key}[]", h, minimum=1) for h in p[key])
-    p["aggregation_units"] = check_int("model.aggregation_units", p["aggregation_units"],
-                                       minimum=1)
-    p["temperature"] = check_float("model.temperature", p["temperature"], minimum=1e-6)
-    if not isinstance(p["latent_injection"], bool):
-        raise TypeError(f"model.latent_injection must be a bool, got {p['latent_injection']!r}")
-    return p
-
-
-def task_params(table: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve the [task] table, validating every key."""
-    check_keys(table, _TASK_DEFAULTS, "task")
-    p = {**_TASK_DEFAULTS, **table}
-    p["n_eval"] = check_int("task.n_eval", p["n_eval"], minimum=1)
-    p["progress_every"] = check_int("task.progress_every", p["progress_every"], minimum=0)
-    p["n_progress"] = check_int("task.n_progress", p["n_progress"], minimum=1)
-    p["n_grid"] = check_int("task.n_grid", p["n_grid"], minimum=0)
-    p["split_seed"] = check_int("task.split_seed", p["split_seed"], minimum=0)
-    p["permutation_p"] = check_float("task.permutation_p", p["permutation_p"], minimum=0.0,
-                                     maximum=1.0)
-    p["test_fraction"] = check_float("task.test_fraction", p["test_fraction"], minimum=0.0,
-                                     maximum=0.5)
-    for key in ("fcd", "kekulize", "charged"):
-        if not isinstance(p[key], bool):
-            raise TypeError(f"task.{key} must be a bool, got {p[key]!r}")
-    return p
-
-
 _DATA_CACHE: dict[tuple, Any] = {}
 
 
-def load_data(p: Mapping[str, Any]):
+def load_data(p: QM9Params):
     """The QM9Graphs of the task parameters (one instance per process and options)."""
     from qlatent.data.qm9 import QM9Graphs
 
-    key = (p["kekulize"], p["charged"], p["test_fraction"], p["split_seed"], p["permutation_p"])
+    key = (p.kekulize, p.charged, p.test_fraction, p.split_seed, p.permutation_p)
     if key not in _DATA_CACHE:
-        _DATA_CACHE[key] = QM9Graphs(kekulize=p["kekulize"], charged=p["charged"],
-                                     test_fraction=p["test_fraction"],
-                                     split_seed=p["split_seed"],
-                                     permutation_p=p["permutation_p"])
+        _DATA_CACHE[key] = QM9Graphs(kekulize=p.kekulize, charged=p.charged,
+                                     test_fraction=p.test_fraction, split_seed=p.split_seed,
+                                     permutation_p=p.permutation_p)
     return _DATA_CACHE[key]
 
 
-def build_networks(params: Mapping[str, Any], latent_dim: int, spec: Any,
+def build_networks(model: QM9Model, latent_dim: int, spec: Any,
                    seed: int) -> tuple[nn.Module, nn.Module]:
-    """Generator and critic of resolved model ``params``, weights drawn from ``seed``."""
+    """Generator and critic of the ``[model]`` table, weights drawn from ``seed``."""
     from qlatent.models.molgan import MolGANGenerator, RGCNCritic
 
     g = torch_generator(seed)
-    generator = MolGANGenerator(latent_dim, spec=spec, hidden=params["hidden"],
-                                activation=params["activation"],
-                                latent_injection=params["latent_injection"],
-                                relaxation=params["relaxation"],
-                                temperature=params["temperature"], generator=g)
-    critic = RGCNCritic(spec=spec, graph_units=params["graph_units"],
-                        aggregation_units=params["aggregation_units"],
-                        dense_units=params["dense_units"],
-                        activation=params["critic_activation"], generator=g)
+    generator = MolGANGenerator(latent_dim, spec=spec, hidden=model.hidden,
+                                activation=model.activation,
+                                latent_injection=model.latent_injection,
+                                relaxation=model.relaxation,
+                                temperature=model.temperature, generator=g)
+    critic = RGCNCritic(spec=spec, graph_units=model.graph_units,
+                        aggregation_units=model.aggregation_units,
+                        dense_units=model.dense_units,
+                        activation=model.critic_activation, generator=g)
     return generator, critic
+
+
+DECODINGS = ("argmax", "sample")
 
 
 @torch.no_grad()
 def generate_smiles(generator: nn.Module, latent: nn.Module, n: int, seed: int, spec: Any,
-                    chunk: int = 2500) -> list[str]:
-    """Draw ``n`` graphs (latents from ``seed``), argmax-decode, and return SMILES as decoded."""
+                    chunk: int = 2500, *, decoding: str = "argmax") -> list[str]:
+    """Draw ``n`` graphs (latents from ``seed``), decode them, and return SMILES as decoded.
+
+    ``decoding``: ``"argmax"`` (each atom and bond its most likely type: how every score of a
+    run is made) or ``"sample"`` (each type drawn from the generator's softmax by Gumbel-max,
+    after the chunk's latents, from the same stream; a diagnostic).
+    """
+    from qlatent._validation import check_choice
     from qlatent.data.qm9 import graphs_to_smiles
     from qlatent.models.molgan import decode
 
+    check_choice("decoding", decoding, DECODINGS)
     was_training = generator.training
     generator.eval()
     gen = torch_generator(seed, latent.device)
@@ -169,14 +192,35 @@ def generate_smiles(generator: nn.Module, latent: nn.Module, n: int, seed: int, 
     try:
         for start in range(0, n, chunk):
             z = latent.sample(min(chunk, n - start), generator=gen)
-            x, a = decode(*generator(z))
+            if decoding == "argmax":
+                x, a = decode(*generator(z))
+            else:
+                x, a = _gumbel_max_graphs(generator, z, gen)
             out.extend(graphs_to_smiles(x.cpu().numpy(), a.cpu().numpy(), spec))
     finally:
         generator.train(was_training)
     return out
 
 
-class QM9Task:
+def _gumbel_max_graphs(generator: nn.Module, z: torch.Tensor,
+                       gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    # Types drawn from softmax(logits) as argmax(logits + Gumbel noise): edges, then nodes.
+    edge_logits, node_logits = generator.logits(z)
+
+    def draw(logits: torch.Tensor) -> torch.Tensor:
+        u = torch.rand(logits.shape, generator=gen, device=logits.device).clamp(1e-20, 1 - 1e-7)
+        return (logits.float() - torch.log(-torch.log(u))).argmax(-1)
+
+    bonds, x = draw(edge_logits), draw(node_logits)
+    n = x.shape[1]
+    rows, cols = torch.triu_indices(n, n, offset=1, device=x.device)
+    a = torch.zeros(x.shape[0], n, n, dtype=torch.long, device=x.device)
+    a[:, rows, cols] = bonds
+    a[:, cols, rows] = bonds
+    return x, a
+
+
+class QM9Task(Task):
     """Paper Table II: QM9 molecule generation (see the module docstring)."""
 
     name = "qm9"
@@ -196,17 +240,13 @@ class QM9Task:
                                      "n_novel": (v[4], v[5])}
                  for (lat, dim), v in _TABLE2.items()}
     reference_label = "paper Table II (mean ± s.e., 20 seeds)"
-
-    def check(self, config: Any) -> None:
-        check_datasets(config, self.datasets)
-        model_params(config.model)
-        task_params(config.task_params)
+    model_table = QM9Model
+    task_table = QM9Params
 
     def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
-        p = task_params(config.task_params)
-        data = load_data(p)
-        generator, critic = build_networks(model_params(config.model), cell.latent_dim,
-                                           data.spec, seeds.model)
+        data = load_data(config.task_params)
+        generator, critic = build_networks(config.model, cell.latent_dim, data.spec,
+                                           seeds.model)
         return Built(data=data, generator=generator, critic=critic,
                      info={"data": repr(data), "qm9": data.report.as_dict()})
 
@@ -214,20 +254,20 @@ class QM9Task:
                   seeds: CellSeeds, *, run_dir: Path) -> list:
         """Intermediate scores every ``progress_every`` steps (validity, unique, novel of
         ``n_progress`` samples), appended to ``run_dir/progress.jsonl`` and printed."""
-        p = task_params(config.task_params)
-        if not p["progress_every"]:
+        p = config.task_params
+        if not p.progress_every:
             return []
         data = built.data
         train = set(data.smiles("train"))
         path = Path(run_dir) / "progress.jsonl"
 
         def score(step: int, info: dict[str, Any]) -> None:
-            if step % p["progress_every"]:
+            if step % p.progress_every:
                 return
             from qlatent.metrics.molecules import evaluate_molecules
 
             t0 = time.perf_counter()
-            smiles = generate_smiles(info["generator"], latent, p["n_progress"],
+            smiles = generate_smiles(info["generator"], latent, p.n_progress,
                                      seeds.evaluate + step, data.spec)
             m = evaluate_molecules(smiles, train=train)
             row = {"step": step, **{k: m[k] for k in ("n_samples", "validity",
@@ -245,8 +285,8 @@ class QM9Task:
 
     def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
                  seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        p = task_params(config.task_params)
-        return evaluate_generator(built.generator, latent, built.data, p, seeds.evaluate,
+        return evaluate_generator(built.generator, latent, built.data, config.task_params,
+                                  seeds.evaluate,
                                   Path(run_dir), title=f"{cell.latent}-L{cell.latent_dim}, "
                                                        f"seed {cell.seed}")
 
@@ -259,8 +299,6 @@ class QM9Task:
     def figures(self, records: list[CellRecord], config: Any,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """The molecule grid of the first finished cell of each latent."""
-        import shutil
-
         out = []
         seen = set()
         for r in records:
@@ -277,63 +315,38 @@ class QM9Task:
 
 
 def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
-                       p: Mapping[str, Any], seed: int, run_dir: Path, *,
+                       p: QM9Params, seed: int, run_dir: Path, *,
                        title: str = "") -> dict[str, float]:
-    """Score ``p["n_eval"]`` samples; write samples.smi and molecules.png into ``run_dir``."""
+    """Score ``p.n_eval`` samples; write samples.smi and molecules.png into ``run_dir``."""
     from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
     from qlatent.metrics.properties import grid_image, property_means
 
-    smiles = generate_smiles(generator, latent, p["n_eval"], seed, data.spec)
+    smiles = generate_smiles(generator, latent, p.n_eval, seed, data.spec)
     atomic_write_text(run_dir / "samples.smi", "".join(s + "\n" for s in smiles))
     out: dict[str, float] = dict(evaluate_molecules(smiles, train=set(data.smiles("train"))))
     valid = [c for c in canonical_valid(smiles) if c is not None]
     out.update(property_means(valid))
     out["fcd"] = float("nan")
-    if p["fcd"] and len(valid) >= 2:
+    if p.fcd and len(valid) >= 2:
         from qlatent.metrics.fcd import fcd_to_reference
 
         # FCD over the valid samples (FCD needs molecules; the count of valid ones is reported
         # beside it), against the cached statistics of the training split.
         out["fcd"] = fcd_to_reference(valid, data.smiles("train"))
-    if p["n_grid"] and valid:
-        grid_image(sorted(set(valid), key=valid.index)[: p["n_grid"]],
+    if p.n_grid and valid:
+        grid_image(sorted(set(valid), key=valid.index)[: p.n_grid],
                    run_dir / "molecules.png", legend=title)
     return {k: float(v) for k, v in out.items()}
 
 
-register_task(QM9Task())
-
-
-def heldout_fcd(p: Mapping[str, Any], n: int = 10_000, seed: int = 0) -> dict[str, float]:
-    """FCD of ``n`` held-out QM9 test molecules against the training statistics: the floor a
-    perfect generator would reach with this reference and sample size. Cached as JSON.
-
-    Returns:
-        ``{"fcd": value, "n": molecules used}``.
-    """
-    from qlatent._io import atomic_write_json, cache_dir, digest
-    from qlatent.metrics.fcd import fcd_to_reference
-
-    data = load_data(p)
-    test = data.smiles("test")
-    rng = np.random.default_rng(seed)
-    pick = sorted(rng.permutation(len(test))[: min(n, len(test))].tolist())
-    sample = [test[i] for i in pick]
-    train = data.smiles("train")
-    key = digest("heldout-fcd", 1, sample, len(train), train[:100], train[-100:])
-    path = cache_dir("fcd") / f"heldout-{key[:24]}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    out = {"fcd": fcd_to_reference(sample, train), "n": len(sample)}
-    atomic_write_json(path, out)
-    return out
+QM9 = register_task(QM9Task())
 
 
 def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> list[str]:
     """Markdown lines: Table II layout, the held-out floor, cells in progress."""
     from qlatent.experiments.report import summarize
 
-    p = task_params(config.task_params)
+    p = config.task_params
     lines = ["## Table II layout: ours (mean ± SE, n seeds) | paper", "",
              "| latent | d_z | FCD ↓ | paper | # valid & unique ↑ | paper | # novel ↑ | paper "
              "| validity | uniqueness | novelty | n |",
@@ -364,8 +377,11 @@ def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> li
         running.append(f"| {prog.parent.relative_to(run_dir)} | {last['step']} | "
                        f"{last['validity']:.3f} | {last['n_valid_unique']} / "
                        f"{last['n_samples']} | {last['n_novel']} |")
-    if p["fcd"] and (records or running):
-        floor = heldout_fcd(p, n=p["n_eval"])
+    if p.fcd and (records or running):
+        from qlatent.metrics.fcd import heldout_fcd
+
+        data = load_data(p)
+        floor = heldout_fcd(data.smiles("test"), data.smiles("train"), n=p.n_eval)
         lines += [f"Held-out floor: FCD of {floor['n']} QM9 test molecules against the training "
                   f"statistics = **{floor['fcd']:.3f}** (a generator indistinguishable from QM9 "
                   "would score about this; the paper does not state its reference set).", ""]

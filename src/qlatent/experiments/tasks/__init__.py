@@ -1,0 +1,37 @@
+"""Experiment tasks: one module per task (``ring``, ``table1``, ``qm9``), the ``Task`` base class
+and the registry in ``base``.
+
+``get_task(name)`` imports a built-in task's module on first use.
+"""
+
+from qlatent.experiments.tasks.base import (
+    STREAM_DATA,
+    STREAM_EVALUATE,
+    STREAM_LATENT,
+    STREAM_MODEL,
+    STREAM_TRAIN,
+    Built,
+    Cell,
+    CellRecord,
+    CellSeeds,
+    MetricSpec,
+    NoParams,
+    Params,
+    Task,
+    cell_seeds,
+    check_datasets,
+    check_keys,
+    field_docs,
+    get_task,
+    param,
+    register_task,
+    task_names,
+    torch_generator,
+)
+
+__all__ = [
+    "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN", "Built",
+    "Cell", "CellRecord", "CellSeeds", "MetricSpec", "NoParams", "Params", "Task", "cell_seeds",
+    "check_datasets", "check_keys", "field_docs", "get_task", "param", "register_task",
+    "task_names", "torch_generator",
+]

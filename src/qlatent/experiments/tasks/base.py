@@ -1,0 +1,383 @@
+"""What the runner needs to know about one kind of experiment: the ``Task`` base class, the
+typed ``[model]`` / ``[task]`` tables, cells and their seeds, and the task registry.
+
+The runner (``qlatent.experiments.runner``) owns everything generic: the grid of cells
+(dataset x latent x latent_dim x seed), seeds, run directories, the latent (built with
+``qlatent.latents.get``), training (``qlatent.train.fit``), skipping done cells, resuming, the
+resolved config and environment records. A *task* (a subclass of ``Task``, one module each:
+``ring``, ``table1``, ``qm9``) supplies the rest: its datasets, metrics, published numbers,
+its two typed tables (``Model`` and ``Params``: frozen dataclasses with a docstring per field,
+parsed and validated once by ``from_table``), how to build a cell and how to score it.
+
+A task receives tables that are already valid (``ExperimentConfig`` parses them when it is
+built), so its methods read ``config.model.hidden`` and never check a key again.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import textwrap
+import types
+import typing
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+
+from qlatent._validation import check_choice, check_float, check_int
+
+# Stream labels of SeedSequence([seed, STREAM, ...]): independent streams per cell.
+STREAM_DATA, STREAM_LATENT, STREAM_MODEL, STREAM_TRAIN, STREAM_EVALUATE = 1, 2, 3, 4, 5
+
+_BUILTIN = {
+    "ring": "qlatent.experiments.tasks.ring",
+    "table1": "qlatent.experiments.tasks.table1",
+    "qm9": "qlatent.experiments.tasks.qm9",
+}
+_TASKS: dict[str, Task] = {}
+
+
+# --------------------------------------------------------------------------- typed tables
+def _check_value(name: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> Any:
+    """Check ``value`` against the type ``hint`` (bool, int, float, str, tuple[X, ...],
+    ``X | None``) and the field's metadata (``minimum``, ``maximum``, ``choices``); return it
+    converted (lists become tuples, ints given for floats become floats)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        return check_int(name, value, minimum=meta.get("minimum"), maximum=meta.get("maximum"))
+    if hint is float:
+        return check_float(name, value, minimum=meta.get("minimum"),
+                           maximum=meta.get("maximum"))
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r} ({type(value).__name__})")
+        if "choices" in meta:
+            check_choice(name, value, tuple(meta["choices"]))
+        return value
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a list, got {value!r} ({type(value).__name__})")
+        if len(args) == 2 and args[1] is Ellipsis:
+            if not value:
+                raise ValueError(f"{name} must be a non-empty list, got {list(value)!r}")
+            items = [args[0]] * len(value)
+        else:
+            if len(value) != len(args):
+                raise ValueError(f"{name} must hold {len(args)} values, got {list(value)!r}")
+            items = list(args)
+        return tuple(_check_value(f"{name}[{i}]", v, h, meta)
+                     for i, (v, h) in enumerate(zip(value, items, strict=True)))
+    raise TypeError(f"cannot check {name}: unsupported type {hint!r}")  # a bug of the task
+
+
+@dataclass(frozen=True)
+class Params:
+    """Base of a task's typed tables (``[model]``, ``[task]``).
+
+    Subclasses are frozen dataclasses whose fields are the table's keys, each with a default
+    and a docstring (``field_docs`` reads them: the source of ``--help`` and of the docs).
+    Values are checked against the field's type and its metadata (``minimum``, ``maximum``,
+    ``choices``) when an instance is made; errors name the key as ``<TABLE>.<key>``.
+    """
+
+    TABLE: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = _check_value(f"{self.TABLE}.{f.name}", getattr(self, f.name),
+                                 hints[f.name], f.metadata)
+            object.__setattr__(self, f.name, value)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The valid keys of the table."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any] | None, *, where: str | None = None):
+        """Parse and validate a TOML table; an unknown key raises and lists the valid ones.
+
+        Args:
+            table: the table's keys and values (``None``: all defaults).
+            where: how errors name the table (default ``[<TABLE>]``).
+        """
+        where = where or f"[{cls.TABLE}]"
+        table = {} if table is None else table
+        if isinstance(table, cls):
+            return table
+        if not isinstance(table, Mapping):
+            raise TypeError(f"{where} must be a table, got {table!r} ({type(table).__name__})")
+        check_keys(table, cls.keys(), where)
+        return cls(**table)
+
+    def to_table(self) -> dict[str, Any]:
+        """The table as TOML values (tuples as lists)."""
+        def plain(v: Any) -> Any:
+            return [plain(x) for x in v] if isinstance(v, tuple) else v
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None}
+
+    def replace(self, **changes: Any):
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def param(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+          choices: Sequence[str] | None = None) -> Any:
+    """A field of a ``Params`` table: its default and the bounds or choices its values are
+    checked against (``minimum`` / ``maximum`` apply to every item of a list)."""
+    meta = {k: v for k, v in (("minimum", minimum), ("maximum", maximum),
+                              ("choices", None if choices is None else tuple(choices)))
+            if v is not None}
+    return field(default=default, metadata=meta)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring of each field of the dataclass ``cls`` (the string literal right after
+    the field), inherited fields included; a field without one maps to ``""``."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or klass is object:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:], strict=False):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)):
+                docs[node.target.id] = inspect.cleandoc(nxt.value.value)
+    return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
+
+
+@dataclass(frozen=True)
+class NoParams(Params):
+    """A table with no keys (for a task without a ``[model]`` or ``[task]`` table)."""
+
+
+# --------------------------------------------------------------------------- cells
+@dataclass(frozen=True)
+class MetricSpec:
+    """A reported metric: its key in metrics.json, direction, label and number format."""
+
+    name: str
+    higher_is_better: bool
+    label: str = ""
+    fmt: str = "{:.4f}"
+
+    def format(self, value: float) -> str:
+        return self.fmt.format(value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid."""
+
+    dataset: str
+    latent: str
+    latent_dim: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Relative run directory: ``<dataset>/<latent>-L<dim>/seed-<seed>``."""
+        return f"{self.dataset}/{self.latent}-L{self.latent_dim}/seed-{self.seed}"
+
+
+@dataclass(frozen=True)
+class CellSeeds:
+    """Independent random streams of a cell, derived from ``SeedSequence([seed, stream, ...])``.
+
+    Attributes:
+        data: SeedSequence of the data (unitary, bank, held-out draws): depends on the seed
+            only, so every latent of a seed sees the SAME data.
+        latent: int seed of ``qlatent.latents.get`` (circuit and bank): depends on the seed
+            only when circuits are paired, else also on the latent name.
+        model: int seed of the weight initialisation (same for every latent of a seed).
+        train: int seed of the training streams.
+        evaluate: int seed of the evaluation draws.
+    """
+
+    data: np.random.SeedSequence
+    latent: int
+    model: int
+    train: int
+    evaluate: int
+
+
+def _int_seed(ss: np.random.SeedSequence) -> int:
+    return int(ss.generate_state(1, np.uint64)[0] >> 1)
+
+
+def cell_seeds(seed: int, latent: str, *, paired_circuits: bool = True,
+               latent_dim: int | None = None) -> CellSeeds:
+    """Derive the cell's streams (see ``CellSeeds``); the latent length is mixed into the
+    latent and model streams when given (different L are different circuits and models)."""
+    dim = [] if latent_dim is None else [int(latent_dim)]
+    lat = [] if paired_circuits else [zlib.crc32(latent.encode())]
+    return CellSeeds(
+        data=np.random.SeedSequence([seed, STREAM_DATA]),
+        latent=_int_seed(np.random.SeedSequence([seed, STREAM_LATENT, *dim, *lat])),
+        model=_int_seed(np.random.SeedSequence([seed, STREAM_MODEL, *dim])),
+        train=_int_seed(np.random.SeedSequence([seed, STREAM_TRAIN])) % (2**62),
+        evaluate=_int_seed(np.random.SeedSequence([seed, STREAM_EVALUATE])),
+    )
+
+
+@dataclass
+class Built:
+    """What ``Task.build`` returns: the real data, the two networks, and notes for the record
+    (``info``, e.g. the data bank digest, goes into the cell's environment.json)."""
+
+    data: Any
+    generator: nn.Module
+    critic: nn.Module
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CellRecord:
+    """A finished cell as the report sees it."""
+
+    cell: Cell
+    run_dir: Path
+    metrics: dict[str, float]
+
+
+# --------------------------------------------------------------------------- tasks
+class Task(ABC):
+    """One kind of experiment. Subclasses set the class attributes and implement ``build`` and
+    ``evaluate``; the hooks ``callbacks``, ``report_sections`` and ``figures`` have defaults
+    that add nothing.
+
+    Attributes:
+        name: registry name (``[experiment] task``), e.g. ``"ring"``.
+        datasets: valid values of ``[experiment] datasets``.
+        metrics: reported metrics; the FIRST is the primary one (paired tests use it).
+        reference: published numbers, (dataset, latent, latent_dim) -> metric -> (mean, error).
+        reference_label: where they come from (e.g. "paper Table I").
+        model_table: the ``[model]`` table (a ``Params`` subclass).
+        task_table: the ``[task]`` table (a ``Params`` subclass).
+    """
+
+    name: ClassVar[str]
+    datasets: ClassVar[tuple[str, ...]]
+    metrics: ClassVar[tuple[MetricSpec, ...]]
+    reference: ClassVar[Mapping[tuple[str, str, int], Mapping[str, tuple[float, float]]]] = {}
+    reference_label: ClassVar[str] = ""
+    model_table: ClassVar[type[Params]] = NoParams
+    task_table: ClassVar[type[Params]] = NoParams
+
+    @abstractmethod
+    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
+        """Data, generator and critic of one cell.
+
+        Weights are drawn from ``torch_generator(seeds.model)`` (the same for every latent of a
+        seed); data randomness from ``seeds.data`` (the same for every latent of a seed, so
+        cells are paired). The generator maps Tensor[B, cell.latent_dim] to the data's
+        structure (a Tensor or a tuple of Tensors; see ``qlatent.train.fit``).
+        """
+
+    @abstractmethod
+    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
+        """Metrics of the trained generator (draws from ``torch_generator(seeds.evaluate)`` on
+        the latent's device); may write plots and samples into ``run_dir``. Must return every
+        name in ``metrics``."""
+
+    def callbacks(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                  seeds: CellSeeds, *, run_dir: Path) -> list:
+        """Callbacks ``f(step, info)`` for ``fit`` (e.g. intermediate scores); none by default."""
+        return []
+
+    def report_sections(self, records: list[CellRecord], config: Any,
+                        run_dir: Path) -> list[str]:
+        """Extra Markdown lines for the report (e.g. the paper's own layout); none by default."""
+        return []
+
+    def figures(self, records: list[CellRecord], config: Any,
+                out_dir: Path) -> list[tuple[str, Path]]:
+        """Report figures (title, png path) from finished cells; none by default."""
+        return []
+
+    def check(self, config: Any) -> None:
+        """Check that ``config`` is one of this task's: its tables are this task's types and
+        its datasets are this task's (an ``ExperimentConfig`` already guarantees both)."""
+        if config.task != self.name:
+            raise ValueError(f"config is for task {config.task!r}, not {self.name!r}")
+        if not (isinstance(config.model, self.model_table)
+                and isinstance(config.task_params, self.task_table)):
+            raise TypeError(f"config.model / config.task_params must be "
+                            f"{self.model_table.__name__} / {self.task_table.__name__}")
+        check_datasets(config.datasets, self)
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry under ``task.name`` (returns it)."""
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an instance of a qlatent.experiments.tasks.Task "
+                        f"subclass, got {type(task).__name__}")
+    _TASKS[task.name] = task
+    return task
+
+
+def task_names() -> tuple[str, ...]:
+    """Names of the registered and built-in tasks."""
+    return tuple(sorted(set(_TASKS) | set(_BUILTIN)))
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; unknown names raise and list the valid ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"task must be a string, got {name!r}")
+    if name not in _TASKS and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
+    if name not in _TASKS:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}")
+    return _TASKS[name]
+
+
+def check_keys(table: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
+    """Raise ``ValueError`` naming the keys of ``table`` not in ``valid`` (and listing those)."""
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; "
+                         f"valid keys: {', '.join(sorted(valid))}")
+
+
+def check_datasets(datasets: Sequence[str], task: Task) -> None:
+    """Raise ``ValueError`` if ``datasets`` names a dataset that ``task`` does not have."""
+    bad = [d for d in datasets if d not in task.datasets]
+    if bad:
+        raise ValueError(f"unknown dataset(s) {', '.join(map(repr, bad))} for task "
+                         f"{task.name!r}; valid datasets: {', '.join(task.datasets)}")
+
+
+def torch_generator(seed: int, device: Any = "cpu"):
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
+    import torch
+
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed))
+    return g
