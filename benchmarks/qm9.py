@@ -1,6 +1,6 @@
 """QM9 / MolGAN benchmarks: data processing, round trip, training cycle, decoding, FCD.
 
-Targets (issue 5), reference figures from docs/benchmarks.md (reference tools) (MolGAN-pytorch here):
+Targets (issue 5); reference figures (MolGAN-pytorch here) in docs/benchmarks.md:
 
 * cold processing of all 130,831 QM9 molecules <= 20 s and <= 1.5 GB peak (reference 93 s,
   3.9 GB); warm load <= 2 s;

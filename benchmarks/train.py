@@ -6,7 +6,7 @@ For the paper's Table I settings (batch 500, 2x512 ReLU MLPs, 5 critic steps wit
 penalty, RMSprop) and the ring (batch 32, 2x256 LeakyReLU, Adam) it prints generator
 iterations/s, the FLOPs of one iteration counted analytically, the reached GFLOP/s as a
 fraction of this machine's fp32 matmul ceiling (155 GFLOP/s on 2 threads,
-docs/benchmarks.md (reference tools), and a matmul measured now in this process, since the machine is
+docs/benchmarks.md), and a matmul measured now in this process, since the machine is
 shared), and projects the wall time of the full Table I (96 runs x 40k iterations).
 
 FLOP count (multiply-add = 2 FLOPs; elementwise work ignored). For an MLP with layers

@@ -58,9 +58,9 @@ def loop_unitary(n_modes: int, loop_lengths: Sequence[int], rng: RngLike = None,
     """Unitary of an ORCA-style time-bin loop circuit.
 
     A loop of delay d applies a beam splitter between time bins i and i + d for
-    i = 0, ..., m - 1 - d, in that order; loops act in the order given (docs/paper.md). Beam splitter
-    b of the circuit (counting across loops in order) has setting (theta_b, phi_b) and matrix
-    :func:`beam_splitter` on modes (i, i + d); the circuit unitary is the ordered product
+    i = 0, ..., m - 1 - d, in that order; loops act in the order given (docs/paper.md). Beam
+    splitter b of the circuit (counting across loops in order) has setting (theta_b, phi_b)
+    and matrix :func:`beam_splitter` on modes (i, i + d); the circuit unitary is the ordered product
     U = B_last ... B_1.
 
     Args:
