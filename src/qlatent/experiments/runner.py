@@ -40,7 +40,7 @@ from rich.console import Console
 from qlatent._io import atomic_write_json, atomic_write_text
 from qlatent._validation import check_choice, check_int
 from qlatent.experiments.config import ExperimentConfig, to_toml
-from qlatent.experiments.tasks import Cell, CellRecord, cell_seeds, get_task
+from qlatent.experiments.tasks import Cell, CellRecord, Metrics, cell_seeds, get_task
 from qlatent.train import fit
 
 LatentFactory = Callable[..., torch.nn.Module]
@@ -312,6 +312,8 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     record = {
         "cell": cell_tables["cell"],
         "metrics": {k: float(v) for k, v in metrics.items()},
+        # Why a metric is NaN (e.g. "FCD off"), as the task recorded it; the report shows it.
+        "notes": dict(metrics.notes) if isinstance(metrics, Metrics) else {},
         "steps": result.steps,
         "train_seconds": result.history[-1]["seconds"] if result.history else result.seconds,
         "iterations_per_second": (result.steps - (result.resumed_from or 0))

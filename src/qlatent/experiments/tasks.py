@@ -14,6 +14,7 @@ rest, through this protocol (any object with these attributes and methods)::
         reference: Mapping[tuple[str, str, int], Mapping[str, tuple[float, float]]]
             # published numbers: (dataset, latent, latent_dim) -> metric -> (mean, error)
         reference_label: str               # where they come from (e.g. "paper Table I")
+        reference_budget: ReferenceBudget | None   # optional: steps, batch, seeds behind them
 
         def check(self, config: ExperimentConfig) -> None:
             # Validate config.model and config.task_params (and datasets); raise ValueError
@@ -28,7 +29,8 @@ rest, through this protocol (any object with these attributes and methods)::
                      cell: Cell, seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
             # Metrics of the trained generator (draw from torch.Generator seeded with
             # seeds.evaluate, on the latent's device); may write plots / samples.npy into
-            # run_dir. Must return every name in `metrics`.
+            # run_dir. Must return every name in `metrics`; may return a `Metrics` whose
+            # `notes` say why a value is NaN (stored in metrics.json, shown by the report).
         def figures(self, records: list[CellRecord], config: ExperimentConfig,
                     out_dir: Path) -> list[tuple[str, Path]]:
             # Report figures (title, png path) from finished cells (may return []).
@@ -63,15 +65,62 @@ _TASKS: dict[str, Any] = {}
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A reported metric: its key in metrics.json, direction, label and number format."""
+    """A reported metric: its key in metrics.json, label and number format.
+
+    Its direction is not set here: metrics declare it once in ``qlatent.metrics``
+    (``direction(name)``); an undeclared name raises when the spec is made.
+    """
 
     name: str
-    higher_is_better: bool
     label: str = ""
     fmt: str = "{:.4f}"
 
+    def __post_init__(self) -> None:
+        from qlatent.metrics import direction
+
+        direction(self.name)
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """``True`` / ``False`` / ``None`` (no better direction), from ``qlatent.metrics``."""
+        from qlatent.metrics import direction
+
+        return direction(self.name)
+
+    @property
+    def heading(self) -> str:
+        """The label (or name) with the direction's arrow: ``"FCD ↓"``, ``"logP"``."""
+        from qlatent.metrics import direction_arrow
+
+        arrow = direction_arrow(self.name)
+        return f"{self.label or self.name} {arrow}".rstrip()
+
     def format(self, value: float) -> str:
         return self.fmt.format(value)
+
+
+@dataclass(frozen=True)
+class ReferenceBudget:
+    """The training budget behind a task's published numbers (``Task.reference_budget``): the
+    report warns when ours differs."""
+
+    steps: int
+    """Generator steps (iterations) per run."""
+    batch_size: int
+    """Batch size."""
+    seeds: int
+    """Independent runs (seeds) the published mean and error are over."""
+
+
+class Metrics(dict):
+    """What ``Task.evaluate`` may return: metric name -> float, plus ``notes`` (metric name ->
+    why its value is NaN, e.g. ``{"fcd": "FCD off (task.fcd = false)"}``), which the runner
+    stores in metrics.json and the report shows. A plain dict is accepted too (no notes)."""
+
+    def __init__(self, values: Mapping[str, float] = (), *,
+                 notes: Mapping[str, str] | None = None) -> None:
+        super().__init__(values)
+        self.notes: dict[str, str] = dict(notes or {})
 
 
 @dataclass(frozen=True)
@@ -147,6 +196,8 @@ class CellRecord:
     cell: Cell
     run_dir: Path
     metrics: dict[str, float]
+    notes: dict[str, str] = field(default_factory=dict)
+    """Why a metric is NaN, as the task recorded it (metrics.json ``notes``)."""
 
 
 @runtime_checkable
