@@ -102,8 +102,8 @@ def test_csv_and_latex_hold_the_numbers_of_the_markdown(tmp_path):
     assert "\\toprule" in tex and "integer distance $\\downarrow$" in tex
     md = (run / "report.md").read_text()
     by_latent = {r["latent"]: r for r in rows}
-    pattern = re.compile(r"^quantum & (\w+) & 16 & 4 & \$([\d.]+) \\pm ([\d.]+)\$ "
-                         r"\[([\d.]+), ([\d.]+)\] \\\\$", re.M)
+    pattern = re.compile(r"^quantum & (\w+) & 16 & 4 & \$([\d.]+) \\pm ([\d.]+)\\ "
+                         r"\[([\d.-]+), ([\d.-]+)\]\$ \\\\$", re.M)
     found = pattern.findall(tex)
     assert sorted(f[0] for f in found) == ["gaussian", "photonic", "quantum"]
     for lat, mean, se, low, high in found:

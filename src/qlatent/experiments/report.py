@@ -356,20 +356,17 @@ def _paired_markdown(grid: _Grid, numbers: dict[str, Any], anchor: str) -> list[
     if not numbers["paired"]:
         return [title, "", f"No other latent has finished beside `{anchor}`: no paired tests.",
                 ""]
-    fmt = primary.fmt
     lines = [title, "",
              f"| dataset | L | comparison | n | mean difference [{pct} CI] | paired t (p) "
              "| Wilcoxon W (p) | better on average |",
              "|---|---|---|---|---|---|---|---|"]
     for t in numbers["paired"]:
-        diff = (f"{format_number(t['mean_difference'], '{:+.4g}')} "
-                + (f"[{fmt.format(t['ci_low'])}, {fmt.format(t['ci_high'])}]"
-                   if math.isfinite(t["ci_low"]) else f"[{NOT_AVAILABLE}]"))
+        c = _paired_cells(t)
+        approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
         lines.append(
             f"| {t['dataset']} | {t['latent_dim']} | {anchor} − {t['baseline']} | {t['n']} | "
-            f"{diff} | {format_number(t['t_statistic'], '{:.3g}')} "
-            f"({format_p(t['t_pvalue'])}) | {format_number(t['wilcoxon_statistic'], '{:.3g}')}"
-            f" ({format_p(t['wilcoxon_pvalue'])}) | {t['favoured']} |")
+            f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['w']} ({c['w_p']}{approx}) | "
+            f"{t['favoured']} |")
     methods = sorted({t["wilcoxon_method"] for t in numbers["paired"]} - {NOT_AVAILABLE})
     paired = ("the interferometer" if grid.config.paired_circuits else
               "not the interferometer (independent draws per latent)")
@@ -377,8 +374,9 @@ def _paired_markdown(grid: _Grid, numbers: dict[str, Any], anchor: str) -> list[
               f"differences d = {anchor} − other; their mean with its {pct} Student-t CI "
               "(n − 1 dof); a two-sided paired t-test (`scipy.stats.ttest_rel`, needs n ≥ 2) and "
               "a two-sided Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, zero differences "
-              "dropped; "
-              + (f"{' and '.join(methods)} null distribution" if methods else "not computable")
+              "dropped; exact null distribution"
+              + (", or its normal approximation with the tie correction where marked (tied "
+                 "magnitudes or more than 50 pairs)" if "normal approximation" in methods else "")
               + "). No correction for the "
               f"{len(numbers['paired'])} comparisons. Cells of one seed share the data, the "
               f"network initialisation, the training streams and {paired}. \"better on "
@@ -426,16 +424,29 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in str(text))
 
 
-def _latex_number(v: float, fmt: str) -> str:
-    return fmt.format(v) if math.isfinite(v) else "n/a"
+def _paired_cells(t: Mapping[str, Any]) -> dict[str, str]:
+    """The text of a paired test's numbers (three significant digits; n/a where undefined)."""
+    ci = (f"[{t['ci_low']:.3g}, {t['ci_high']:.3g}]" if math.isfinite(t["ci_low"])
+          else f"[{NOT_AVAILABLE}]")
+    return {"diff": format_number(t["mean_difference"], "{:+.3g}"), "ci": ci,
+            "t": format_number(t["t_statistic"], "{:.3g}"), "t_p": format_p(t["t_pvalue"]),
+            "w": format_number(t["wilcoxon_statistic"], "{:.3g}"),
+            "w_p": format_p(t["wilcoxon_pvalue"])}
+
+
+def _math(text: str) -> str:
+    """``text`` in LaTeX math mode (true minus signs), unless it is n/a."""
+    return text if NOT_AVAILABLE in text else f"${text}$"
 
 
 def _latex_summary(s: Mapping[str, Any], fmt: str) -> str:
     if s["n"] == 0:
         return "NaN" if s["n_nan"] else "--"
-    text = f"${_latex_number(s['mean'], fmt)} \\pm {_latex_number(s['se'], fmt)}$"
-    text += (f" [{fmt.format(s['ci_low'])}, {fmt.format(s['ci_high'])}]"
-             if math.isfinite(s["ci_low"]) else " [n/a]")
+    if s["n"] == 1:
+        text = f"${fmt.format(s['mean'])}$ $\\pm$ n/a [n/a]"
+    else:
+        text = (f"${fmt.format(s['mean'])} \\pm {fmt.format(s['se'])}\\ "
+                f"[{fmt.format(s['ci_low'])}, {fmt.format(s['ci_high'])}]$")
     return text + (f" ({s['n_nan']} NaN)" if s["n_nan"] else "")
 
 
@@ -482,18 +493,20 @@ def _latex(grid: _Grid, numbers: dict[str, Any], anchor: str) -> str:
                          *(latex_escape(m.heading) for m in task.metrics)], rows,
                         "llrr" + "l" * len(task.metrics))
     if numbers["paired"]:
-        rows = [[latex_escape(t["dataset"]), str(t["latent_dim"]),
-                 latex_escape(f"{anchor} − {t['baseline']}"), str(t["n"]),
-                 f"${_latex_number(t['mean_difference'], '{:+.4g}')}$ "
-                 + (f"[{primary.fmt.format(t['ci_low'])}, {primary.fmt.format(t['ci_high'])}]"
-                    if math.isfinite(t["ci_low"]) else "[n/a]"),
-                 f"{_latex_number(t['t_statistic'], '{:.3g}')} ({format_p(t['t_pvalue'])})",
-                 f"{_latex_number(t['wilcoxon_statistic'], '{:.3g}')} "
-                 f"({format_p(t['wilcoxon_pvalue'])})"] for t in numbers["paired"]]
+        rows = []
+        for t in numbers["paired"]:
+            c = _paired_cells(t)
+            approx = "$^a$" if t["wilcoxon_method"] == "normal approximation" else ""
+            rows.append([latex_escape(t["dataset"]), str(t["latent_dim"]),
+                         latex_escape(f"{anchor} − {t['baseline']}"), str(t["n"]),
+                         f"{_math(c['diff'])} {_math(c['ci'])}",
+                         f"{_math(c['t'])} ({_math(c['t_p'])})",
+                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}"])
         out += _latex_table(
             f"{name}: paired tests on {latex_escape(primary.heading)} "
             f"({latex_escape(_direction_words(primary))}); mean difference [{pct} CI], "
-            "two-sided paired $t$ and Wilcoxon signed-rank ($p$).",
+            "two-sided paired $t$ and Wilcoxon signed-rank ($p$; exact, or $^a$ normal "
+            "approximation).",
             f"tab:{task.name}-paired", ["dataset", "$L$", "comparison", "$n$",
                                         "mean difference", "paired $t$ ($p$)",
                                         "Wilcoxon $W$ ($p$)"], rows, "lrlrlll")
