@@ -225,3 +225,34 @@ def test_report_figures_are_png_at_150_dpi_and_svg(tmp_path):
         dpi = image.info["dpi"]
     assert min(dpi) == pytest.approx(150, abs=0.5)
     assert (run / "report.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_reason_recorded_by_the_task_travels_through_the_runner_to_the_report(
+        tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from qlatent.experiments import tasks
+    from qlatent.experiments.config import load_config
+    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.synthetic import RingTask
+
+    class NotedRing(RingTask):
+        name = "ring_noted"
+
+        def evaluate(self, *args, **kwargs):
+            out = super().evaluate(*args, **kwargs)
+            return tasks.Metrics({**out, "mmd": math.nan}, notes={"mmd": "MMD off in this test"})
+
+    monkeypatch.setitem(tasks._TASKS, "ring_noted", NotedRing())
+    paper = Path(__file__).resolve().parents[2] / "configs" / "paper"
+    config = load_config(paper / "fig2_ring_quick.toml")
+    config = config.replace(task="ring_noted", latents=("gaussian",), seeds=(0,),
+                            model={"hidden": [8, 8]},
+                            train=config.train.replace(steps=2, batch_size=8,
+                                                       checkpoint_every=0, log_every=1),
+                            task_params={"n_eval": 100, "n_mmd": 50, "n_plot": 50})
+    run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    record = json.loads((tmp_path / "ring/gaussian-L16/seed-0/metrics.json").read_text())
+    assert record["notes"] == {"mmd": "MMD off in this test"}
+    text, _ = build_report(tmp_path)
+    assert "`mmd` is NaN in 1 cell(s) (ring/gaussian-L16/seed-0): MMD off in this test" in text
