@@ -72,6 +72,8 @@ def test_paired_tests_cover_every_latent_against_quantum(tmp_path):
     assert "| quantum | 16 | quantum − gaussian | 5 |" in text
     assert "Wilcoxon signed-rank" in text and "paired t-test" in text
     assert "lower is better" in text
+    lines = text.splitlines()  # the demo tours read the table right below its heading
+    assert lines[lines.index("## All metrics") + 2].startswith("| dataset | latent | L |")
 
 
 def test_no_quantum_latent_says_so(tmp_path):

@@ -80,7 +80,7 @@ def _read_metrics(path: Path) -> tuple[CellRecord, int]:
     except UnicodeDecodeError as err:
         raise _bad(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
     except json.JSONDecodeError as err:
-        raise _bad(path, f"invalid JSON ({err.msg} at line {err.lineno}, column "
+        raise _bad(path, f"invalid JSON ({err.msg}: line {err.lineno}, column "
                          f"{err.colno})") from err
     if not isinstance(rec, dict):
         raise _bad(path, f"expected a JSON object, got {type(rec).__name__}")
@@ -301,11 +301,7 @@ def _markdown(grid: _Grid, numbers: dict[str, Any], run_dir: Path, anchor: str) 
             lines.append(f"| {ds} | " + " | ".join(cells_txt) + " |")
         lines.append("")
     # Every metric, one row per (dataset, latent, dim).
-    any_nan = any(s["n_nan"] for s in numbers["summaries"])
-    lines += ["## All metrics", "",
-              f"Each cell: mean ± SE [{pct} CI] over the seeds column's finished cells"
-              + ("; (k NaN): values left out, with their reason below." if any_nan else "."),
-              ""]
+    lines += ["## All metrics", ""]  # the table right below its heading (the tours read it)
     lines.append("| dataset | latent | L | seeds | "
                  + " | ".join(m.heading for m in task.metrics) + " | reference |")
     lines.append("|---|---|---|---|" + "---|" * (len(task.metrics) + 1))
@@ -321,7 +317,10 @@ def _markdown(grid: _Grid, numbers: dict[str, Any], run_dir: Path, anchor: str) 
                 ref = _reference_text(*grid.reference(ds, lat, dim, primary.name), primary.fmt)
                 lines.append(f"| {ds} | {lat} | {dim} | {n_cells} | " + " | ".join(row)
                              + f" | {ref} |")
-    lines.append("")
+    any_nan = any(s["n_nan"] for s in numbers["summaries"])
+    lines += ["", f"Each cell: mean ± SE [{pct} CI] over the seeds column's finished cells"
+              + ("; (k NaN): values left out, with their reason below." if any_nan else "."),
+              ""]
     lines += _nan_notes(grid)
     lines += _paired_markdown(grid, numbers, anchor)
     return lines
