@@ -96,7 +96,8 @@ def test_csv_and_latex_hold_the_numbers_of_the_markdown(tmp_path):
         assert int(row["n"]) == 4 and row["higher_is_better"] == "false"
     paired = list(csv.DictReader((run / "report_paired.csv").open()))
     assert [p["baseline"] for p in paired] == ["gaussian", "photonic"]
-    numbers = json.loads((run / "report.json").read_text())
+    numbers = json.loads((run / "report.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     for p, q in zip(paired, numbers["paired"], strict=True):
         assert float(p["t_pvalue"]) == q["t_pvalue"] and int(p["n"]) == q["n"]
     # The LaTeX table of every metric: "$mean \pm se$ [low, high]" per row, as the Markdown.
@@ -138,9 +139,15 @@ def test_nan_metric_shows_its_reason(tmp_path):
 
 def test_n_equal_one_shows_n_a(tmp_path):
     values = {k: v[:1] for k, v in _t1(1).items()}
-    text, _ = build_report(_fake_run(tmp_path / "run", values))
+    run = _fake_run(tmp_path / "run", values)
+    write_report(run)
+    text = (run / "report.md").read_text()
     assert "± n/a [n/a]" in text
     assert not re.search(r"\bnan\b", text, re.I)
+    assert "$\\pm$ n/a [n/a]" in (run / "report.tex").read_text()
+    numbers = json.loads((run / "report.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert numbers["summaries"][0]["se"] is None  # undefined: null in standard JSON
 
 
 @pytest.mark.parametrize("change, differs", [

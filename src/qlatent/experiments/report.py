@@ -11,7 +11,8 @@ training budget (steps, batch size, seeds) differs from the one behind the publi
 ``qlatent.metrics.direction``.
 
 ``write_report(run_dir)`` writes, beside each other in ``run_dir``: ``report.md``,
-``report.json`` (the numbers), ``report_summary.csv`` and ``report_paired.csv`` (the same
+``report.json`` (the numbers; standard JSON, undefined values as null),
+``report_summary.csv`` and ``report_paired.csv`` (the same
 numbers at full precision), ``report.tex`` (the tables for LaTeX, ``booktabs``) and the figures
 (PNG at 150 dpi plus SVG).
 """
@@ -587,6 +588,17 @@ def _build(grid: _Grid, run_dir: Path, anchor: str) -> tuple[str, dict[str, Any]
     return "\n".join(lines), numbers
 
 
+def _strict(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None``: report.json is standard JSON (null)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_report(run_dir: str | Path, console: Console | None = None, *,
                  anchor: str = ANCHOR) -> Path:
     """Build the report of ``run_dir`` and write ``report.md``, ``report.json``,
@@ -602,7 +614,8 @@ def write_report(run_dir: str | Path, console: Console | None = None, *,
         atomic_write_text(run_dir / "report_paired.csv",
                           _csv(numbers["paired"], _PAIRED_COLUMNS))
         atomic_write_text(run_dir / "report.tex", _latex(grid, numbers, anchor))
-    atomic_write_text(run_dir / "report.json", json.dumps(numbers, indent=2, default=float))
+    atomic_write_text(run_dir / "report.json",
+                      json.dumps(_strict(numbers), indent=2, allow_nan=False))
     path = atomic_write_text(run_dir / "report.md", text)
     if console is not None:
         console.print(Markdown(text))
