@@ -37,10 +37,11 @@ def test_run_and_report_table1(tmp_path):
     result = runner.invoke(app, ["report", str(out)])
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
-    assert "Paired test, quantum − photonic" in report
-    assert "| quantum | 16 | 2 |" in report  # n = 2 paired seeds
+    assert "Paired tests: quantum − every other latent" in report
+    assert "| quantum | 16 | quantum − photonic | 2 |" in report  # n = 2 paired seeds
     assert "0.0360 ± 0.0010" in report  # the paper's number beside ours
     assert (out / "report.png").exists() and (out / "table1_values.png").exists()
+    assert (out / "report.svg").exists() and (out / "report_summary.csv").exists()
 
 
 def test_run_ring_and_bad_input(tmp_path):

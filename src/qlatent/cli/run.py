@@ -85,9 +85,10 @@ def report(
     run_dir: Annotated[Path, typer.Argument(
         help="An experiment directory made by `qlatent run`.")],
 ) -> None:
-    """Print and write RUN_DIR/report.md (+ PNG) in the paper's layout.
+    """Print and write RUN_DIR/report.md, CSV, LaTeX and figures in the paper's layout.
 
-    Mean ± SE over seeds, the published numbers beside ours, a paired quantum-vs-photonic test.
+    Mean ± SE and 95 % CI over seeds, the published numbers beside ours, paired tests of the
+    quantum latent against every other.
     """
     from rich.console import Console
 
@@ -95,5 +96,5 @@ def report(
 
     try:
         write_report(run_dir, console=Console())
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:  # corrupt files: one line naming the file
         raise typer.BadParameter(str(err)) from err

@@ -190,9 +190,12 @@ class ExperimentConfig:
 
 
 def _table(kind: type[Params], value: Any, table: str) -> Params:
-    # The task's table from a mapping (parsed) or an instance (kept).
+    # The task's table from a mapping (parsed) or an instance (kept); the field's default
+    # (NoParams) means "the task's defaults".
     if isinstance(value, kind):
         return value
+    if type(value) is NoParams:
+        value = {}
     if isinstance(value, Mapping):
         return kind.from_table(value, where=f"[{table}]")
     raise TypeError(f"[{table}] must be a table or a {kind.__name__}, got {value!r}")

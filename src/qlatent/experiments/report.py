@@ -1,245 +1,622 @@
 """Reports of an experiment directory: tables in the paper's layout, statistics, figures.
 
-For each metric of the task: mean ± standard error over seeds (SE = s / √n, s the sample
-standard deviation with ddof = 1) per (dataset, latent, latent length), with the published
-numbers beside ours; for the primary metric a paired comparison of the ``quantum`` and
-``photonic`` latents over the seeds both have finished (cells of one seed share the data, the
-network initialisation and, with ``paired_circuits``, the interferometer): the mean
-difference, a paired t-test (``scipy.stats.ttest_rel``) and a Wilcoxon signed-rank test
-(``scipy.stats.wilcoxon``), each with its n.
+For each metric of the task, per (dataset, latent, latent length): mean ± standard error over
+seeds and the 95 % Student-t confidence interval (``qlatent.experiments.stats``), the published
+numbers beside ours, and the reason a value is NaN where the task recorded one (metrics.json
+``notes``). For the task's primary metric, paired tests of the ``quantum`` latent against every
+other latent of the grid over the seeds both finished: the mean difference with its 95 % CI, a
+paired t-test and a Wilcoxon signed-rank test, each with its n. A warning line appears when our
+training budget (steps, batch size, seeds) differs from the one behind the published numbers
+(``Task.reference_budget``). Directions (↑ higher is better, ↓ lower) come from
+``qlatent.metrics.direction``.
+
+``write_report(run_dir)`` writes, beside each other in ``run_dir``: ``report.md``,
+``report.json`` (the numbers; standard JSON, undefined values as null),
+``report_summary.csv`` and ``report_paired.csv`` (the same
+numbers at full precision), ``report.tex`` (the tables for LaTeX, ``booktabs``) and the figures
+(PNG at 150 dpi plus SVG).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
-import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.markdown import Markdown
 
 from qlatent._io import atomic_write_text
-from qlatent.experiments.config import ExperimentConfig
-from qlatent.experiments.tasks import Cell, CellRecord, get_task
+from qlatent.experiments.config import ExperimentConfig, load_config
+from qlatent.experiments.plotting import figure
+from qlatent.experiments.stats import (
+    CONFIDENCE,
+    NOT_AVAILABLE,
+    Summary,
+    format_number,
+    format_p,
+    paired_test,
+    summarize,
+)
+from qlatent.experiments.tasks import Cell, CellRecord, MetricSpec, get_task
+
+__all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "summarize",
+           "write_report"]
+
+#: The latent every other latent of a grid is compared with in the paired tests.
+ANCHOR = "quantum"
+_NO_REASON = "no reason recorded"
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Mean, standard error and count of one metric over seeds."""
-
-    mean: float
-    se: float
-    n: int
-
-    def format(self, fmt: str) -> str:
-        if self.n == 0:
-            return "–"
-        if self.n == 1 or not math.isfinite(self.se):
-            return f"{fmt.format(self.mean)} (n=1)"
-        return f"{fmt.format(self.mean)} ± {fmt.format(self.se)} (n={self.n})"
-
-
-def summarize(values: list[float]) -> Summary:
-    """Mean ± standard error (ddof = 1) of ``values``."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return Summary(float("nan"), float("nan"), 0)
-    se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
-    return Summary(float(x.mean()), se, int(x.size))
+# --------------------------------------------------------------------------- reading a run
+def _read_config(path: Path) -> ExperimentConfig:
+    """The experiment config at ``path``; every defect is a one-line ValueError naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.parent} is not an experiment directory (no config.toml)"
+                                "; make one with `qlatent run CONFIG --out DIR`")
+    try:
+        return load_config(path)
+    except (ValueError, TypeError, KeyError) as err:
+        text = " ".join(str(err).split())  # one line
+        if not text.startswith(str(path)):
+            text = f"{path}: {text}"
+        raise ValueError(text) from err
 
 
-def paired_test(a: dict[int, float], b: dict[int, float]) -> dict[str, Any]:
-    """Paired comparison of two latents over their common seeds.
+def _bad(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: {what}; a cell's metrics.json is written by `qlatent run` "
+                      "(delete the file to rerun that cell)")
 
-    Returns ``n``, ``mean_difference`` (mean of a − b), ``t_statistic``/``t_pvalue``
-    (paired t-test, two-sided) and ``wilcoxon_statistic``/``wilcoxon_pvalue`` (two-sided
-    signed-rank; exact for small n); NaN where n is too small (t: n >= 2; Wilcoxon: n >= 1
-    and not all differences zero).
-    """
-    from scipy import stats
 
-    seeds = sorted(set(a) & set(b))
-    x = np.array([a[s] for s in seeds])
-    y = np.array([b[s] for s in seeds])
-    out: dict[str, Any] = {"n": len(seeds), "mean_difference": float("nan"),
-                           "t_statistic": float("nan"), "t_pvalue": float("nan"),
-                           "wilcoxon_statistic": float("nan"), "wilcoxon_pvalue": float("nan")}
-    if not seeds:
-        return out
-    d = x - y
-    out["mean_difference"] = float(d.mean())
-    if len(seeds) >= 2 and np.any(d != d[0]):
-        t = stats.ttest_rel(x, y)
-        out["t_statistic"], out["t_pvalue"] = float(t.statistic), float(t.pvalue)
-    if np.any(d != 0):
-        w = stats.wilcoxon(x, y)
-        out["wilcoxon_statistic"], out["wilcoxon_pvalue"] = float(w.statistic), float(w.pvalue)
-    return out
+def _read_metrics(path: Path) -> tuple[CellRecord, int]:
+    """A finished cell's record and its training steps; a corrupt file raises a one-line
+    ValueError naming it."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise _bad(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except json.JSONDecodeError as err:
+        raise _bad(path, f"invalid JSON ({err.msg}: line {err.lineno}, column "
+                         f"{err.colno})") from err
+    if not isinstance(rec, dict):
+        raise _bad(path, f"expected a JSON object, got {type(rec).__name__}")
+    missing = [k for k in ("cell", "metrics", "steps") if k not in rec]
+    if missing:
+        raise _bad(path, f"missing key(s) {', '.join(map(repr, missing))}")
+    c = rec["cell"]
+    types = {"dataset": str, "latent": str, "latent_dim": int, "seed": int}
+    if not isinstance(c, dict) or any(
+            not isinstance(c.get(k), t) or isinstance(c.get(k), bool) for k, t in types.items()):
+        raise _bad(path, "'cell' must hold dataset (str), latent (str), latent_dim (int) and "
+                         f"seed (int), got {c!r}"[:300])
+    metrics = rec["metrics"]
+    if not isinstance(metrics, dict) or any(
+            not isinstance(v, int | float) or isinstance(v, bool) for v in metrics.values()):
+        raise _bad(path, "'metrics' must map metric names to numbers, got "
+                         f"{metrics!r}"[:300])
+    steps = rec["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise _bad(path, f"'steps' must be a non-negative int, got {steps!r}")
+    notes = rec.get("notes", {})
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise _bad(path, f"'notes' must map metric names to text, got {notes!r}"[:300])
+    cell = Cell(c["dataset"], c["latent"], c["latent_dim"], c["seed"])
+    return CellRecord(cell, path.parent, {k: float(v) for k, v in metrics.items()},
+                      dict(notes)), steps
 
 
 def load_records(run_dir: str | Path) -> tuple[ExperimentConfig, list[CellRecord]]:
-    """The experiment config and every finished cell (a ``metrics.json``) under ``run_dir``."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.toml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not an experiment directory (no config.toml); "
-                                "make one with `qlatent run CONFIG --out DIR`")
-    config = ExperimentConfig.from_dict(tomllib.loads(cfg_path.read_text()))
-    records = []
-    for path in sorted(run_dir.glob("**/metrics.json")):
-        rec = json.loads(path.read_text())
-        c = rec["cell"]
-        records.append(CellRecord(Cell(c["dataset"], c["latent"], int(c["latent_dim"]),
-                                       int(c["seed"])), path.parent, rec["metrics"]))
+    """The experiment config and every finished cell (a ``metrics.json``) under ``run_dir``.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` has no ``config.toml``.
+        ValueError: a corrupt ``config.toml`` or ``metrics.json`` (one line naming the file).
+    """
+    config, records, _ = _load(Path(run_dir))
     return config, records
 
 
-def build_report(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
-    """Markdown text and the numbers behind it (written by ``write_report``)."""
-    run_dir = Path(run_dir)
-    config, records = load_records(run_dir)
-    task = get_task(config.task)
-    lines = [f"# {config.name}: {len(records)} finished cell(s)", ""]
-    if records:
-        steps = sorted({json.loads((r.run_dir / "metrics.json").read_text())["steps"]
-                        for r in records})
-        lines += [f"Task `{task.name}`; training steps {', '.join(map(str, steps))}; batch "
-                  f"{config.train.batch_size}, n_critic {config.train.n_critic}, "
-                  f"{config.train.optimizer} lr {config.train.lr}, loss {config.train.loss} "
-                  f"(λ = {config.train.gp_weight}), {config.train.precision}. Mean ± standard "
-                  f"error over seeds; reference: {task.reference_label}.", ""]
-    numbers: dict[str, Any] = {"summaries": [], "paired": []}
-    dims = [d for d in config.latent_dims if any(r.cell.latent_dim == d for r in records)]
-    latents = [lat for lat in config.latents if any(r.cell.latent == lat for r in records)]
-    datasets = [d for d in config.datasets if any(r.cell.dataset == d for r in records)]
+def _load(run_dir: Path) -> tuple[ExperimentConfig, list[CellRecord], dict[Path, int]]:
+    config = _read_config(run_dir / "config.toml")
+    records, steps = [], {}
+    for path in sorted(run_dir.glob("**/metrics.json")):
+        record, n_steps = _read_metrics(path)
+        records.append(record)
+        steps[record.run_dir] = n_steps
+    return config, records, steps
+
+
+# --------------------------------------------------------------------------- the numbers
+@dataclass
+class _Grid:
+    """The finished part of a grid and lookups into it."""
+
+    config: ExperimentConfig
+    task: Any
+    records: list[CellRecord]
+    steps: dict[Path, int]
+    datasets: list[str] = field(init=False)
+    latents: list[str] = field(init=False)
+    dims: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rs = self.records
+        self.datasets = [d for d in self.config.datasets if any(r.cell.dataset == d for r in rs)]
+        self.latents = [x for x in self.config.latents if any(r.cell.latent == x for r in rs)]
+        self.dims = [d for d in self.config.latent_dims if any(r.cell.latent_dim == d
+                                                               for r in rs)]
+
+    def group(self, ds: str, lat: str, dim: int) -> list[CellRecord]:
+        return [r for r in self.records
+                if (r.cell.dataset, r.cell.latent, r.cell.latent_dim) == (ds, lat, dim)]
+
+    def values(self, ds: str, lat: str, dim: int, metric: str) -> dict[int, float]:
+        return {r.cell.seed: r.metrics[metric] for r in self.group(ds, lat, dim)
+                if metric in r.metrics}
+
+    def reference(self, ds: str, lat: str, dim: int, metric: str) -> tuple[float, float]:
+        v = self.task.reference.get((ds, lat, dim), {}).get(metric)
+        return (math.nan, math.nan) if v is None else (float(v[0]), float(v[1]))
+
+    def reasons(self, ds: str, lat: str, dim: int, metric: str) -> list[str]:
+        """Distinct reasons of the NaN values of one metric in one group."""
+        out = []
+        for r in self.group(ds, lat, dim):
+            v = r.metrics.get(metric)
+            if v is not None and not math.isfinite(v):
+                out.append(r.notes.get(metric, _NO_REASON))
+        return list(dict.fromkeys(out))
+
+
+def _direction_words(spec: MetricSpec) -> str:
+    better = spec.higher_is_better
+    return "no better direction" if better is None else (
+        "higher is better" if better else "lower is better")
+
+
+def _favoured(spec: MetricSpec, diff: float, anchor: str, other: str) -> str:
+    better = spec.higher_is_better
+    if better is None or not math.isfinite(diff):
+        return "–"
+    if diff == 0:
+        return "tie"
+    return anchor if (diff > 0) == better else other
+
+
+def _budget(grid: _Grid) -> dict[str, Any] | None:
+    """Ours against the task's reference budget; None when the task declares none."""
+    ref = getattr(grid.task, "reference_budget", None)
+    if ref is None or not grid.records:
+        return None
+    steps = sorted(set(grid.steps.values()))
+    counts = sorted({len(grid.group(ds, lat, dim)) for ds in grid.datasets
+                     for lat in grid.latents for dim in grid.dims} - {0})
+    ours = {"steps": steps, "batch_size": grid.config.train.batch_size, "seeds": counts}
+    differs = [name for name, mine, theirs in (
+        ("steps", steps, ref.steps), ("batch_size", [ours["batch_size"]], ref.batch_size),
+        ("seeds", counts, ref.seeds)) if any(v != theirs for v in mine)]
+    return {"reference": {"steps": ref.steps, "batch_size": ref.batch_size,
+                          "seeds": ref.seeds},
+            "ours": ours, "differs": differs}
+
+
+def _span(values: Sequence[int]) -> str:
+    return (f"{values[0]:,}" if len(values) == 1 else
+            f"{values[0]:,}–{values[-1]:,}" if values else "–")
+
+
+def _numbers(grid: _Grid, anchor: str) -> dict[str, Any]:
+    """Every number of the report (report.json; the CSV and LaTeX tables come from it)."""
+    task = grid.task
+    summaries = []
+    for ds in grid.datasets:
+        for dim in grid.dims:
+            for lat in grid.latents:
+                for m in task.metrics:
+                    s = summarize(grid.values(ds, lat, dim, m.name).values())
+                    ref_mean, ref_err = grid.reference(ds, lat, dim, m.name)
+                    summaries.append({
+                        "dataset": ds, "latent": lat, "latent_dim": dim, "metric": m.name,
+                        "higher_is_better": m.higher_is_better, "n": s.n, "n_nan": s.n_nan,
+                        "mean": s.mean, "se": s.se, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                        "confidence": s.confidence, "reference_mean": ref_mean,
+                        "reference_error": ref_err,
+                        "notes": "; ".join(grid.reasons(ds, lat, dim, m.name))})
+    paired = []
     primary = task.metrics[0]
+    if anchor in grid.latents:
+        for ds in grid.datasets:
+            for dim in grid.dims:
+                for other in grid.latents:
+                    if other == anchor:
+                        continue
+                    if not grid.group(ds, anchor, dim) or not grid.group(ds, other, dim):
+                        continue
+                    t = paired_test(grid.values(ds, anchor, dim, primary.name),
+                                    grid.values(ds, other, dim, primary.name))
+                    paired.append({"dataset": ds, "latent_dim": dim, "metric": primary.name,
+                                   "latent": anchor, "baseline": other,
+                                   "higher_is_better": primary.higher_is_better,
+                                   "favoured": _favoured(primary, t["mean_difference"],
+                                                         anchor, other), **t})
+    return {"summaries": summaries, "paired": paired, "budget": _budget(grid),
+            "confidence": CONFIDENCE, "anchor": anchor}
 
-    def values(ds: str, lat: str, dim: int, metric: str) -> dict[int, float]:
-        return {r.cell.seed: float(r.metrics[metric]) for r in records
-                if (r.cell.dataset, r.cell.latent, r.cell.latent_dim) == (ds, lat, dim)
-                and metric in r.metrics}
 
-    def ref(ds: str, lat: str, dim: int, metric: str) -> str:
-        v = task.reference.get((ds, lat, dim), {}).get(metric)
-        if v is None:
-            return "–"
-        mean, err = v
-        return (primary_fmt(metric).format(mean) if not math.isfinite(err) else
-                f"{primary_fmt(metric).format(mean)} ± {primary_fmt(metric).format(err)}")
+# --------------------------------------------------------------------------- Markdown
+def _summary_of(numbers: dict[str, Any], ds: str, lat: str, dim: int, metric: str) -> Summary:
+    row = next(s for s in numbers["summaries"] if (s["dataset"], s["latent"], s["latent_dim"],
+                                                   s["metric"]) == (ds, lat, dim, metric))
+    return Summary(row["mean"], row["se"], row["ci_low"], row["ci_high"], row["n"],
+                   row["n_nan"], row["confidence"])
 
-    def primary_fmt(metric: str) -> str:
-        return next(m.fmt for m in task.metrics if m.name == metric)
 
+def _reference_text(mean: float, err: float, fmt: str) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    return fmt.format(mean) + (f" ± {fmt.format(err)}" if math.isfinite(err) else "")
+
+
+def _markdown(grid: _Grid, numbers: dict[str, Any], run_dir: Path, anchor: str) -> list[str]:
+    config, task, records = grid.config, grid.task, grid.records
+    primary = task.metrics[0]
+    lines = [f"# {config.name}: {len(records)} finished cell(s)", ""]
+    if not records:
+        return lines + [f"No finished cell yet: no `metrics.json` under `{run_dir}` (a cell "
+                        "writes it when it ends). Run or resume the grid with `qlatent run`.",
+                        ""]
+    steps = sorted(set(grid.steps.values()))
+    pct = f"{CONFIDENCE:.0%}"
+    lines += [f"Task `{task.name}`; training steps {', '.join(map(str, steps))}; batch "
+              f"{config.train.batch_size}, n_critic {config.train.n_critic}, "
+              f"{config.train.optimizer} lr {config.train.lr}, loss {config.train.loss} "
+              f"(λ = {config.train.gp_weight}), {config.train.precision}. Mean ± standard "
+              f"error (s/√n, ddof 1) over seeds and the {pct} confidence interval [low, high] "
+              f"(Student t, n − 1 dof; n/a for one seed); reference: {task.reference_label}.",
+              ""]
+    budget = numbers["budget"]
+    if budget is not None and budget["differs"]:
+        ref, ours = budget["reference"], budget["ours"]
+        lines += [f"> **Warning: our budget differs from the reference's** "
+                  f"({', '.join(budget['differs']).replace('_', ' ')}): reference "
+                  f"{ref['steps']:,} steps, batch {ref['batch_size']}, {ref['seeds']} seeds; "
+                  f"ours {_span(ours['steps'])} steps, batch {ours['batch_size']}, "
+                  f"{_span(ours['seeds'])} seed(s). Compare with the reference numbers "
+                  "accordingly.", ""]
     # The paper's layout: datasets as rows, latents as columns, primary metric.
-    for dim in dims:
-        lines += [f"## {primary.label or primary.name} (L = {dim}): ours / reference", ""]
-        lines.append("| dataset | " + " | ".join(latents) + " |")
-        lines.append("|---|" + "---|" * len(latents))
-        for ds in datasets:
+    for dim in grid.dims:
+        lines += [f"## {primary.heading} (L = {dim}): ours / reference", ""]
+        lines.append("| dataset | " + " | ".join(grid.latents) + " |")
+        lines.append("|---|" + "---|" * len(grid.latents))
+        for ds in grid.datasets:
             cells_txt = []
-            for lat in latents:
-                s = summarize(list(values(ds, lat, dim, primary.name).values()))
-                cells_txt.append(f"{s.format(primary.fmt)} / {ref(ds, lat, dim, primary.name)}")
+            for lat in grid.latents:
+                s = _summary_of(numbers, ds, lat, dim, primary.name)
+                ref = _reference_text(*grid.reference(ds, lat, dim, primary.name), primary.fmt)
+                cells_txt.append(f"{s.format(primary.fmt)} / {ref}")
             lines.append(f"| {ds} | " + " | ".join(cells_txt) + " |")
         lines.append("")
     # Every metric, one row per (dataset, latent, dim).
-    lines += ["## All metrics", ""]
-    lines.append("| dataset | latent | L | " + " | ".join(m.label or m.name for m in task.metrics)
-                 + " | reference |")
-    lines.append("|---|---|---|" + "---|" * (len(task.metrics) + 1))
-    for ds in datasets:
-        for dim in dims:
-            for lat in latents:
-                row = []
-                for m in task.metrics:
-                    s = summarize(list(values(ds, lat, dim, m.name).values()))
-                    numbers["summaries"].append({"dataset": ds, "latent": lat, "latent_dim": dim,
-                                                 "metric": m.name, "mean": s.mean, "se": s.se,
-                                                 "n": s.n})
-                    row.append(s.format(m.fmt))
-                lines.append(f"| {ds} | {lat} | {dim} | " + " | ".join(row)
-                             + f" | {ref(ds, lat, dim, primary.name)} |")
-    lines.append("")
-    # Paired quantum vs photonic.
-    if "quantum" in latents and "photonic" in latents:
-        lines += [f"## Paired test, quantum − photonic ({primary.name}; "
-                  f"{'lower' if not primary.higher_is_better else 'higher'} is better)", "",
-                  "| dataset | L | n | mean difference | paired t (p) | Wilcoxon W (p) |",
-                  "|---|---|---|---|---|---|"]
-        for ds in datasets:
-            for dim in dims:
-                t = paired_test(values(ds, "quantum", dim, primary.name),
-                                values(ds, "photonic", dim, primary.name))
-                numbers["paired"].append({"dataset": ds, "latent_dim": dim, **t})
-                lines.append(
-                    f"| {ds} | {dim} | {t['n']} | {t['mean_difference']:+.4g} | "
-                    f"{t['t_statistic']:.3g} ({t['t_pvalue']:.3g}) | "
-                    f"{t['wilcoxon_statistic']:.3g} ({t['wilcoxon_pvalue']:.3g}) |")
-        lines += ["", "Seeds are paired: the quantum and photonic cells of one seed share the "
-                  "data, the network initialisation, the training streams"
-                  + (" and the interferometer." if config.paired_circuits else
-                     "; their interferometers are independent draws."), ""]
-    # Optional task hook: extra markdown sections (e.g. the paper's own table layout).
-    sections = getattr(task, "report_sections", None)
-    if sections is not None:
-        lines += sections(records, config, run_dir)
-    # Figures.
-    figures = []
-    if records:
-        figures.append(("Primary metric per latent (bars: mean ± SE; dots: seeds; "
-                        "star: reference)",
-                        _bar_chart(records, config, task, run_dir)))
-        figures += task.figures(records, config, run_dir)
-    for title, path in figures:
-        if path is not None:
-            lines += [f"![{title}]({Path(path).name})", "", f"*{title}*", ""]
-    return "\n".join(lines), numbers
+    lines += ["## All metrics", ""]  # the table right below its heading (the tours read it)
+    lines.append("| dataset | latent | L | seeds | "
+                 + " | ".join(m.heading for m in task.metrics) + " | reference |")
+    lines.append("|---|---|---|---|" + "---|" * (len(task.metrics) + 1))
+    for ds in grid.datasets:
+        for dim in grid.dims:
+            for lat in grid.latents:
+                n_cells = len(grid.group(ds, lat, dim))
+                if not n_cells:
+                    continue
+                row = [_summary_of(numbers, ds, lat, dim, m.name).format(m.fmt, ci=True,
+                                                                          count=False)
+                       for m in task.metrics]
+                ref = _reference_text(*grid.reference(ds, lat, dim, primary.name), primary.fmt)
+                lines.append(f"| {ds} | {lat} | {dim} | {n_cells} | " + " | ".join(row)
+                             + f" | {ref} |")
+    any_nan = any(s["n_nan"] for s in numbers["summaries"])
+    lines += ["", f"Each cell: mean ± SE [{pct} CI] over the seeds column's finished cells"
+              + ("; (k NaN): values left out, with their reason below." if any_nan else "."),
+              ""]
+    lines += _nan_notes(grid)
+    lines += _paired_markdown(grid, numbers, anchor)
+    return lines
 
 
-def _bar_chart(records: list[CellRecord], config: ExperimentConfig, task: Any,
-               out_dir: Path) -> Path | None:
-    import matplotlib
+def _nan_notes(grid: _Grid) -> list[str]:
+    """One line per (metric, reason): where a metric is NaN and why."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for r in grid.records:
+        for m in grid.task.metrics:
+            v = r.metrics.get(m.name)
+            if v is not None and not math.isfinite(v):
+                reason = r.notes.get(m.name, _NO_REASON)
+                found.setdefault((m.name, reason), []).append(r.cell.key)
+    if not found:
+        return []
+    lines = ["NaN values and why:", ""]
+    for (metric, reason), keys in found.items():
+        where = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+        lines.append(f"- `{metric}` is NaN in {len(keys)} cell(s) ({where}): {reason}")
+    return lines + [""]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    m = task.metrics[0]
-    datasets = [d for d in config.datasets if any(r.cell.dataset == d for r in records)]
-    latents = [lat for lat in config.latents if any(r.cell.latent == lat for r in records)]
-    dim = config.latent_dims[0]
-    fig, axes = plt.subplots(1, len(datasets), squeeze=False, figsize=(4 * len(datasets), 3))
-    for ax, ds in zip(axes[0], datasets, strict=True):
-        for i, lat in enumerate(latents):
-            vals = [r.metrics[m.name] for r in records if r.cell.dataset == ds
-                    and r.cell.latent == lat and r.cell.latent_dim == dim]
-            s = summarize(vals)
-            ax.bar(i, s.mean, yerr=0 if s.n < 2 else s.se, color=f"C{i}", capsize=3)
-            ax.scatter(np.full(len(vals), i), vals, s=8, color="k", zorder=3)
-            refv = task.reference.get((ds, lat, dim), {}).get(m.name)
-            if refv is not None:
-                ax.scatter([i], [refv[0]], marker="*", s=90, color="gold", edgecolors="k",
-                           zorder=4)
-        ax.set_xticks(range(len(latents)), latents, rotation=20)
-        ax.set_title(f"{ds} (L = {dim})")
-        ax.set_ylabel(m.name)
-    fig.tight_layout()
+def _paired_markdown(grid: _Grid, numbers: dict[str, Any], anchor: str) -> list[str]:
+    primary = grid.task.metrics[0]
+    pct = f"{CONFIDENCE:.0%}"
+    title = (f"## Paired tests: {anchor} − every other latent ({primary.heading}; "
+             f"{_direction_words(primary)})")
+    if anchor not in grid.latents:
+        return [title, "", f"No `{anchor}` latent has finished in this grid: no paired tests.",
+                ""]
+    if not numbers["paired"]:
+        return [title, "", f"No other latent has finished beside `{anchor}`: no paired tests.",
+                ""]
+    lines = [title, "",
+             f"| dataset | L | comparison | n | mean difference [{pct} CI] | paired t (p) "
+             "| Wilcoxon W (p) | better on average |",
+             "|---|---|---|---|---|---|---|---|"]
+    for t in numbers["paired"]:
+        c = _paired_cells(t)
+        approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
+        lines.append(
+            f"| {t['dataset']} | {t['latent_dim']} | {anchor} − {t['baseline']} | {t['n']} | "
+            f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['w']} ({c['w_p']}{approx}) | "
+            f"{t['favoured']} |")
+    methods = sorted({t["wilcoxon_method"] for t in numbers["paired"]} - {NOT_AVAILABLE})
+    paired = ("the interferometer" if grid.config.paired_circuits else
+              "not the interferometer (independent draws per latent)")
+    lines += ["", f"Tests: over the seeds both latents finished with a finite value, the "
+              f"differences d = {anchor} − other; their mean with its {pct} Student-t CI "
+              "(n − 1 dof); a two-sided paired t-test (`scipy.stats.ttest_rel`, needs n ≥ 2) and "
+              "a two-sided Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, zero differences "
+              "dropped; exact null distribution"
+              + (", or its normal approximation with the tie correction where marked (tied "
+                 "magnitudes or more than 50 pairs)" if "normal approximation" in methods else "")
+              + "). No correction for the "
+              f"{len(numbers['paired'])} comparisons. Cells of one seed share the data, the "
+              f"network initialisation, the training streams and {paired}. \"better on "
+              "average\" reads the sign of the mean difference only, not its significance.", ""]
+    return lines
+
+
+# --------------------------------------------------------------------------- CSV and LaTeX
+_SUMMARY_COLUMNS = ("dataset", "latent", "latent_dim", "metric", "higher_is_better", "n",
+                    "n_nan", "mean", "se", "ci_low", "ci_high", "confidence", "reference_mean",
+                    "reference_error", "notes")
+_PAIRED_COLUMNS = ("dataset", "latent_dim", "metric", "latent", "baseline", "higher_is_better",
+                   "n", "mean_difference", "ci_low", "ci_high", "t_statistic", "t_pvalue",
+                   "wilcoxon_statistic", "wilcoxon_pvalue", "wilcoxon_method", "favoured")
+
+
+def _csv_value(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else "NaN"
+    return str(v)
+
+
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(row[c]) for c in columns])
+    return buffer.getvalue()
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+          "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+          "^": r"\textasciicircum{}", "²": r"\textsuperscript{2}", "±": r"$\pm$",
+          "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "−": "$-$", "λ": r"$\lambda$",
+          "≥": r"$\geq$"}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters (and the report's symbols) escaped."""
+    return "".join(_LATEX.get(ch, ch) for ch in str(text))
+
+
+def _paired_cells(t: Mapping[str, Any]) -> dict[str, str]:
+    """The text of a paired test's numbers (three significant digits; n/a where undefined)."""
+    ci = (f"[{t['ci_low']:.3g}, {t['ci_high']:.3g}]" if math.isfinite(t["ci_low"])
+          else f"[{NOT_AVAILABLE}]")
+    return {"diff": format_number(t["mean_difference"], "{:+.3g}"), "ci": ci,
+            "t": format_number(t["t_statistic"], "{:.3g}"), "t_p": format_p(t["t_pvalue"]),
+            "w": format_number(t["wilcoxon_statistic"], "{:.3g}"),
+            "w_p": format_p(t["wilcoxon_pvalue"])}
+
+
+def _math(text: str) -> str:
+    """``text`` in LaTeX math mode (true minus signs), unless it is n/a."""
+    return text if NOT_AVAILABLE in text else f"${text}$"
+
+
+def _latex_summary(s: Mapping[str, Any], fmt: str) -> str:
+    if s["n"] == 0:
+        return "NaN" if s["n_nan"] else "--"
+    if s["n"] == 1:
+        text = f"${fmt.format(s['mean'])}$ $\\pm$ n/a [n/a]"
+    else:
+        text = (f"${fmt.format(s['mean'])} \\pm {fmt.format(s['se'])}\\ "
+                f"[{fmt.format(s['ci_low'])}, {fmt.format(s['ci_high'])}]$")
+    return text + (f" ({s['n_nan']} NaN)" if s["n_nan"] else "")
+
+
+def _latex_table(caption: str, label: str, header: Sequence[str],
+                 rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    return [r"\begin{table}[ht]", r"\centering", f"\\caption{{{caption}}}",
+            f"\\label{{{label}}}", f"\\begin{{tabular}}{{{align}}}", r"\toprule",
+            " & ".join(header) + r" \\", r"\midrule",
+            *(" & ".join(row) + r" \\" for row in rows), r"\bottomrule", r"\end{tabular}",
+            r"\end{table}", ""]
+
+
+def _latex(grid: _Grid, numbers: dict[str, Any], anchor: str) -> str:
+    task = grid.task
+    specs = {m.name: m for m in task.metrics}
+    primary = task.metrics[0]
+    pct = f"{CONFIDENCE:.0%}".replace("%", r"\%")
+    name = latex_escape(grid.config.name)
+    out = [f"% {grid.config.name}: tables written by `qlatent report` (the same numbers as "
+           "report.md and the CSV files).", r"% Needs \usepackage{booktabs}.", ""]
+    by_key = {(s["dataset"], s["latent"], s["latent_dim"], s["metric"]): s
+              for s in numbers["summaries"]}
+    for dim in grid.dims:
+        rows = [[latex_escape(ds)] + [
+            _latex_summary(by_key[(ds, lat, dim, primary.name)], primary.fmt)
+            for lat in grid.latents] for ds in grid.datasets]
+        out += _latex_table(
+            f"{name}: {latex_escape(primary.heading)}, $L = {dim}$; mean $\\pm$ SE [{pct} CI] "
+            "over seeds.", f"tab:{task.name}-primary-L{dim}",
+            ["dataset", *map(latex_escape, grid.latents)], rows,
+            "l" + "l" * len(grid.latents))
+    rows = []
+    for ds in grid.datasets:
+        for dim in grid.dims:
+            for lat in grid.latents:
+                n_cells = len(grid.group(ds, lat, dim))
+                if n_cells:
+                    rows.append([latex_escape(ds), latex_escape(lat), str(dim), str(n_cells)]
+                                + [_latex_summary(by_key[(ds, lat, dim, m)], specs[m].fmt)
+                                   for m in specs])
+    out += _latex_table(f"{name}: every metric, mean $\\pm$ SE [{pct} CI] over seeds.",
+                        f"tab:{task.name}-metrics",
+                        ["dataset", "latent", "$L$", "seeds",
+                         *(latex_escape(m.heading) for m in task.metrics)], rows,
+                        "llrr" + "l" * len(task.metrics))
+    if numbers["paired"]:
+        rows = []
+        for t in numbers["paired"]:
+            c = _paired_cells(t)
+            approx = "$^a$" if t["wilcoxon_method"] == "normal approximation" else ""
+            rows.append([latex_escape(t["dataset"]), str(t["latent_dim"]),
+                         latex_escape(f"{anchor} − {t['baseline']}"), str(t["n"]),
+                         f"{_math(c['diff'])} {_math(c['ci'])}",
+                         f"{_math(c['t'])} ({_math(c['t_p'])})",
+                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}"])
+        out += _latex_table(
+            f"{name}: paired tests on {latex_escape(primary.heading)} "
+            f"({latex_escape(_direction_words(primary))}); mean difference [{pct} CI], "
+            "two-sided paired $t$ and Wilcoxon signed-rank ($p$; exact, or $^a$ normal "
+            "approximation).",
+            f"tab:{task.name}-paired", ["dataset", "$L$", "comparison", "$n$",
+                                        "mean difference", "paired $t$ ($p$)",
+                                        "Wilcoxon $W$ ($p$)"], rows, "lrlrlll")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- figures
+def _bar_chart(grid: _Grid, out_dir: Path) -> Path | None:
+    """Primary metric per latent: bars at the mean with the 95 % CI, dots for seeds, a star for
+    the reference; one panel per (latent length, dataset)."""
+    m = grid.task.metrics[0]
+    if not grid.records:
+        return None
     path = out_dir / "report.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    nrows, ncols = len(grid.dims), len(grid.datasets)
+    with figure(path, nrows=nrows, ncols=ncols, figsize=(4 * ncols, 3 * nrows)) as (_, axes):
+        for row, dim in enumerate(grid.dims):
+            for ax, ds in zip(axes[row], grid.datasets, strict=True):
+                for i, lat in enumerate(grid.latents):
+                    vals = [v for v in grid.values(ds, lat, dim, m.name).values()
+                            if math.isfinite(v)]
+                    s = summarize(vals)
+                    if s.n:
+                        err = (0.0 if s.n < 2 else [[s.mean - s.ci_low], [s.ci_high - s.mean]])
+                        ax.bar(i, s.mean, yerr=err, color=f"C{i}", capsize=3)
+                        ax.scatter([i] * len(vals), vals, s=8, color="k", zorder=3)
+                    ref = grid.reference(ds, lat, dim, m.name)[0]
+                    if math.isfinite(ref):
+                        ax.scatter([i], [ref], marker="*", s=90, color="gold",
+                                   edgecolors="k", zorder=4)
+                ax.set_xticks(range(len(grid.latents)), grid.latents, rotation=20)
+                ax.set_title(f"{ds} (L = {dim})")
+                ax.set_ylabel(m.heading)
     return path
 
 
-def write_report(run_dir: str | Path, console: Console | None = None) -> Path:
-    """Build the report of ``run_dir``, write ``report.md`` / ``report.json`` / PNGs there,
-    print it to ``console``; returns the path of ``report.md``."""
+# --------------------------------------------------------------------------- entry points
+def _grid(run_dir: Path) -> _Grid:
+    config, records, steps = _load(run_dir)
+    return _Grid(config, get_task(config.task), records, steps)
+
+
+def build_report(run_dir: str | Path, *, anchor: str = ANCHOR) -> tuple[str, dict[str, Any]]:
+    """Markdown text and the numbers behind it (written by ``write_report``; the figures are
+    drawn into ``run_dir`` as the text refers to them).
+
+    Args:
+        run_dir: an experiment directory made by ``qlatent run``.
+        anchor: the latent the paired tests compare every other latent with.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` has no ``config.toml``.
+        ValueError: a corrupt ``config.toml`` or ``metrics.json`` (one line naming the file).
+    """
     run_dir = Path(run_dir)
-    text, numbers = build_report(run_dir)
+    return _build(_grid(run_dir), run_dir, anchor)
+
+
+def _build(grid: _Grid, run_dir: Path, anchor: str) -> tuple[str, dict[str, Any]]:
+    numbers = _numbers(grid, anchor)
+    lines = _markdown(grid, numbers, run_dir, anchor)
+    # Optional task hook: extra markdown sections (e.g. the paper's own table layout).
+    sections = getattr(grid.task, "report_sections", None)
+    if sections is not None:
+        lines += sections(grid.records, grid.config, run_dir)
+    figures = []
+    if grid.records:
+        figures.append((f"{grid.task.metrics[0].heading} per latent (bars: mean with the "
+                        f"{CONFIDENCE:.0%} CI; dots: seeds; star: reference)",
+                        _bar_chart(grid, run_dir)))
+        figures += grid.task.figures(grid.records, grid.config, run_dir)
+    for title, path in figures:
+        if path is not None:
+            lines += [f"![{title}]({Path(path).name})", "", f"*{title}*", ""]
+    if grid.records:
+        lines += ["Files beside this report: `report_summary.csv` and `report_paired.csv` (these "
+                  "numbers at full precision), `report.tex` (the tables for LaTeX), "
+                  "`report.json`; the report's figures also as SVG.", ""]
+    return "\n".join(lines), numbers
+
+
+def _strict(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None``: report.json is standard JSON (null)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_report(run_dir: str | Path, console: Console | None = None, *,
+                 anchor: str = ANCHOR) -> Path:
+    """Build the report of ``run_dir`` and write ``report.md``, ``report.json``,
+    ``report_summary.csv``, ``report_paired.csv``, ``report.tex`` and the figures there;
+    print it to ``console``; returns the path of ``report.md``. A corrupt ``config.toml`` or
+    ``metrics.json`` raises a one-line ``ValueError`` naming it before anything is written."""
+    run_dir = Path(run_dir)
+    grid = _grid(run_dir)  # reads and checks every file before anything is written
+    text, numbers = _build(grid, run_dir, anchor)
+    if grid.records:
+        atomic_write_text(run_dir / "report_summary.csv",
+                          _csv(numbers["summaries"], _SUMMARY_COLUMNS))
+        atomic_write_text(run_dir / "report_paired.csv",
+                          _csv(numbers["paired"], _PAIRED_COLUMNS))
+        atomic_write_text(run_dir / "report.tex", _latex(grid, numbers, anchor))
+    atomic_write_text(run_dir / "report.json",
+                      json.dumps(_strict(numbers), indent=2, allow_nan=False))
     path = atomic_write_text(run_dir / "report.md", text)
-    atomic_write_text(run_dir / "report.json", json.dumps(numbers, indent=2, default=float))
     if console is not None:
         console.print(Markdown(text))
         console.print(f"[dim]written: {path}[/dim]")

@@ -55,6 +55,7 @@ from qlatent.experiments.tasks import (
     Cell,
     CellRecord,
     CellSeeds,
+    Metrics,
     Task,
     cell_seeds,
     get_task,
@@ -373,6 +374,8 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     record = {
         "cell": cell_tables["cell"],
         "metrics": {k: float(v) for k, v in metrics.items()},
+        # Why a metric is NaN (e.g. "FCD off"), as the task recorded it; the report shows it.
+        "notes": dict(metrics.notes) if isinstance(metrics, Metrics) else {},
         "steps": result.steps,
         "train_seconds": result.history[-1]["seconds"] if result.history else result.seconds,
         "iterations_per_second": (result.steps - (result.resumed_from or 0))

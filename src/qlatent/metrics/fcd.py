@@ -36,7 +36,8 @@ __all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics
            "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
            "heldout_fcd", "HIGHER_IS_BETTER"]
 
-HIGHER_IS_BETTER = False
+#: Direction of this module's metric, by its name in metrics.json (``qlatent.metrics.direction``).
+HIGHER_IS_BETTER = {"fcd": False}
 FORMAT_VERSION = 1
 _PAD_LENGTH = 350  # the fcd package's default; other lengths change the scores
 

@@ -29,7 +29,8 @@ __all__ = [
     "HIGHER_IS_BETTER",
 ]
 
-#: Direction of every metric returned by ``evaluate_molecules``.
+#: Direction of every metric returned by ``evaluate_molecules`` (``None``: no better direction;
+#: read through ``qlatent.metrics.direction``).
 HIGHER_IS_BETTER = {
     "validity": True, "uniqueness": True, "novelty": True,
     "n_valid": True, "n_valid_unique": True, "n_novel": True, "n_samples": None,

@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = ["property_means", "qed", "logp", "sa_score", "sa_available", "grid_image",
            "HIGHER_IS_BETTER"]
 
+#: Direction of each property mean (``None``: no better direction; ``qlatent.metrics.direction``).
 HIGHER_IS_BETTER = {"qed": True, "logp": None, "sa": False}
 
 _sascorer = None

@@ -1,7 +1,8 @@
 """Metrics of the synthetic experiments, as pure functions of sample arrays.
 
 Every function takes NumPy arrays or torch tensors (converted to float64 NumPy) and returns a
-Python float; each declares ``higher_is_better`` as a function attribute.
+Python float; each declares ``higher_is_better`` as a function attribute, collected in
+``HIGHER_IS_BETTER`` (read through ``qlatent.metrics.direction``).
 
 Notation: N samples, d coordinates; for the ring, K blobs at angles θ_k = 2πk/K on the circle
 of radius R with polar noise (σ_r, σ_θ) (``qlatent.data.SevenGaussians``).
@@ -167,3 +168,8 @@ def mmd(x: Any, y: Any, *, bandwidth: float | None = None) -> float:
     sxx = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
     syy = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
     return float(sxx + syy - 2.0 * kxy.mean())
+
+
+#: Direction of each metric of this module, by its name (``qlatent.metrics.direction`` reads it).
+HIGHER_IS_BETTER = {f.__name__: f.higher_is_better
+                    for f in (integer_distance, interpolation_rate, modes_covered, mmd)}

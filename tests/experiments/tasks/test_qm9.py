@@ -85,6 +85,7 @@ def test_run_writes_samples_and_metrics_that_recompute_and_report_renders(tmp_pa
         assert m["n_samples"] == 120
         assert {x.name for x in task_qm9.QM9Task.metrics} <= set(m)
         assert math.isnan(m["fcd"]) or m["fcd"] >= 0
+        assert not math.isnan(m["fcd"]) or "fcd" in record["notes"]  # a NaN says why
         progress = [json.loads(x) for x in (cell / "progress.jsonl").read_text().splitlines()]
         assert [row["step"] for row in progress] == [2, 4]
         assert all(row["n_samples"] == 40 for row in progress)
@@ -95,6 +96,7 @@ def test_run_writes_samples_and_metrics_that_recompute_and_report_renders(tmp_pa
     text = (out / "report.md").read_text()
     assert "Table II layout" in text and "1814 ± 115" in text      # the paper's Gaussian-16 row
     assert "Held-out floor" in text
+    assert (out / "report_summary.csv").exists() and (out / "report.tex").exists()
     # The diagnostics rebuild the trained generator: at the evaluation's seed, its argmax
     # decoding gives the cell's recorded counts again.
     from qlatent.experiments.diagnose import diagnose_cell, main

@@ -14,9 +14,11 @@ from qlatent.experiments.tasks.base import (
     Cell,
     CellRecord,
     CellSeeds,
+    Metrics,
     MetricSpec,
     NoParams,
     Params,
+    ReferenceBudget,
     Task,
     cell_seeds,
     check_datasets,
@@ -31,7 +33,8 @@ from qlatent.experiments.tasks.base import (
 
 __all__ = [
     "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN", "Built",
-    "Cell", "CellRecord", "CellSeeds", "MetricSpec", "NoParams", "Params", "Task", "cell_seeds",
+    "Cell", "CellRecord", "CellSeeds", "MetricSpec", "Metrics", "NoParams", "Params",
+    "ReferenceBudget", "Task", "cell_seeds",
     "check_datasets", "check_keys", "field_docs", "get_task", "param", "register_task",
     "task_names", "torch_generator",
 ]

@@ -179,15 +179,62 @@ class NoParams(Params):
 # --------------------------------------------------------------------------- cells
 @dataclass(frozen=True)
 class MetricSpec:
-    """A reported metric: its key in metrics.json, direction, label and number format."""
+    """A reported metric: its key in metrics.json, label and number format.
+
+    Its direction is not set here: metrics declare it once in ``qlatent.metrics``
+    (``direction(name)``); an undeclared name raises when the spec is made.
+    """
 
     name: str
-    higher_is_better: bool
     label: str = ""
     fmt: str = "{:.4f}"
 
+    def __post_init__(self) -> None:
+        from qlatent.metrics import direction
+
+        direction(self.name)
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """``True`` / ``False`` / ``None`` (no better direction), from ``qlatent.metrics``."""
+        from qlatent.metrics import direction
+
+        return direction(self.name)
+
+    @property
+    def heading(self) -> str:
+        """The label (or name) with the direction's arrow: ``"FCD ↓"``, ``"logP"``."""
+        from qlatent.metrics import direction_arrow
+
+        arrow = direction_arrow(self.name)
+        return f"{self.label or self.name} {arrow}".rstrip()
+
     def format(self, value: float) -> str:
         return self.fmt.format(value)
+
+
+@dataclass(frozen=True)
+class ReferenceBudget:
+    """The training budget behind a task's published numbers (``Task.reference_budget``): the
+    report warns when ours differs."""
+
+    steps: int
+    """Generator steps (iterations) per run."""
+    batch_size: int
+    """Batch size."""
+    seeds: int
+    """Independent runs (seeds) the published mean and error are over."""
+
+
+class Metrics(dict):
+    """What ``Task.evaluate`` may return: metric name -> float, plus ``notes`` (metric name ->
+    why its value is NaN, e.g. ``{"fcd": "FCD off (task.fcd = false)"}``), which the runner
+    stores in metrics.json and the report shows. A plain dict is accepted too (no notes)."""
+
+    def __init__(self, values: Mapping[str, float] = (), *,
+                 notes: Mapping[str, str] | None = None) -> None:
+        super().__init__(values)
+        self.notes: dict[str, str] = dict(notes or {})
 
 
 @dataclass(frozen=True)
@@ -263,6 +310,8 @@ class CellRecord:
     cell: Cell
     run_dir: Path
     metrics: dict[str, float]
+    notes: dict[str, str] = field(default_factory=dict)
+    """Why a metric is NaN, as the task recorded it (metrics.json ``notes``)."""
 
 
 # --------------------------------------------------------------------------- tasks
@@ -277,6 +326,8 @@ class Task(ABC):
         metrics: reported metrics; the FIRST is the primary one (paired tests use it).
         reference: published numbers, (dataset, latent, latent_dim) -> metric -> (mean, error).
         reference_label: where they come from (e.g. "paper Table I").
+        reference_budget: the steps, batch size and seeds behind them (``None``: unknown); the
+            report warns when ours differ.
         model_table: the ``[model]`` table (a ``Params`` subclass).
         task_table: the ``[task]`` table (a ``Params`` subclass).
     """
@@ -286,6 +337,7 @@ class Task(ABC):
     metrics: ClassVar[tuple[MetricSpec, ...]]
     reference: ClassVar[Mapping[tuple[str, str, int], Mapping[str, tuple[float, float]]]] = {}
     reference_label: ClassVar[str] = ""
+    reference_budget: ClassVar[ReferenceBudget | None] = None
     model_table: ClassVar[type[Params]] = NoParams
     task_table: ClassVar[type[Params]] = NoParams
 

@@ -23,6 +23,7 @@ sample, fragments joined by ".", an EMPTY line where the graph is not a molecule
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -38,8 +39,10 @@ from qlatent.experiments.tasks.base import (
     Cell,
     CellRecord,
     CellSeeds,
+    Metrics,
     MetricSpec,
     Params,
+    ReferenceBudget,
     Task,
     param,
     register_task,
@@ -226,20 +229,21 @@ class QM9Task(Task):
     name = "qm9"
     datasets = ("qm9",)
     metrics = (
-        MetricSpec("fcd", False, "FCD ↓", "{:.3f}"),
-        MetricSpec("n_valid_unique", True, "# valid & unique ↑", "{:.0f}"),
-        MetricSpec("n_novel", True, "# novel ↑", "{:.0f}"),
-        MetricSpec("validity", True, "validity ↑", "{:.3f}"),
-        MetricSpec("uniqueness", True, "uniqueness ↑", "{:.3f}"),
-        MetricSpec("novelty", True, "novelty ↑", "{:.3f}"),
-        MetricSpec("qed", True, "QED ↑", "{:.3f}"),
-        MetricSpec("logp", True, "logP", "{:.2f}"),
-        MetricSpec("sa", False, "SA ↓", "{:.2f}"),
+        MetricSpec("fcd", "FCD", "{:.3f}"),
+        MetricSpec("n_valid_unique", "# valid & unique", "{:.0f}"),
+        MetricSpec("n_novel", "# novel", "{:.0f}"),
+        MetricSpec("validity", "validity", "{:.3f}"),
+        MetricSpec("uniqueness", "uniqueness", "{:.3f}"),
+        MetricSpec("novelty", "novelty", "{:.3f}"),
+        MetricSpec("qed", "QED", "{:.3f}"),
+        MetricSpec("logp", "logP", "{:.2f}"),
+        MetricSpec("sa", "SA", "{:.2f}"),
     )
     reference = {("qm9", lat, dim): {"fcd": (v[0], v[1]), "n_valid_unique": (v[2], v[3]),
                                      "n_novel": (v[4], v[5])}
                  for (lat, dim), v in _TABLE2.items()}
     reference_label = "paper Table II (mean ± s.e., 20 seeds)"
+    reference_budget = ReferenceBudget(steps=20_000, batch_size=256, seeds=20)  # paper App. E
     model_table = QM9Model
     task_table = QM9Params
 
@@ -316,8 +320,9 @@ class QM9Task(Task):
 
 def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
                        p: QM9Params, seed: int, run_dir: Path, *,
-                       title: str = "") -> dict[str, float]:
-    """Score ``p.n_eval`` samples; write samples.smi and molecules.png into ``run_dir``."""
+                       title: str = "") -> Metrics:
+    """Score ``p.n_eval`` samples; write samples.smi and molecules.png into ``run_dir``.
+    NaN metrics carry their reason in the result's ``notes``."""
     from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
     from qlatent.metrics.properties import grid_image, property_means
 
@@ -327,16 +332,25 @@ def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
     valid = [c for c in canonical_valid(smiles) if c is not None]
     out.update(property_means(valid))
     out["fcd"] = float("nan")
-    if p.fcd and len(valid) >= 2:
+    notes: dict[str, str] = {}  # why a metric is NaN (metrics.json "notes", shown in reports)
+    if not p.fcd:
+        notes["fcd"] = "FCD off (task.fcd = false)"
+    elif len(valid) < 2:
+        notes["fcd"] = f"FCD needs >= 2 valid molecules; {len(valid)} of {len(smiles)} valid"
+    else:
         from qlatent.metrics.fcd import fcd_to_reference
 
         # FCD over the valid samples (FCD needs molecules; the count of valid ones is reported
         # beside it), against the cached statistics of the training split.
         out["fcd"] = fcd_to_reference(valid, data.smiles("train"))
+    if not valid:
+        notes.update(dict.fromkeys(("qed", "logp", "sa"), "no valid molecule to average over"))
+    elif math.isnan(out["sa"]):
+        notes["sa"] = "RDKit's Contrib SA scorer is not in this RDKit install"
     if p.n_grid and valid:
         grid_image(sorted(set(valid), key=valid.index)[: p.n_grid],
                    run_dir / "molecules.png", legend=title)
-    return {k: float(v) for k, v in out.items()}
+    return Metrics({k: float(v) for k, v in out.items()}, notes=notes)
 
 
 QM9 = register_task(QM9Task())
@@ -347,9 +361,11 @@ def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> li
     from qlatent.experiments.report import summarize
 
     p = config.task_params
+    spec = {m.name: m for m in QM9Task.metrics}
     lines = ["## Table II layout: ours (mean ± SE, n seeds) | paper", "",
-             "| latent | d_z | FCD ↓ | paper | # valid & unique ↑ | paper | # novel ↑ | paper "
-             "| validity | uniqueness | novelty | n |",
+             "| latent | d_z | " + " | ".join(f"{spec[k].heading} | paper" for k in (
+                 "fcd", "n_valid_unique", "n_novel"))
+             + " | validity | uniqueness | novelty | n |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r.cell.latent, r.cell.latent_dim) for r in records},
                   key=lambda k: (k[1], config.latents.index(k[0])

@@ -1,0 +1,175 @@
+"""Statistics of a report: mean, standard error and Student-t confidence interval over seeds;
+paired tests of two latents over the seeds both finished.
+
+Notation: x_1..x_n the finite values of a metric over n seeds (non-finite ones are counted
+apart, never averaged); x̄ their mean; s their sample standard deviation (ddof = 1).
+
+    SE = s / √n,        CI_c = x̄ ± t_{(1+c)/2, n−1} · SE      (Student t, n − 1 dof)
+
+For two latents A and B paired by seed (cells of one seed share the data, the network
+initialisation, the training streams and, with ``paired_circuits``, the interferometer):
+d_i = A_i − B_i over the common seeds where both values are finite; the mean difference d̄ with
+its CI_c (the formula above on d); the paired t-test t = d̄ / (s_d / √n) (two-sided,
+``scipy.stats.ttest_rel``); and the Wilcoxon signed-rank test (two-sided,
+``scipy.stats.wilcoxon``; zero differences dropped, exact null distribution when at most
+``WILCOXON_EXACT_MAX`` non-zero differences remain and their magnitudes have no ties, else the
+normal approximation with the tie correction).
+
+n < 2 leaves SE, CI and t undefined: they are NaN in the numbers and ``"n/a"`` in the text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qlatent._validation import check_float
+
+#: Largest number of non-zero differences for which the Wilcoxon test uses its exact null
+#: distribution (2^n sign patterns); beyond, and with tied magnitudes, the normal approximation.
+WILCOXON_EXACT_MAX = 50
+CONFIDENCE = 0.95
+NOT_AVAILABLE = "n/a"
+
+
+def format_number(value: float, fmt: str = "{:.4g}") -> str:
+    """``fmt.format(value)``, or ``"n/a"`` where ``value`` is NaN or infinite."""
+    return fmt.format(value) if math.isfinite(value) else NOT_AVAILABLE
+
+
+def format_p(p: float) -> str:
+    """A p-value with three significant digits (``"n/a"`` where undefined)."""
+    if not math.isfinite(p):
+        return NOT_AVAILABLE
+    return f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}"
+
+
+def _check_confidence(confidence: float) -> float:
+    confidence = check_float("confidence", confidence, minimum=0.0, maximum=1.0)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    return confidence
+
+
+def t_interval(mean: float, se: float, n: int,
+               confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """``mean ± t_{(1+c)/2, n−1} · se``; ``(nan, nan)`` for n < 2 or a non-finite ``se``."""
+    from scipy import stats
+
+    confidence = _check_confidence(confidence)
+    if n < 2 or not math.isfinite(se):
+        return math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    return mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A metric over seeds: mean, standard error, confidence interval, counts.
+
+    Attributes:
+        mean: mean of the finite values (NaN when there is none).
+        se: standard error s / √n (ddof = 1; NaN for n < 2).
+        ci_low, ci_high: the Student-t interval (NaN for n < 2).
+        n: number of finite values.
+        n_nan: number of values left out because they are NaN or infinite.
+        confidence: the interval's confidence level.
+    """
+
+    mean: float
+    se: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_nan: int = 0
+    confidence: float = CONFIDENCE
+
+    def format(self, fmt: str = "{:.4g}", *, ci: bool = False, count: bool = True) -> str:
+        """``"mean ± SE"`` (+ ``" [low, high]"`` with ``ci``, + ``" (n=k)"`` with ``count``);
+        ``"n/a"`` for what one value cannot give, ``"–"`` for no value, ``"NaN"`` when every
+        value was NaN, ``"; j NaN"`` when some were."""
+        if self.n == 0:
+            return "NaN" if self.n_nan else "–"
+        text = f"{fmt.format(self.mean)} ± {format_number(self.se, fmt)}"
+        if ci:
+            text += (f" [{fmt.format(self.ci_low)}, {fmt.format(self.ci_high)}]"
+                     if math.isfinite(self.ci_low) else f" [{NOT_AVAILABLE}]")
+        extra = []
+        if count:
+            extra.append(f"n={self.n}")
+        if self.n_nan:
+            extra.append(f"{self.n_nan} NaN")
+        return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def summarize(values: Iterable[float], *, confidence: float = CONFIDENCE) -> Summary:
+    """Mean, SE (ddof = 1) and Student-t confidence interval of the finite ``values``."""
+    x = np.asarray(list(values), dtype=np.float64).ravel()
+    finite = x[np.isfinite(x)]
+    n = int(finite.size)
+    if n == 0:
+        return Summary(math.nan, math.nan, math.nan, math.nan, 0, int(x.size), confidence)
+    mean = float(finite.mean())
+    se = float(finite.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    low, high = t_interval(mean, se, n, confidence)
+    return Summary(mean, se, low, high, n, int(x.size - n), confidence)
+
+
+def _wilcoxon(d: np.ndarray) -> tuple[float, float, str]:
+    """Two-sided signed-rank test of the differences ``d`` (zeros dropped)."""
+    from scipy import stats
+
+    nonzero = d[d != 0]
+    if nonzero.size == 0:
+        return math.nan, math.nan, NOT_AVAILABLE
+    ties = np.unique(np.abs(nonzero)).size < nonzero.size
+    if nonzero.size <= WILCOXON_EXACT_MAX and not ties:
+        res = stats.wilcoxon(nonzero, method="exact")
+        return float(res.statistic), float(res.pvalue), "exact"
+    res = stats.wilcoxon(nonzero, method="approx", correction=False)
+    return float(res.statistic), float(res.pvalue), "normal approximation"
+
+
+def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
+                confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """Paired comparison of two latents over their common seeds (see the module docstring).
+
+    Args:
+        a, b: seed -> metric value of the two latents; seeds where either value is missing
+            or not finite are left out.
+        confidence: level of the interval of the mean difference.
+
+    Returns:
+        ``n`` (pairs used), ``mean_difference`` (mean of a − b), ``ci_low`` / ``ci_high``
+        (its Student-t interval), ``t_statistic`` / ``t_pvalue`` (paired t-test, two-sided;
+        needs n >= 2 and differences that are not all equal), ``wilcoxon_statistic`` /
+        ``wilcoxon_pvalue`` (signed-rank, two-sided; needs a non-zero difference) and
+        ``wilcoxon_method`` (``"exact"`` or ``"normal approximation"``). Undefined values
+        are NaN (``"n/a"`` for the method).
+    """
+    from scipy import stats
+
+    confidence = _check_confidence(confidence)
+    seeds = sorted(s for s in set(a) & set(b)
+                   if math.isfinite(float(a[s])) and math.isfinite(float(b[s])))
+    x = np.array([float(a[s]) for s in seeds])
+    y = np.array([float(b[s]) for s in seeds])
+    out: dict[str, Any] = {"n": len(seeds), "mean_difference": math.nan, "ci_low": math.nan,
+                           "ci_high": math.nan, "t_statistic": math.nan, "t_pvalue": math.nan,
+                           "wilcoxon_statistic": math.nan, "wilcoxon_pvalue": math.nan,
+                           "wilcoxon_method": NOT_AVAILABLE}
+    if not seeds:
+        return out
+    d = x - y
+    s = summarize(d, confidence=confidence)
+    out.update(mean_difference=s.mean, ci_low=s.ci_low, ci_high=s.ci_high)
+    if len(seeds) >= 2 and np.any(d != d[0]):
+        t = stats.ttest_rel(x, y)
+        out["t_statistic"], out["t_pvalue"] = float(t.statistic), float(t.pvalue)
+    w, p, method = _wilcoxon(d)
+    out.update(wilcoxon_statistic=w, wilcoxon_pvalue=p, wilcoxon_method=method)
+    return out
