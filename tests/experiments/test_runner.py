@@ -213,7 +213,7 @@ def test_rebuild_cell_refuses_what_is_not_a_cell(tmp_path, ring_run):
     cell_dir = tmp_path / "cell"
     shutil.copytree(ring_run[1] / "ring" / "gaussian-L16" / "seed-0", cell_dir)
     (cell_dir / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="checkpoint.pt: not a readable checkpoint"):
+    with pytest.raises(ValueError, match="checkpoint.pt is not a readable checkpoint"):
         rebuild_cell(cell_dir)
     (cell_dir / "config.json").write_text('{"cell": {}}')
     with pytest.raises(ValueError, match="config.json: not a cell's config"):

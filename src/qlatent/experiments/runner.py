@@ -61,7 +61,7 @@ from qlatent.experiments.tasks import (
     get_task,
     register_task,
 )
-from qlatent.train import fit
+from qlatent.train import fit, load_checkpoint
 
 EXECUTORS = ("local", "ray")
 
@@ -425,8 +425,8 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
 
     Args:
         cell_dir: ``OUT/<dataset>/<latent>-L<dim>/seed-<k>``.
-        weights: load the trained generator and critic from ``checkpoint.pt`` (read with
-            ``torch.load(weights_only=True)``: nothing is unpickled).
+        weights: load the trained generator and critic from ``checkpoint.pt`` (read by
+            ``qlatent.train.load_checkpoint``, weights-only: nothing is unpickled).
 
     Raises:
         FileNotFoundError: no ``config.json`` (or, with ``weights``, no ``checkpoint.pt``).
@@ -456,8 +456,8 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
         ckpt = cell_dir / "checkpoint.pt"
         if not ckpt.is_file():
             raise FileNotFoundError(f"{cell_dir} has no checkpoint.pt (trained weights)")
+        state = load_checkpoint(ckpt)  # names the file if it is not a clean checkpoint
         try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
             built.generator.load_state_dict(state["generator"])
             built.critic.load_state_dict(state["critic"])
             step = int(state["step"])

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
+from qlatent._random import torch_generator  # noqa: F401 - the tasks' one way
 from qlatent._validation import check_choice, check_float, check_int
 
 # Stream labels of SeedSequence([seed, STREAM, ...]): independent streams per cell.
@@ -424,12 +425,3 @@ def check_datasets(datasets: Sequence[str], task: Task) -> None:
     if bad:
         raise ValueError(f"unknown dataset(s) {', '.join(map(repr, bad))} for task "
                          f"{task.name!r}; valid datasets: {', '.join(task.datasets)}")
-
-
-def torch_generator(seed: int, device: Any = "cpu"):
-    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
-    import torch
-
-    g = torch.Generator(device=device)
-    g.manual_seed(int(seed))
-    return g
