@@ -141,11 +141,15 @@ class MolGANGenerator(nn.Module):
                 make_activation(activation))
         n, a, b = self.n_atoms, self.n_atom_types, self.n_bond_types
         rows, cols = torch.triu_indices(n, n, offset=1)
-        self.register_buffer("_rows", rows, persistent=False)
-        self.register_buffer("_cols", cols, persistent=False)
-        diag = torch.zeros(n, n, b)
-        diag[torch.arange(n), torch.arange(n), 0] = 1.0
-        self.register_buffer("_diagonal", diag, persistent=False)
+        # atom pair (i, j) reads slot pair_index[i, j] of [upper-triangle pairs..., no bond]:
+        # mirrored by construction, the diagonal reads the extra "no bond" slot
+        pair_index = torch.full((n, n), rows.numel(), dtype=torch.long)
+        pair_index[rows, cols] = torch.arange(rows.numel())
+        pair_index[cols, rows] = torch.arange(rows.numel())
+        self.register_buffer("_pair_index", pair_index, persistent=False)
+        no_bond = torch.zeros(b)
+        no_bond[0] = 1.0
+        self.register_buffer("_no_bond", no_bond, persistent=False)
         self.edge_head = linear(width, rows.numel() * b, members=K, generator=generator)
         self.node_head = linear(width, n * a, members=K, generator=generator)
 
@@ -203,11 +207,9 @@ class MolGANGenerator(nn.Module):
         generators = check_generators("generator", generator, self.members)
         edge_logits, node_logits, solo = self._logits(z)
         K, B = edge_logits.shape[:2]
-        n = self.n_atoms
         upper = self._relax(edge_logits, generators)                # [K, B, n(n-1)/2, b]
-        edges = self._diagonal.to(upper.dtype).expand(K, B, n, n, self.n_bond_types).clone()
-        edges[:, :, self._rows, self._cols] = upper
-        edges[:, :, self._cols, self._rows] = upper
+        no_bond = self._no_bond.to(upper.dtype).expand(K, B, 1, self.n_bond_types)
+        edges = torch.cat((upper, no_bond), dim=2)[:, :, self._pair_index]   # [K, B, n, n, b]
         nodes = self._relax(node_logits, generators)
         return (edges[0], nodes[0]) if solo else (edges, nodes)
 
