@@ -27,6 +27,11 @@ relaxation, R-GCN critic, QM9 shapes, B = 256). Before timing, the weight gradie
 ``packed`` and ``vmap`` are compared with the solo models' (max relative difference printed):
 both must carry the penalty's double backward exactly.
 
+On a machine shared with other jobs, run it as ``OMP_WAIT_POLICY=PASSIVE .venv/bin/python
+benchmarks/pack.py``: with more runnable threads than cores, OpenMP's spin-waiting threads make
+every small op 20-30x slower (measured here: a ring critic step 8 ms passive vs 210-340 ms
+spinning, 2 threads, load 8 on 2 cores), which would flatter packing.
+
 Columns: cell-steps/s (K / seconds per round; median of ``--repeats`` interleaved rounds, since
 the machine may be shared) and the ratio to ``solo`` at the same K.
 """
@@ -144,51 +149,55 @@ def timed(fn: Callable[[], object], seconds: float) -> float:
             return dt / reps
 
 
+def measure_k(case: Case, k: int, args: argparse.Namespace, autocast: Callable
+              ) -> tuple[dict[str, float], list[float]]:
+    """Cell-steps/s of every mode at K = k, and the gradient check of packed and vmap."""
+    g = torch.Generator().manual_seed(k)
+    solos_g = [case.make_g(1, 10 * i) for i in range(k)]
+    solos_d = [case.make_d(1, 10 * i) for i in range(k)]
+    G, D = pack(solos_g), pack(solos_d)
+    z = torch.randn(k, case.batch, case.latent_dim, generator=g)
+    real = case.draw_real(g, (k,))
+    eps = torch.rand(k, case.batch, generator=g)
+    vg, _ = vmapped(solos_g)
+    vd, vd_params = vmapped(solos_d)
+
+    def run_solo(models_d: list[nn.Module] = solos_d,
+                 models_g: list[nn.Module] = solos_g) -> list[list[torch.Tensor]]:
+        return [step(mg, md, z[i], tuple(r[i] for r in real), eps[i],
+                     list(md.parameters()), autocast)
+                for i, (mg, md) in enumerate(zip(models_g, models_d, strict=True))]
+
+    runs = {"solo": run_solo,
+            "packed": lambda: step(G, D, z, real, eps, list(D.parameters()), autocast),
+            "vmap": lambda: step(vg, vd, z, real, eps, vd_params, autocast)}
+    if case.plain:
+        plain_g = [as_plain(m) for m in solos_g]
+        plain_d = [as_plain(m) for m in solos_d]
+        runs["nn.Linear"] = lambda: run_solo(plain_d, plain_g)
+
+    solo_grads = run_solo()
+    diffs = []
+    for got in (runs["packed"](), runs["vmap"]()):
+        worst = 0.0
+        for j, gk in enumerate(got):
+            ref = torch.stack([sg[j] for sg in solo_grads]).view_as(gk)
+            worst = max(worst, float((gk - ref).abs().max() / ref.abs().max()))
+        diffs.append(worst)
+    times: dict[str, list[float]] = {c: [] for c in runs}
+    for _ in range(args.repeats):
+        for c, fn in runs.items():
+            times[c].append(timed(fn, args.seconds))
+    return {c: k / statistics.median(t) for c, t in times.items()}, diffs
+
+
 def run_case(case: Case, args: argparse.Namespace, autocast: Callable) -> None:
     print(f"\n{case.name}")
     cols = ["solo", "packed", "vmap"] + (["nn.Linear"] if case.plain else [])
     print(f"  {'K':>3} " + "".join(f"{c + ' steps/s':>18}" for c in cols)
           + "   packed/solo  vmap/solo  max rel. grad diff (packed, vmap)")
     for k in case.ks:
-        g = torch.Generator().manual_seed(k)
-        solos_g = [case.make_g(1, 10 * i) for i in range(k)]
-        solos_d = [case.make_d(1, 10 * i) for i in range(k)]
-        G, D = pack(solos_g), pack(solos_d)
-        z = torch.randn(k, case.batch, case.latent_dim, generator=g)
-        real = case.draw_real(g, (k,))
-        eps = torch.rand(k, case.batch, generator=g)
-        d_params = list(D.parameters())
-        vg, _ = vmapped(solos_g)
-        vd, vd_params = vmapped(solos_d)
-
-        def run_solo(models_d: list[nn.Module] = solos_d,
-                     models_g: list[nn.Module] = solos_g) -> list[list[torch.Tensor]]:
-            return [step(mg, md, z[i], tuple(r[i] for r in real), eps[i],
-                         list(md.parameters()), autocast)
-                    for i, (mg, md) in enumerate(zip(models_g, models_d, strict=True))]
-
-        runs = {"solo": run_solo,
-                "packed": lambda: step(G, D, z, real, eps, d_params, autocast),
-                "vmap": lambda: step(vg, vd, z, real, eps, vd_params, autocast)}
-        if case.plain:
-            plain_g = [as_plain(m) for m in solos_g]
-            plain_d = [as_plain(m) for m in solos_d]
-            runs["nn.Linear"] = lambda: run_solo(plain_d, plain_g)
-
-        solo_grads = run_solo()
-        diffs = []
-        for got in (runs["packed"](), runs["vmap"]()):
-            worst = 0.0
-            for j, gk in enumerate(got):
-                ref = torch.stack([sg[j] for sg in solo_grads]).view_as(gk)
-                worst = max(worst, float((gk - ref).abs().max() / ref.abs().max()))
-            diffs.append(worst)
-
-        times: dict[str, list[float]] = {c: [] for c in cols}
-        for _ in range(args.repeats):
-            for c in cols:
-                times[c].append(timed(runs[c], args.seconds))
-        rate = {c: k / statistics.median(times[c]) for c in cols}
+        rate, diffs = measure_k(case, k, args, autocast)
         print(f"  {k:>3} " + "".join(f"{rate[c]:>18.1f}" for c in cols)
               + f"   {rate['packed'] / rate['solo']:>10.2f}x {rate['vmap'] / rate['solo']:>9.2f}x"
               + f"  {diffs[0]:.1e}, {diffs[1]:.1e}", flush=True)
