@@ -332,3 +332,20 @@ def test_pack_refuses_generators_with_another_relaxation_and_bad_lists():
         pack(a)
     with pytest.raises(TypeError, match="networks of qlatent.models"):
         pack([torch.nn.Linear(2, 2)])
+
+
+def test_a_pack_under_bf16_autocast_stays_within_bf16_of_its_solo_models():
+    """bf16 products in another order: member k within bf16 round-off of solo k (rtol 3e-2)."""
+    solos_g, G = solos_and_pack("molgan_softmax", torch.float32)
+    solos_d, D = solos_and_pack("critic", torch.float32)
+    z = torch.randn(K, 5, 6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        edges, nodes = G(z)
+        scores = D((edges, nodes))
+        for k in range(K):
+            e, n = solos_g[k](z[k])
+            assert e.dtype == edges.dtype == torch.float32          # the relaxation stays fp32
+            torch.testing.assert_close(edges[k], e, rtol=3e-2, atol=3e-2)
+            torch.testing.assert_close(nodes[k], n, rtol=3e-2, atol=3e-2)
+            torch.testing.assert_close(scores[k].float(), solos_d[k]((e, n)).float(),
+                                       rtol=3e-2, atol=3e-2)
