@@ -1,7 +1,7 @@
 """Packed networks vs solo ones: critic-step throughput of K members, side by side.
 
     .venv/bin/python benchmarks/pack.py [--threads 2] [--seconds 0.5] [--repeats 3]
-        [--cases ring,table1,molgan] [--precision fp32|bf16]
+        [--cases ring,table1,molgan] [--precision fp32|bf16] [--clock wall|cpu] [--ks 1,4]
 
 Notation: K members, B batch per member.
 
@@ -32,8 +32,8 @@ benchmarks/pack.py``: with more runnable threads than cores, OpenMP's spin-waiti
 every small op 20-30x slower (measured here: a ring critic step 8 ms passive vs 210-340 ms
 spinning, 2 threads, load 8 on 2 cores), which would flatter packing.
 
-Columns: cell-steps/s (K / seconds per round; median of ``--repeats`` interleaved rounds, since
-the machine may be shared) and the ratio to ``solo`` at the same K.
+Columns: cell-steps/s (K / seconds per round, wall or ``--clock cpu``; median of ``--repeats``
+interleaved rounds, since the machine may be shared) and the ratio to ``solo`` at the same K.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from qlatent.models import MLP, MolGANGenerator, RGCNCritic
 from qlatent.models.packed import pack
 
 Batch = tuple[torch.Tensor, ...]
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def gens(seed: int, k: int) -> list[torch.Generator]:
@@ -138,13 +139,13 @@ def vmapped(models: list[nn.Module]) -> tuple[Callable, list[torch.Tensor]]:
     return (lambda x: f(params, buffers, x)), list(params.values())
 
 
-def timed(fn: Callable[[], object], seconds: float) -> float:
+def timed(fn: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:
     fn()
-    reps, t0 = 0, time.perf_counter()
+    reps, t0 = 0, clock()
     while True:
         fn()
         reps += 1
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= seconds:
             return dt / reps
 
@@ -187,7 +188,7 @@ def measure_k(case: Case, k: int, args: argparse.Namespace, autocast: Callable
     times: dict[str, list[float]] = {c: [] for c in runs}
     for _ in range(args.repeats):
         for c, fn in runs.items():
-            times[c].append(timed(fn, args.seconds))
+            times[c].append(timed(fn, args.seconds, CLOCKS[args.clock]))
     return {c: k / statistics.median(t) for c, t in times.items()}, diffs
 
 
@@ -211,6 +212,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per mode")
     parser.add_argument("--cases", default="ring,table1,molgan")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall time, or the process's CPU time (all threads; steadier on a "
+                        "shared machine, but blind to how well the threads were used)")
     parser.add_argument("--ks", default=None,
                         help="override every case's K list, e.g. 1,4 (comma separated)")
     args = parser.parse_args()
@@ -228,7 +232,8 @@ def main() -> None:
                                    16, 16, 500, ks or [1, 4, 16]),
         "molgan": lambda: molgan_case(ks or [1, 4]),
     }
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}, "
+          f"{args.clock} clock; "
           "critic step = G forward + D on real, fake, x̂ + penalty double backward + backward")
     for name in args.cases.split(","):
         if name not in cases:
