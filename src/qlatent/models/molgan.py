@@ -1,7 +1,8 @@
 """MolGAN-style graph generator and relational-GCN critic for small molecules (QM9).
 
-Notation: B batch size, L latent length, n atom slots (9 for QM9), a atom types (padding
-included), b bond types ("no bond" included), R = b - 1 relations (the real bond types).
+Notation: K members of a pack, B batch size, L latent length, n atom slots (9 for QM9), a atom
+types (padding included), b bond types ("no bond" included), R = b - 1 relations (the real bond
+types).
 
 A generated molecule is a pair of relaxed one-hot tensors
 
@@ -10,6 +11,11 @@ A generated molecule is a pair of relaxed one-hot tensors
 
 the same layout as ``qlatent.data.qm9.QM9Graphs.sample``. Models only see tensors (no RDKit, no
 latent distribution); ``decode`` turns them into argmax index graphs for the chemistry layer.
+
+Both networks are packs of ``members`` = K independent copies (``qlatent.models.packed``): a
+K-member generator maps ``z float[K, B, L]`` to ``edges float[K, B, n, n, b]`` and
+``nodes float[K, B, n, a]``, the critic maps those to ``float[K, B]``. The default K = 1 is
+the solo model and also takes and returns tensors without the member axis.
 
 References: De Cao & Kipf, "MolGAN: An implicit generative model for small molecular graphs",
 arXiv:1805.11973; Schlichtkrull et al., "Modeling Relational Data with Graph Convolutional
@@ -20,7 +26,7 @@ Bacarreza et al., arXiv:2508.19857, App. E (the latent-injected, widening genera
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -35,6 +41,7 @@ from qlatent.models.mlp import (
     linear,
     make_activation,
 )
+from qlatent.models.packed import GeneratorArg, check_generators, with_member_axis
 
 __all__ = ["MolGANGenerator", "RGCNCritic", "decode", "RELAXATIONS"]
 
@@ -42,6 +49,14 @@ RELAXATIONS = ("softmax", "gumbel")
 
 
 class _Spec(Protocol):
+    n_atoms: int
+    n_atom_types: int
+    n_bond_types: int
+
+
+class _SpecTuple(NamedTuple):
+    """The three numbers of a graph spec that fix a network's shapes."""
+
     n_atoms: int
     n_atom_types: int
     n_bond_types: int
@@ -75,6 +90,8 @@ class MolGANGenerator(nn.Module):
     ``softmax((logits + g) / temperature)``, g ~ Gumbel(0, 1) (Jang et al., arXiv:1611.01144).
     The Gumbel noise is a training device for the critic's input: in eval mode it is off, so
     ``decode`` of an eval-mode output is the argmax of the logits, whatever the relaxation.
+    Member k of a pack draws its noise from the k-th of the generators given to ``forward``
+    (its edge noise, then its node noise, as the solo model does).
 
     Args:
         latent_dim: L.
@@ -84,79 +101,117 @@ class MolGANGenerator(nn.Module):
         latent_injection: inject z at every trunk layer (needs non-decreasing widths).
         relaxation: ``"softmax"`` or ``"gumbel"``.
         temperature: τ > 0 of the relaxation.
-        generator: ``torch.Generator`` the weights are drawn from.
+        members: K, the number of independent copies evaluated at once (default 1: solo).
+        generator: ``torch.Generator`` the weights are drawn from (K = 1), or a sequence of K
+            (member k from the k-th, exactly as the solo model built from it).
 
-    Shapes: ``forward(z: float[B, L]) -> (edges float[B, n, n, b], nodes float[B, n, a])``.
+    Shapes: ``forward(z: float[K, B, L]) -> (edges float[K, B, n, n, b],
+    nodes float[K, B, n, a])``; for K = 1 also ``float[B, L] -> (float[B, n, n, b],
+    float[B, n, a])``.
     """
 
     def __init__(self, latent_dim: int, *, spec: _Spec,
                  hidden: Sequence[int] = (64, 176, 288, 400, 512),
                  activation: str = "leaky_relu", latent_injection: bool = True,
                  relaxation: str = "softmax", temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> None:
+                 members: int = 1, generator: GeneratorArg = None) -> None:
         super().__init__()
         self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
         self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
         self.hidden = _check_hidden(hidden)
         if not self.hidden:
             raise ValueError("hidden must hold at least one layer width, got ()")
-        check_choice("activation", activation, ACTIVATIONS)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.relaxation = check_choice("relaxation", relaxation, RELAXATIONS)
         self.temperature = check_float("temperature", temperature, minimum=1e-6)
         if not isinstance(latent_injection, bool):
             raise TypeError(f"latent_injection must be a bool, got {latent_injection!r}")
-        _check_generator(generator)
+        self.members = K = check_int("members", members, minimum=1)
+        _check_generator(generator, K)
         self.latent_injection = latent_injection
         width = self.hidden[-1]
         if latent_injection:
             self.trunk = LatentInjectedMLP(self.latent_dim, None, hidden=self.hidden,
-                                           activation=activation, generator=generator)
+                                           activation=activation, members=K,
+                                           generator=generator)
         else:
             self.trunk = nn.Sequential(
                 MLP(self.latent_dim, width, hidden=self.hidden[:-1], activation=activation,
-                    generator=generator),
+                    members=K, generator=generator),
                 make_activation(activation))
         n, a, b = self.n_atoms, self.n_atom_types, self.n_bond_types
         rows, cols = torch.triu_indices(n, n, offset=1)
-        self.register_buffer("_rows", rows, persistent=False)
-        self.register_buffer("_cols", cols, persistent=False)
-        diag = torch.zeros(n, n, b)
-        diag[torch.arange(n), torch.arange(n), 0] = 1.0
-        self.register_buffer("_diagonal", diag, persistent=False)
-        self.edge_head = linear(width, rows.numel() * b, generator=generator)
-        self.node_head = linear(width, n * a, generator=generator)
+        # atom pair (i, j) reads slot pair_index[i, j] of [upper-triangle pairs..., no bond]:
+        # mirrored by construction, the diagonal reads the extra "no bond" slot
+        pair_index = torch.full((n, n), rows.numel(), dtype=torch.long)
+        pair_index[rows, cols] = torch.arange(rows.numel())
+        pair_index[cols, rows] = torch.arange(rows.numel())
+        self.register_buffer("_pair_index", pair_index, persistent=False)
+        no_bond = torch.zeros(b)
+        no_bond[0] = 1.0
+        self.register_buffer("_no_bond", no_bond, persistent=False)
+        self.edge_head = linear(width, rows.numel() * b, members=K, generator=generator)
+        self.node_head = linear(width, n * a, members=K, generator=generator)
+
+    def architecture(self) -> dict[str, Any]:
+        """The constructor arguments that fix the architecture (all but members, generator)."""
+        return {"latent_dim": self.latent_dim, "spec": _SpecTuple(self.n_atoms,
+                                                                  self.n_atom_types,
+                                                                  self.n_bond_types),
+                "hidden": self.hidden, "activation": self.activation,
+                "latent_injection": self.latent_injection, "relaxation": self.relaxation,
+                "temperature": self.temperature}
+
+    def _logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        z, solo = with_member_axis("z", z, self.members, (self.latent_dim,))
+        h = self.trunk(z)
+        K, B = z.shape[:2]
+        edges = self.edge_head(h).view(K, B, -1, self.n_bond_types)
+        nodes = self.node_head(h).view(K, B, self.n_atoms, self.n_atom_types)
+        return edges, nodes, solo
 
     def logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unrelaxed logits: ``(edges float[B, n(n-1)/2, b], nodes float[B, n, a])``."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape [B, {self.latent_dim}], got {list(z.shape)}")
-        h = self.trunk(z)
-        B = z.shape[0]
-        edges = self.edge_head(h).view(B, -1, self.n_bond_types)
-        nodes = self.node_head(h).view(B, self.n_atoms, self.n_atom_types)
-        return edges, nodes
+        """Unrelaxed logits: ``(edges float[K, B, n(n-1)/2, b], nodes float[K, B, n, a])``
+        (without the member axis for a solo ``z float[B, L]``)."""
+        edges, nodes, solo = self._logits(z)
+        return (edges[0], nodes[0]) if solo else (edges, nodes)
 
-    def _relax(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _relax(self, logits: torch.Tensor, generators: list[torch.Generator | None]
+               ) -> torch.Tensor:
         # float32 even under bf16 autocast: bf16 uniforms take ~2k values below 0.996, which
         # caps the Gumbel noise at 5.5 (float32: 16.6) and so drops every category whose logit
         # trails by more than 9.4.
-        logits = logits.float()
+        logits = logits.float()                                    # [K, B, ..., categories]
         if self.relaxation == "gumbel" and self.training:
-            u = torch.rand(logits.shape, generator=generator, device=logits.device)
+            # member k's noise from its own generator, shaped as its solo draw would be
+            u = torch.stack([torch.rand(logits.shape[1:], generator=g, device=logits.device)
+                             for g in generators])
             u = u.clamp(1e-20, 1.0 - 1e-7)
             logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
         return torch.softmax(logits / self.temperature, dim=-1)
 
-    def forward(self, z: torch.Tensor, *, generator: torch.Generator | None = None
+    def forward(self, z: torch.Tensor, *, generator: GeneratorArg = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Relaxed graphs; ``generator`` feeds the Gumbel noise (``None``: torch's default)."""
-        edge_logits, node_logits = self.logits(z)
-        B, n = z.shape[0], self.n_atoms
-        upper = self._relax(edge_logits, generator)
-        edges = self._diagonal.to(upper.dtype).expand(B, n, n, self.n_bond_types).clone()
-        edges[:, self._rows, self._cols] = upper
-        edges[:, self._cols, self._rows] = upper
-        return edges, self._relax(node_logits, generator)
+        """Relaxed graphs.
+
+        Args:
+            z: float[K, B, L] (K = 1: also float[B, L]).
+            generator: feeds the Gumbel noise: ``None`` (torch's global state), a
+                ``torch.Generator`` (K = 1) or a sequence of K (member k draws from the k-th,
+                edge noise then node noise, as its solo model).
+
+        Returns:
+            ``(edges float[K, B, n, n, b], nodes float[K, B, n, a])``, without the member
+            axis when ``z`` came without it.
+        """
+        generators = check_generators("generator", generator, self.members)
+        edge_logits, node_logits, solo = self._logits(z)
+        K, B = edge_logits.shape[:2]
+        upper = self._relax(edge_logits, generators)                # [K, B, n(n-1)/2, b]
+        no_bond = self._no_bond.to(upper.dtype).expand(K, B, 1, self.n_bond_types)
+        edges = torch.cat((upper, no_bond), dim=2)[:, :, self._pair_index]   # [K, B, n, n, b]
+        nodes = self._relax(node_logits, generators)
+        return (edges[0], nodes[0]) if solo else (edges, nodes)
 
     def extra_repr(self) -> str:
         return (f"latent_dim={self.latent_dim}, n_atoms={self.n_atoms}, "
@@ -186,15 +241,19 @@ class RGCNCritic(nn.Module):
         aggregation_units: width of the aggregated graph vector (MolGAN: 128).
         dense_units: widths of the dense head (MolGAN: 128, 64).
         activation: ``"tanh"`` (MolGAN) or another of ``ACTIVATIONS``.
-        generator: ``torch.Generator`` the weights are drawn from.
+        members: K, the number of independent copies evaluated at once (default 1: solo).
+        generator: ``torch.Generator`` the weights are drawn from (K = 1), or a sequence of K
+            (member k from the k-th, exactly as the solo model built from it).
 
-    Shapes: ``forward((edges float[B, n, n, b], nodes float[B, n, a])) -> float[B]``; also
+    Shapes: ``forward((edges float[K, B, n, n, b], nodes float[K, B, n, a])) -> float[K, B]``;
+    for K = 1 also ``(float[B, n, n, b], float[B, n, a]) -> float[B]``; also
     ``forward(edges, nodes)``.
     """
 
     def __init__(self, *, spec: _Spec, graph_units: Sequence[int] = (128, 64),
                  aggregation_units: int = 128, dense_units: Sequence[int] = (128, 64),
-                 activation: str = "tanh", generator: torch.Generator | None = None) -> None:
+                 activation: str = "tanh", members: int = 1,
+                 generator: GeneratorArg = None) -> None:
         super().__init__()
         self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
         self.graph_units = _check_hidden(graph_units)
@@ -202,21 +261,28 @@ class RGCNCritic(nn.Module):
             raise ValueError("graph_units must hold at least one layer width, got ()")
         self.aggregation_units = check_int("aggregation_units", aggregation_units, minimum=1)
         self.dense_units = _check_hidden(dense_units)
-        check_choice("activation", activation, ACTIVATIONS)
-        _check_generator(generator)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.members = K = check_int("members", members, minimum=1)
+        _check_generator(generator, K)
         a, R = self.n_atom_types, self.n_bond_types - 1
         self.n_relations = R
         self.convs = nn.ModuleList()
         width = 0
         for units in self.graph_units:
-            self.convs.append(linear(width + a, (R + 1) * units, generator=generator))
+            self.convs.append(linear(width + a, (R + 1) * units, members=K, generator=generator))
             width = units
         agg_in = width + a
-        self.gate = linear(agg_in, self.aggregation_units, generator=generator)
-        self.value = linear(agg_in, self.aggregation_units, generator=generator)
+        self.gate = linear(agg_in, self.aggregation_units, members=K, generator=generator)
+        self.value = linear(agg_in, self.aggregation_units, members=K, generator=generator)
         self.dense = MLP(self.aggregation_units, 1, hidden=self.dense_units,
-                         activation=activation, generator=generator)
+                         activation=activation, members=K, generator=generator)
         self.act = make_activation(activation)
+
+    def architecture(self) -> dict[str, Any]:
+        """The constructor arguments that fix the architecture (all but members, generator)."""
+        return {"spec": _SpecTuple(self.n_atoms, self.n_atom_types, self.n_bond_types),
+                "graph_units": self.graph_units, "aggregation_units": self.aggregation_units,
+                "dense_units": self.dense_units, "activation": self.activation}
 
     def forward(self, edges: torch.Tensor | Sequence[torch.Tensor],
                 nodes: torch.Tensor | None = None) -> torch.Tensor:
@@ -224,32 +290,34 @@ class RGCNCritic(nn.Module):
             if not isinstance(edges, (tuple, list)) or len(edges) != 2:
                 raise TypeError("RGCNCritic takes (edges, nodes) or a tuple (edges, nodes)")
             edges, nodes = edges
-        B, n = nodes.shape[0], self.n_atoms
-        if nodes.shape[1:] != (n, self.n_atom_types):
-            raise ValueError(f"nodes must have shape [B, {n}, {self.n_atom_types}], "
-                             f"got {list(nodes.shape)}")
-        if edges.shape != (B, n, n, self.n_bond_types):
-            raise ValueError(f"edges must have shape [{B}, {n}, {n}, {self.n_bond_types}], "
+        K, n, a, b = self.members, self.n_atoms, self.n_atom_types, self.n_bond_types
+        nodes, solo = with_member_axis("nodes", nodes, K, (n, a))
+        B = nodes.shape[1]
+        edges, _ = with_member_axis("edges", edges, K, (n, n, b))
+        if edges.shape[:2] != (K, B):
+            raise ValueError(f"edges must have shape [{K}, {B}, {n}, {n}, {b}] (as nodes), "
                              f"got {list(edges.shape)}")
         R = self.n_relations
-        rel = edges[..., 1:]                                       # [B, n, n, R]
-        # relations stacked on the rows: [B, R*n, n], so one bmm gives every Ã_r x
-        adj = rel.permute(0, 3, 1, 2).reshape(B, R * n, n)
-        degree = rel.sum(2)                                        # [B, n, R]: Σ_j Ã_r[i, j]
+        rel = edges[..., 1:]                                       # [K, B, n, n, R]
+        # relations stacked on the rows: [K*B, R*n, n], so one bmm gives every Ã_r x
+        adj = rel.permute(0, 1, 4, 2, 3).reshape(K * B, R * n, n)
+        degree = rel.sum(3).reshape(K, B * n, R)                   # Σ_j Ã_r[i, j]
         h = None
         for conv, units in zip(self.convs, self.graph_units, strict=True):
-            x = nodes if h is None else torch.cat((h, nodes), dim=-1)
+            x = nodes if h is None else torch.cat((h, nodes), dim=-1)   # [K, B, n, d]
             d = x.shape[-1]
-            # [Ã_1 x | ... | Ã_R x] per atom, then ONE GEMM against [W_1; ...; W_R]
-            ax = torch.bmm(adj, x).view(B, R, n, d).transpose(1, 2).reshape(B * n, R * d)
-            W = conv.weight.view(R + 1, units, d)
-            c = conv.bias.view(R + 1, units)
-            out = torch.addmm(c[0], x.reshape(B * n, d), W[0].t())
-            out = out + ax @ W[1:].permute(0, 2, 1).reshape(R * d, units)
-            h = self.act(out.view(B, n, units) + degree @ c[1:])
+            # [Ã_1 x | ... | Ã_R x] per atom, then ONE GEMM per member against [W_1; ...; W_R]
+            ax = (torch.bmm(adj, x.reshape(K * B, n, d)).view(K, B, R, n, d)
+                  .transpose(2, 3).reshape(K, B * n, R * d))
+            W = conv.weight.view(K, R + 1, units, d)
+            c = conv.bias.view(K, R + 1, units)
+            out = torch.baddbmm(c[:, :1], x.reshape(K, B * n, d), W[:, 0].transpose(1, 2))
+            out = out + torch.bmm(ax, W[:, 1:].transpose(2, 3).reshape(K, R * d, units))
+            h = self.act((out + torch.bmm(degree, c[:, 1:])).view(K, B, n, units))
         x = torch.cat((h, nodes), dim=-1)
-        g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=1)
-        return self.dense(self.act(g)).squeeze(-1)
+        g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=2)   # [K, B, agg]
+        scores = self.dense(self.act(g)).squeeze(-1)                            # [K, B]
+        return scores[0] if solo else scores
 
 
 def decode(edges: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

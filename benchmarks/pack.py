@@ -1,0 +1,245 @@
+"""Packed networks vs solo ones: critic-step throughput of K members, side by side.
+
+    .venv/bin/python benchmarks/pack.py [--threads 2] [--seconds 0.5] [--repeats 3]
+        [--cases ring,table1,molgan] [--precision fp32|bf16] [--clock wall|cpu] [--ks 1,4]
+
+Notation: K members, B batch per member.
+
+For each case and K it times one "critic step" per member, the WGAN-GP update's core:
+G forward without gradients, D forward on real, fake and the interpolate x̂, the penalty's
+input gradient ∂D/∂x̂ with ``create_graph=True`` (the double backward), and the backward of
+``mean D(fake) - mean D(real) + 10 (‖∂D/∂x̂‖ - 1)²`` to D's weights (no optimiser step). Three
+ways to run K members:
+
+* ``solo``: K models with ``members=1`` run one after the other on ``[B, ...]`` inputs (what
+  training cell after cell does);
+* ``packed``: one model with ``members=K`` (``qlatent.models``: stacked weights, ``baddbmm``)
+  on ``[K, B, ...]`` inputs;
+* ``vmap``: ``torch.func.stack_module_state`` of the K solo models, ``functional_call`` under
+  ``torch.func.vmap``;
+
+and, for the MLP cases, ``nn.Linear``: the solo networks rebuilt from ``torch.nn.Linear`` (the
+models before packs), to show that K = 1 costs what it cost before.
+
+Cases: the ring (2x256 LeakyReLU MLPs, L = 16, d = 2, B = 32), Table I (2x512 ReLU MLPs,
+L = 16, d = 16, B = 500), MolGAN (the paper's latent-injected generator with the softmax
+relaxation, R-GCN critic, QM9 shapes, B = 256). Before timing, the weight gradients of
+``packed`` and ``vmap`` are compared with the solo models' (max relative difference printed):
+both must carry the penalty's double backward exactly.
+
+On a machine shared with other jobs, run it as ``OMP_WAIT_POLICY=PASSIVE .venv/bin/python
+benchmarks/pack.py``: with more runnable threads than cores, OpenMP's spin-waiting threads make
+every small op 20-30x slower (measured here: a ring critic step 8 ms passive vs 210-340 ms
+spinning, 2 threads, load 8 on 2 cores), which would flatter packing.
+
+Columns: cell-steps/s (K / seconds per round, wall or ``--clock cpu``; median of ``--repeats``
+interleaved rounds, since the machine may be shared) and the ratio to ``solo`` at the same K.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from qlatent.models import MLP, MolGANGenerator, RGCNCritic
+from qlatent.models.packed import pack
+
+Batch = tuple[torch.Tensor, ...]
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def gens(seed: int, k: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(seed + i) for i in range(k)]
+
+
+def step(G: Callable, D: Callable, z: torch.Tensor, real: Batch, eps: torch.Tensor,
+         params: list[torch.Tensor], autocast: Callable) -> list[torch.Tensor]:
+    """One critic step on a member axis of any length (or none); returns D's weight grads."""
+    with torch.no_grad(), autocast():
+        fake = G(z)
+    fake = (fake,) if isinstance(fake, torch.Tensor) else tuple(fake)
+    fake = tuple(f.float() for f in fake)
+    x_hat = tuple((eps.view(*eps.shape, *[1] * (r.dim() - eps.dim())) * r
+                   + (1 - eps.view(*eps.shape, *[1] * (r.dim() - eps.dim()))) * f)
+                  .requires_grad_() for r, f in zip(real, fake, strict=True))
+    arg = (lambda x: x[0]) if len(real) == 1 else tuple
+    with autocast():
+        s_real, s_fake, s_hat = D(arg(real)), D(arg(fake)), D(arg(x_hat))
+    s_real, s_fake, s_hat = (s.float().reshape(*eps.shape) for s in (s_real, s_fake, s_hat))
+    grads = torch.autograd.grad(s_hat.sum(), x_hat, create_graph=True)
+    sq = sum(g.reshape(*eps.shape, -1).pow(2).sum(-1) for g in grads)
+    penalty = (sq.sqrt() - 1).pow(2).mean(-1)
+    loss = (s_fake.mean(-1) - s_real.mean(-1) + 10 * penalty).sum()
+    return list(torch.autograd.grad(loss, params))
+
+
+class Case:
+    def __init__(self, name: str, make_g: Callable, make_d: Callable, batch: int,
+                 latent_dim: int, draw_real: Callable, ks: list[int], plain: bool) -> None:
+        self.name, self.make_g, self.make_d, self.batch = name, make_g, make_d, batch
+        self.latent_dim, self.draw_real, self.ks, self.plain = latent_dim, draw_real, ks, plain
+
+
+def mlp_case(name: str, hidden: tuple[int, ...], act: str, L: int, d: int, B: int,
+             ks: list[int]) -> Case:
+    return Case(name,
+                lambda k, s: MLP(L, d, hidden=hidden, activation=act, members=k,
+                                 generator=gens(s, k)),
+                lambda k, s: MLP(d, 1, hidden=hidden, activation=act, members=k,
+                                 generator=gens(s + 1000, k)),
+                B, L, lambda g, lead: (torch.randn(*lead, B, d, generator=g),), ks, True)
+
+
+def molgan_case(ks: list[int]) -> Case:
+    from qlatent.data.qm9 import qm9_spec
+
+    spec = qm9_spec()
+    n, a, b = spec.n_atoms, spec.n_atom_types, spec.n_bond_types
+
+    def real(g: torch.Generator, lead: tuple[int, ...]) -> Batch:
+        e = torch.softmax(4 * torch.randn(*lead, 256, n, n, b, generator=g), -1)
+        e = (e + e.transpose(-2, -3)) / 2
+        return e, torch.softmax(4 * torch.randn(*lead, 256, n, a, generator=g), -1)
+
+    return Case("MolGAN (injected G, R-GCN D, batch 256)",
+                lambda k, s: MolGANGenerator(16, spec=spec, members=k, generator=gens(s, k)),
+                lambda k, s: RGCNCritic(spec=spec, members=k, generator=gens(s + 1000, k)),
+                256, 16, real, ks, False)
+
+
+def as_plain(model: MLP) -> nn.Module:
+    """The solo MLP rebuilt from torch.nn.Linear (the layer before packs)."""
+    layers = []
+    for m in model.net:
+        if isinstance(m, nn.Linear):
+            lin = nn.Linear(m.in_features, m.out_features)
+            lin.load_state_dict(m.state_dict())
+            layers.append(lin)
+        else:
+            layers.append(copy.deepcopy(m))
+    return nn.Sequential(*layers)
+
+
+def vmapped(models: list[nn.Module]) -> tuple[Callable, list[torch.Tensor]]:
+    params, _ = torch.func.stack_module_state(models)
+    buffers = dict(models[0].named_buffers())  # index tables, the same for every member
+    base = copy.deepcopy(models[0]).to("meta")
+
+    def call(p: dict, b: dict, x: object) -> torch.Tensor:
+        return torch.func.functional_call(base, (p, b), (x,))
+
+    f = torch.func.vmap(call, in_dims=(0, None, 0))
+    return (lambda x: f(params, buffers, x)), list(params.values())
+
+
+def timed(fn: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:
+    fn()
+    reps, t0 = 0, clock()
+    while True:
+        fn()
+        reps += 1
+        dt = clock() - t0
+        if dt >= seconds:
+            return dt / reps
+
+
+def measure_k(case: Case, k: int, args: argparse.Namespace, autocast: Callable
+              ) -> tuple[dict[str, float], list[float]]:
+    """Cell-steps/s of every mode at K = k, and the gradient check of packed and vmap."""
+    g = torch.Generator().manual_seed(k)
+    solos_g = [case.make_g(1, 10 * i) for i in range(k)]
+    solos_d = [case.make_d(1, 10 * i) for i in range(k)]
+    G, D = pack(solos_g), pack(solos_d)
+    z = torch.randn(k, case.batch, case.latent_dim, generator=g)
+    real = case.draw_real(g, (k,))
+    eps = torch.rand(k, case.batch, generator=g)
+    vg, _ = vmapped(solos_g)
+    vd, vd_params = vmapped(solos_d)
+
+    def run_solo(models_d: list[nn.Module] = solos_d,
+                 models_g: list[nn.Module] = solos_g) -> list[list[torch.Tensor]]:
+        return [step(mg, md, z[i], tuple(r[i] for r in real), eps[i],
+                     list(md.parameters()), autocast)
+                for i, (mg, md) in enumerate(zip(models_g, models_d, strict=True))]
+
+    runs = {"solo": run_solo,
+            "packed": lambda: step(G, D, z, real, eps, list(D.parameters()), autocast),
+            "vmap": lambda: step(vg, vd, z, real, eps, vd_params, autocast)}
+    if case.plain:
+        plain_g = [as_plain(m) for m in solos_g]
+        plain_d = [as_plain(m) for m in solos_d]
+        runs["nn.Linear"] = lambda: run_solo(plain_d, plain_g)
+
+    solo_grads = run_solo()
+    diffs = []
+    for got in (runs["packed"](), runs["vmap"]()):
+        worst = 0.0
+        for j, gk in enumerate(got):
+            ref = torch.stack([sg[j] for sg in solo_grads]).view_as(gk)
+            worst = max(worst, float((gk - ref).abs().max() / ref.abs().max()))
+        diffs.append(worst)
+    times: dict[str, list[float]] = {c: [] for c in runs}
+    for _ in range(args.repeats):
+        for c, fn in runs.items():
+            times[c].append(timed(fn, args.seconds, CLOCKS[args.clock]))
+    return {c: k / statistics.median(t) for c, t in times.items()}, diffs
+
+
+def run_case(case: Case, args: argparse.Namespace, autocast: Callable) -> None:
+    print(f"\n{case.name}")
+    cols = ["solo", "packed", "vmap"] + (["nn.Linear"] if case.plain else [])
+    print(f"  {'K':>3} " + "".join(f"{c + ' steps/s':>18}" for c in cols)
+          + "   packed/solo  vmap/solo  max rel. grad diff (packed, vmap)")
+    for k in case.ks:
+        rate, diffs = measure_k(case, k, args, autocast)
+        print(f"  {k:>3} " + "".join(f"{rate[c]:>18.1f}" for c in cols)
+              + f"   {rate['packed'] / rate['solo']:>10.2f}x {rate['vmap'] / rate['solo']:>9.2f}x"
+              + f"  {diffs[0]:.1e}, {diffs[1]:.1e}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=0.5,
+                        help="minimum seconds of one timing round")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per mode")
+    parser.add_argument("--cases", default="ring,table1,molgan")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall time, or the process's CPU time (all threads; steadier on a "
+                        "shared machine, but blind to how well the threads were used)")
+    parser.add_argument("--ks", default=None,
+                        help="override every case's K list, e.g. 1,4 (comma separated)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.precision == "bf16":
+        def autocast() -> contextlib.AbstractContextManager:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext
+    ks = None if args.ks is None else [int(k) for k in args.ks.split(",")]
+    cases = {
+        "ring": lambda: mlp_case("ring (2x256 LeakyReLU, batch 32)", (256, 256), "leaky_relu",
+                                 16, 2, 32, ks or [1, 4, 16, 64]),
+        "table1": lambda: mlp_case("Table I (2x512 ReLU, batch 500)", (512, 512), "relu",
+                                   16, 16, 500, ks or [1, 4, 16]),
+        "molgan": lambda: molgan_case(ks or [1, 4]),
+    }
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}, "
+          f"{args.clock} clock; "
+          "critic step = G forward + D on real, fake, x̂ + penalty double backward + backward")
+    for name in args.cases.split(","):
+        if name not in cases:
+            raise SystemExit(f"--cases: unknown case {name!r}; valid: {', '.join(cases)}")
+        run_case(cases[name](), args, autocast)
+
+
+if __name__ == "__main__":
+    main()
