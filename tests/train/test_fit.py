@@ -392,9 +392,9 @@ def test_fit_validates_arguments():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
     ({"seed": 1.0}, TypeError, "seed must be an integer"),
-    ({"seed": 0, "device": "tpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:k', "
+    ({"seed": 0, "device": "tpu"}, ValueError, "device must be 'cpu', 'cuda' or 'cuda:k' .*"
                                                "got 'tpu'"),
-    ({"seed": 0, "device": 0}, TypeError, "device must be a device name"),
+    ({"seed": 0, "device": 0}, TypeError, "device must be a string"),
     ({"seed": 0, "progress": "yes"}, TypeError, "progress must be a bool"),
 ])
 def test_fit_rejects_bad_execution_arguments(kwargs, error, match):
@@ -406,7 +406,7 @@ def test_fit_rejects_bad_execution_arguments(kwargs, error, match):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
 def test_fit_refuses_cuda_without_a_device():
     G, D = _nets()
-    with pytest.raises(ValueError, match="device 'cuda' was asked for"):
+    with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
         fit(G, D, TinyLatent(4), PointData(), Config(steps=1), seed=0, device="cuda")
 
 
