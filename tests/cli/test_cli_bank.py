@@ -153,7 +153,8 @@ def test_library_errors_from_the_installed_command(tmp_path):
     from pathlib import Path
 
     qlatent = Path(sys.executable).with_name("qlatent")
-    env = {**os.environ, "QLATENT_CACHE": str(tmp_path / "cache")}
+    # A long cache path: the printed path must stay on one line (rich wrapped it at 120).
+    env = {**os.environ, "QLATENT_CACHE": str(tmp_path / ("long-" * 24))}
 
     def run(*args):
         return subprocess.run([str(qlatent), "bank", *args], capture_output=True, text=True,
@@ -168,7 +169,8 @@ def test_library_errors_from_the_installed_command(tmp_path):
     shots.write_text("1,0,2\n0,1,1\n")
     done = run("import", str(shots))
     assert done.returncode == 0, done.stderr
-    folder = re.search(r"path (\S+)", done.stdout).group(1)
+    folder = re.search(r"path (\S+)\n", done.stdout).group(1)  # never wrapped
+    assert Path(folder).name == _key(done.stdout)[:32]
     meta = json.loads(Path(folder, "meta.json").read_text())
     meta["statistics"]["mean"][0] = 7.0
     Path(folder, "meta.json").write_text(json.dumps(meta))

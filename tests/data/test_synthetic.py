@@ -68,6 +68,20 @@ def test_boson_data_seeded():
     assert not np.allclose(a.unitary, haar_unitary(6, rng=5))  # spawned stream, not the seed
 
 
+def test_boson_data_is_a_quantum_bank():
+    """One sampling path: the data's rows and unitary are those of the bank of its request,
+    and a Generator, a SeedSequence or an int seed of the same stream give the same data."""
+    from qlatent import latents
+
+    data = BosonData(n_modes=6, n_photons=3, seed=np.random.SeedSequence(9), n_samples=700)
+    bank = latents.load_bank(data.bank_digest)
+    assert bank.kind == "quantum" and bank.n_samples == 700 and bank.metadata["circuit"] == "haar"
+    np.testing.assert_array_equal(data.bank.numpy(), bank.samples)
+    np.testing.assert_array_equal(data.unitary, bank.unitary)
+    assert BosonData(n_modes=6, n_photons=3, seed=9, n_samples=700).bank_digest == \
+        data.bank_digest
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: SevenGaussians(radius=-1), "radius"),
     (lambda: BernoulliData(0), "dim"),

@@ -249,11 +249,11 @@ def test_blocks_are_independent_streams():
 def test_paper_size_bank_matches_the_exact_distribution():
     """8 photons / 16 modes, 300k rows in 19 blocks: TVD to all 490,314 exact probabilities is
     within 3/sqrt(N) of what an exact sampler shows (McDiarmid: fails w.p. <= 2 e^-18)."""
-    from qlatent.latents.summary import expected_tvd, total_variation_with_support
+    from qlatent.latents.summary import expected_tvd
 
     bank = latents.build_bank("quantum", "haar", 8, 300_000, seed=17, n_modes=16,
                               progress=False, n_jobs=2)
     states, probs = photonics.exact_distribution(bank.unitary, photonics.standard_input(16, 8))
-    tvd = total_variation_with_support(bank.samples, states, probs)
+    tvd = photonics.total_variation_distance(bank.samples, states, probs)
     floor = expected_tvd(probs, bank.n_samples)
     assert abs(tvd - floor) <= 3 / np.sqrt(bank.n_samples), (tvd, floor)

@@ -95,8 +95,8 @@ def _print_bank(bank, detail: str) -> None:
     """The lines a bank command ends with: kind, shape, ``detail``, key and folder."""
     console = _console()
     console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} {detail}")
-    console.print(f"key  {bank.key}")
-    console.print(f"path {escape(str(bank.path))}")
+    console.print(f"key  {bank.key}", soft_wrap=True)
+    console.print(f"path {escape(str(bank.path))}", soft_wrap=True)  # whole, for copy and paste
 
 
 @bank_app.command(name="build")

@@ -369,6 +369,10 @@ def load_folder(folder: Path) -> Bank:
         raise BankError(f"bank metadata {meta_path} is unreadable: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != "qlatent-bank":
         raise BankError(f"{meta_path} is not qlatent bank metadata")
+    missing = [k for k in ("key", "kind", "n_samples", "n_modes", "dtype") if k not in meta]
+    if missing:
+        raise BankError(f"bank metadata {meta_path} is corrupted: it has no "
+                        f"{', '.join(missing)}")
     checksums = meta.get("checksums")
     if not isinstance(checksums, dict) or "samples.npy" not in checksums:
         raise BankError(f"bank metadata {meta_path} is corrupted: it has no SHA-256 entry for "
