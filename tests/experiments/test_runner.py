@@ -40,8 +40,14 @@ def test_runner_writes_cells_and_skips_done_ones(ring_run):
     assert len(records) == 4
     cell = tmp_path / "ring" / "gaussian-L16" / "seed-0"
     for name in ("config.toml", "config.json", "environment.json", "checkpoint.pt",
-                 "log.jsonl", "metrics.json", "samples.png", "loss.png"):
+                 "log.jsonl", "metrics.json", "samples.png", "loss.png", "samples.svg",
+                 "loss.svg"):
         assert (cell / name).exists(), name
+    from PIL import Image  # matplotlib's own dependency
+
+    for name in ("samples.png", "loss.png"):  # every figure: >= 150 dpi PNG beside its SVG
+        dpi = Image.open(cell / name).info["dpi"]
+        assert min(dpi) >= 149.9, (name, dpi)
     record = json.loads((cell / "metrics.json").read_text())
     assert record["steps"] == 3 and set(record["metrics"]) == {
         "interpolation_rate", "modes_covered", "mmd"}

@@ -123,28 +123,23 @@ def _count_probability(samples: np.ndarray, c: int) -> float:
 
 
 def _plot(quantum: np.ndarray, photonic: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from qlatent.experiments.plotting import figure
 
     top = int(max(quantum.max(), photonic.max()))
     hq = photon_number_histogram(quantum, top)
     hp = photon_number_histogram(photonic, top)
     mq = np.bincount(quantum.max(axis=1), minlength=top + 1) / len(quantum)
     mp = np.bincount(photonic.max(axis=1), minlength=top + 1) / len(photonic)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     c = np.arange(top + 1)
-    for ax, (q, p, title) in zip(axes, [(hq, hp, "photons in one mode, P(s_j = c)"),
-                                        (mq, mp, "largest count in a sample, P(max_j s_j = c)")],
-                                 strict=True):
-        ax.bar(c - 0.2, np.where(q > 0, q, np.nan), width=0.4, label="quantum")
-        ax.bar(c + 0.2, np.where(p > 0, p, np.nan), width=0.4, label="photonic")
-        ax.set_yscale("log")
-        ax.set_xlabel("c")
-        ax.set_title(title)
-        ax.legend()
-    fig.suptitle(f"{N_PHOTONS} photons, {N_MODES} modes, Haar; {len(quantum):,} samples each")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with figure(path, ncols=2, figsize=(10, 4)) as (fig, axes):
+        for ax, (q, p, title) in zip(
+                axes[0], [(hq, hp, "photons in one mode, P(s_j = c)"),
+                          (mq, mp, "largest count in a sample, P(max_j s_j = c)")], strict=True):
+            ax.bar(c - 0.2, np.where(q > 0, q, np.nan), width=0.4, label="quantum")
+            ax.bar(c + 0.2, np.where(p > 0, p, np.nan), width=0.4, label="photonic")
+            ax.set_yscale("log")
+            ax.set_xlabel("c")
+            ax.set_title(title)
+            ax.legend()
+        fig.suptitle(f"{N_PHOTONS} photons, {N_MODES} modes, Haar; {len(quantum):,} samples "
+                     "each")

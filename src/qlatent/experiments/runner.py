@@ -468,20 +468,15 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
 
 
 def _loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:
+    from qlatent.experiments.plotting import figure
+
     if not history:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    for key in ("loss_critic", "loss_generator", "wasserstein"):
-        ax.plot(steps, [h[key] for h in history], label=key)
-    ax.set_xlabel("generator step")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with figure(path, figsize=(5, 3)) as (_, axes):
+        ax = axes[0][0]
+        for key in ("loss_critic", "loss_generator", "wasserstein"):
+            ax.plot(steps, [h[key] for h in history], label=key)
+        ax.set_xlabel("generator step")
+        ax.set_title(title)
+        ax.legend()

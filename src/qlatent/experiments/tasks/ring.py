@@ -16,6 +16,7 @@ import numpy as np
 from torch import nn
 
 from qlatent.data import SevenGaussians
+from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
 from qlatent.experiments.tasks.base import (
     Built,
@@ -107,11 +108,6 @@ class RingTask(Task):
     def figures(self, records: list[CellRecord], config: Any,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """A scatter grid of generated samples: one column per latent, one row per seed."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         have = [r for r in records if (r.run_dir / "samples.npy").exists()]
         if not have:
             return []
@@ -119,56 +115,48 @@ class RingTask(Task):
         data = p.data()
         cols = [lat for lat in config.latents if any(r.cell.latent == lat for r in have)]
         seeds = sorted({r.cell.seed for r in have})
-        fig, axes = plt.subplots(len(seeds), len(cols), squeeze=False,
-                                 figsize=(2.4 * len(cols), 2.4 * len(seeds)))
-        lim = 1.5 * p.radius
-        centers = data.centers
-        for i, seed in enumerate(seeds):
-            for j, lat in enumerate(cols):
-                ax = axes[i][j]
-                ax.set_xlim(-lim, lim)
-                ax.set_ylim(-lim, lim)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.set_aspect("equal")
-                rec = [r for r in have if r.cell.latent == lat and r.cell.seed == seed]
-                if rec:
-                    x = np.load(rec[0].run_dir / "samples.npy")
-                    ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, color="C0")
-                    ax.scatter(centers[:, 0], centers[:, 1], s=12, marker="x", color="C3")
-                    ax.text(0.03, 0.03, f"IR {rec[0].metrics['interpolation_rate']:.3f}",
-                            transform=ax.transAxes, fontsize=7)
-                if i == 0:
-                    ax.set_title(lat)
-                if j == 0:
-                    ax.set_ylabel(f"seed {seed}")
-        fig.tight_layout()
         path = out_dir / "ring_samples.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        with figure(path, nrows=len(seeds), ncols=len(cols),
+                    figsize=(2.4 * len(cols), 2.4 * len(seeds))) as (_, axes):
+            _scatter_grid(axes, have, cols, seeds, p.radius, data.centers)
         return [("Generated samples per latent (columns) and seed (rows); IR = interpolation "
                  "rate", path)]
 
 
+def _scatter_grid(axes: Any, have: list[CellRecord], cols: list[str], seeds: list[int],
+                  radius: float, centers: np.ndarray) -> None:
+    lim = 1.5 * radius
+    for i, seed in enumerate(seeds):
+        for j, lat in enumerate(cols):
+            ax = axes[i][j]
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_aspect("equal")
+            rec = [r for r in have if r.cell.latent == lat and r.cell.seed == seed]
+            if rec:
+                x = np.load(rec[0].run_dir / "samples.npy")
+                ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, color="C0")
+                ax.scatter(centers[:, 0], centers[:, 1], s=12, marker="x", color="C3")
+                ax.text(0.03, 0.03, f"IR {rec[0].metrics['interpolation_rate']:.3f}",
+                        transform=ax.transAxes, fontsize=7)
+            if i == 0:
+                ax.set_title(lat)
+            if j == 0:
+                ax.set_ylabel(f"seed {seed}")
+
+
 def _scatter(x: np.ndarray, path: Path, title: str, data: SevenGaussians) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.2, 3.2))
     lim = 1.5 * data.radius
-    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5)
-    c = data.centers
-    ax.scatter(c[:, 0], c[:, 1], s=15, marker="x", color="C3")
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
+    with figure(path, figsize=(3.2, 3.2)) as (_, axes):
+        ax = axes[0][0]
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5)
+        ax.scatter(data.centers[:, 0], data.centers[:, 1], s=15, marker="x", color="C3")
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(title)
 
 
 RING = register_task(RingTask())

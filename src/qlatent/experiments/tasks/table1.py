@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from qlatent.data import BernoulliData, BosonData
+from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
 from qlatent.experiments.tasks.base import (
     Built,
@@ -113,31 +114,22 @@ class Table1Task(Task):
     def figures(self, records: list[CellRecord], config: Any,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """Histogram of generated coordinates (all cells of a latent pooled), per dataset."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         have = [r for r in records if (r.run_dir / "samples.npy").exists()]
         datasets = [d for d in config.datasets if any(r.cell.dataset == d for r in have)]
         if not datasets:
             return []
-        fig, axes = plt.subplots(1, len(datasets), squeeze=False,
-                                 figsize=(5 * len(datasets), 3.2))
-        for ax, ds in zip(axes[0], datasets, strict=True):
-            for lat in config.latents:
-                xs = [np.load(r.run_dir / "samples.npy").ravel() for r in have
-                      if r.cell.dataset == ds and r.cell.latent == lat]
-                if xs:
-                    ax.hist(np.concatenate(xs), bins=np.linspace(-0.5, 4.5, 101),
-                            histtype="step", density=True, label=lat)
-            ax.set_title(f"{ds} data: generated coordinates")
-            ax.set_yscale("log")
-            ax.legend(fontsize=8)
-        fig.tight_layout()
         path = out_dir / "table1_values.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        with figure(path, ncols=len(datasets), figsize=(5 * len(datasets), 3.2)) as (_, axes):
+            for ax, ds in zip(axes[0], datasets, strict=True):
+                for lat in config.latents:
+                    xs = [np.load(r.run_dir / "samples.npy").ravel() for r in have
+                          if r.cell.dataset == ds and r.cell.latent == lat]
+                    if xs:
+                        ax.hist(np.concatenate(xs), bins=np.linspace(-0.5, 4.5, 101),
+                                histtype="step", density=True, label=lat)
+                ax.set_title(f"{ds} data: generated coordinates")
+                ax.set_yscale("log")
+                ax.legend()
         return [("Distribution of generated coordinate values (integers are the data's support)",
                  path)]
 
