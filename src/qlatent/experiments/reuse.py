@@ -1,0 +1,296 @@
+"""Reuse what was trained: ``load_run`` (a cell directory of ``qlatent run`` back to its trained
+generator, latent and config), drawing samples from it, and scoring any SMILES file.
+
+>>> import qlatent as ql
+>>> run = ql.load_run("runs/table2/qm9/quantum-L16/seed-0")
+>>> smiles = run.sample(10_000, seed=0)          # list[str] for qm9, float32[n, d] otherwise
+
+A cell directory (``<experiment>/<dataset>/<latent>-L<dim>/seed-<k>/``) holds its resolved
+config (``config.toml``, with the ``[cell]`` it is) and the training checkpoint
+(``checkpoint.pt``). ``load_run`` rebuilds the networks and the latent exactly as the runner
+built them (the task's ``build`` and ``qlatent.latents.get`` with the cell's derived seeds;
+banks come from the cache, rebuilt deterministically when missing) and loads the generator's
+weights with ``torch.load(weights_only=True)``: nothing is unpickled.
+
+This is the one module of the command line's ``sample`` and ``evaluate`` that touches the
+experiment internals (tasks, their sampling and their QM9 reference).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from qlatent._validation import check_int
+from qlatent.experiments.config import ExperimentConfig
+from qlatent.experiments.tasks import Cell, CellSeeds, cell_seeds, get_task
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.toml"
+#: Suffix of the file ``qlatent sample`` writes, per task (``.npy`` for the others).
+SAMPLE_SUFFIX = {"qm9": ".smi"}
+# Tables of a cell's config.toml that are not part of the experiment config.
+_CELL_TABLES = ("cell", "seeds")
+# Keys of the cell's [train] table that the runner sets per cell / per process.
+_PER_RUN_TRAIN_KEYS = ("seed", "device", "progress")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained cell of an experiment, as ``load_run`` rebuilds it.
+
+    Attributes:
+        generator: the trained generator, on the CPU, in eval mode.
+        latent: the latent it was trained on (with its normalisation), on the CPU.
+        config: the experiment config (the grid the cell belongs to).
+        cell: which cell (dataset, latent, latent_dim, seed).
+        path: the cell directory.
+        step: the generator step of the checkpoint (``config.train.steps`` once finished).
+        data: the task's data object (e.g. ``QM9Graphs``, whose ``spec`` decodes graphs).
+    """
+
+    generator: nn.Module
+    latent: nn.Module
+    config: ExperimentConfig
+    cell: Cell
+    path: Path
+    step: int
+    data: Any
+
+    @property
+    def finished(self) -> bool:
+        """True once training reached ``config.train.steps``."""
+        return self.step >= self.config.train.steps
+
+    @property
+    def sample_suffix(self) -> str:
+        """``".smi"`` for QM9 cells (SMILES), ``".npy"`` for the others (float32 arrays)."""
+        return SAMPLE_SUFFIX.get(self.config.task, ".npy")
+
+    def sample(self, n: int, *, seed: int = 0) -> np.ndarray | list[str]:
+        """Draw ``n`` samples of the trained generator, latents from ``seed``.
+
+        Returns:
+            QM9 cells: ``list[str]``, one SMILES per sample exactly as decoded (fragments
+            joined by ``"."``, ``""`` where the graph is not a molecule), as in the cell's
+            ``samples.smi``. Other tasks: ``float32[n, d]``.
+        """
+        n = check_int("n", n, minimum=1)
+        seed = check_int("seed", seed, minimum=0)
+        if self.config.task == "qm9":
+            from qlatent.experiments.task_qm9 import generate_smiles
+
+            return generate_smiles(self.generator, self.latent, n, seed, self.data.spec)
+        from qlatent.experiments.synthetic import generate
+
+        return generate(self.generator, self.latent, n, seed).astype(np.float32)
+
+
+def read_cell(cell_dir: str | Path) -> tuple[ExperimentConfig, Cell]:
+    """The experiment config and the cell of a cell directory (reads ``config.toml`` only).
+
+    Raises:
+        FileNotFoundError: ``cell_dir`` does not exist.
+        ValueError: not a cell directory, or its config is unreadable or invalid.
+    """
+    cell_dir = Path(cell_dir)
+    if not cell_dir.is_dir():
+        raise FileNotFoundError(f"cell_dir: no such folder: {cell_dir}")
+    path = cell_dir / CONFIG
+    if not path.is_file():
+        raise ValueError(f"{cell_dir} is not a cell directory of `qlatent run`: it has no "
+                         f"{CONFIG} (expected <experiment>/<dataset>/<latent>-L<dim>/seed-<k>)")
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: invalid TOML: {err}") from err
+    if "cell" not in tables:
+        example = next(iter(sorted(cell_dir.glob(f"*/*/seed-*/{CONFIG}"))), None)
+        hint = f", e.g. {example.parent}" if example is not None else ""
+        raise ValueError(f"{cell_dir} is an experiment directory, not a cell directory: pass "
+                         f"one of its cells{hint}")
+    try:
+        cell = Cell(**tables["cell"])
+        experiment = {k: v for k, v in tables.items() if k not in _CELL_TABLES}
+        experiment["train"] = {k: v for k, v in experiment.get("train", {}).items()
+                               if k not in _PER_RUN_TRAIN_KEYS}
+        config = ExperimentConfig.from_dict(experiment)
+        get_task(config.task).check(config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from err
+    return config, cell
+
+
+def _seeds(config: ExperimentConfig, cell: Cell, recorded: Mapping[str, Any] | None,
+           path: Path) -> CellSeeds:
+    seeds = cell_seeds(cell.seed, cell.latent, paired_circuits=config.paired_circuits,
+                       latent_dim=cell.latent_dim)
+    if recorded:
+        ours = {"latent": str(seeds.latent), "model": str(seeds.model)}
+        differ = [k for k, v in ours.items() if k in recorded and str(recorded[k]) != v]
+        if differ:
+            raise ValueError(f"{path}: the recorded {' and '.join(differ)} seed(s) differ from "
+                             "the ones this version of qlatent derives; the cell was written "
+                             "by another version")
+    return seeds
+
+
+def _first_sentence(err: BaseException) -> str:
+    text = (str(err).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The state saved by ``qlatent.train.fit``, loaded with ``weights_only=True``.
+
+    Raises:
+        ValueError: the file is not a readable checkpoint (corrupt, truncated, pickle-bearing,
+            or without a generator state); the message names the file.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path}: refused, it holds Python objects that weights-only loading "
+                         "does not allow (a qlatent checkpoint holds only tensors and plain "
+                         "values); not loaded") from err
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
+            KeyError) as err:
+        raise ValueError(f"{path}: not a readable checkpoint, corrupt or truncated "
+                         f"({_first_sentence(err)})") from err
+    if not isinstance(state, dict) or not isinstance(state.get("generator"), Mapping):
+        raise ValueError(f"{path}: not a checkpoint of qlatent.train.fit (no generator state)")
+    return state
+
+
+def load_run(cell_dir: str | Path) -> Run:
+    """The trained generator, its latent and its config, from a cell directory of
+    ``qlatent run`` (see the module docstring).
+
+    Args:
+        cell_dir: ``<experiment>/<dataset>/<latent>-L<dim>/seed-<k>``.
+
+    Returns:
+        A ``Run`` (generator in eval mode and latent, both on the CPU).
+
+    Raises:
+        FileNotFoundError: ``cell_dir`` does not exist.
+        ValueError: not a cell directory; unfinished cell (no checkpoint yet); corrupt
+            checkpoint or a checkpoint that does not fit the cell's networks (names the file).
+    """
+    from qlatent import latents
+
+    cell_dir = Path(cell_dir)
+    config, cell = read_cell(cell_dir)
+    ckpt = cell_dir / CHECKPOINT
+    if not ckpt.is_file():
+        raise ValueError(f"{cell_dir} has no {CHECKPOINT}: the cell has not trained yet (run "
+                         "`qlatent run` on its experiment to train it)")
+    state = load_checkpoint(ckpt)
+    recorded = tomllib.loads((cell_dir / CONFIG).read_text(encoding="utf-8")).get("seeds")
+    seeds = _seeds(config, cell, recorded, cell_dir / CONFIG)
+    latent = latents.get(cell.latent, dim=cell.latent_dim, seed=seeds.latent,
+                         **dict(config.latent_params.get(cell.latent, {})))
+    built = get_task(config.task).build(config, cell, seeds)
+    generator = built.generator
+    try:
+        generator.load_state_dict(state["generator"])
+    except (RuntimeError, TypeError, KeyError) as err:
+        raise ValueError(f"{ckpt}: the generator state does not fit the cell's network "
+                         f"({_first_sentence(err)})") from err
+    generator.eval()
+    latent.eval()
+    step = state.get("step", 0)
+    return Run(generator=generator, latent=latent, config=config, cell=cell, path=cell_dir,
+               step=int(step) if isinstance(step, int) else 0, data=built.data)
+
+
+# --------------------------------------------------------------------------- SMILES files
+def read_smiles_file(path: str | Path) -> list[str]:
+    """The samples of a SMILES file: one per line (the first whitespace-separated field, so
+    ``SMILES name`` files work), an empty line = a sample that is not a molecule, a first line
+    ``smiles`` (any case) = a header and skipped.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unreadable (a folder, not UTF-8) or empty; the message names the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"SMILES file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path}: expected a SMILES file, got a folder")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: unreadable, expected UTF-8 text with one SMILES per line "
+                         f"({err.reason} at byte {err.start})") from err
+    lines = text.splitlines()
+    samples = [(line.split() or [""])[0] for line in lines]
+    if samples and samples[0].lower() == "smiles":
+        samples = samples[1:]
+    if not samples:
+        raise ValueError(f"{path}: empty, expected one SMILES per line")
+    return samples
+
+
+def reference_smiles(reference: str | Path) -> tuple[str, list[str]]:
+    """``(label, canonical SMILES)`` of a reference set: ``"qm9"`` (the QM9 training split of
+    the qm9 task, with its default [task] parameters) or a SMILES file (its valid molecules).
+    """
+    from qlatent.metrics.molecules import canonical_valid
+
+    if str(reference) == "qm9":
+        from qlatent.experiments.task_qm9 import load_data, task_params
+
+        data = load_data(task_params({}))
+        return "QM9 training split", list(data.smiles("train"))
+    path = Path(reference)
+    ref = [c for c in canonical_valid(read_smiles_file(path)) if c is not None]
+    if not ref:
+        raise ValueError(f"--reference {path}: no valid molecule in the file")
+    return str(path), ref
+
+
+def evaluate_smiles(smiles: Sequence[str], *, reference: str | Path = "qm9",
+                    fcd: bool = True) -> dict[str, Any]:
+    """The strict molecule metrics of ``smiles`` and their FCD against ``reference``.
+
+    Args:
+        smiles: the samples (``""`` = not a molecule).
+        reference: ``"qm9"`` (the QM9 training split) or a SMILES file (see
+            ``reference_smiles``); novelty and FCD are against it.
+        fcd: compute the FCD (ChemNet) of the valid samples against the reference's cached
+            statistics, as the qm9 task does.
+
+    Returns:
+        ``{"reference": label, "metrics": {...}, "fcd_note": str | None}``; ``metrics`` holds
+        those of ``qlatent.metrics.molecules.evaluate_molecules`` and ``"fcd"`` (NaN with a
+        note saying why when it is not computed).
+    """
+    from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
+
+    label, ref = reference_smiles(reference)
+    metrics: dict[str, float] = dict(evaluate_molecules(smiles, train=set(ref)))
+    valid = [c for c in canonical_valid(smiles) if c is not None]
+    note = None
+    metrics["fcd"] = math.nan
+    if not fcd:
+        note = "not computed (--no-fcd)"
+    elif len(valid) < 2:
+        note = f"n/a: FCD needs at least 2 valid molecules, got {len(valid)}"
+    else:
+        from qlatent.metrics.fcd import fcd_to_reference
+
+        metrics["fcd"] = float(fcd_to_reference(valid, ref))
+    return {"reference": label, "metrics": metrics, "fcd_note": note}
