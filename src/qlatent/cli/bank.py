@@ -59,27 +59,24 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
     if indistinguishability is not None:
         noise["indistinguishability"] = indistinguishability
     start = time.perf_counter()
-    try:
-        if source is not None:
-            if kind not in DERIVED_KINDS:
-                raise ValueError(f"--from applies to {' and '.join(DERIVED_KINDS)}, not {kind!r}")
-            simulated = {"--modes": modes != 16, "--photons": photons is not None,
-                         "--samples": samples != 200_000, "--circuit": circuit != "haar",
-                         "--loss": transmission != 1.0, "--threshold": threshold,
-                         "--indistinguishability": indistinguishability is not None,
-                         "--dark-counts": dark_counts != 0.0, "--min-photons": bool(min_photons)}
-            given = [name for name, changed in simulated.items() if changed]
-            if given:
-                raise ValueError(f"{', '.join(given)} do not apply with --from: the source "
-                                 "bank fixes them")
-            bank = latents.derive_bank(kind, source, seed)
-        else:
-            bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
-                                      noise=noise, n_jobs=jobs,
-                                      chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
-                                      progress=not quiet)
-    except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    if source is not None:
+        if kind not in DERIVED_KINDS:
+            raise ValueError(f"--from applies to {' and '.join(DERIVED_KINDS)}, not {kind!r}")
+        simulated = {"--modes": modes != 16, "--photons": photons is not None,
+                     "--samples": samples != 200_000, "--circuit": circuit != "haar",
+                     "--loss": transmission != 1.0, "--threshold": threshold,
+                     "--indistinguishability": indistinguishability is not None,
+                     "--dark-counts": dark_counts != 0.0, "--min-photons": bool(min_photons)}
+        given = [name for name, changed in simulated.items() if changed]
+        if given:
+            raise ValueError(f"{', '.join(given)} do not apply with --from: the source "
+                             "bank fixes them")
+        bank = latents.derive_bank(kind, source, seed)
+    else:
+        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+                                  noise=noise, n_jobs=jobs,
+                                  chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+                                  progress=not quiet)
     elapsed = time.perf_counter() - start
     console = _console()
     console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} "
@@ -150,10 +147,7 @@ def info(
     from qlatent import latents
     from qlatent.latents.summary import summarize_bank
 
-    try:
-        loaded = latents.load_bank(bank)
-    except latents.BankError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    loaded = latents.load_bank(bank)
     summary = summarize_bank(loaded)
     console = _console()
     if as_json:
@@ -209,11 +203,8 @@ def import_(
     """Import recorded hardware samples as a bank (validated; errors name the row)."""
     from qlatent import latents
 
-    try:
-        bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
-                                   description=description)
-    except (ValueError, FileNotFoundError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
+                               description=description)
     console = _console()
     console.print(f"[bold]hardware[/bold] bank {bank.n_samples} x {bank.n_modes} "
                   f"(acceptance {bank.metadata['acceptance_rate']:.4f})")
