@@ -256,9 +256,12 @@ def reference_smiles(reference: str | Path) -> tuple[str, list[str]]:
         data = load_data(task_params({}))
         return "QM9 training split", list(data.smiles("train"))
     path = Path(reference)
-    ref = [c for c in canonical_valid(read_smiles_file(path)) if c is not None]
+    try:
+        ref = [c for c in canonical_valid(read_smiles_file(path)) if c is not None]
+    except (OSError, ValueError) as err:
+        raise type(err)(f"reference: {err}") from err
     if not ref:
-        raise ValueError(f"--reference {path}: no valid molecule in the file")
+        raise ValueError(f"reference: {path}: no valid molecule in the file")
     return str(path), ref
 
 
