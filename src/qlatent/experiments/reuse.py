@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import tomllib
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -161,9 +162,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise ValueError(f"{path}: refused, it holds Python objects that weights-only loading "
-                         "does not allow (a qlatent checkpoint holds only tensors and plain "
-                         "values); not loaded") from err
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:  # torch refused to import a name: a planted or foreign pickle
+            raise ValueError(f"{path}: refused, it references the Python object "
+                             f"{found.group(1)!r}, which weights-only loading does not allow "
+                             "(a qlatent checkpoint holds only tensors and plain values); "
+                             "nothing was run") from err
+        raise ValueError(f"{path}: not a readable checkpoint, corrupt or truncated "
+                         f"({_first_sentence(err)})") from err
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
             KeyError) as err:
         raise ValueError(f"{path}: not a readable checkpoint, corrupt or truncated "
