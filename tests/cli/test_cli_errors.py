@@ -7,11 +7,15 @@ what was wrong, show no traceback, and leave the working folder as it was (no ou
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import inspect
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+
+from qlatent.experiments.runner import run_experiment
 
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 QUICK = PAPER / "fig2_ring_quick.toml"
@@ -157,6 +161,15 @@ CASES = [
                                             "--no-fcd"], ("reference", "empty.smi", "empty"),
      False),
 ]
+if importlib.util.find_spec("ray") is None:
+    CASES.append(("ray not installed", lambda t: ["run", QUICK, "--executor", "ray"],
+                  ("--executor ray", "qlatent[cluster]"), False))
+if "log_to" not in inspect.signature(run_experiment).parameters:
+    CASES.append(("log-to unsupported", lambda t: ["run", QUICK, "--log-to", "tensorboard"],
+                  ("--log-to tensorboard", "cannot log"), False))
+elif importlib.util.find_spec("tensorboard") is None:
+    CASES.append(("tensorboard missing", lambda t: ["run", QUICK, "--log-to", "tensorboard"],
+                  ("--log-to tensorboard", "pip install"), False))
 if not torch.cuda.is_available():
     CASES.append(("cuda without CUDA", lambda t: ["run", QUICK, "--device", "cuda"],
                   ("--device 'cuda'", "CUDA is not available"), True))

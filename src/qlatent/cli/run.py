@@ -37,7 +37,7 @@ def _split(option: str, text: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def check_device(device: str) -> str:
+def _check_device(device: str) -> str:
     """``device`` if it is ``cpu``, ``cuda`` or ``cuda:K`` and this machine has it.
 
     Raises:
@@ -61,6 +61,24 @@ def check_device(device: str) -> str:
             raise ValueError(f"--device {device!r}: this machine has {count} CUDA device(s) "
                              f"(cuda:0 to cuda:{count - 1})")
     return device
+
+
+def _check_extras(executor: str, log_to: str | None) -> None:
+    """The optional packages the options need are installed (checked before any folder)."""
+    import importlib.util
+    import inspect
+
+    from qlatent.experiments.runner import run_experiment
+
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise ImportError("--executor ray needs Ray: pip install 'qlatent[cluster]'")
+    if log_to is not None:
+        if "log_to" not in inspect.signature(run_experiment).parameters:
+            raise ValueError(f"--log-to {log_to}: this version's runner cannot log to an "
+                             "experiment tracker yet")
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ImportError("--log-to tensorboard needs the tensorboard package: "
+                              "pip install tensorboard")
 
 
 def _check_positive(option: str, value: int | None) -> None:
@@ -118,7 +136,8 @@ def run(
 
     _check_positive("--steps", steps)
     _check_positive("--threads", threads)
-    check_device(device)
+    _check_device(device)
+    _check_extras(executor, log_to)
     cfg = load_config(config)
     names = _split("--latents", latents)
     if names is not None:
