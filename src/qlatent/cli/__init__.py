@@ -14,6 +14,7 @@ Help texts are plain text (no rich markup), so "[train]" prints as written.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from typing import Annotated, Any
 
@@ -23,9 +24,9 @@ from typer.core import TyperGroup
 from qlatent import __version__
 
 #: Exceptions shown as one line (subclasses included: BankError is a ValueError,
-#: FileNotFoundError an OSError).
+#: FileNotFoundError an OSError); UnpicklingError is torch's on a damaged or refused checkpoint.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError,
-                                               RuntimeError)
+                                               RuntimeError, pickle.UnpicklingError)
 DEBUG_ENV = "QLATENT_DEBUG"
 
 
