@@ -258,6 +258,11 @@ def test_sample_bad_inputs(qlatent, tmp_path, trained_ring):
     bad(cell, "-n", "10", "-o", "x.smi", fragments=("ring cell writes .npy",))
     bad(trained_ring["out"], "-n", "10", "-o", "x.npy", fragments=("experiment directory",))
     bad(tmp_path / "nowhere", "-n", "10", "-o", "x.npy", fragments=("no such folder",))
+    config = cell / "config.toml"
+    text = config.read_text()
+    config.write_text(text.replace("hidden = [32, 32]", "hidden = [8, 8]"))  # edited by hand
+    bad(cell, "-n", "10", "-o", "x.npy", fragments=("checkpoint.pt", "does not fit"))
+    config.write_text(text)
     ckpt = cell / "checkpoint.pt"
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 3])  # truncated
