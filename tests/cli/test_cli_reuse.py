@@ -124,3 +124,21 @@ def test_evaluate_fcd_matches_the_library(qlatent, tmp_path):
     assert value is not None and np.isfinite(value)
     assert value == pytest.approx(fcd(valid, sorted({c for c in _strict_rdkit(REFERENCE)})),
                                   rel=1e-6)
+
+
+@pytest.mark.chem
+@pytest.mark.slow  # processes all of QM9 once (minutes on a cold cache)
+def test_evaluate_against_the_qm9_training_split(qlatent, tmp_path):
+    pytest.importorskip("rdkit")
+    from qlatent.data.qm9 import QM9Graphs
+
+    train = set(QM9Graphs().smiles("train"))   # the same defaults as the qm9 task's
+    smi = tmp_path / "mols.smi"
+    smi.write_text("\n".join(SAMPLES) + "\n")
+    out = tmp_path / "m.json"
+    result = qlatent("evaluate", smi, "--no-fcd", "--json", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert record["reference"] == "QM9 training split"
+    valid = {c for c in _strict_rdkit(SAMPLES) if c is not None}
+    assert record["metrics"]["n_novel"] == len(valid - train)
