@@ -45,7 +45,7 @@ def tiny_ring_config(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_ring(tmp_path_factory):
     """A ring experiment trained for 5 steps by the installed ``qlatent run`` (gaussian and
     quantum latents, seed 0), its cache in a temporary folder."""
