@@ -214,7 +214,7 @@ def test_rebuild_cell_gives_the_trained_generator_and_latent(ring_run):
 def test_rebuild_cell_refuses_what_is_not_a_cell(tmp_path, ring_run):
     import shutil
 
-    with pytest.raises(FileNotFoundError, match="not a cell directory"):
+    with pytest.raises(ValueError, match="not a cell directory"):
         rebuild_cell(tmp_path)
     cell_dir = tmp_path / "cell"
     shutil.copytree(ring_run[1] / "ring" / "gaussian-L16" / "seed-0", cell_dir)

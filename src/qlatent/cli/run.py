@@ -1,23 +1,58 @@
-"""``qlatent run CONFIG`` and ``qlatent report RUNDIR``: experiments from the command line."""
+"""``qlatent run CONFIG`` and ``qlatent report RUNDIR``: experiments from the command line.
+
+``run`` validates everything (the config file, every override, the device, the latents and
+their parameters) before the experiment folder is created, so a typo costs one line on stderr
+and leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from qlatent.cli import app
+from qlatent.train.config import PRECISIONS
+
+# Choices of click (shown in --help, a usage error otherwise), from the library's tuples.
+Precision = Literal[PRECISIONS]
+Executor = Literal[("local", "ray")]
+LogTo = Literal[("tensorboard",)]
 
 
-def _split(text: str | None) -> tuple[str, ...] | None:
+def _latent_names() -> tuple[str, ...]:
+    from qlatent.latents.registry import names
+
+    return names()
+
+
+def _split(option: str, text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     if not names:
-        raise typer.BadParameter(f"expected a comma-separated list of names, got {text!r}")
+        raise ValueError(f"{option} must be a comma-separated list of names, got {text!r}")
     return names
+
+
+def _check_extras(executor: str, log_to: str | None) -> None:
+    """The optional packages the options need are installed (checked before any folder)."""
+    import importlib.util
+
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise ImportError("--executor ray needs Ray: pip install 'qlatent[cluster]'")
+    if log_to is not None and importlib.util.find_spec("tensorboard") is None:
+        raise ImportError("--log-to tensorboard needs the tensorboard package: "
+                          "pip install 'qlatent[tracking]'")
+
+
+def _check_positive(option: str, value: int | None) -> None:
+    from qlatent._validation import check_int
+
+    if value is not None:
+        check_int(option, value, minimum=1)
 
 
 @app.command()
@@ -27,57 +62,73 @@ def run(
     seeds: Annotated[str | None, typer.Option(
         help="Seeds to run, e.g. '0-11' or '0,3,5-7' (default: the config's).")] = None,
     latents: Annotated[str | None, typer.Option(
-        help="Comma-separated latents, in run order (default: the config's).")] = None,
+        help="Comma-separated latents, in run order (default: the config's); names: "
+        + ", ".join(_latent_names()) + ".")] = None,
     datasets: Annotated[str | None, typer.Option(
         help="Comma-separated datasets (default: the config's).")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Experiment directory (default: runs/<config file name>).")] = None,
-    device: Annotated[str, typer.Option(help="Torch device: cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(
+        help="Torch device: cpu, cuda or cuda:K (checked before anything is written).")
+    ] = "cpu",
     steps: Annotated[int | None, typer.Option(
-        min=0, help="Override the number of generator steps.")] = None,
-    precision: Annotated[str | None, typer.Option(
+        help="Override [train] steps, the number of generator steps (at least 1).")] = None,
+    precision: Annotated[Precision | None, typer.Option(
         help="Override [train] precision: fp32, or bf16 (mixed precision, 2x faster on a "
         "CPU with AVX512-BF16; it changes the results).")] = None,
     progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
     threads: Annotated[int | None, typer.Option(
-        min=1, help="Torch CPU threads for training (default: $OMP_NUM_THREADS if set, "
+        help="Torch CPU threads for training, at least 1 (default: $OMP_NUM_THREADS if set, "
         "else torch's default; with Ray: 1), and the CPUs of each Ray task.")] = None,
-    executor: Annotated[str, typer.Option(
+    executor: Annotated[Executor, typer.Option(
         help="local (cells one after the other here) or ray (every pending cell a Ray task, "
-        "on the cluster at $RAY_ADDRESS or on this machine; needs qlatent[cluster]).")
-    ] = "local",
+        "on the cluster at $RAY_ADDRESS or on this machine; needs the [cluster] extra, "
+        "pip install 'qlatent[cluster]').")] = "local",
+    log_to: Annotated[LogTo | None, typer.Option(
+        help="Also log the losses for an experiment tracker: tensorboard (event files in "
+        "each cell directory; needs the tensorboard package).")] = None,
 ) -> None:
     """Run every (dataset, latent, seed) cell of CONFIG.
 
-    Done cells are skipped; interrupted ones resume from their checkpoint.
+    Done cells are skipped; interrupted ones resume from their checkpoint. Every name and
+    value is checked before the experiment directory is created.
     """
     from rich.console import Console
+    from rich.markup import escape
 
-    from qlatent._validation import check_choice
+    from qlatent._validation import check_device
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import EXECUTORS, parse_seeds, run_experiment, select
+    from qlatent.experiments.runner import parse_seeds, run_experiment, select
 
+    _check_positive("--steps", steps)
+    _check_positive("--threads", threads)
+    check_device(device, name="--device", require_available=executor == "local")
+    _check_extras(executor, log_to)
+    cfg = load_config(config)
+    names = _split("--latents", latents)
+    if names is not None:
+        bad = [n for n in names if n not in _latent_names()]
+        if bad:
+            raise ValueError(f"--latents: unknown latent(s) {', '.join(map(repr, bad))}; "
+                             f"valid names: {', '.join(_latent_names())}")
     try:
-        check_choice("--executor", executor, EXECUTORS)
-        cfg = load_config(config)
-        cfg = select(cfg, seeds=None if seeds is None else parse_seeds(seeds),
-                     latents=_split(latents), datasets=_split(datasets), steps=steps,
-                     precision=precision)
-        from qlatent.experiments.tasks import get_task
-
-        get_task(cfg.task).check(cfg)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        raise typer.BadParameter(str(err)) from err
+        seed_list = None if seeds is None else parse_seeds(seeds)
+    except ValueError as err:
+        raise ValueError(f"--seeds: {err}") from err
+    # select checks the overridden config as load_config checked the file: names, every
+    # [latent_params.X] at every latent length, the task's tables; no bank is built.
+    cfg = select(cfg, seeds=seed_list, latents=names, datasets=_split("--datasets", datasets),
+                 steps=steps, precision=precision)
     out = out or Path("runs") / config.stem
     console = Console()
-    console.print(f"[bold]{cfg.name}[/bold]: {len(cfg.seeds)} seed(s) x {len(cfg.latents)} "
+    console.print(f"[bold]{escape(cfg.name)}[/bold]: {len(cfg.seeds)} seed(s) x {len(cfg.latents)} "
                   f"latent(s) x {len(cfg.datasets)} dataset(s) x {len(cfg.latent_dims)} size(s), "
-                  f"{cfg.train.steps} steps -> {out}")
+                  f"{cfg.train.steps} steps -> {escape(str(out))}")
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
     run_experiment(cfg, out, device=device, console=console, progress=progress,
-                   threads=threads, executor=executor)
-    console.print(f"done; `qlatent report {out}` writes the tables")
+                   threads=threads, executor=executor, log_to=() if log_to is None else (log_to,))
+    console.print(f"done; `qlatent report {escape(str(out))}` writes the tables")
 
 
 @app.command()
@@ -94,7 +145,6 @@ def report(
 
     from qlatent.experiments.report import write_report
 
-    try:
-        write_report(run_dir, console=Console())
-    except (FileNotFoundError, ValueError) as err:  # corrupt files: one line naming the file
-        raise typer.BadParameter(str(err)) from err
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"RUN_DIR: no such folder: {run_dir}")
+    write_report(run_dir, console=Console())

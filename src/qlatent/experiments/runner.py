@@ -418,10 +418,43 @@ class RebuiltCell:
     step: int | None = None
 
 
+def read_cell(cell_dir: str | Path) -> tuple[ExperimentConfig, Cell, dict[str, Any]]:
+    """The experiment config, the cell and its recorded seeds, from a cell directory's resolved
+    ``config.json`` (nothing is built).
+
+    Raises:
+        FileNotFoundError: ``cell_dir`` does not exist.
+        ValueError: not a cell directory (an experiment directory is told apart), or a config
+            that does not describe a cell of this version (names the file).
+    """
+    cell_dir = Path(cell_dir)
+    if not cell_dir.is_dir():
+        raise FileNotFoundError(f"cell_dir: no such folder: {cell_dir}")
+    path = cell_dir / "config.json"
+    if not path.is_file():
+        example = next(iter(sorted(cell_dir.glob("*/*/seed-*/config.json"))), None)
+        if example is not None:
+            raise ValueError(f"{cell_dir} is an experiment directory, not a cell directory: "
+                             f"pass one of its cells, e.g. {example.parent}")
+        raise ValueError(f"{cell_dir} is not a cell directory of `qlatent run`: it has no "
+                         "config.json (expected <experiment>/<dataset>/<latent>-L<dim>/seed-<k>)")
+    try:
+        tables = json.loads(path.read_text())
+        cell = Cell(**tables["cell"])
+        recorded = dict(tables["seeds"])
+        train = {k: v for k, v in tables["train"].items() if k not in _PER_RUN}
+        config = ExperimentConfig.from_dict(
+            {**{k: v for k, v in tables.items() if k not in ("cell", "seeds")}, "train": train})
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{path}: not a cell's config ({type(err).__name__}: {err})") from err
+    return config, cell, recorded
+
+
 def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
     """Rebuild a cell of ``run_experiment`` from its directory: the config from its resolved
-    ``config.json``, the networks with ``task.build(config, cell, seeds)`` and the latent with
-    ``qlatent.latents.get`` (same seeds, so the same circuit and bank), on the CPU.
+    ``config.json`` (``read_cell``), the networks with ``task.build(config, cell, seeds)`` and
+    the latent with ``qlatent.latents.get`` (same seeds, so the same circuit and bank), on the
+    CPU.
 
     Args:
         cell_dir: ``OUT/<dataset>/<latent>-L<dim>/seed-<k>``.
@@ -429,41 +462,33 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
             ``qlatent.train.load_checkpoint``, weights-only: nothing is unpickled).
 
     Raises:
-        FileNotFoundError: no ``config.json`` (or, with ``weights``, no ``checkpoint.pt``).
-        ValueError: a file that does not describe a cell of this version (names the file).
+        FileNotFoundError: ``cell_dir`` does not exist.
+        ValueError: not a cell directory; a cell that has not trained yet; a config or
+            checkpoint that does not describe this cell (names the file).
     """
     cell_dir = Path(cell_dir)
-    path = cell_dir / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{cell_dir} is not a cell directory (no config.json)")
-    try:
-        tables = json.loads(path.read_text())
-        cell = Cell(**tables["cell"])
-        recorded = tables["seeds"]
-        train = {k: v for k, v in tables["train"].items() if k not in _PER_RUN}
-        config = ExperimentConfig.from_dict(
-            {**{k: v for k, v in tables.items() if k not in ("cell", "seeds")}, "train": train})
-    except (ValueError, TypeError, KeyError) as err:
-        raise ValueError(f"{path}: not a cell's config ({type(err).__name__}: {err})") from err
+    config, cell, recorded = read_cell(cell_dir)
     seeds = seeds_of(config, cell)
     if [str(seeds.latent), str(seeds.model)] != [recorded.get("latent"), recorded.get("model")]:
-        raise ValueError(f"{path}: its recorded seeds differ from those this version derives "
-                         "for the cell; it was made by an incompatible version")
+        raise ValueError(f"{cell_dir / 'config.json'}: its recorded seeds differ from those "
+                         "this version derives for the cell; it was made by an incompatible "
+                         "version")
+    ckpt = cell_dir / "checkpoint.pt"
+    if weights and not ckpt.is_file():
+        raise ValueError(f"{cell_dir} has no checkpoint.pt: the cell has not trained yet (run "
+                         "`qlatent run` on its experiment to train it)")
     built = get_task(config.task).build(config, cell, seeds)
     latent = make_latent(config, cell, seeds)
     step = None
     if weights:
-        ckpt = cell_dir / "checkpoint.pt"
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"{cell_dir} has no checkpoint.pt (trained weights)")
         state = load_checkpoint(ckpt)  # names the file if it is not a clean checkpoint
         try:
             built.generator.load_state_dict(state["generator"])
             built.critic.load_state_dict(state["critic"])
-            step = int(state["step"])
-        except Exception as err:  # noqa: BLE001 - any failure to read is a bad file
-            raise ValueError(f"{ckpt}: not a readable checkpoint of this cell "
-                             f"({type(err).__name__}: {err})") from err
+        except (RuntimeError, TypeError, KeyError) as err:
+            raise ValueError(f"{ckpt}: its networks do not fit the cell's "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
+        step = int(state["step"])
     return RebuiltCell(config, cell, seeds, built, latent, step)
 
 

@@ -60,6 +60,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a weights-only checkpoint, refused unread "
                          f"({reason}); delete it or train into another run directory") from err
     except OSError as err:
+        if path.is_file():  # torch reports some truncated archives as an OSError (EINVAL)
+            raise _damaged(path, err, str(err.strerror or err)) from err
         raise ValueError(f"{path} cannot be read ({err.strerror or err})") from err
     except Exception as err:  # torch reports a damaged file as any of several errors
         raise _damaged(path, err, str(err)) from err
