@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from qlatent._io import atomic_write
+from qlatent._progress import progress_bar
 from qlatent._validation import check_device, check_int
 from qlatent.train.checkpoint import (
     CHECKPOINT,
@@ -215,7 +216,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                 **adversaries.state_dict(), "rng": streams.get_state()})
 
     log_file = None if run_dir is None else open(run_dir / LOG, "a")  # noqa: SIM115
-    bar = _Progress(config, start_step) if progress else None
+    bar = None
+    if progress:
+        bar, bar_task = progress_bar("train", config.steps, completed=start_step,
+                                     transient=True)
+        bar.start()
     t0 = time.perf_counter()
     step = start_step
     try:
@@ -231,9 +236,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
                     log_file.write(json.dumps(row) + "\n")
                     log_file.flush()
                 if bar is not None:
-                    bar.update(step, row)
+                    bar.update(bar_task, completed=step, extra=(
+                        f"D {row['loss_critic']:+.3f}  G {row['loss_generator']:+.3f}  "
+                        f"W {row['wasserstein']:.3f}"))
             elif bar is not None and step % 10 == 0:
-                bar.update(step, None)
+                bar.update(bar_task, completed=step)
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 save(step, prior_seconds + time.perf_counter() - t0)
             if callbacks:
@@ -250,7 +257,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
         if log_file is not None:
             log_file.close()
         if bar is not None:
-            bar.close()
+            bar.stop()
         for cb in callbacks:
             close = getattr(cb, "close", None)
             if callable(close):
@@ -259,33 +266,3 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     critic.eval()
     return FitResult(history=history, steps=max(step, start_step), seconds=seconds,
                      resumed_from=resumed_from, run_dir=run_dir)
-
-
-class _Progress:
-    """A rich progress bar showing the losses and the ETA."""
-
-    def __init__(self, config: Config, start: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                             TextColumn("{task.fields[losses]}"), transient=True)
-        self._task = self._bar.add_task("train", total=config.steps, completed=start, losses="")
-        self._bar.start()
-
-    def update(self, step: int, row: dict[str, float] | None) -> None:
-        fields = {}
-        if row is not None:
-            fields["losses"] = (f"D {row['loss_critic']:+.3f}  G {row['loss_generator']:+.3f}  "
-                                f"W {row['wasserstein']:.3f}")
-        self._bar.update(self._task, completed=step, **fields)
-
-    def close(self) -> None:
-        self._bar.stop()

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qlatent._io import atomic_write, atomic_write_text, digest, file_digest, notice
+from qlatent._progress import progress_bar
 from qlatent._random import as_generator
 from qlatent._validation import check_choice, check_int
 from qlatent.latents.banks.store import (
@@ -115,24 +116,6 @@ def _sample_block(kind: str, U: np.ndarray, input_state: np.ndarray, noise: Nois
     rows, acceptance = noisy_sample(U, input_state, n, rng, n_jobs=n_jobs,
                                     return_acceptance=True, **noise.as_dict())
     return rows, (round(n / acceptance) if acceptance > 0 else n)
-
-
-def _progress(enabled: bool, description: str, total: int, completed: int):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), disable=not enabled, transient=False)
-    task = progress.add_task(description, total=total, completed=completed)
-    return progress, task
 
 
 def _checksum_path(chunk: Path) -> Path:
@@ -245,9 +228,10 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
         attempts += chunk_attempts
     blocks_per_chunk = max(1, chunk_size // block_size)
     todo = np.flatnonzero(~covered)
-    bar, task = _progress(progress, f"{kind} bank {n_photons}/{n_modes}", n_samples,
-                          int(sum(min((b + 1) * block_size, n_samples) - b * block_size
-                                  for b in np.flatnonzero(covered))))
+    done = int(sum(min((b + 1) * block_size, n_samples) - b * block_size
+                   for b in np.flatnonzero(covered)))
+    bar, task = progress_bar(f"{kind} bank {n_photons}/{n_modes}", n_samples, completed=done,
+                             enabled=progress)
     with bar:
         i = 0
         while i < todo.shape[0]:
