@@ -45,11 +45,10 @@ def tour(out_dir: Path, console: Console, *, n_samples: int = 200_000) -> None:
     rows = [(k, b.samples) for k, b in banks.items()]
     rows.append(("quantum, eta 0.9, x 0.9", noisy.samples))
     for (name, s), key in zip(rows, [*banks, "noisy"], strict=True):
-        counts = np.unique(s, axis=0, return_counts=True)[1].astype(np.float64)
-        collision = float((counts * (counts - 1)).sum() / (s.shape[0] * (s.shape[0] - 1.0)))
         table.add_row(name, f"{photonics.fano_factor(s):.3f}",
                       f"{photonics.mode_variance(s).mean():.3f}",
-                      f"{photonics.bunching_probability(s):.3f}", f"{collision:.2e}",
+                      f"{photonics.bunching_probability(s):.3f}",
+                      f"{photonics.collision_probability(s):.2e}",
                       f"{s.sum(axis=1).std():.2f}", f"{seconds[key]:.1f} s")
     console.print(table)
     console.print("The Dirichlet-multinomial matches the quantum bank's Fano factor and photon "
