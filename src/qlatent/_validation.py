@@ -80,3 +80,12 @@ def check_device(device: Any, *, name: str = "device", require_available: bool =
                              f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 .. "
                              f"cuda:{torch.cuda.device_count() - 1})")
     return device
+
+
+def check_keys(table: Any, valid: Any, where: str, *, hint: str = "") -> None:
+    """Raise ``ValueError`` naming the keys of ``table`` not in ``valid`` and listing the valid
+    ones (``where`` names the table, e.g. ``"[train]"``; ``hint`` is appended)."""
+    unknown = sorted(set(table) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; "
+                         f"valid keys: {', '.join(sorted(valid))}{hint}")

@@ -172,7 +172,7 @@ def test_bad_requests_raise_naming_the_argument():
         latents.build_bank("quantum", "haar", 2, 10, seed=0)
     with pytest.raises(ValueError, match="not unitary"):
         latents.build_bank("quantum", np.ones((3, 3)), 2, 10, seed=0)
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="unknown key"):
         latents.build_bank("quantum", "haar", 2, 10, seed=0, n_modes=4, noise={"los": 0.5})
     with pytest.raises(ValueError, match="indistinguishability is fixed to 0"):
         latents.build_bank("photonic", "haar", 2, 10, seed=0, n_modes=4,

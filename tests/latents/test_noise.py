@@ -259,8 +259,8 @@ def test_noise_model_from_mapping_and_deviations():
     assert NoiseModel.from_mapping(None).is_ideal
     assert NoiseModel(indistinguishability=0.0).deviations(
         NoiseModel(indistinguishability=0.0)) == {}
-    with pytest.raises(ValueError, match=r"noise has unknown keys \['los'\]; valid keys are "
-                                         "transmission, indistinguishability"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'los' in noise; valid keys: "
+                                         "dark_count_probability, indistinguishability"):
         NoiseModel.from_mapping({"los": 0.5})
     with pytest.raises(TypeError, match="noise must be a mapping, a NoiseModel or None"):
         NoiseModel.from_mapping([0.5])

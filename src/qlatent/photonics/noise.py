@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from qlatent._random import RngLike, as_generator
-from qlatent._validation import check_float, check_int
+from qlatent._validation import check_float, check_int, check_keys
 from qlatent.photonics import _noise_kernels
 from qlatent.photonics._checks import check_state, check_unitary, input_columns
 
@@ -122,10 +122,7 @@ class NoiseModel:
         if not isinstance(noise, Mapping):
             raise TypeError(f"noise must be a mapping, a NoiseModel or None, got "
                             f"{type(noise).__name__}")
-        unknown = sorted(set(noise) - set(NOISE_FIELDS))
-        if unknown:
-            raise ValueError(f"noise has unknown keys {unknown}; valid keys are "
-                             f"{', '.join(NOISE_FIELDS)}")
+        check_keys(noise, NOISE_FIELDS, "noise")
         return cls(**{k: v for k, v in noise.items() if v is not None})
 
     def deviations(self, reference: NoiseModel | None = None) -> dict[str, Any]:

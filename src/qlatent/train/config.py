@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from qlatent._validation import check_choice, check_float, check_int
+from qlatent._validation import check_choice, check_float, check_int, check_keys
 
 LOSSES = ("wgan-gp", "nonsaturating")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -90,12 +90,9 @@ class Config:
     def from_dict(cls, values: dict[str, Any], *, where: str = "train") -> Config:
         """Build from a mapping (a TOML table); an unknown key raises and names it."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            hint = ("; seed, device and progress are arguments of qlatent.train.fit"
-                    if set(unknown) & set(EXECUTION_KEYS) else "")
-            raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in [{where}]; "
-                             f"valid keys: {', '.join(sorted(names))}{hint}")
+        check_keys(values, names, f"[{where}]", hint=(
+            "; seed, device and progress are arguments of qlatent.train.fit"
+            if set(values) & set(EXECUTION_KEYS) else ""))
         values = dict(values)
         if "betas" in values:
             values["betas"] = tuple(values["betas"])

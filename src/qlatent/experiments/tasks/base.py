@@ -33,7 +33,7 @@ import numpy as np
 from torch import nn
 
 from qlatent._random import torch_generator  # noqa: F401 - the tasks' one way
-from qlatent._validation import check_choice, check_float, check_int
+from qlatent._validation import check_choice, check_float, check_int, check_keys
 
 # Stream labels of SeedSequence([seed, STREAM, ...]): independent streams per cell.
 STREAM_DATA, STREAM_LATENT, STREAM_MODEL, STREAM_TRAIN, STREAM_EVALUATE = 1, 2, 3, 4, 5
@@ -409,14 +409,6 @@ def get_task(name: str) -> Task:
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}")
     return _TASKS[name]
-
-
-def check_keys(table: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
-    """Raise ``ValueError`` naming the keys of ``table`` not in ``valid`` (and listing those)."""
-    unknown = sorted(set(table) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; "
-                         f"valid keys: {', '.join(sorted(valid))}")
 
 
 def check_datasets(datasets: Sequence[str], task: Task) -> None:
