@@ -1,5 +1,6 @@
 """qlatent.quantum.optics against the photonics oracles (NumPy, no torch) and finite differences."""
 
+import itertools
 import math
 
 import numpy as np
@@ -169,6 +170,23 @@ def test_gradcheck_batched_permanent_complex():
     rng = np.random.default_rng(5)
     A = torch.from_numpy(rng.normal(size=(2, 4, 4)) + 1j * rng.normal(size=(2, 4, 4)))
     assert torch.autograd.gradcheck(batched_permanent, (A.requires_grad_(),))
+
+
+@pytest.mark.parametrize("n", [2, 4, 5])
+def test_gradient_with_exactly_cancelling_row_sums(n):
+    """Paired identical rows make some Glynn row sums exactly zero (bunched outcomes such as
+    (2, 2, 0, ...)): the backward pass must not divide by them. Checked against finite
+    differences and against autograd through the permutation sum."""
+    rng = np.random.default_rng(n)
+    base = rng.normal(size=(1, (n + 1) // 2, n)) + 1j * rng.normal(size=(1, (n + 1) // 2, n))
+    A = torch.from_numpy(np.repeat(base, 2, axis=1)[:, :n].copy())
+    assert torch.autograd.gradcheck(batched_permanent, (A.clone().requires_grad_(),))
+    X = A.clone().requires_grad_()
+    batched_permanent(X).real.sum().backward()
+    Y = A.clone().requires_grad_()
+    sum(math.prod(Y[0, i, p[i]] for i in range(n))
+        for p in itertools.permutations(range(n))).real.backward()
+    torch.testing.assert_close(X.grad, Y.grad)
 
 
 def test_complex64_agrees_with_complex128():
