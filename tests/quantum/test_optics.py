@@ -16,6 +16,7 @@ from qlatent.quantum.optics import (
     batched_permanent,
     log_prob,
     mean_occupancy,
+    nonnegative_permanent,
     occupancy_variance,
     output_distribution,
 )
@@ -238,3 +239,29 @@ def test_bad_inputs_are_named():
         loop.check_finite()
     with pytest.raises(ValueError, match="loop_lengths\\[i\\] must be <= 3"):
         LoopCircuit(4, (1, 4))
+
+
+def test_nonnegative_permanent_matches_reference_and_gradcheck():
+    rng = np.random.default_rng(8)
+    for n in range(1, 7):
+        A = rng.random(size=(3, n, n))
+        np.testing.assert_allclose(nonnegative_permanent(torch.from_numpy(A)).numpy(),
+                                   [reference.permanent(a).real for a in A], rtol=1e-12)
+    A = torch.from_numpy(rng.random(size=(2, 4, 4))).requires_grad_()
+    assert torch.autograd.gradcheck(nonnegative_permanent, (A,))
+
+
+def test_tiny_distinguishable_probabilities_stay_finite():
+    """Near-identity loop circuit: some outcomes have probabilities ~1e-40 that a signed
+    permanent sum rounds to zero or below; the cancellation-free recursion keeps them."""
+    m, t = 8, (1,) * 4 + (0,) * 4
+    n_bs = 2 * m - 2
+    angles = np.stack([np.full(n_bs, 1e-5), np.zeros(n_bs)], axis=1)
+    U = LoopCircuit(m, (1, 1), angles=angles)()
+    states, probs = output_distribution(U, t, distinguishable=True)
+    lp = log_prob(U, t, states, distinguishable=True)
+    positive = probs > 0  # the loops cannot carry a photon backwards: exact zeros exist
+    assert torch.isfinite(lp[positive]).all() and torch.all(lp[~positive] == -math.inf)
+    np.testing.assert_allclose(lp[positive].exp().detach().numpy(),
+                               probs[positive].detach().numpy(), rtol=1e-9)
+    assert float(probs[positive].min().detach()) < 1e-30

@@ -17,12 +17,13 @@ from qlatent.quantum.optics import (
     batched_permanent,
     log_prob,
     mean_occupancy,
+    nonnegative_permanent,
     occupancy_variance,
     output_distribution,
 )
 
 __all__ = [
     "MAX_DISTRIBUTION_STATES", "MAX_PERMANENT_PHOTONS", "ClementsMesh", "Interferometer",
-    "LoopCircuit", "batched_permanent", "log_prob", "mean_occupancy", "occupancy_variance",
-    "output_distribution",
+    "LoopCircuit", "batched_permanent", "log_prob", "mean_occupancy", "nonnegative_permanent",
+    "occupancy_variance", "output_distribution",
 ]

@@ -36,6 +36,8 @@ from qlatent._validation import check_int
 MAX_DISTRIBUTION_STATES = 600_000
 #: :func:`log_prob` refuses more photons (Glynn's formula has 2^(n-1) terms per outcome).
 MAX_PERMANENT_PHOTONS = 20
+#: Distinguishable photons use the cancellation-free subset recursion up to this many photons.
+MAX_SUBSET_DP_PHOTONS = 14
 #: Largest max|U^dagger U - I| accepted, per complex dtype.
 UNITARY_ATOL = {torch.complex128: 1e-9, torch.complex64: 1e-4}
 #: Glynn terms evaluated at once per outcome batch (bounds memory, not the result).
@@ -487,6 +489,47 @@ def batched_permanent(M: torch.Tensor) -> torch.Tensor:
     return _GlynnPermanent.apply(M)
 
 
+@lru_cache(maxsize=32)
+def _subset_plan(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each k = 1..n: (parent positions int64[C(n,k), k], columns int64[C(n,k), k]) of the
+    k-subsets of columns in bitmask order: subset S at position r has parents S - {j}."""
+    by_size: list[list[int]] = [[] for _ in range(n + 1)]
+    for mask in range(1 << n):
+        by_size[bin(mask).count("1")].append(mask)
+    position = {mask: r for size in by_size for r, mask in enumerate(size)}
+    plan = []
+    for k in range(1, n + 1):
+        cols = np.array([[j for j in range(n) if mask >> j & 1] for mask in by_size[k]],
+                        dtype=np.int64).reshape(-1, k)
+        parents = np.array([[position[mask & ~(1 << j)] for j in range(n) if mask >> j & 1]
+                            for mask in by_size[k]], dtype=np.int64).reshape(-1, k)
+        plan.append((parents, cols))
+    return plan
+
+
+def nonnegative_permanent(M: torch.Tensor) -> torch.Tensor:
+    """Permanents of a batch of real non-negative matrices without cancellation (autograd).
+
+    Row by row over subsets of columns: f_0(∅) = 1, f_k(S) = sum_{j in S} f_{k-1}(S - {j})
+    M[k, j] for |S| = k, Perm(M) = f_n({1..n}). Every term is >= 0, so tiny permanents keep
+    their relative precision (Glynn's and Ryser's signed sums can round them to 0 or below).
+    Cost O(B n 2^(n-1)), memory O(B C(n, n/2) n).
+
+    Args:
+        M (real Tensor[B, n, n]), entries >= 0 (|U|^2 for distinguishable photons).
+
+    Returns:
+        Tensor[B].
+    """
+    B, n = M.shape[0], M.shape[1]
+    f = torch.ones(B, 1, dtype=M.dtype, device=M.device)
+    for k, (parents, cols) in enumerate(_subset_plan(n)):
+        p = torch.from_numpy(parents).to(M.device)
+        c = torch.from_numpy(cols).to(M.device)
+        f = (f[:, p] * M[:, k, :][:, c]).sum(-1)
+    return f[:, 0]
+
+
 def log_prob(U: Any, input_state: Any, counts: Any, *, distinguishable: bool = False
              ) -> torch.Tensor:
     """Exact, differentiable log-probabilities of a batch of output count vectors.
@@ -496,7 +539,9 @@ def log_prob(U: Any, input_state: Any, counts: Any, *, distinguishable: bool = F
     Distinguishable photons: log P(S) = log Perm(|U|^2_{S,T}) - sum_j log s_j!.
     Repeated output (input) modes are repeated rows (columns) of U_{S,T}; the permanents of the
     whole batch come from one batched Glynn evaluation (:func:`batched_permanent`),
-    O(B 2^(n-1) n^2). An outcome of probability zero gives -inf.
+    O(B 2^(n-1) n); for distinguishable photons (non-negative matrices, n <=
+    MAX_SUBSET_DP_PHOTONS) from the cancellation-free :func:`nonnegative_permanent`, so tiny
+    probabilities never round to zero or below. An outcome of probability zero gives -inf.
 
     Args:
         U (complex128 or complex64 Tensor[m, m]): unitary (checked, max|U^†U - I| within
@@ -533,7 +578,10 @@ def log_prob(U: Any, input_state: Any, counts: Any, *, distinguishable: bool = F
     # row indices of U_{S,T}: mode j repeated s_j times, every row has exactly n of them
     modes = torch.arange(m, device=U.device).expand(B, m).reshape(-1)
     rows = torch.repeat_interleave(modes, c.reshape(-1)).reshape(B, n)
-    perm = batched_permanent(A[rows])  # [B]
+    if distinguishable and n <= MAX_SUBSET_DP_PHOTONS:
+        perm = nonnegative_permanent(A[rows])  # no cancellation: tiny probabilities stay > 0
+    else:
+        perm = batched_permanent(A[rows])  # [B]
     log_norm = _log_factorial_sum(c, real)
     if distinguishable:
         return torch.log(perm) - log_norm
