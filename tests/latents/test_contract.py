@@ -15,6 +15,8 @@ def _params(name, bank_path):
         return {"dim": DIM}
     if name == "bank":
         return {"bank": bank_path}
+    if name == "born":
+        return {"dim": DIM, "seed": 3}
     return {"dim": DIM, "seed": 3, "n_samples": 6000, "circuit": "haar"}
 
 
@@ -36,7 +38,7 @@ def bank_path(tmp_path_factory):
 
 def test_registry_lists_every_latent_of_the_issue():
     assert set(latents.names()) >= {"gaussian", "bernoulli", "uniform", "quantum", "photonic",
-                                     "dirichlet_multinomial", "shuffled", "bank"}
+                                     "dirichlet_multinomial", "shuffled", "bank", "born"}
 
 
 @pytest.mark.parametrize("name", latents.names())
@@ -52,8 +54,12 @@ def test_contract(name, bank_path):
     b = latent.sample(64, generator=torch.Generator().manual_seed(5))
     c = latent.sample(64, generator=torch.Generator().manual_seed(6))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    # Fixed state lives in buffers, never parameters, and moves with .to().
-    assert list(latent.parameters()) == []
+    # Fixed state lives in buffers, never parameters (only latents meant to be trained have
+    # parameters), and moves with .to().
+    if getattr(latent, "trainable", False):
+        assert len(list(latent.parameters())) > 0 and hasattr(latent, "log_prob")
+    else:
+        assert list(latent.parameters()) == []
     moved = latent.to("meta")
     zm = moved.sample(5)
     assert zm.device.type == "meta" and zm.shape == (5, DIM) and zm.dtype == torch.float32

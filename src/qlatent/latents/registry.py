@@ -13,6 +13,9 @@ dirichlet_multinomial    challenger: Dirichlet-multinomial fitted to the quantum
                          occupancy and mean Fano factor, photon numbers drawn from the bank
 shuffled                 challenger: the quantum bank with each column permuted independently
 bank                     any bank: ``get("bank", bank=Bank | folder | key)``
+born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
+                         ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
+                         (default dim // 2); parameters are the circuit's angles (``born.py``)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -40,6 +43,7 @@ from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
 from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
+from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
 DEFAULT_BANK_SAMPLES = 200_000
@@ -146,6 +150,12 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
     return latent
 
 
+def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "mesh",
+          n_photons: int | None = None, normalize: str = "center") -> BornLatent:
+    return BornLatent(dim, kind=kind, circuit=circuit, n_photons=n_photons, normalize=normalize,
+                      seed=seed)
+
+
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "gaussian": _gaussian,
     "bernoulli": _bernoulli,
@@ -155,6 +165,7 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "dirichlet_multinomial": _challenger_factory("dirichlet_multinomial"),
     "shuffled": _challenger_factory("shuffled"),
     "bank": _bank,
+    "born": _born,
 }
 
 
@@ -227,6 +238,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)
+    if name == "born":
+        check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        return
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)
     if name == "bernoulli" and "p" in params:

@@ -1,0 +1,29 @@
+"""qlatent.quantum: differentiable quantum models in torch.
+
+Linear optics (:mod:`qlatent.quantum.optics`): parametrised interferometers as ``nn.Module``s
+(a universal Clements mesh, ORCA time-bin loop circuits), exact differentiable log-probabilities
+of count vectors and exact small-system output distributions with autograd.
+
+This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`` never imports
+it (nor torch).
+"""
+
+from qlatent.quantum.optics import (
+    MAX_DISTRIBUTION_STATES,
+    MAX_PERMANENT_PHOTONS,
+    ClementsMesh,
+    Interferometer,
+    LoopCircuit,
+    batched_permanent,
+    log_prob,
+    mean_occupancy,
+    nonnegative_permanent,
+    occupancy_variance,
+    output_distribution,
+)
+
+__all__ = [
+    "MAX_DISTRIBUTION_STATES", "MAX_PERMANENT_PHOTONS", "ClementsMesh", "Interferometer",
+    "LoopCircuit", "batched_permanent", "log_prob", "mean_occupancy", "nonnegative_permanent",
+    "occupancy_variance", "output_distribution",
+]
