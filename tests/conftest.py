@@ -5,6 +5,7 @@ import pytest
 # Tests run two workers on two cores: one thread each keeps them from fighting.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see qlatent/__init__.py
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,23 @@
+"""The top-level package: cheap import, version, and the OpenMP wait-policy default."""
+
+import os
+import subprocess
+import sys
+
+
+def _python(code: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env},
+                         capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout.strip()
+
+
+def test_import_sets_a_passive_wait_policy_unless_the_user_chose_one():
+    code = "import os, qlatent; print(os.environ['OMP_WAIT_POLICY'])"
+    assert _python(code) == "passive"
+    assert _python(code, OMP_WAIT_POLICY="active") == "active"
+
+
+def test_import_is_cheap_and_loads_no_torch():
+    code = "import sys, qlatent; print('torch' in sys.modules, bool(qlatent.__version__))"
+    assert _python(code) == "False True"
