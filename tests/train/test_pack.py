@@ -129,6 +129,12 @@ def test_ring_pack_follows_the_solo_runs_float64():
     assert result.failed == {} and [m.steps for m in result.members] == [50] * 3
 
 
+def test_rmsprop_nonsaturating_pack_follows_the_solo_runs_float64():
+    config = CONFIG.replace(steps=30, optimizer="rmsprop", loss="nonsaturating", gp_weight=1.0)
+    result, packed, solos = _solo_and_pack(ring_models, Ring, config, torch.float64)
+    _compare(packed, solos, rtol=1e-9, atol=1e-11)
+
+
 def test_ring_pack_checkpoint_holds_the_solo_optimiser_states(tmp_path):
     K, dtype = 3, torch.float64
     seeds = [1, 2, 3]
@@ -215,13 +221,26 @@ class Stop(Exception):
     pass
 
 
-def test_a_killed_pack_resumes_bit_identical(tmp_path, monkeypatch):
+def _latents_failing(K, dtype, failing):
+    lats = latents(K, dtype)
+    if failing:
+        lats[2].nan_after = 5      # member 2 fails at step 6, before the checkpoint at 20
+    return lats
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_a_killed_pack_resumes_bit_identical(tmp_path, monkeypatch, failing):
     K, dtype, seeds = 3, torch.float32, [8, 9, 10]
     config = Config(steps=30, batch_size=16, n_critic=2, lr=1e-3, checkpoint_every=10,
                     log_every=4)
     Gs, Ds = molgan_models(K, dtype)
+    graphs = [Graphs(dtype) for _ in range(K)]
+
+    def lats():
+        return _latents_failing(K, dtype, failing)
+
     G1, D1 = pack(Gs), pack(Ds)
-    full = fit_pack(G1, D1, latents(K, dtype), [Graphs(dtype) for _ in range(K)], config,
+    full = fit_pack(G1, D1, lats(), graphs, config,
                     seeds=seeds, run_dir=tmp_path / "full")
     # kill a second pack after step 23 (its last checkpoint is at step 20)
     import qlatent.train.pack as packmod
@@ -237,21 +256,23 @@ def test_a_killed_pack_resumes_bit_identical(tmp_path, monkeypatch):
     monkeypatch.setattr(packmod, "packed_training_step", dying)
     G2, D2 = pack(Gs), pack(Ds)
     with pytest.raises(Stop):
-        fit_pack(G2, D2, latents(K, dtype), [Graphs(dtype) for _ in range(K)], config,
+        fit_pack(G2, D2, lats(), graphs, config,
                  seeds=seeds, run_dir=tmp_path / "killed",
                  member_dirs=[tmp_path / f"m{k}" for k in range(K)])
     monkeypatch.setattr(packmod, "packed_training_step", real_step)
     G3, D3 = pack(Gs), pack(Ds)
-    res = fit_pack(G3, D3, latents(K, dtype), [Graphs(dtype) for _ in range(K)], config,
+    res = fit_pack(G3, D3, lats(), graphs, config,
                    seeds=seeds, run_dir=tmp_path / "killed",
                    member_dirs=[tmp_path / f"m{k}" for k in range(K)])
     assert res.resumed_from == 20
+    assert res.failed == full.failed == ({2: 6} if failing else {})
     assert _same(G1.state_dict(), G3.state_dict()) and _same(D1.state_dict(), D3.state_dict())
     for k in range(K):
         assert [{**r, "seconds": 0} for r in res.members[k].history] == \
             [{**r, "seconds": 0} for r in full.members[k].history]
         rows = [json.loads(x) for x in (tmp_path / f"m{k}" / "log.jsonl").read_text().splitlines()]
-        assert [r["step"] for r in rows] == [4, 8, 12, 16, 20, 24, 28, 30]
+        expected = [4] if failing and k == 2 else [4, 8, 12, 16, 20, 24, 28, 30]
+        assert [r["step"] for r in rows] == expected
 
 
 def test_resume_refuses_other_seeds_and_solo_checkpoints(tmp_path):
