@@ -17,7 +17,14 @@ from torch import nn
 
 from qlatent.latents import get
 from qlatent.models import MLP, MolGANGenerator, RGCNCritic, pack, unpack
-from qlatent.train import Config, fit, fit_pack, load_checkpoint
+from qlatent.train import (
+    Config,
+    fit,
+    fit_pack,
+    load_checkpoint,
+    member_checkpoint,
+    save_checkpoint,
+)
 
 
 class AsDtype(nn.Module):
@@ -127,6 +134,48 @@ def test_ring_pack_follows_the_solo_runs_float64():
     result, packed, solos = _solo_and_pack(ring_models, Ring, CONFIG, torch.float64)
     _compare(packed, solos, rtol=1e-9, atol=1e-11)
     assert result.failed == {} and [m.steps for m in result.members] == [50] * 3
+
+
+def test_a_members_checkpoint_is_its_solo_checkpoint_and_resumes_with_fit(tmp_path):
+    K, dtype, seeds = 3, torch.float64, [21, 22, 23]
+    config = CONFIG.replace(steps=10, checkpoint_every=0, log_every=4)
+    Gs, Ds = molgan_models(K, dtype)
+    G, D = pack(Gs), pack(Ds)
+    fit_pack(G, D, latents(K, dtype), [Graphs(dtype) for _ in range(K)], config, seeds=seeds,
+             run_dir=tmp_path / "pack")
+    state = load_checkpoint(tmp_path / "pack" / "checkpoint.pt")
+    k = 1
+    cut = member_checkpoint(state, k, generator=G, critic=D)
+    solo_g, solo_d = molgan_models(K, dtype)
+    fit(solo_g[k], solo_d[k], latents(K, dtype)[k], Graphs(dtype), config, seed=seeds[k],
+        run_dir=tmp_path / "solo")
+    solo = load_checkpoint(tmp_path / "solo" / "checkpoint.pt")
+    assert set(solo) <= set(cut) and cut["seed"] == seeds[k] and cut["failed_at"] is None
+    for key in ("generator", "critic"):
+        assert cut[key].keys() == solo[key].keys()
+        for name in solo[key]:
+            torch.testing.assert_close(cut[key][name], solo[key][name], rtol=1e-9, atol=1e-11)
+        for i, entry in solo[f"opt_{key}"]["state"].items():
+            for name, value in entry.items():
+                torch.testing.assert_close(cut[f"opt_{key}"]["state"][i][name], value,
+                                           rtol=1e-9, atol=1e-14)
+    for name in solo["rng"]:
+        assert torch.equal(cut["rng"][name], solo["rng"][name])
+    assert [r["step"] for r in cut["history"]] == [r["step"] for r in solo["history"]]
+    # the cut checkpoint resumes as a solo run: 10 more steps land where 20 solo steps do
+    save_checkpoint(tmp_path / "cell" / "checkpoint.pt", cut)
+    g1, d1 = molgan_models(K, dtype)
+    resumed = fit(g1[k], d1[k], latents(K, dtype)[k], Graphs(dtype), config.replace(steps=20),
+                  seed=seeds[k], run_dir=tmp_path / "cell")
+    assert resumed.resumed_from == 10
+    g2, d2 = molgan_models(K, dtype)
+    fit(g2[k], d2[k], latents(K, dtype)[k], Graphs(dtype), config.replace(steps=20),
+        seed=seeds[k])
+    _compare((pack([g1[k]]), pack([d1[k]])), [(g2[k], d2[k])], rtol=1e-9, atol=1e-11)
+    with pytest.raises(ValueError, match="member must be below the pack's size 3, got 3"):
+        member_checkpoint(state, 3, generator=G, critic=D)
+    with pytest.raises(ValueError, match="must be a pack checkpoint"):
+        member_checkpoint(solo, 0, generator=G, critic=D)
 
 
 def test_rmsprop_nonsaturating_pack_follows_the_solo_runs_float64():

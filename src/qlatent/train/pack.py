@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ from qlatent.train.step import (
 )
 from qlatent.train.streams import RandomStreams
 
-__all__ = ["PackResult", "fit_pack", "packed_training_step", "PackState"]
+__all__ = ["PackResult", "PackState", "fit_pack", "member_checkpoint", "packed_training_step"]
 
 
 @dataclass
@@ -405,3 +405,59 @@ def _check_pack_resumable(state: dict[str, Any], config: Config, seeds: list[int
         raise ValueError(f"{path} was written with seeds {saved}, not {seeds}; resume with "
                          "those seeds, or use another run_dir or resume=False")
     check_config_resumable(state, config, path)
+
+
+def member_checkpoint(state: Mapping[str, Any], member: int, *, generator: nn.Module,
+                      critic: nn.Module) -> dict[str, Any]:
+    """Member k's solo checkpoint, cut out of a pack's: what ``fit(seed=seeds[k])`` writes at
+    the same step (models, optimiser states, random streams, seed, history, loss window), so
+    a cell's own directory can hold it and everything that reads a solo run (``load_run``,
+    ``qlatent sample``, a solo resume with ``fit``) works unchanged.
+
+    Args:
+        state: a pack checkpoint (``load_checkpoint(run_dir / "checkpoint.pt")`` of a
+            ``fit_pack`` run).
+        member: k, ``0 <= k < K``.
+        generator, critic: the packed models of the run (their parameter names and order;
+            their values are not read).
+
+    Returns:
+        A dict with the keys of a solo checkpoint (``save_checkpoint`` writes it), plus
+        ``failed_at`` (the step member k failed at, or ``None``).
+    """
+    if not isinstance(state, Mapping) or "members" not in state:
+        raise ValueError("state must be a pack checkpoint (fit_pack's; it has `members`)")
+    K = int(state["members"])
+    k = check_int("member", member, minimum=0)
+    if k >= K:
+        raise ValueError(f"member must be below the pack's size {K}, got {k}")
+    out: dict[str, Any] = {
+        "step": state["step"], "seconds": state.get("seconds", 0.0),
+        "seed": int(state["seed"][k]), "config": dict(state["config"]),
+        "history": list(state["history"][k]),
+        "window": {"sum": state["window"]["sum"][:, k].clone(),
+                   "count": state["window"]["count"]},
+        "rng": dict(state["rng"][str(k)]),
+        "failed_at": int(state["failed"][k]) or None}
+    for name, model in (("generator", generator), ("critic", critic)):
+        if members_of(model) != K:
+            raise ValueError(f"{name} has {members_of(model)} members, the checkpoint {K}")
+        params = dict(model.named_parameters())
+        out[name] = {key: (_row(t, K, k) if key in params else t.clone())
+                     for key, t in state[name].items()}
+        trained = [p for p in model.parameters() if p.requires_grad]
+        opt = state[f"opt_{name}"]
+        rows = {}
+        for i, entry in opt["state"].items():
+            n = trained[int(i)].numel()
+            rows[i] = {key: (_row(v, K, k) if isinstance(v, torch.Tensor) and v.numel() == n
+                             else v.clone() if isinstance(v, torch.Tensor) else v)
+                       for key, v in entry.items()}
+        out[f"opt_{name}"] = {"state": rows, "param_groups": opt["param_groups"]}
+    return out
+
+
+def _row(t: torch.Tensor, K: int, k: int) -> torch.Tensor:
+    # a packed tensor [K, ...] (K > 1) or a solo-shaped one (K = 1): member k in the solo shape
+    shape = t.shape if K == 1 else t.shape[1:]
+    return t.reshape(K, -1)[k].clone().view(shape)
