@@ -5,7 +5,7 @@ float64, parameters and Adam states of every member vs its solo run within rtol 
 atol 1e-11 (the members' arithmetic differs from the solo run's only in the order of the
 batched products' sums; measured: equal); float32 within rtol 1e-4 / atol 1e-5 after 50 steps
 (measured: 6e-8 at most; round-off differences grow through the adversarial dynamics, so this is
-looser than one forward pass).
+looser than one forward pass); bf16 mixed precision (20 steps) as float32 (measured: equal).
 A pack of K = 1 is bit-identical to ``fit``.
 """
 
@@ -208,6 +208,14 @@ def test_ring_pack_checkpoint_holds_the_solo_optimiser_states(tmp_path):
 
 def test_ring_pack_follows_the_solo_runs_float32():
     result, packed, solos = _solo_and_pack(ring_models, Ring, CONFIG, torch.float32)
+    _compare(packed, solos, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("models, data", [(ring_models, Ring), (molgan_models, Graphs)])
+def test_bf16_pack_follows_the_solo_runs(models, data):
+    # mixed precision: the same tolerance as float32 (measured here: equal)
+    config = CONFIG.replace(steps=20, precision="bf16")
+    result, packed, solos = _solo_and_pack(models, data, config, torch.float32)
     _compare(packed, solos, rtol=1e-4, atol=1e-5)
 
 
