@@ -368,5 +368,5 @@ def test_bad_inputs():
         fit_pack(G, pack(Ds[:1]), lats, data, CONFIG, seeds=[1, 2])
     with pytest.raises(TypeError, match=r"data\[0\] must have `sample"):
         fit_pack(G, D, lats, [object(), Ring()], CONFIG, seeds=[1, 2])
-    with pytest.raises(TypeError, match="qlatent.models with a members count"):
+    with pytest.raises(TypeError, match="generator must be a packable network of qlatent.models"):
         fit_pack(nn.Linear(4, 2), D, lats, data, CONFIG, seeds=[1, 2])

@@ -278,6 +278,10 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
     for name, mod in (("generator", generator), ("critic", critic)):
         if not isinstance(mod, nn.Module):
             raise TypeError(f"{name} must be a torch.nn.Module, got {type(mod).__name__}")
+    for name, mod in (("generator", generator), ("critic", critic)):
+        if not isinstance(getattr(mod, "members", None), int):
+            raise TypeError(f"{name} must be a packable network of qlatent.models (with "
+                            f"members=K), got {type(mod).__name__}")
     K = members_of(generator)
     if members_of(critic) != K:
         raise ValueError(f"critic must have as many members as generator ({K}), "
