@@ -1,7 +1,20 @@
-"""Packed networks vs solo ones: critic-step throughput of K members, side by side.
+"""Packed networks vs solo ones: critic-step and training-step throughput of K members.
 
     .venv/bin/python benchmarks/pack.py [--threads 2] [--seconds 0.5] [--repeats 3]
-        [--cases ring,table1,molgan] [--precision fp32|bf16] [--clock wall|cpu] [--ks 1,4]
+        [--cases ring,table1,molgan,train-ring,train-table1] [--precision fp32|bf16]
+        [--clock wall|cpu] [--ks 1,4]
+
+Training steps (cases ``train-ring``, ``train-table1``): the real step code of the two loops,
+``qlatent.train.training_step`` (what ``fit`` runs per step) for K solo cells one after the
+other vs ``qlatent.train.packed_training_step`` (what ``fit_pack`` runs) for one pack of K,
+each cell with its own seed streams, latent and data object: n_critic = 5 critic updates with
+the gradient penalty and the optimiser steps, then one generator update. The ring: 2x256
+LeakyReLU, L = 16, SevenGaussians, batch 32, Adam; Table I: 2x512 ReLU, L = 16, 16 Bernoulli
+bits, batch 500, RMSprop. Columns: cell-iterations/s (K generator iterations / seconds per
+round) solo and packed, their ratio, and the GFLOP/s reached (FLOPs counted analytically as in
+``benchmarks/train.py``: the ring is ~0.30 GFLOP per cell-iteration, so on a CPU whose fp32
+ceiling is C GFLOP/s no packing exceeds C / 0.30 cell-iterations/s). The loops' bookkeeping
+around the step (a float64 add per step, logging) is not timed.
 
 Notation: K members, B batch per member.
 
@@ -204,6 +217,70 @@ def run_case(case: Case, args: argparse.Namespace, autocast: Callable) -> None:
               + f"  {diffs[0]:.1e}, {diffs[1]:.1e}", flush=True)
 
 
+def training_cells(kind: str, k: int, packed: bool, precision: str) -> tuple:
+    """K cells of ``kind`` (``ring`` or ``table1``): solo (K adversaries) or one pack."""
+    from qlatent.data import BernoulliData, SevenGaussians
+    from qlatent.latents import get
+    from qlatent.train import Adversaries, Config, PackState, RandomStreams
+
+    if kind == "ring":
+        hidden, act, data, config = (256, 256), "leaky_relu", SevenGaussians, Config(
+            batch_size=32, n_critic=5, optimizer="adam", precision=precision)
+    else:
+        hidden, act, data, config = (512, 512), "relu", lambda: BernoulliData(16), Config(
+            batch_size=500, n_critic=5, optimizer="rmsprop", precision=precision)
+    datas = [data() for _ in range(k)]
+    d = datas[0].dim
+    gs = [MLP(16, d, hidden=hidden, activation=act, generator=gens(10 * i, 1)) for i in range(k)]
+    ds = [MLP(d, 1, hidden=hidden, activation=act, generator=gens(10 * i + 5, 1))
+          for i in range(k)]
+    latents = [get("gaussian", dim=16) for _ in range(k)]
+    streams = [RandomStreams(i) for i in range(k)]
+    if packed:
+        return Adversaries(pack(gs), pack(ds), config), latents, datas, streams, config, \
+            PackState(k)
+    return [Adversaries(g, dd, config) for g, dd in zip(gs, ds, strict=True)], latents, datas, \
+        streams, config, None
+
+
+def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
+    from qlatent.train import packed_training_step, training_step
+
+    names = {"ring": "ring training step (2x256 LeakyReLU, batch 32, n_critic 5, Adam)",
+             "table1": "Table I training step (2x512 ReLU, batch 500, n_critic 5, RMSprop)"}
+    from train import iteration_flops  # benchmarks/train.py: the analytic FLOP count
+
+    hidden, d = ((256, 256), 2) if kind == "ring" else ((512, 512), 16)
+    batch = 32 if kind == "ring" else 500
+    gflop = iteration_flops(batch, 5, [16, *hidden, d], [d, *hidden, 1]) / 1e9
+    print(f"\n{names[kind]}: {gflop:.2f} GFLOP per cell-iteration")
+    print(f"  {'K':>3} {'solo fit cell-it/s':>20} {'fit_pack cell-it/s':>20}   packed/solo"
+          "   GFLOP/s solo, packed")
+    for k in ks:
+        solo = training_cells(kind, k, False, args.precision)
+        pk = training_cells(kind, k, True, args.precision)
+        counter = {"step": 0}
+
+        def run_solo(c: tuple = solo) -> None:
+            advs, lats, datas, streams, config, _ = c
+            for a, lat, dt, st in zip(advs, lats, datas, streams, strict=True):
+                training_step(a, lat, dt, st, config)
+
+        def run_packed(c: tuple = pk, counter: dict = counter) -> None:
+            adv, lats, datas, streams, config, state = c
+            counter["step"] += 1
+            packed_training_step(adv, lats, datas, streams, config, state, counter["step"])
+
+        times: dict[str, list[float]] = {"solo": [], "packed": []}
+        for _ in range(args.repeats):
+            times["solo"].append(timed(run_solo, args.seconds, CLOCKS[args.clock]))
+            times["packed"].append(timed(run_packed, args.seconds, CLOCKS[args.clock]))
+        rate = {c: k / statistics.median(t) for c, t in times.items()}
+        print(f"  {k:>3} {rate['solo']:>20.1f} {rate['packed']:>20.1f}   "
+              f"{rate['packed'] / rate['solo']:>10.2f}x   "
+              f"{rate['solo'] * gflop:>7.1f}, {rate['packed'] * gflop:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -232,12 +309,18 @@ def main() -> None:
                                    16, 16, 500, ks or [1, 4, 16]),
         "molgan": lambda: molgan_case(ks or [1, 4]),
     }
+    training = {"train-ring": ("ring", ks or [1, 4, 16, 64]),
+                "train-table1": ("table1", ks or [1, 4])}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}, "
           f"{args.clock} clock; "
           "critic step = G forward + D on real, fake, x̂ + penalty double backward + backward")
     for name in args.cases.split(","):
+        if name in training:
+            run_training(*training[name], args)
+            continue
         if name not in cases:
-            raise SystemExit(f"--cases: unknown case {name!r}; valid: {', '.join(cases)}")
+            raise SystemExit(f"--cases: unknown case {name!r}; valid: "
+                             f"{', '.join([*cases, *training])}")
         run_case(cases[name](), args, autocast)
 
 

@@ -180,8 +180,9 @@ class MolGANGenerator(nn.Module):
                ) -> torch.Tensor:
         # float32 even under bf16 autocast: bf16 uniforms take ~2k values below 0.996, which
         # caps the Gumbel noise at 5.5 (float32: 16.6) and so drops every category whose logit
-        # trails by more than 9.4.
-        logits = logits.float()                                    # [K, B, ..., categories]
+        # trails by more than 9.4. float64 stays float64 (the trajectory tests).
+        if logits.dtype != torch.float64:
+            logits = logits.float()                                # [K, B, ..., categories]
         if self.relaxation == "gumbel" and self.training:
             # member k's noise from its own generator, shaped as its solo draw would be
             u = torch.stack([torch.rand(logits.shape[1:], generator=g, device=logits.device)

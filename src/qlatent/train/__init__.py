@@ -3,6 +3,13 @@
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
 from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
 from qlatent.train.loop import FitResult, LossWindow, fit
+from qlatent.train.pack import (
+    PackResult,
+    PackState,
+    fit_pack,
+    member_checkpoint,
+    packed_training_step,
+)
 from qlatent.train.step import (
     Adversaries,
     StepLosses,
@@ -14,6 +21,7 @@ from qlatent.train.step import (
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 
 __all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LossWindow",
-           "OPTIMIZERS", "PRECISIONS", "RandomStreams", "STREAMS", "StepLosses",
-           "check_resumable", "fit", "gradient_penalty", "interpolate", "load_checkpoint",
-           "make_optimizer", "save_checkpoint", "stream_seeds", "training_step"]
+           "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState", "RandomStreams", "STREAMS",
+           "StepLosses", "check_resumable", "fit", "fit_pack", "gradient_penalty", "interpolate",
+           "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
+           "save_checkpoint", "stream_seeds", "training_step"]

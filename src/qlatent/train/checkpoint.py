@@ -12,6 +12,11 @@ pickled object whose ``__reduce__`` could run code) is refused, never unpickled.
   (``sum``: ``float64[4]``, ``count``), absent in older checkpoints;
 * ``generator``, ``critic``, ``opt_generator``, ``opt_critic``: state dicts;
 * ``rng``: the states of the random streams (``RandomStreams.get_state``).
+
+A pack's checkpoint (``fit_pack``) has the same keys, holding the pack: ``members`` (K),
+``seed`` the list of K seeds, ``history`` a list of K histories, ``rng`` a dict ``{"0": states
+of member 0, ...}``, ``failed`` a list of K ints (the step a member failed at, 0 if it did not),
+``window`` sums ``float64[4, K]``, and the packed models' and optimisers' state dicts.
 """
 
 from __future__ import annotations
@@ -108,10 +113,20 @@ def check_resumable(state: Mapping[str, Any], config: Config, seed: int,
                     path: str | Path) -> None:
     """Refuse to resume ``state`` with another seed or with a config that differs in more than
     ``RESUMABLE_CHANGES`` (a ValueError naming the file and every difference)."""
+    if "members" in state:
+        raise ValueError(f"{path} holds a pack of {state['members']} members (fit_pack), not "
+                         "a solo run; resume it with fit_pack, or use another run_dir or "
+                         "resume=False")
     saved_seed = checkpoint_seed(state, path)
     if saved_seed != seed:
         raise ValueError(f"{path} was written with seed {saved_seed}, not {seed}; resume with "
                          f"seed={saved_seed}, or use another run_dir or resume=False")
+    check_config_resumable(state, config, path)
+
+
+def check_config_resumable(state: Mapping[str, Any], config: Config, path: str | Path) -> None:
+    """Refuse a config that differs from the checkpoint's in more than ``RESUMABLE_CHANGES``
+    (a ValueError naming the file and every difference)."""
     now = config.to_dict()
     # A key a checkpoint lacks was added later; it held the default when the run was written.
     saved = {**Config().to_dict(),

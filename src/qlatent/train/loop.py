@@ -84,6 +84,9 @@ class FitResult:
         seconds: wall time of this call's training.
         resumed_from: the checkpoint step this call started from (``None``: from scratch).
         run_dir: where the checkpoint and ``log.jsonl`` are (``None`` if not given).
+        failed_at: for a member of a pack (``fit_pack``), the step whose loss turned
+            non-finite (NaN or ±inf); the member was frozen at that update (its parameters
+            are the last finite ones) and its history ends before it. ``None``: it did not fail.
     """
 
     history: list[dict[str, float]]
@@ -91,14 +94,20 @@ class FitResult:
     seconds: float
     resumed_from: int | None = None
     run_dir: Path | None = None
+    failed_at: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LossWindow:
-    """The running sums of ``StepLosses`` since the last log line, kept on the device."""
+    """The running sums of ``StepLosses`` since the last log line, kept on the device.
 
-    def __init__(self, device: torch.device) -> None:
-        self.sum = torch.zeros(len(LOSS_KEYS), dtype=torch.float64, device=device)
+    For a pack of K members (``members=K``, losses ``[K]`` each) the sums are ``float64[4, K]``
+    and ``member_means`` gives one row per member.
+    """
+
+    def __init__(self, device: torch.device, *, members: int | None = None) -> None:
+        lead = () if members is None else (members,)
+        self.sum = torch.zeros(len(LOSS_KEYS), *lead, dtype=torch.float64, device=device)
         self.count = 0
 
     def add(self, losses: StepLosses) -> None:
@@ -109,10 +118,23 @@ class LossWindow:
         """The means since the last call (one read-back from the device); starts a new window."""
         if not self.count:
             raise ValueError("the loss window is empty")
+        if self.sum.dim() != 1:
+            raise ValueError("a pack's loss window has one mean per member: use member_means")
         means = (self.sum / self.count).tolist()
         self.sum.zero_()
         self.count = 0
         return dict(zip(LOSS_KEYS, means, strict=True))
+
+    def member_means(self) -> list[dict[str, float]]:
+        """A pack's means since the last call, one dict per member; starts a new window."""
+        if not self.count:
+            raise ValueError("the loss window is empty")
+        if self.sum.dim() != 2:
+            raise ValueError("a solo loss window has one mean: use mean")
+        means = (self.sum / self.count).T.tolist()
+        self.sum.zero_()
+        self.count = 0
+        return [dict(zip(LOSS_KEYS, m, strict=True)) for m in means]
 
     def state_dict(self) -> dict[str, Any]:
         return {"sum": self.sum.cpu(), "count": self.count}

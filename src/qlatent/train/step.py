@@ -17,6 +17,7 @@ Goodfellow et al., arXiv:1406.2661 (non-saturating loss).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,18 +45,26 @@ def _restore(parts: Sequence[torch.Tensor], like_tuple: bool) -> Sample:
     return tuple(parts) if like_tuple else parts[0]
 
 
-def _scores(out: torch.Tensor, n: int) -> torch.Tensor:
-    if not isinstance(out, torch.Tensor) or out.numel() != n:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the critic must return one score per sample ({n}), got {shape}")
-    return out.reshape(n).float()
+def _scores(out: torch.Tensor, n: int | tuple[int, ...]) -> torch.Tensor:
+    # n: B rows (solo), or (K, B) for a pack of K members
+    shape = (n,) if isinstance(n, int) else tuple(n)
+    if not isinstance(out, torch.Tensor) or out.numel() != math.prod(shape):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        want = shape[0] if len(shape) == 1 else "x".join(map(str, shape))
+        raise ValueError(f"the critic must return one score per sample ({want}), got {got}")
+    return _upcast(out.reshape(shape))
+
+
+def _upcast(t: torch.Tensor) -> torch.Tensor:
+    # half precision to float32; float32 and float64 (the round-off tests) stay as they are
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def _float(sample: Sample) -> Sample:
     # Generated samples leave a mixed-precision forward pass as float32, like real ones.
     if isinstance(sample, (tuple, list)):
-        return tuple(t.float() for t in sample)
-    return sample.float() if isinstance(sample, torch.Tensor) else sample
+        return tuple(_upcast(t) for t in sample)
+    return _upcast(sample) if isinstance(sample, torch.Tensor) else sample
 
 
 # --------------------------------------------------------------------------- the penalty
@@ -63,8 +72,9 @@ def interpolate(real: Sample, fake: Sample, epsilon: torch.Tensor) -> Sample:
     """x̂ = ε·real + (1 − ε)·fake with ONE ε per sample, shared by every tensor of a tuple.
 
     Args:
-        real, fake: Tensors (or tuples of Tensors) of equal structure, ``B`` rows each.
-        epsilon: ``Tensor[B]`` of weights in [0, 1].
+        real, fake: Tensors (or tuples of Tensors) of equal structure, ``B`` rows each (a pack
+            of K members: ``[K, B, ...]``).
+        epsilon: ``Tensor[B]`` of weights in [0, 1] (a pack: ``Tensor[K, B]``).
     """
     r, f = _as_tuple(real, "real"), _as_tuple(fake, "fake")
     if len(r) != len(f):
@@ -74,7 +84,8 @@ def interpolate(real: Sample, fake: Sample, epsilon: torch.Tensor) -> Sample:
         if a.shape != b.shape:
             raise ValueError(f"real and fake tensors differ in shape: {tuple(a.shape)} vs "
                              f"{tuple(b.shape)}")
-        e = epsilon.reshape((-1,) + (1,) * (a.dim() - 1)).to(a.dtype)
+        lead = tuple(epsilon.shape)
+        e = epsilon.reshape(lead + (1,) * (a.dim() - len(lead))).to(a.dtype)
         out.append(torch.lerp(b, a, e))
     return _restore(out, isinstance(real, (tuple, list)))
 
@@ -87,6 +98,9 @@ def gradient_penalty(critic: Callable[[Sample], torch.Tensor], real: Sample, fak
     x̂ = ε·real + (1 − ε)·fake, ε ~ U[0, 1] per sample. For tuple samples the gradient is taken
     w.r.t. every tensor and one norm per sample runs over all of them:
     ‖∇‖₂² = Σ_tensors Σ_entries (∂D/∂x̂)². The result is differentiable w.r.t. D's parameters.
+    A pack of K members (samples ``[K, B, ...]``, ``epsilon`` ``[K, B]``, D returning
+    ``[K, B]``) gets one penalty per member, ``Tensor[K]``: the members share no number, so
+    member k's penalty (and its gradient) is the one its solo critic would compute.
     Only ``critic`` is called inside the caller's context: to score x̂ under mixed precision,
     pass a critic that enters ``torch.autocast`` itself, so the input gradient and its norm
     are computed outside it, in float32 (as ``training_step`` does).
@@ -95,10 +109,11 @@ def gradient_penalty(critic: Callable[[Sample], torch.Tensor], real: Sample, fak
         critic: ``D(x) -> Tensor[B]`` or ``Tensor[B, 1]``.
         real, fake: samples of equal structure (B rows).
         epsilon: ``Tensor[B]`` of interpolation weights; drawn from ``generator`` if ``None``.
+            For a pack, ``Tensor[K, B]`` (it must then be given).
         generator: the ``torch.Generator`` for ε.
 
     Returns:
-        A scalar float32 tensor.
+        A scalar float32 tensor (a pack: ``float32[K]``).
 
     Reference: Gulrajani et al., arXiv:1704.00028, eq. (3).
     """
@@ -106,14 +121,16 @@ def gradient_penalty(critic: Callable[[Sample], torch.Tensor], real: Sample, fak
     n = r[0].shape[0]
     if epsilon is None:
         epsilon = torch.rand(n, generator=generator, device=r[0].device)
-    if epsilon.shape != (n,):
-        raise ValueError(f"epsilon must have shape ({n},), got {tuple(epsilon.shape)}")
+    lead = tuple(epsilon.shape)
+    if epsilon.dim() not in (1, 2) or lead != tuple(r[0].shape[:epsilon.dim()]):
+        packed = f" or, for a pack, {tuple(r[0].shape[:2])}" if r[0].dim() > 2 else ""
+        raise ValueError(f"epsilon must have shape ({n},){packed}, got {lead}")
     x_hat = tuple(t.detach().requires_grad_(True)
                   for t in _as_tuple(interpolate(real, fake, epsilon), "x_hat"))
-    scores = _scores(critic(_restore(x_hat, isinstance(real, (tuple, list)))), n)
+    scores = _scores(critic(_restore(x_hat, isinstance(real, (tuple, list)))), lead)
     grads = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    sq = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads)
-    return (sq.sqrt() - 1.0).pow(2).mean()
+    sq = sum(g.reshape(*lead, -1).pow(2).sum(-1) for g in grads)
+    return (sq.sqrt() - 1.0).pow(2).mean(-1)
 
 
 # --------------------------------------------------------------------------- the adversaries
@@ -189,7 +206,14 @@ def _autocast(device: torch.device, config: Config) -> torch.autocast:
 
 def _set_grads(params: list[nn.Parameter], grads: Sequence[torch.Tensor | None]) -> None:
     for p, g in zip(params, grads, strict=True):
-        p.grad = g
+        p.grad = _dense(g)
+
+
+def _dense(grad: torch.Tensor | None) -> torch.Tensor | None:
+    # torch 2.13's fused CPU Adam reads a gradient in its parameter's memory order, whatever
+    # the gradient's strides: a transposed one (a packed layer's weight gradient out of bmm)
+    # would be applied to the wrong entries. Contiguous costs nothing when it already is.
+    return None if grad is None else grad.contiguous()
 
 
 def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: RandomStreams,
