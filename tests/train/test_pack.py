@@ -124,7 +124,8 @@ CONFIG = Config(steps=50, batch_size=16, n_critic=2, gp_weight=10.0, lr=1e-3, lo
 def test_pack_of_one_is_the_solo_run():
     Gs, Ds = ring_models(1, torch.float32)
     G, D = pack(Gs), pack(Ds)
-    res = fit_pack(G, D, latents(1, torch.float32), [Ring()], CONFIG, seeds=[7])
+    # (the progress bar draws on stderr and changes nothing)
+    res = fit_pack(G, D, latents(1, torch.float32), [Ring()], CONFIG, seeds=[7], progress=True)
     fit(Gs[0], Ds[0], latents(1, torch.float32)[0], Ring(), CONFIG, seed=7)
     _compare((G, D), [(Gs[0], Ds[0])], rtol=0, atol=0)
     assert [r["step"] for r in res.members[0].history] == [10, 20, 30, 40, 50]

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qlatent._io import atomic_write
+from qlatent._progress import progress_bar
 from qlatent._validation import check_device, check_int
 from qlatent.models.packed import members_of
 from qlatent.train.checkpoint import (
@@ -50,7 +51,7 @@ from qlatent.train.checkpoint import (
     save_checkpoint,
 )
 from qlatent.train.config import Config
-from qlatent.train.loop import LOG, FitResult, LossWindow, _Progress
+from qlatent.train.loop import LOG, FitResult, LossWindow
 from qlatent.train.step import (
     Adversaries,
     StepLosses,
@@ -351,7 +352,11 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                 "rng": {str(k): s.get_state() for k, s in enumerate(streams)}})
 
     logs = None if dirs is None else [open(d / LOG, "a") for d in dirs]  # noqa: SIM115
-    bar = _Progress(config, start_step) if progress else None
+    bar = None
+    if progress:
+        bar, bar_task = progress_bar(f"train pack of {K}", config.steps,
+                                     completed=start_step, transient=True)
+        bar.start()
     t0 = time.perf_counter()
     step = start_step
     seconds = 0.0
@@ -372,7 +377,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                         logs[k].write(json.dumps(row) + "\n")
                         logs[k].flush()
             if bar is not None and step % 10 == 0:
-                bar.update(step, None)
+                bar.update(bar_task, completed=step)
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 save(step, prior_seconds + time.perf_counter() - t0)
         seconds = time.perf_counter() - t0
@@ -383,7 +388,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
         for f in logs or ():
             f.close()
         if bar is not None:
-            bar.close()
+            bar.stop()
     generator.eval()
     critic.eval()
     steps = max(step, start_step)
