@@ -147,6 +147,7 @@ CASES = [
     ("invalid toml", lambda t: ["run", _bad_toml(t)], ("bad.toml", "invalid TOML"), True),
     ("seeds 3-1", lambda t: ["run", QUICK, "--seeds", "3-1"], ("--seeds", "'3-1'"), True),
     ("steps -1", lambda t: ["run", QUICK, "--steps", "-1"], ("--steps", ">= 1", "-1"), True),
+    ("pack 0", lambda t: ["run", QUICK, "--pack", "0"], ("--pack", ">= 1", "0"), False),
     ("typo train key", lambda t: ["run", _edited(t, "lr =", "lr_g =")], ("lr_g", "[train]"),
      True),
     ("bad circuit", lambda t: ["run", _edited(t, 'circuit = "1-3-9"', 'circuit = "1-3-8"')],

@@ -291,3 +291,44 @@ def test_the_issues_bad_inputs_fail_before_anything_is_written(tmp_path, edit, o
         config = select(load_config(path), seeds=(0,), steps=1, **overrides)
         run_experiment(config, out, console=Console(quiet=True), **run_kwargs)
     assert not out.exists()
+
+
+def test_packed_cells_follow_their_solo_runs_and_read_like_solo_cells(tmp_path, ring_run):
+    """--pack 4: the four cells of the tiny ring grid train as one pack; each cell directory
+    then holds what a solo run writes (same metrics to fp32 round-off, its own log and a solo
+    checkpoint that load_run reads), and a second run skips every cell."""
+    import qlatent as ql
+
+    config, solo_dir, solo_records = ring_run
+    console = Console(record=True)
+    records = run_experiment(config, tmp_path, console=console, progress=False, pack=4)
+    assert "a pack of 4" in console.export_text()
+    assert [r.cell for r in records] == [r.cell for r in solo_records]
+    n_eval = config.task_params.n_eval
+    for packed, solo in zip(records, solo_records, strict=True):
+        assert packed.metrics["mmd"] == pytest.approx(solo.metrics["mmd"], rel=1e-4, abs=1e-6)
+        assert abs(packed.metrics["interpolation_rate"]
+                   - solo.metrics["interpolation_rate"]) <= 2 / n_eval
+        record = json.loads((packed.run_dir / "metrics.json").read_text())
+        assert record["pack"] == 4 and record["steps"] == config.train.steps
+        solo_log = (solo.run_dir / "log.jsonl").read_text().splitlines()
+        packed_log = (packed.run_dir / "log.jsonl").read_text().splitlines()
+        for a, b in zip(map(json.loads, packed_log), map(json.loads, solo_log), strict=True):
+            assert a["step"] == b["step"]
+            assert a["loss_critic"] == pytest.approx(b["loss_critic"], rel=1e-4, abs=1e-5)
+    run = ql.load_run(records[1].run_dir)
+    assert run.finished and run.cell == records[1].cell
+    again = Console(record=True)
+    run_experiment(config, tmp_path, console=again, progress=False, pack=4)
+    assert again.export_text().count("done, skipped") == len(records)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"pack": 0}, "pack must be >= 1"),
+    ({"pack": 2, "executor": "ray"}, "local executor only"),
+    ({"pack": 2, "log_to": ("tensorboard",)}, "does not feed experiment trackers"),
+])
+def test_bad_pack_requests_write_nothing(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run_experiment(_tiny_ring(), tmp_path / "out", console=Console(quiet=True), **kwargs)
+    assert not (tmp_path / "out").exists()

@@ -84,6 +84,10 @@ def run(
         help="local (cells one after the other here) or ray (every pending cell a Ray task, "
         "on the cluster at $RAY_ADDRESS or on this machine; needs the [cluster] extra, "
         "pip install 'qlatent[cluster]').")] = "local",
+    pack: Annotated[int, typer.Option(
+        help="Train up to this many pending cells that share an architecture as one batched "
+        "model (a pack; each cell still follows its solo run and gets its own directory). "
+        "Local executor only; 1 (default) trains every cell alone.")] = 1,
     log_to: Annotated[LogTo | None, typer.Option(
         help="Also log the losses for an experiment tracker: tensorboard (event files in "
         "each cell directory; needs the tensorboard package).")] = None,
@@ -102,6 +106,7 @@ def run(
 
     _check_positive("--steps", steps)
     _check_positive("--threads", threads)
+    _check_positive("--pack", pack)
     check_device(device, name="--device", require_available=executor == "local")
     _check_extras(executor, log_to)
     cfg = load_config(config)
@@ -127,7 +132,8 @@ def run(
     if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = int(os.environ["OMP_NUM_THREADS"])
     run_experiment(cfg, out, device=device, console=console, progress=progress,
-                   threads=threads, executor=executor, log_to=() if log_to is None else (log_to,))
+                   threads=threads, executor=executor, log_to=() if log_to is None else (log_to,),
+                   pack=pack)
     console.print(f"done; `qlatent report {escape(str(out))}` writes the tables")
 
 

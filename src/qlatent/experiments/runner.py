@@ -180,7 +180,7 @@ def _latent_record(latent: torch.nn.Module) -> dict[str, Any]:
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str = "cpu",
                    console: Console | None = None, progress: bool = True,
                    threads: int | None = None, executor: str = "local",
-                   log_to: Sequence[str] = ()) -> list[CellRecord]:
+                   log_to: Sequence[str] = (), pack: int = 1) -> list[CellRecord]:
     """Run every cell of ``config`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -197,6 +197,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
         executor: ``"local"`` or ``"ray"`` (see the module docstring).
         log_to: experiment trackers fed by every cell's training
             (``qlatent.train.tracking.TRACKERS``, e.g. ``("tensorboard",)``); none by default.
+        pack: train up to this many pending cells that share an architecture as one pack
+            (``run_pack``; local executor, no trackers); 1 trains every cell alone.
 
     Returns:
         The records of all finished cells of the grid (done before or now).
@@ -215,6 +217,13 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be true or false, got {progress!r}")
     log_to = check_log_to(log_to)
+    pack = check_int("pack", pack, minimum=1)
+    if pack > 1 and executor != "local":
+        raise ValueError(f"pack > 1 runs on the local executor only (packs as Ray tasks are "
+                         f"not built yet), got pack={pack} with executor={executor!r}")
+    if pack > 1 and log_to:
+        raise ValueError(f"pack > 1 does not feed experiment trackers yet, got pack={pack} "
+                         f"with log_to={list(log_to)}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a folder, got the file {out_dir}")
@@ -238,13 +247,29 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     if executor == "ray":
         records.update(_run_on_ray(config, task, grid, pending, out_dir, console, **cell_args))
     else:
-        for i in pending:
-            cell, cell_dir = grid[i], out_dir / grid[i].key
-            resuming = (cell_dir / "checkpoint.pt").exists()
-            console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
-                          + (" (resuming)" if resuming else ""))
-            records[i] = run_cell(config, cell, cell_dir, console=console, progress=progress,
-                                  **cell_args)
+        failed = []
+        for members in plan_packs(config, grid, pending, out_dir, pack):
+            if len(members) == 1:
+                i = members[0]
+                cell, cell_dir = grid[i], out_dir / grid[i].key
+                resuming = (cell_dir / "checkpoint.pt").exists()
+                console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
+                              + (" (resuming)" if resuming else ""))
+                records[i] = run_cell(config, cell, cell_dir, console=console,
+                                      progress=progress, **cell_args)
+                continue
+            console.print(f"[bold][{', '.join(str(i + 1) for i in members)}/{len(grid)}] a pack "
+                          f"of {len(members)}: {', '.join(grid[i].key for i in members)}[/bold]")
+            out = run_pack(config, [grid[i] for i in members], out_dir, device=device,
+                           console=console, progress=progress, threads=threads)
+            for i, record in zip(members, out, strict=True):
+                if record is None:
+                    failed.append(grid[i].key)
+                else:
+                    records[i] = record
+        if failed:
+            raise RuntimeError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
+                               f"{', '.join(failed)}; the others are recorded")
     return [records[i] for i in sorted(records)]
 
 
@@ -327,6 +352,75 @@ def _experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
     return to_toml(merged.to_dict())
 
 
+@dataclass
+class _Prepared:
+    # A cell built and recorded, ready to train: what run_cell and run_pack share.
+    task: Task
+    cell: Cell
+    cell_dir: Path
+    seeds: CellSeeds
+    latent: torch.nn.Module
+    built: Built
+    tables: dict[str, Any]
+    build_seconds: float
+
+
+def _prepare_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: str,
+                  threads: int) -> _Prepared:
+    """Build the cell's latent, data and networks and write its resolved config and
+    environment records."""
+    task = get_task(config.task)
+    cell_dir = Path(cell_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    seeds = seeds_of(config, cell)
+    t0 = time.perf_counter()
+    latent = make_latent(config, cell, seeds)
+    built = task.build(config, cell, seeds)
+    torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
+    build_seconds = time.perf_counter() - t0
+    tables = config.to_dict()
+    tables["cell"] = {"dataset": cell.dataset, "latent": cell.latent,
+                      "latent_dim": cell.latent_dim, "seed": cell.seed}
+    tables["seeds"] = {"data_entropy": list(seeds.data.entropy),
+                       "latent": str(seeds.latent), "model": str(seeds.model),
+                       "train": str(seeds.train), "evaluate": str(seeds.evaluate)}
+    atomic_write_text(cell_dir / "config.toml", to_toml(tables))
+    atomic_write_json(cell_dir / "config.json", tables)
+    atomic_write_json(cell_dir / "environment.json", environment(
+        {"latent": _latent_record(latent), "task": built.info, "device": device}))
+    return _Prepared(task, cell, cell_dir, seeds, latent, built, tables, build_seconds)
+
+
+def _finish_cell(config: ExperimentConfig, p: _Prepared, result: Any,
+                 console: Console, *, packed: int = 1) -> CellRecord:
+    """Evaluate a trained cell, draw its loss plot and write ``metrics.json`` (last)."""
+    t1 = time.perf_counter()
+    metrics = p.task.evaluate(p.built, p.latent, config, p.cell, p.seeds, run_dir=p.cell_dir)
+    missing = [m.name for m in p.task.metrics if m.name not in metrics]
+    if missing:
+        raise RuntimeError(f"task {p.task.name!r} did not return metric(s) {missing}")
+    _loss_plot(result.history, p.cell_dir / "loss.png", p.cell.key)
+    record = {
+        "cell": p.tables["cell"],
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        # Why a metric is NaN (e.g. "FCD off"), as the task recorded it; the report shows it.
+        "notes": dict(metrics.notes) if isinstance(metrics, Metrics) else {},
+        "steps": result.steps,
+        "train_seconds": result.history[-1]["seconds"] if result.history else result.seconds,
+        "iterations_per_second": (result.steps - (result.resumed_from or 0))
+        / max(result.seconds, 1e-9),
+        "build_seconds": round(p.build_seconds, 3),
+        "evaluate_seconds": round(time.perf_counter() - t1, 3),
+        "resumed_from": result.resumed_from,
+        "pack": packed,
+    }
+    atomic_write_json(p.cell_dir / "metrics.json", record)
+    summary = ", ".join(f"{m.name} {m.format(metrics[m.name])}" for m in p.task.metrics)
+    console.print(f"    {p.cell.key}: {summary}  ({record['iterations_per_second']:.1f} it/s"
+                  + (f", in a pack of {packed})" if packed > 1 else ")"))
+    return CellRecord(p.cell, p.cell_dir, record["metrics"])
+
+
 def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: str = "cpu",
              console: Console | None = None, progress: bool = True,
              threads: int | None = None, log_to: Sequence[str] = ()) -> CellRecord:
@@ -335,59 +429,87 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     ``log_to``: experiment trackers (``qlatent.train.tracking.make_callbacks``) given the
     cell directory; see ``run_experiment`` for the other arguments.
     """
-    task = get_task(config.task)
     console = console or Console()
     threads = torch.get_num_threads() if threads is None else threads
     log_to = check_log_to(log_to)
-    cell_dir = Path(cell_dir)
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    seeds = seeds_of(config, cell)
-    t0 = time.perf_counter()
-    latent = make_latent(config, cell, seeds)
-    built = task.build(config, cell, seeds)
-    torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
-    t_build = time.perf_counter() - t0
-    cell_tables = config.to_dict()
-    cell_tables["cell"] = {"dataset": cell.dataset, "latent": cell.latent,
-                           "latent_dim": cell.latent_dim, "seed": cell.seed}
-    cell_tables["seeds"] = {"data_entropy": list(seeds.data.entropy),
-                            "latent": str(seeds.latent), "model": str(seeds.model),
-                            "train": str(seeds.train), "evaluate": str(seeds.evaluate)}
-    atomic_write_text(cell_dir / "config.toml", to_toml(cell_tables))
-    atomic_write_json(cell_dir / "config.json", cell_tables)
-    atomic_write_json(cell_dir / "environment.json", environment(
-        {"latent": _latent_record(latent), "task": built.info, "device": device}))
-    callbacks = list(task.callbacks(built, latent, config, cell, seeds, run_dir=cell_dir))
+    p = _prepare_cell(config, cell, cell_dir, device=device, threads=threads)
+    callbacks = list(p.task.callbacks(p.built, p.latent, config, cell, p.seeds,
+                                      run_dir=p.cell_dir))
     if log_to:
         from qlatent.train.tracking import make_callbacks
 
-        callbacks += list(make_callbacks(log_to, cell_dir))
-    result = fit(built.generator, built.critic, latent, built.data, config.train,
-                 seed=seeds.train, device=device, progress=progress, run_dir=cell_dir,
+        callbacks += list(make_callbacks(log_to, p.cell_dir))
+    result = fit(p.built.generator, p.built.critic, p.latent, p.built.data, config.train,
+                 seed=p.seeds.train, device=device, progress=progress, run_dir=p.cell_dir,
                  resume=True, callbacks=callbacks)
-    t1 = time.perf_counter()
-    metrics = task.evaluate(built, latent, config, cell, seeds, run_dir=cell_dir)
-    missing = [m.name for m in task.metrics if m.name not in metrics]
-    if missing:
-        raise RuntimeError(f"task {task.name!r} did not return metric(s) {missing}")
-    _loss_plot(result.history, cell_dir / "loss.png", cell.key)
-    record = {
-        "cell": cell_tables["cell"],
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        # Why a metric is NaN (e.g. "FCD off"), as the task recorded it; the report shows it.
-        "notes": dict(metrics.notes) if isinstance(metrics, Metrics) else {},
-        "steps": result.steps,
-        "train_seconds": result.history[-1]["seconds"] if result.history else result.seconds,
-        "iterations_per_second": (result.steps - (result.resumed_from or 0))
-        / max(result.seconds, 1e-9),
-        "build_seconds": round(t_build, 3),
-        "evaluate_seconds": round(time.perf_counter() - t1, 3),
-        "resumed_from": result.resumed_from,
-    }
-    atomic_write_json(cell_dir / "metrics.json", record)
-    summary = ", ".join(f"{m.name} {m.format(metrics[m.name])}" for m in task.metrics)
-    console.print(f"    {summary}  ({record['iterations_per_second']:.1f} it/s)")
-    return CellRecord(cell, cell_dir, record["metrics"])
+    return _finish_cell(config, p, result, console)
+
+
+def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
+             device: str = "cpu", console: Console | None = None, progress: bool = True,
+             threads: int | None = None) -> list[CellRecord | None]:
+    """Train cells that share an architecture as one pack (``qlatent.train.fit_pack``), then
+    evaluate and record each in its own directory exactly as ``run_cell`` does.
+
+    Member k follows the trajectory of its solo run (same seeds, latent, data, initialisation);
+    each cell directory gets its own ``log.jsonl`` and, at the end, its own solo checkpoint
+    (``member_checkpoint``), so ``qlatent report``, ``load_run`` and ``qlatent sample`` read it
+    like any cell. The pack's own checkpoint lives in ``out_dir/.packs/<digest of the cells>/``:
+    a killed pack resumes from it. Task callbacks (e.g. QM9's intermediate scores) and trackers
+    are not run in packs.
+
+    Returns:
+        One record per cell, ``None`` for a member whose loss turned NaN (reported, and its
+        cell left without ``metrics.json``; the others are recorded).
+    """
+    from qlatent._io import digest
+    from qlatent.models import pack, unpack
+    from qlatent.train import fit_pack, load_checkpoint, member_checkpoint, save_checkpoint
+
+    console = console or Console()
+    threads = torch.get_num_threads() if threads is None else threads
+    out_dir = Path(out_dir)
+    prepared = [_prepare_cell(config, c, out_dir / c.key, device=device, threads=threads)
+                for c in cells]
+    G = pack([p.built.generator for p in prepared])
+    D = pack([p.built.critic for p in prepared])
+    pack_dir = out_dir / ".packs" / digest([c.key for c in cells])[:16]
+    result = fit_pack(G, D, [p.latent for p in prepared], [p.built.data for p in prepared],
+                      config.train, seeds=[p.seeds.train for p in prepared], device=device,
+                      progress=progress, run_dir=pack_dir, resume=True,
+                      member_dirs=[p.cell_dir for p in prepared])
+    state = load_checkpoint(pack_dir / "checkpoint.pt")
+    records: list[CellRecord | None] = []
+    for k, (p, G_k, D_k) in enumerate(zip(prepared, unpack(G), unpack(D), strict=True)):
+        if result.members[k].failed_at is not None:
+            console.print(f"[red]    {p.cell.key}: failed, its loss turned NaN at step "
+                          f"{result.members[k].failed_at}[/red]")
+            records.append(None)
+            continue
+        save_checkpoint(p.cell_dir / "checkpoint.pt",
+                        member_checkpoint(state, k, generator=G, critic=D))
+        p.built.generator, p.built.critic = G_k.eval(), D_k.eval()
+        records.append(_finish_cell(config, p, result.members[k], console, packed=len(cells)))
+    return records
+
+
+def plan_packs(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[int],
+               out_dir: Path, size: int) -> list[list[int]]:
+    """Group the ``pending`` cells of ``grid`` into packs of at most ``size`` cells that share
+    an architecture (same dataset and latent length: the task builds the same networks), in
+    grid order. A cell with a solo checkpoint of its own (an interrupted solo run) stays alone
+    and resumes solo."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    packs: list[list[int]] = []
+    for i in pending:
+        cell = grid[i]
+        if size == 1 or (out_dir / cell.key / "checkpoint.pt").exists():
+            packs.append([i])
+            continue
+        groups.setdefault((cell.dataset, cell.latent_dim), []).append(i)
+    for members in groups.values():
+        packs.extend(members[j:j + size] for j in range(0, len(members), size))
+    return sorted(packs, key=lambda members: members[0])
 
 
 def seeds_of(config: ExperimentConfig, cell: Cell) -> CellSeeds:
