@@ -53,6 +53,35 @@ def beam_splitter(theta: float, phi: float = 0.0) -> np.ndarray:
     return np.array([[c, -np.exp(-1j * phi) * s], [np.exp(1j * phi) * s, c]], dtype=np.complex128)
 
 
+def loop_settings(n_modes: int, loop_lengths: Sequence[int], rng: RngLike = None, *,
+                  angles: Any = None) -> tuple[tuple[int, ...], np.ndarray]:
+    """The checked delays and beam-splitter settings of a loop circuit (see ``loop_unitary``):
+    ``(delays, float64[n_bs, 2] of (theta, phi))``, drawn from ``rng`` (theta ~ U[0, pi/2],
+    phi ~ U[0, 2pi)) when ``angles`` is None. One source for the NumPy circuit and the
+    trainable one of ``qlatent.quantum``, so both draw the same settings from one seed."""
+    m = check_int("n_modes", n_modes, minimum=2)
+    if isinstance(loop_lengths, (str, bytes)) or not isinstance(loop_lengths, Sequence):
+        raise TypeError(f"loop_lengths must be a sequence of integers, got {loop_lengths!r}")
+    if len(loop_lengths) == 0:
+        raise ValueError("loop_lengths must hold at least one delay, got an empty sequence")
+    delays = tuple(check_int("loop_lengths[i]", d, minimum=1, maximum=m - 1)
+                   for d in loop_lengths)
+    n_bs = sum(m - d for d in delays)
+    if angles is None:
+        gen = as_generator(rng)
+        settings = np.empty((n_bs, 2))
+        settings[:, 0] = gen.uniform(0.0, np.pi / 2, size=n_bs)
+        settings[:, 1] = gen.uniform(0.0, 2 * np.pi, size=n_bs)
+    else:
+        settings = np.asarray(angles, dtype=np.float64)
+        if settings.shape != (n_bs, 2):
+            raise ValueError(f"angles must have shape ({n_bs}, 2) (theta, phi per beam "
+                             f"splitter), got shape {settings.shape}")
+        if not np.all(np.isfinite(settings)):
+            raise ValueError("angles must be finite, got NaN or infinite entries")
+    return delays, settings
+
+
 def loop_unitary(n_modes: int, loop_lengths: Sequence[int], rng: RngLike = None, *,
                  angles: Any = None) -> np.ndarray:
     """Unitary of an ORCA-style time-bin loop circuit.
@@ -74,24 +103,7 @@ def loop_unitary(n_modes: int, loop_lengths: Sequence[int], rng: RngLike = None,
         complex128[m, m] unitary.
     """
     m = check_int("n_modes", n_modes, minimum=2)
-    if isinstance(loop_lengths, (str, bytes)) or not isinstance(loop_lengths, Sequence):
-        raise TypeError(f"loop_lengths must be a sequence of integers, got {loop_lengths!r}")
-    if len(loop_lengths) == 0:
-        raise ValueError("loop_lengths must hold at least one delay, got an empty sequence")
-    delays = [check_int("loop_lengths[i]", d, minimum=1, maximum=m - 1) for d in loop_lengths]
-    n_bs = sum(m - d for d in delays)
-    if angles is None:
-        gen = as_generator(rng)
-        settings = np.empty((n_bs, 2))
-        settings[:, 0] = gen.uniform(0.0, np.pi / 2, size=n_bs)
-        settings[:, 1] = gen.uniform(0.0, 2 * np.pi, size=n_bs)
-    else:
-        settings = np.asarray(angles, dtype=np.float64)
-        if settings.shape != (n_bs, 2):
-            raise ValueError(f"angles must have shape ({n_bs}, 2) (theta, phi per beam "
-                             f"splitter), got shape {settings.shape}")
-        if not np.all(np.isfinite(settings)):
-            raise ValueError("angles must be finite, got NaN or infinite entries")
+    delays, settings = loop_settings(m, loop_lengths, rng, angles=angles)
     U = np.eye(m, dtype=np.complex128)
     b = 0
     for d in delays:

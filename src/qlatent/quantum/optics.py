@@ -30,6 +30,7 @@ from torch import nn
 
 from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_int
+from qlatent.photonics.unitaries import loop_settings
 
 #: :func:`output_distribution` refuses Fock spaces with more states (8 photons in 16 modes have
 #: 490,314; autograd keeps a few tensors of about 5 K entries each).
@@ -200,25 +201,8 @@ class LoopCircuit(Interferometer):
                  angles: Any = None, dtype: torch.dtype = torch.float64) -> None:
         super().__init__(n_modes, dtype)
         m = self.n_modes
-        if isinstance(loop_lengths, (str, bytes)) or not hasattr(loop_lengths, "__len__"):
-            raise TypeError(f"loop_lengths must be a sequence of integers, got {loop_lengths!r}")
-        if len(loop_lengths) == 0:
-            raise ValueError("loop_lengths must hold at least one delay, got an empty sequence")
-        self.loop_lengths = tuple(check_int("loop_lengths[i]", d, minimum=1, maximum=m - 1)
-                                  for d in loop_lengths)
-        n_bs = sum(m - d for d in self.loop_lengths)
-        if angles is None:
-            gen = as_generator(rng)
-            settings = np.empty((n_bs, 2))
-            settings[:, 0] = gen.uniform(0.0, np.pi / 2, size=n_bs)
-            settings[:, 1] = gen.uniform(0.0, 2 * np.pi, size=n_bs)
-        else:
-            settings = np.asarray(angles, dtype=np.float64)
-            if settings.shape != (n_bs, 2):
-                raise ValueError(f"angles must have shape ({n_bs}, 2) (theta, phi per beam "
-                                 f"splitter), got shape {settings.shape}")
-            if not np.all(np.isfinite(settings)):
-                raise ValueError("angles must be finite, got NaN or infinite entries")
+        # the same checks and the same draws as photonics.loop_unitary (one source)
+        self.loop_lengths, settings = loop_settings(m, loop_lengths, rng, angles=angles)
         self.theta = nn.Parameter(torch.tensor(settings[:, 0], dtype=dtype))
         self.phi = nn.Parameter(torch.tensor(settings[:, 1], dtype=dtype))
         top, bottom, layer = [], [], []
