@@ -374,17 +374,6 @@ class Task(ABC):
         """Report figures (title, png path) from finished cells; none by default."""
         return []
 
-    def check(self, config: Any) -> None:
-        """Check that ``config`` is one of this task's: its tables are this task's types and
-        its datasets are this task's (an ``ExperimentConfig`` already guarantees both)."""
-        if config.task != self.name:
-            raise ValueError(f"config is for task {config.task!r}, not {self.name!r}")
-        if not (isinstance(config.model, self.model_table)
-                and isinstance(config.task_params, self.task_table)):
-            raise TypeError(f"config.model / config.task_params must be "
-                            f"{self.model_table.__name__} / {self.task_table.__name__}")
-        check_datasets(config.datasets, self)
-
 
 def register_task(task: Task) -> Task:
     """Add ``task`` to the registry under ``task.name`` (returns it)."""
