@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from qlatent.data import discrete
 from qlatent.data.discrete import bars_and_stripes, is_bars_and_stripes
@@ -43,12 +44,42 @@ def test_is_bars_and_stripes_on_every_3x3_image():
 
 
 def test_sample_follows_the_target():
+    import torch
+
     d = bars_and_stripes(2)
-    x = d.sample(6000, rng=0)
-    assert x.dtype == np.uint8 and is_bars_and_stripes(x, 2).all()
-    _, counts = np.unique(x, axis=0, return_counts=True)
-    assert len(counts) == 6 and np.all(np.abs(counts / 6000 - 1 / 6) < 5 * np.sqrt(1 / 6 / 6000))
-    np.testing.assert_array_equal(d.sample(50, rng=3), d.sample(50, rng=3))
+    x = d.sample(6000, generator=torch.Generator().manual_seed(0))
+    assert x.dtype == torch.float32 and x.shape == (6000, 4) and d.dim == 4
+    assert is_bars_and_stripes(x.numpy(), 2).all()
+    _, counts = np.unique(x.numpy(), axis=0, return_counts=True)
+    assert len(counts) == 6
+    assert stats.chisquare(counts, np.full(6, 1000)).pvalue > 1e-4  # alpha fixed in advance
+    g = lambda s: torch.Generator().manual_seed(s)  # noqa: E731
+    assert torch.equal(d.sample(50, generator=g(3)), d.sample(50, generator=g(3)))
+    assert not torch.equal(d.sample(50, generator=g(3)), d.sample(50, generator=g(4)))
+    assert d.sample(0).shape == (0, 4)
+    # without a target: uniform over the rows of data
+    rows = discrete.DiscreteData(name="two", data=np.array([[0, 1], [1, 1]], dtype=np.uint8))
+    y = rows.sample(4000, generator=g(1))
+    assert abs(float(y[:, 0].mean()) - 0.5) < 5 * 0.5 / np.sqrt(4000)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        d.sample(3, generator=0)
+    assert d.to("meta").sample(5).device.type == "meta"
+
+
+def test_a_discrete_data_set_trains_a_gan():
+    """The data plugs into train.fit as the synthetic sets do (a 2-step smoke run)."""
+    import torch
+
+    from qlatent import latents, train
+    from qlatent.models import MLP
+
+    d = bars_and_stripes(2)
+    G = MLP(4, 4, hidden=(8,))
+    D = MLP(4, 1, hidden=(8,))
+    run = train.fit(G, D, latents.get("gaussian", dim=4), d,
+                    train.Config(steps=2, batch_size=8, n_critic=1), seed=0)
+    assert len(run.history) >= 1
+    assert all(np.isfinite(h["loss_critic"]) for h in run.history)
 
 
 def test_bars_and_stripes_bad_sizes():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from qlatent._validation import check_bits, check_int
 
@@ -30,9 +31,13 @@ MIXTURE_MAX_BITS = 20
 BOSON_EXACT_MAX_STATES = 20_000
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class DiscreteData:
     """A discrete data set: training rows, and its exact target distribution where defined.
+
+    It is also a data source for ``qlatent.train.fit`` (a classical or quantum GAN on the same
+    rows), with the interface of the synthetic sets: ``dim``, ``device``, ``to(device)`` and
+    ``sample(n, *, generator) -> float32 Tensor[n, dim]``.
 
     Attributes:
         name: the builder and its parameters, e.g. ``"bars_and_stripes(3x3)"``.
@@ -51,21 +56,40 @@ class DiscreteData:
     held_out: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.device = torch.device("cpu")
+
     @property
-    def width(self) -> int:
+    def dim(self) -> int:
         """n: the number of bits (or modes) per row."""
         return int(self.data.shape[1])
 
-    def sample(self, n: int, *, rng: Any = None) -> np.ndarray:
-        """Draw ``n`` rows from the target (``probs`` over ``states``) or, where no target is
-        defined, uniformly from ``data`` with replacement: uint8 [n, width]."""
-        from qlatent._random import as_generator
+    def to(self, device: str | torch.device) -> DiscreteData:
+        """Draw ``sample``'s batches on ``device`` from now on (in place); returns ``self``."""
+        self.device = torch.device(device)
+        return self
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` rows: float32 Tensor[n, dim] on ``self.device``.
+
+        From the target (``torch.multinomial`` over ``probs``) where one is defined, else
+        uniformly from ``data`` with replacement; ``generator`` (a ``torch.Generator`` on
+        ``self.device``, or None for torch's default) is the only randomness.
+        """
+        from qlatent._random import check_generator
 
         n = check_int("n", n, minimum=0)
-        gen = as_generator(rng)
+        check_generator(generator)
+        rows = self.states if self.probs is not None else self.data
+        table = torch.from_numpy(rows).to(self.device, torch.float32)
+        if n == 0:
+            return table[:0]
         if self.probs is not None:
-            return self.states[gen.choice(len(self.states), size=n, p=self.probs)]
-        return self.data[gen.integers(0, len(self.data), size=n)]
+            weights = torch.from_numpy(self.probs).to(self.device)
+            idx = torch.multinomial(weights, n, replacement=True, generator=generator)
+        else:
+            idx = torch.randint(0, len(rows), (n,), generator=generator, device=self.device)
+        return table.index_select(0, idx)
 
     def __repr__(self) -> str:
         parts = [f"{self.name}: data {self.data.shape}"]
