@@ -68,7 +68,6 @@ def test_sample_follows_the_target():
 
 def test_a_discrete_data_set_trains_a_gan():
     """The data plugs into train.fit as the synthetic sets do (a 2-step smoke run)."""
-    import torch
 
     from qlatent import latents, train
     from qlatent.models import MLP
