@@ -191,7 +191,9 @@ def test_bad_input_is_named():
         dm.exact_mmd(pats, np.full(6, 1 / 6), np.full(6, 1 / 6), bandwidths=0.0)
     with pytest.raises(ValueError, match="bandwidth must be > 0, got -1.0"):
         metrics.mmd(np.zeros((3, 2)), np.ones((3, 2)), bandwidth=(1.0, -1.0))
-    with pytest.raises(ValueError, match="states must not repeat"):
+    with pytest.raises(ValueError, match="train must not repeat a row"):
+        dm.generalization_metrics(pats, pats[[0, 0]], pats)
+    with pytest.raises(ValueError, match="states must not repeat a row"):
         dm.empirical_probs(pats, np.concatenate([pats, pats[:1]]))
     with pytest.raises(ValueError, match="train must be a subset of solutions"):
         dm.generalization_metrics(pats, [[1, 1, 1, 1], [1, 0, 0, 1]], pats)

@@ -66,10 +66,11 @@ def _probs(name: str, x: Any, *, size: int | None = None, complete: bool = True)
     return arr
 
 
-def _index(states: np.ndarray) -> dict[bytes, int]:
+def _index(states: np.ndarray, name: str = "states") -> dict[bytes, int]:
     index = {row.tobytes(): k for k, row in enumerate(states)}
     if len(index) != len(states):
-        raise ValueError("states must not repeat a state")
+        raise ValueError(f"{name} must not repeat a row (distinct states), got "
+                         f"{len(states) - len(index)} repeat(s)")
     return index
 
 
@@ -137,7 +138,8 @@ def relative_entropy(model: Any, target: Any, *, epsilon: float = KL_EPSILON) ->
     ``scipy.stats.entropy(generated, target)``) scores the model-to-target direction, the
     reverse of :func:`kl_divergence`: RE = sum_{k: q_k > 0} q_k log(q_k / max(p_k, ε)).
     Qiskit floors the model's zero probabilities at 1e-8 before scipy renormalises; we keep
-    q_k log q_k -> 0 there (the limit), so values agree to about 1e-7.
+    the limit q_k log q_k -> 0 there (their floor shifts the value by terms of order
+    1e-8 |log 1e-8| ~ 2e-7 per empty bin).
 
     Args:
         model (float[K]): q over the ordered bins, summing to 1.
@@ -281,8 +283,8 @@ def generalization_metrics(samples: Any, train: Any, solutions: Any) -> dict[str
     solutions = _rows("solutions", solutions)
     train = _rows("train", train, width=solutions.shape[1])
     x = _rows("samples", samples, width=solutions.shape[1])
-    sol_index = _index(solutions)
-    train_keys = set(_index(train))
+    sol_index = _index(solutions, "solutions")
+    train_keys = set(_index(train, "train"))
     if not train_keys <= set(sol_index):
         raise ValueError("train must be a subset of solutions (every training row valid)")
     unseen = set(sol_index) - train_keys

@@ -231,6 +231,10 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     if not hasattr(model, "log_prob"):
         raise TypeError(f"model must have a log_prob method, got {type(model).__name__}")
     data = _check_counts_data(data)
+    dim = getattr(model, "dim", None)
+    if isinstance(dim, int) and data.shape[1] != dim:
+        raise ValueError(f"data must have {dim} columns (the model's dim), got shape "
+                         f"{tuple(data.shape)}")
     if weights is not None:
         weights = torch.as_tensor(weights, dtype=torch.float64)
         if weights.shape != (data.shape[0],) or not torch.isfinite(weights).all() or bool(
