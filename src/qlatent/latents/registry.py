@@ -16,6 +16,9 @@ bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
                          ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
                          (default dim // 2); parameters are the circuit's angles (``born.py``)
+multinomial              trainable classical control of ``born``: n photons placed
+                         independently over dim modes with learnt probabilities
+                         (``multinomial.py``)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -45,6 +48,7 @@ from qlatent.latents.banks import build_bank, check_bank_size, default_seed, der
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -156,6 +160,11 @@ def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "
                       seed=seed)
 
 
+def _multinomial(*, dim: int, seed: Any = None, n_photons: int | None = None,
+                 normalize: str = "center") -> MultinomialLatent:
+    return MultinomialLatent(dim, n_photons=n_photons, normalize=normalize)
+
+
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "gaussian": _gaussian,
     "bernoulli": _bernoulli,
@@ -166,6 +175,7 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "shuffled": _challenger_factory("shuffled"),
     "bank": _bank,
     "born": _born,
+    "multinomial": _multinomial,
 }
 
 
@@ -240,6 +250,10 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         check_int("dim", dim, minimum=1)
     if name == "born":
         check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        return
+    if name == "multinomial":
+        check_multinomial_parameters(dim=dim, **{k: v for k, v in params.items()
+                                                 if k != "seed"})
         return
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)
