@@ -4,8 +4,8 @@ NaN stops, and packs whose members follow their solo runs.
 
 Tolerances fixed in advance: the estimator's mean over N independent batches is within 5
 standard errors (its own, from the N batch estimates) of the exact gradient in every
-component; pack members within the float32 tolerance of ``test_pack.py`` (rtol 1e-4, atol
-1e-5 after 30 steps).
+component; pack members within the float64 tolerance of ``test_pack.py`` (rtol 1e-9, atol
+1e-11 after 30 steps).
 """
 
 import math
@@ -79,6 +79,7 @@ def test_score_function_gradient_matches_the_exact_gradient(name, params):
     assert torch.all((mean - exact).abs() <= 5 * se + 1e-9), (mean - exact) / se
 
 
+@pytest.mark.slow
 def test_the_leave_one_out_baseline_cuts_the_variance_and_not_the_mean():
     latent = get("born", dim=4, n_photons=2, kind="quantum", seed=5)
     exact = _exact_gradient(latent)
@@ -99,10 +100,13 @@ def test_surrogate_rejects_bad_shapes():
 
 # --------------------------------------------------------------------------- training
 class Ring:
+    def __init__(self, dtype=torch.float32):
+        self.dtype = dtype
+
     def sample(self, n, *, generator):
         angle = torch.randint(8, (n,), generator=generator) * (torch.pi / 4)
         centres = 2.0 * torch.stack((angle.cos(), angle.sin()), 1)
-        return centres + 0.05 * torch.randn(n, 2, generator=generator)
+        return (centres + 0.05 * torch.randn(n, 2, generator=generator)).to(self.dtype)
 
 
 def _models(seed=100, dim=4):
@@ -224,48 +228,71 @@ def test_centring_follows_the_moving_distribution(name):
 
 
 # --------------------------------------------------------------------------- packs
+class Float64(torch.nn.Module):
+    """A latent whose draws (the same draws) come as float64, for float64 networks: packed and
+    solo arithmetic then agree to ~1e-16, which Adam's normalised steps cannot blow up (in
+    float32, a parameter whose exact gradient is ~0 takes lr-sized steps of round-off sign)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.dim = inner, inner.dim
+        for name in ("sample_counts", "log_prob"):
+            if hasattr(inner, name):
+                setattr(self, name, getattr(inner, name))
+
+    def normalized(self, counts):
+        return self.inner.normalized(counts).double()
+
+    def sample(self, n, *, generator=None):
+        return self.inner.sample(n, generator=generator).double()
+
+
 def _pack_latents():
-    return [get("born", dim=4, n_photons=2, kind="quantum", seed=1),
-            get("multinomial", dim=4, n_photons=2),
-            get("born", dim=4, n_photons=2, kind="photonic", seed=2),
-            get("gaussian", dim=4)]
+    return [Float64(get("born", dim=4, n_photons=2, kind="quantum", seed=1)),
+            Float64(get("multinomial", dim=4, n_photons=2)),
+            Float64(get("born", dim=4, n_photons=2, kind="photonic", seed=2)),
+            Float64(get("gaussian", dim=4))]
 
 
+def _models64(seed):
+    return tuple(m.double() for m in _models(seed))
+
+
+@pytest.mark.slow
 def test_pack_members_with_trained_latents_follow_their_solo_runs(tmp_path):
     config = CONFIG.replace(steps=30, checkpoint_every=0, log_every=10)
     seeds = [11, 12, 13, 14]
-    models = [_models(100 + k) for k in range(4)]
+    models = [_models64(100 + k) for k in range(4)]
     G, D = pack([m[0] for m in models]), pack([m[1] for m in models])
     packed_latents = _pack_latents()
-    fit_pack(G, D, packed_latents, [Ring() for _ in range(4)], config, seeds=seeds,
+    fit_pack(G, D, packed_latents, [Ring(torch.float64) for _ in range(4)], config, seeds=seeds,
              run_dir=tmp_path)
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert sorted(state["latents"]) == ["0", "1", "2"]  # the gaussian has nothing to train
     solo_latents = _pack_latents()
     for k in range(4):
-        Gk, Dk = _models(100 + k)
-        fit(Gk, Dk, solo_latents[k], Ring(), config, seed=seeds[k])
+        Gk, Dk = _models64(100 + k)
+        fit(Gk, Dk, solo_latents[k], Ring(torch.float64), config, seed=seeds[k])
         for a, b in ((unpack(G)[k], Gk), (unpack(D)[k], Dk), (packed_latents[k],
                                                                 solo_latents[k])):
             for (n, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
-                torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5,
+                torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11,
                                            msg=lambda m, k=k, n=n: f"member {k} {n}: {m}")
         solo_ckpt = member_checkpoint(state, k, generator=G, critic=D)
         assert ("latent" in solo_ckpt) == (k < 3)
-    assert not torch.equal(packed_latents[0].interferometer.theta
-                           if hasattr(packed_latents[0].interferometer, "theta")
-                           else next(packed_latents[0].parameters()),
-                           next(_pack_latents()[0].parameters()))
+    assert not torch.equal(next(packed_latents[0].parameters()),
+                           next(_pack_latents()[0].parameters()))  # θ did train
 
 
+@pytest.mark.slow
 def test_a_killed_pack_with_trained_latents_resumes_bit_identical(tmp_path):
     config = CONFIG.replace(steps=6, checkpoint_every=3)
 
     def run(run_dir, steps):
-        models = [_models(100 + k) for k in range(4)]
+        models = [_models64(100 + k) for k in range(4)]
         G, D = pack([m[0] for m in models]), pack([m[1] for m in models])
         lats = _pack_latents()
-        fit_pack(G, D, lats, [Ring() for _ in range(4)], config.replace(steps=steps),
+        fit_pack(G, D, lats, [Ring(torch.float64) for _ in range(4)], config.replace(steps=steps),
                  seeds=[11, 12, 13, 14], run_dir=run_dir)
         return G, D, lats
 

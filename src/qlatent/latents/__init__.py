@@ -29,7 +29,8 @@ from qlatent.latents.summary import summarize_bank
 __all__ = [
     "BANK_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank", "BankError",
     "BankLatent", "BernoulliLatent", "BornLatent",
-    "GaussianLatent", "LatentDistribution", "MultinomialLatent", "UniformLatent", "build_bank", "column_statistics",
+    "GaussianLatent", "LatentDistribution", "MultinomialLatent", "UniformLatent", "build_bank",
+    "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",
 ]

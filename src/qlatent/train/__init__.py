@@ -26,8 +26,9 @@ from qlatent.train.step import (
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 
-__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LatentTrainer", "LossWindow",
-           "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState", "RandomStreams", "STREAMS",
-           "StepLosses", "check_resumable", "fit", "fit_pack", "gradient_penalty", "interpolate",
-           "is_trainable", "latent_trainer", "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
+__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LatentTrainer",
+           "LossWindow", "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState",
+           "RandomStreams", "STREAMS", "StepLosses", "check_resumable", "fit", "fit_pack",
+           "gradient_penalty", "interpolate", "is_trainable", "latent_trainer",
+           "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
            "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step"]
