@@ -13,6 +13,13 @@ gradient of its own loss (no number crosses the member axis). One optimiser runs
 packed parameters: Adam and RMSprop are elementwise, so row k of every state tensor is the
 solo run's state (Adam's step count is shared, and equal, since every member steps together).
 
+A member with a trainable latent and ``config.latent_lr > 0`` trains it as its solo run does
+(``qlatent.train.latent``): its own ``LatentTrainer`` (optimiser state in the pack's checkpoint
+under ``latents``), fed row k of the generator batch's per-sample losses. Members then follow
+their solo runs to round-off (tested in float64); in float32, round-off differences in the
+losses can flip the sign of Adam's normalised step for a parameter whose gradient is near
+zero, so a trained latent's θ follows its solo run only statistically.
+
 A member whose loss (critic or generator, any update) turns non-finite is *failed*: from that
 update on its gradients are zeroed and its parameters restored after every optimiser step, so
 it stays frozen at its last finite state while the others go on; it is reported with the step
