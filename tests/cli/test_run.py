@@ -53,6 +53,12 @@ def test_run_ring_and_bad_input(tmp_path):
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     assert (out / "ring_samples.png").exists()
+    result = runner.invoke(app, ["report", str(out), "--anchor", "gaussian"])
+    assert result.exit_code == 0 and "Paired tests: gaussian − every other" in (
+        out / "report.md").read_text()
+    result = runner.invoke(app, ["report", str(out), "--anchor", "born_q"])
+    assert result.exit_code != 0 and "anchor must be one of the experiment's latents " \
+        "(gaussian), got 'born_q'" in result.output
     bad = tmp_path / "bad.toml"
     bad.write_text((PAPER / "fig2_ring_quick.toml").read_text().replace("lr =", "lr_g ="))
     result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "x")])

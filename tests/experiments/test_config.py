@@ -4,6 +4,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 
 from qlatent.experiments.config import ExperimentConfig, load_config, to_toml
 from qlatent.experiments.runner import cells, parse_seeds, select
@@ -165,3 +166,74 @@ def test_parse_seeds_and_select():
     # The parameters of latents left out stay (checked), but are not written.
     assert "gaussian" in config.latent_params
     assert set(config.to_dict()["latent_params"]) == {"quantum", "photonic"}
+
+
+VARIANTS = """
+[experiment]
+task = "ring"
+datasets = ["ring"]
+latents = ["born_q", "born_p", "multinomial"]
+seeds = 1
+latent_dims = [4]
+
+[latent_params.born_q]
+latent = "born"
+kind = "quantum"
+
+[latent_params.born_p]
+latent = "born"
+kind = "photonic"
+"""
+
+
+def test_named_variants_build_their_registered_latent(tmp_path):
+    from qlatent.experiments.runner import make_latent, seeds_of
+
+    config = load_config(_write(tmp_path, VARIANTS))
+    assert [c.key for c in cells(config)] == ["ring/born_q-L4/seed-0", "ring/born_p-L4/seed-0",
+                                              "ring/multinomial-L4/seed-0"]
+    built = {c.latent: make_latent(config, c, seeds_of(config, c)) for c in cells(config)}
+    assert built["born_q"].kind == "quantum" and built["born_p"].kind == "photonic"
+    # paired circuits: both variants of a seed start from the same angles
+    for a, b in zip(built["born_q"].parameters(), built["born_p"].parameters(), strict=True):
+        assert torch.equal(a, b)
+    again = ExperimentConfig.from_dict(tomllib.loads(to_toml(config.to_dict())))
+    assert again.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize("old, new, error, match", [
+    ('latent = "born"\nkind = "quantum"', 'latent = "borne"\nkind = "quantum"', ValueError,
+     r"latent_params.born_q.latent must be one of 'gaussian'.*got 'borne'"),
+    ('kind = "quantum"', 'kind = "qantum"', ValueError,
+     r"latent_params.born_q \(latent_dim 4\): kind must be one of 'quantum', 'photonic'"),
+    ('[latent_params.born_p]\nlatent = "born"',
+     '[latent_params.born_p]\nlatent = "born"\ncircuit = "1-3-9"', ValueError,
+     r"latent_params.born_p \(latent_dim 4\): dim must be >= 10 for a born latent with circuit "
+     r"'1-3-9', got 4"),
+    ('"born_p", "multinomial"', '"born_p", "multinomial", "born_x"', ValueError,
+     r"experiment.latents: name must be one of .*or a named variant with "
+     r"\[latent_params.born_x\] latent = \"<one of them>\"; got 'born_x'"),
+    ('"born_q", "born_p"', '"born-q", "born_p"', ValueError, r"(is for a latent not in)"),
+    ('[train]', '[train]', ValueError, r""),
+])
+def test_bad_variants_are_named(tmp_path, old, new, error, match):
+    text = VARIANTS.replace(old, new)
+    if old == '[train]':  # a variant that takes a registered name for another latent
+        text = VARIANTS.replace('"born_q", "born_p"', '"quantum", "born_p"').replace(
+            "[latent_params.born_q]", "[latent_params.quantum]")
+        match = r"latent_params.quantum.latent must be 'quantum' or absent"
+    with pytest.raises(error, match=match) as err:
+        load_config(_write(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+def test_variant_names_must_be_folder_safe(tmp_path):
+    text = VARIANTS.replace('"born_q", "born_p"', '"born/q", "born_p"').replace(
+        "[latent_params.born_q]", '[latent_params."born/q"]')
+    with pytest.raises(ValueError, match="letters, digits and '_'"):
+        load_config(_write(tmp_path, text))
+
+
+def test_latent_lr_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="latent_lr must be >= 0.0, got -0.1"):
+        load_config(_write(tmp_path, VARIANTS + "[train]\nlatent_lr = -0.1\n"))

@@ -332,3 +332,29 @@ def test_bad_pack_requests_write_nothing(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_experiment(_tiny_ring(), tmp_path / "out", console=Console(quiet=True), **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_trained_latents_in_a_pack_record_and_rebuild_their_theta(tmp_path):
+    # Named born variants and the multinomial control, trained with the generator
+    # (latent_lr > 0) as one pack; each cell's own checkpoint holds its trained θ, and
+    # rebuild_cell loads it.
+    base = _tiny_ring()
+    config = base.replace(
+        latents=("born_quantum", "born_photonic", "multinomial"), seeds=(0,),
+        latent_dims=(4,),
+        latent_params={"born_quantum": {"latent": "born", "kind": "quantum"},
+                       "born_photonic": {"latent": "born", "kind": "photonic"}},
+        train=base.train.replace(latent_lr=0.05))
+    records = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False,
+                             pack=3)
+    assert len(records) == 3
+    for r in records:
+        state = torch.load(r.run_dir / "checkpoint.pt", weights_only=True)
+        rebuilt = rebuild_cell(r.run_dir)
+        assert rebuilt.latent.state_dict().keys() == state["latent"].keys()
+        for key, value in state["latent"].items():
+            assert torch.equal(rebuilt.latent.state_dict()[key], value)
+        fresh = rebuild_cell(r.run_dir, weights=False).latent
+        assert any(not torch.equal(a, b) for a, b in zip(
+            fresh.parameters(), rebuilt.latent.parameters(), strict=True))  # θ trained

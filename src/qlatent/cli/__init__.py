@@ -24,9 +24,11 @@ from typer.core import TyperGroup
 from qlatent import __version__
 
 #: Exceptions shown as one line (subclasses included: BankError is a ValueError,
-#: FileNotFoundError an OSError); UnpicklingError is torch's on a damaged or refused checkpoint.
+#: FileNotFoundError an OSError); UnpicklingError is torch's on a damaged or refused checkpoint;
+#: FloatingPointError a diverged trainable latent (it names the step and the parameter).
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError,
-                                               RuntimeError, pickle.UnpicklingError)
+                                               RuntimeError, FloatingPointError,
+                                               pickle.UnpicklingError)
 DEBUG_ENV = "QLATENT_DEBUG"
 
 

@@ -141,11 +141,14 @@ def run(
 def report(
     run_dir: Annotated[Path, typer.Argument(
         help="An experiment directory made by `qlatent run`.")],
+    anchor: Annotated[str, typer.Option(
+        help="The latent the paired tests compare every other latent with (a name of the "
+             "grid's experiment.latents, e.g. a trained variant).")] = "quantum",
 ) -> None:
     """Print and write RUN_DIR/report.md, CSV, LaTeX and figures in the paper's layout.
 
     Mean ± SE and 95 % CI over seeds, the published numbers beside ours, paired tests of the
-    quantum latent against every other.
+    anchor latent (default: quantum) against every other.
     """
     from rich.console import Console
 
@@ -153,4 +156,4 @@ def report(
 
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR: no such folder: {run_dir}")
-    write_report(run_dir, console=Console())
+    write_report(run_dir, console=Console(), anchor=anchor)

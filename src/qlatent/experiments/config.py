@@ -15,6 +15,11 @@ A config file has these tables (unknown tables or keys raise and name themselves
     circuit = "haar"             # (in a file, a table for a latent not in `latents` is an
                                  # error; a run directory's config.toml may hold them)
 
+    [latent_params.born_quantum] # a *named variant*: a name of this experiment (listed in
+    latent = "born"              # `latents`, the cells' folder name) for a registered latent
+    kind = "quantum"             # with its own parameters, so one registered latent can run
+                                 # twice (born quantum and born photonic) side by side
+
     [model]                      # the task's model table (e.g. tasks.ring.MLPModel)
     [train]                      # the fields of qlatent.train.Config
     [task]                       # the task's own table (e.g. tasks.ring.RingParams)
@@ -201,11 +206,41 @@ def _table(kind: type[Params], value: Any, table: str) -> Params:
     raise TypeError(f"[{table}] must be a table or a {kind.__name__}, got {value!r}")
 
 
+VARIANT_KEY = "latent"
+"""The key of ``[latent_params.NAME]`` that makes NAME a named variant of a registered latent."""
+
+
+def latent_request(name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered latent and its keyword arguments behind experiment latent ``name``:
+    ``(params["latent"], the other params)`` for a named variant, else ``(name, params)``."""
+    params = dict(params)
+    return params.pop(VARIANT_KEY, name), params
+
+
 def _check_latent(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
     # One latent request at every latent length, without building anything.
+    import re
+
     from qlatent import latents
 
     where = f"latent_params.{name}"
+    if VARIANT_KEY in params:
+        base = params[VARIANT_KEY]
+        if not isinstance(base, str) or base not in latents.names():
+            raise ValueError(f"{where}.{VARIANT_KEY} must be one of "
+                             f"{', '.join(map(repr, latents.names()))}, got {base!r}")
+        if name in latents.names() and name != base:
+            raise ValueError(f"{where}.{VARIANT_KEY} must be {name!r} or absent: {name!r} is a "
+                             f"registered latent, so a variant of {base!r} needs a name of its "
+                             "own")
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            raise ValueError(f"experiment.latents: a named variant's name must hold only "
+                             f"letters, digits and '_' (it names folders), got {name!r}")
+        name, params = latent_request(name, params)
+    elif name not in latents.names():
+        raise ValueError(f"experiment.latents: name must be one of "
+                         f"{', '.join(map(repr, latents.names()))}, or a named variant with "
+                         f"[latent_params.{name}] {VARIANT_KEY} = \"<one of them>\"; got {name!r}")
     if name == "bank":
         raise ValueError("experiment.latents: 'bank' needs a Bank object and cannot be named "
                          "in a config; use 'quantum', 'photonic' or a challenger")

@@ -607,6 +607,9 @@ def write_report(run_dir: str | Path, console: Console | None = None, *,
     ``metrics.json`` raises a one-line ``ValueError`` naming it before anything is written."""
     run_dir = Path(run_dir)
     grid = _grid(run_dir)  # reads and checks every file before anything is written
+    if anchor != ANCHOR and anchor not in grid.config.latents:  # a grid may lack the default
+        raise ValueError(f"anchor must be one of the experiment's latents "
+                         f"({', '.join(grid.config.latents)}), got {anchor!r}")
     text, numbers = _build(grid, run_dir, anchor)
     if grid.records:
         atomic_write_text(run_dir / "report_summary.csv",

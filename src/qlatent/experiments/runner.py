@@ -49,7 +49,7 @@ from rich.console import Console
 
 from qlatent._io import atomic_write_json, atomic_write_text
 from qlatent._validation import check_choice, check_device, check_int
-from qlatent.experiments.config import _PER_RUN, ExperimentConfig, to_toml
+from qlatent.experiments.config import _PER_RUN, ExperimentConfig, latent_request, to_toml
 from qlatent.experiments.tasks import (
     Built,
     Cell,
@@ -115,11 +115,12 @@ def cells(config: ExperimentConfig) -> list[Cell]:
 
 def make_latent(config: ExperimentConfig, cell: Cell, seeds: CellSeeds) -> torch.nn.Module:
     """The cell's latent: ``qlatent.latents.get(cell.latent, dim=cell.latent_dim,
-    seed=seeds.latent, **config.latent_params[cell.latent])``."""
+    seed=seeds.latent, **config.latent_params[cell.latent])`` (for a named variant, the
+    registered latent its ``latent`` key names)."""
     from qlatent import latents
 
-    return latents.get(cell.latent, dim=cell.latent_dim, seed=seeds.latent,
-                       **dict(config.latent_params.get(cell.latent, {})))
+    name, params = latent_request(cell.latent, config.latent_params.get(cell.latent, {}))
+    return latents.get(name, dim=cell.latent_dim, seed=seeds.latent, **params)
 
 
 def check_log_to(log_to: Sequence[str]) -> tuple[str, ...]:
@@ -607,6 +608,8 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
         try:
             built.generator.load_state_dict(state["generator"])
             built.critic.load_state_dict(state["critic"])
+            if "latent" in state:  # a latent trained with the generator (latent_lr > 0)
+                latent.load_state_dict(state["latent"])
         except (RuntimeError, TypeError, KeyError) as err:
             raise ValueError(f"{ckpt}: its networks do not fit the cell's "
                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from err

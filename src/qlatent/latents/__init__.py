@@ -22,6 +22,7 @@ from qlatent.latents.base import LatentDistribution
 from qlatent.latents.bits import BernoulliFitLatent, MADELatent
 from qlatent.latents.born import BORN_CIRCUITS, BORN_KINDS, BornLatent
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.multinomial import MultinomialLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
 from qlatent.latents.registry import get, names, parameters, validate
 from qlatent.latents.summary import summarize_bank
@@ -29,7 +30,8 @@ from qlatent.latents.summary import summarize_bank
 __all__ = [
     "BANK_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank", "BankError",
     "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BornLatent", "MADELatent",
-    "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
+    "GaussianLatent", "LatentDistribution", "MultinomialLatent", "UniformLatent", "build_bank",
+    "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",
 ]

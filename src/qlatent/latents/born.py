@@ -184,12 +184,16 @@ class BornLatent(LatentDistribution):
                 torch.set_num_threads(threads)
         return torch.from_numpy(counts).to(self.input_state.device)
 
+    def normalized(self, counts: torch.Tensor) -> torch.Tensor:
+        """Raw counts (int Tensor[n, m]) as latent vectors: float32 ``(counts - shift) / scale``
+        with the current θ's exact constants (what ``sample`` returns for those draws)."""
+        shift, scale = self._constants()
+        return (counts.to(torch.float32) - shift) / scale
+
     def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         if self.device.type == "meta":  # shapes only: no numbers exist to sample from
             return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        counts = self.sample_counts(n, generator=generator).to(torch.float32)
-        shift, scale = self._constants()
-        return (counts - shift) / scale
+        return self.normalized(self.sample_counts(n, generator=generator))
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, kind={self.kind!r}, circuit={self.circuit!r}, "

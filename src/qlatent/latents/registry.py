@@ -19,6 +19,9 @@ born                     trainable photonic Born machine: ``kind`` "quantum" | "
 bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
 made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
                          (default (64,)) (``bits.py``)
+multinomial              trainable classical control of ``born``: n photons placed
+                         independently over dim modes with learnt probabilities
+                         (``multinomial.py``)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -54,6 +57,7 @@ from qlatent.latents.bits import (
 )
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -173,6 +177,9 @@ def _bernoulli_fit(*, dim: int, seed: Any = None,
 def _made(*, dim: int, seed: Any = None, hidden_sizes: Any = MADE_HIDDEN_SIZES,
           normalize: str = "center") -> MADELatent:
     return MADELatent(dim, hidden_sizes=hidden_sizes, normalize=normalize, seed=seed)
+def _multinomial(*, dim: int, seed: Any = None, n_photons: int | None = None,
+                 normalize: str = "center") -> MultinomialLatent:
+    return MultinomialLatent(dim, n_photons=n_photons, normalize=normalize)
 
 
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
@@ -187,6 +194,7 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "born": _born,
     "bernoulli_fit": _bernoulli_fit,
     "made": _made,
+    "multinomial": _multinomial,
 }
 
 
@@ -264,6 +272,10 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         return
     if name == "made":
         check_made_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        return
+    if name == "multinomial":
+        check_multinomial_parameters(dim=dim, **{k: v for k, v in params.items()
+                                                 if k != "seed"})
         return
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)

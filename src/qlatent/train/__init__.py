@@ -2,6 +2,12 @@
 
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
 from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
+from qlatent.train.latent import (
+    LatentTrainer,
+    is_trainable,
+    latent_trainer,
+    score_function_surrogate,
+)
 from qlatent.train.loop import FitResult, LossWindow, fit
 from qlatent.train.pack import (
     PackResult,
@@ -20,8 +26,9 @@ from qlatent.train.step import (
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 
-__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LossWindow",
-           "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState", "RandomStreams", "STREAMS",
-           "StepLosses", "check_resumable", "fit", "fit_pack", "gradient_penalty", "interpolate",
+__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LatentTrainer",
+           "LossWindow", "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState",
+           "RandomStreams", "STREAMS", "StepLosses", "check_resumable", "fit", "fit_pack",
+           "gradient_penalty", "interpolate", "is_trainable", "latent_trainer",
            "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
-           "save_checkpoint", "stream_seeds", "training_step"]
+           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step"]

@@ -11,12 +11,15 @@ pickled object whose ``__reduce__`` could run code) is refused, never unpickled.
 * ``history``: the log rows so far; ``window``: the sums of the log window not yet logged
   (``sum``: ``float64[4]``, ``count``), absent in older checkpoints;
 * ``generator``, ``critic``, ``opt_generator``, ``opt_critic``: state dicts;
-* ``rng``: the states of the random streams (``RandomStreams.get_state``).
+* ``rng``: the states of the random streams (``RandomStreams.get_state``);
+* ``latent``, ``opt_latent``: a latent trained with the generator (``latent_lr > 0``): its
+  state dict and its optimiser's (absent for a fixed latent).
 
 A pack's checkpoint (``fit_pack``) has the same keys, holding the pack: ``members`` (K),
 ``seed`` the list of K seeds, ``history`` a list of K histories, ``rng`` a dict ``{"0": states
 of member 0, ...}``, ``failed`` a list of K ints (the step a member failed at, 0 if it did not),
-``window`` sums ``float64[4, K]``, and the packed models' and optimisers' state dicts.
+``window`` sums ``float64[4, K]``, the packed models' and optimisers' state dicts, and
+``latents``: ``{"k": {"latent": ..., "opt_latent": ...}}`` for the members whose latent trains.
 """
 
 from __future__ import annotations

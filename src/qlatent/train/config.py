@@ -43,6 +43,12 @@ class Config:
     """Learning rate of both optimisers."""
     betas: tuple[float, float] = (0.0, 0.9)
     """Adam's (β₁, β₂); ignored by RMSprop."""
+    latent_lr: float = 0.0
+    """Learning rate of the latent's own parameters θ (a trainable latent: ``born``,
+    ``multinomial``), trained jointly with the generator by the score-function estimator
+    (``qlatent.train.latent``) with an optimiser of its own, of the kind ``optimizer`` names.
+    0 (the default) keeps every latent fixed; a latent without parameters (the bank latents,
+    ``gaussian``) stays fixed whatever this is."""
     precision: str = "fp32"
     """``"fp32"``, or ``"bf16"``: mixed precision, the forward passes of G and D run under
     ``torch.autocast`` with bfloat16 (matrix products in bfloat16 with float32 accumulation);
@@ -67,6 +73,7 @@ class Config:
         check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("lr", self.lr, minimum=0.0)
+        check_float("latent_lr", self.latent_lr, minimum=0.0)
         betas = tuple(self.betas)
         if len(betas) != 2:
             raise ValueError(f"betas must hold two numbers (beta1, beta2), got {self.betas!r}")

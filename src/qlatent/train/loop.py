@@ -57,6 +57,7 @@ from qlatent.train.checkpoint import (
     save_checkpoint,
 )
 from qlatent.train.config import Config
+from qlatent.train.latent import latent_trainer
 from qlatent.train.step import Adversaries, StepLosses, training_step
 from qlatent.train.streams import RandomStreams
 
@@ -151,7 +152,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
         callbacks: Sequence[Callback] = ()) -> FitResult:
     """Train ``generator`` against ``critic`` on ``data`` with z drawn from ``latent``.
 
-    See the module docstring for the contracts of the four objects. With ``run_dir``, a
+    See the module docstring for the contracts of the four objects. A trainable latent
+    (``born``, ``multinomial``) is trained with the generator when ``config.latent_lr > 0``
+    (the score-function estimator of ``qlatent.train.latent``, its own optimiser, saved in the
+    checkpoint as ``latent`` and ``opt_latent``); a non-finite latent parameter after a step
+    raises ``FloatingPointError`` naming the step and the parameter. With ``run_dir``, a
     checkpoint (models, optimisers, random states, seed, step, history) is written atomically
     to ``run_dir/checkpoint.pt`` every ``config.checkpoint_every`` steps and at the end, and
     the log lines go to ``run_dir/log.jsonl``; with ``resume=True`` an existing checkpoint is
@@ -207,6 +212,7 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     if callable(getattr(data, "to", None)):
         data = data.to(device) or data
     adversaries = Adversaries(generator, critic, config)
+    trainer = latent_trainer(latent, config)
     streams = RandomStreams(seed, device=device,
                             data_device=torch.device(getattr(data, "device", "cpu")))
     window = LossWindow(device)
@@ -218,6 +224,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
         check_resumable(state, config, seed, ckpt_path)
         streams.set_state(state["rng"])
         adversaries.load_state_dict(state)
+        if trainer is not None:
+            if "opt_latent" not in state:
+                raise ValueError(f"{ckpt_path} holds no latent state (it trained a fixed "
+                                 "latent); use another run_dir or resume=False")
+            trainer.load_state_dict(state)
         if "window" in state:  # older checkpoints were written at log steps only
             window.load_state_dict(state["window"])
         start_step = resumed_from = int(state["step"])
@@ -235,7 +246,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
             save_checkpoint(ckpt_path, {
                 "step": step, "seconds": seconds, "seed": seed, "config": config.to_dict(),
                 "history": history, "window": window.state_dict(),
-                **adversaries.state_dict(), "rng": streams.get_state()})
+                **adversaries.state_dict(), "rng": streams.get_state(),
+                **(trainer.state_dict() if trainer is not None else {})})
 
     log_file = None if run_dir is None else open(run_dir / LOG, "a")  # noqa: SIM115
     bar = None
@@ -247,7 +259,8 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     step = start_step
     try:
         for step in range(start_step + 1, config.steps + 1):
-            losses = training_step(adversaries, latent, data, streams, config)
+            losses = training_step(adversaries, latent, data, streams, config, trainer=trainer,
+                                   step=step)
             window.add(losses)
             row = None
             if step % config.log_every == 0 or step == config.steps:

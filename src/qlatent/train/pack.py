@@ -13,6 +13,13 @@ gradient of its own loss (no number crosses the member axis). One optimiser runs
 packed parameters: Adam and RMSprop are elementwise, so row k of every state tensor is the
 solo run's state (Adam's step count is shared, and equal, since every member steps together).
 
+A member with a trainable latent and ``config.latent_lr > 0`` trains it as its solo run does
+(``qlatent.train.latent``): its own ``LatentTrainer`` (optimiser state in the pack's checkpoint
+under ``latents``), fed row k of the generator batch's per-sample losses. Members then follow
+their solo runs to round-off (tested in float64); in float32, round-off differences in the
+losses can flip the sign of Adam's normalised step for a parameter whose gradient is near
+zero, so a trained latent's θ follows its solo run only statistically.
+
 A member whose loss (critic or generator, any update) turns non-finite is *failed*: from that
 update on its gradients are zeroed and its parameters restored after every optimiser step, so
 it stays frozen at its last finite state while the others go on; it is reported with the step
@@ -51,6 +58,7 @@ from qlatent.train.checkpoint import (
     save_checkpoint,
 )
 from qlatent.train.config import Config
+from qlatent.train.latent import latent_trainer
 from qlatent.train.loop import LOG, FitResult, LossWindow
 from qlatent.train.step import (
     Adversaries,
@@ -143,7 +151,7 @@ class PackState:
 
 def packed_training_step(adversaries: Adversaries, latents: Sequence[Any], data: Sequence[Any],
                          streams: Sequence[RandomStreams], config: Config, state: PackState,
-                         step: int) -> StepLosses:
+                         step: int, trainers: Sequence[Any] | None = None) -> StepLosses:
     """One step of a pack: what ``training_step`` does for one run, for K members at once.
 
     Member k draws from ``streams[k]`` exactly what its solo step draws (latent block, real
@@ -157,6 +165,9 @@ def packed_training_step(adversaries: Adversaries, latents: Sequence[Any], data:
         config: the training config.
         state: the pack's failures (updated: members whose loss turns non-finite).
         step: the step's number (recorded for a failure).
+        trainers: per member, its latent's ``LatentTrainer`` or ``None`` (fixed latent); a
+            member's latent steps after G exactly as in its solo step. A member whose latent
+            parameters turn non-finite fails at ``step`` (its θ put back, frozen from then on).
 
     Returns:
         ``StepLosses`` whose four fields are ``float32[K]``.
@@ -171,8 +182,18 @@ def packed_training_step(adversaries: Adversaries, latents: Sequence[Any], data:
             return adversaries.critic(x)
 
     # ---- randomness for the whole step, each member from its own streams
-    z_all = torch.stack([lat.sample((1 + n_critic) * B, generator=s.latent)
-                         for lat, s in zip(latents, streams, strict=True)])
+    trainers = list(trainers) if trainers is not None else [None] * K
+    counts_all: list[torch.Tensor | None] = []
+    draws = []
+    for lat, s, tr in zip(latents, streams, trainers, strict=True):
+        if tr is None:
+            counts_all.append(None)
+            draws.append(lat.sample((1 + n_critic) * B, generator=s.latent))
+        else:
+            counts, z = tr.draw((1 + n_critic) * B, s.latent)
+            counts_all.append(counts)
+            draws.append(z)
+    z_all = torch.stack(draws)
     reals = []
     for d, s in zip(data, streams, strict=True):
         parts = _as_tuple(d.sample(n_critic * B, generator=s.data), "data.sample(...)")
@@ -218,11 +239,18 @@ def packed_training_step(adversaries: Adversaries, latents: Sequence[Any], data:
     with _autocast(device, config):
         fake = _float(adversaries.generate(z_all[:, n_critic * B:], noise))
     d_g = _scores(critic(fake), (K, B))
-    loss_g = -d_g.mean(1) if wgan else F.softplus(-d_g).mean(1)
+    per_sample = -d_g if wgan else F.softplus(-d_g)
+    loss_g = per_sample.mean(1)
     state.check(loss_g.detach(), step)
     state.update(adversaries.generator_params,
                  torch.autograd.grad(loss_g.sum(), adversaries.generator_params),
                  adversaries.opt_generator)
+    for k, tr in enumerate(trainers):
+        if tr is not None and state.failed_at[k] is None:
+            bad = tr.step(per_sample[k].detach(), counts_all[k][n_critic * B:], step,
+                          strict=False)
+            if bad is not None:
+                state.failed_at[k] = step
     return StepLosses(
         critic=loss_d.detach(), generator=loss_g.detach(),
         gradient_penalty=(gp.detach() if gp is not None
@@ -315,6 +343,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
         lat.to(device)
     data = [(d.to(device) or d) if callable(getattr(d, "to", None)) else d for d in data]
     adversaries = Adversaries(generator, critic, config)
+    trainers = [latent_trainer(lat, config) for lat in latents]
     streams = [RandomStreams(s, device=device,
                              data_device=torch.device(getattr(d, "device", "cpu")))
                for s, d in zip(seeds, data, strict=True)]
@@ -329,6 +358,13 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
         for k, s in enumerate(streams):
             s.set_state(saved["rng"][str(k)])
         adversaries.load_state_dict(saved)
+        for k, tr in enumerate(trainers):
+            if tr is not None:
+                if str(k) not in saved.get("latents", {}):
+                    raise ValueError(f"{ckpt_path} holds no latent state for member {k} (it "
+                                     "trained a fixed latent); use another run_dir or "
+                                     "resume=False")
+                tr.load_state_dict(saved["latents"][str(k)])
         window.load_state_dict(saved["window"])
         state.failed_at = [int(f) or None for f in saved["failed"]]
         start_step = resumed_from = int(saved["step"])
@@ -349,7 +385,9 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                 "config": config.to_dict(), "history": histories,
                 "window": window.state_dict(), "failed": [f or 0 for f in state.failed_at],
                 **adversaries.state_dict(),
-                "rng": {str(k): s.get_state() for k, s in enumerate(streams)}})
+                "rng": {str(k): s.get_state() for k, s in enumerate(streams)},
+                "latents": {str(k): tr.state_dict() for k, tr in enumerate(trainers)
+                            if tr is not None}})
 
     logs = None if dirs is None else [open(d / LOG, "a") for d in dirs]  # noqa: SIM115
     bar = None
@@ -363,7 +401,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
     try:
         for step in range(start_step + 1, config.steps + 1):
             losses = packed_training_step(adversaries, latents, data, streams, config, state,
-                                          step)
+                                          step, trainers)
             window.add(losses)
             if step % config.log_every == 0 or step == config.steps:
                 seconds = prior_seconds + time.perf_counter() - t0
@@ -448,6 +486,8 @@ def member_checkpoint(state: Mapping[str, Any], member: int, *, generator: nn.Mo
                    "count": state["window"]["count"]},
         "rng": dict(state["rng"][str(k)]),
         "failed_at": int(state["failed"][k]) or None}
+    if str(k) in state.get("latents", {}):  # member k's latent trained with its generator
+        out.update(state["latents"][str(k)])
     for name, model in (("generator", generator), ("critic", critic)):
         if members_of(model) != K:
             raise ValueError(f"{name} has {members_of(model)} members, the checkpoint {K}")

@@ -217,9 +217,13 @@ def _dense(grad: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: RandomStreams,
-                  config: Config) -> StepLosses:
+                  config: Config, *, trainer: Any = None, step: int = 0) -> StepLosses:
     """Draw one step's randomness, run ``config.n_critic`` critic updates, then one generator
     update (only G's gradients are computed there); return the step's losses.
+
+    With a ``trainer`` (``qlatent.train.latent.LatentTrainer``), the latent's parameters take
+    one step too, after G's: along the score-function estimate built from the generator
+    batch's per-sample losses (the same numbers G's loss averages) and its raw draws.
 
     Args:
         adversaries: G, D and their optimisers (updated in place).
@@ -228,6 +232,8 @@ def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: Ran
             ``streams.device`` if it lives elsewhere.
         streams: the run's random streams (advanced).
         config: the training config (B, k, λ, loss, precision).
+        trainer: the latent's trainer (``None``: the latent is fixed).
+        step: the step's number (named if the latent's parameters turn non-finite).
     """
     device = streams.device
     B, k, lam = config.batch_size, config.n_critic, config.gp_weight
@@ -238,7 +244,10 @@ def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: Ran
             return adversaries.critic(x)
 
     # ---- randomness for the whole step, drawn in blocks
-    z_all = latent.sample((1 + k) * B, generator=streams.latent)
+    if trainer is not None:
+        counts_all, z_all = trainer.draw((1 + k) * B, streams.latent)
+    else:
+        z_all = latent.sample((1 + k) * B, generator=streams.latent)
     real_all = _as_tuple(data.sample(k * B, generator=streams.data), "data.sample(...)")
     if streams.data_device != device:
         real_all = tuple(t.to(device, non_blocking=True) for t in real_all)
@@ -275,10 +284,13 @@ def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: Ran
     with _autocast(device, config):
         fake = _float(adversaries.generate(z_all[k * B:], streams.noise))
     d_g = _scores(critic(fake), B)
-    loss_g = -d_g.mean() if wgan else F.softplus(-d_g).mean()
+    per_sample = -d_g if wgan else F.softplus(-d_g)
+    loss_g = per_sample.mean()
     _set_grads(adversaries.generator_params,
                torch.autograd.grad(loss_g, adversaries.generator_params))
     adversaries.opt_generator.step()
+    if trainer is not None:
+        trainer.step(per_sample.detach(), counts_all[k * B:], step)
     return StepLosses(
         critic=loss_d.detach(), generator=loss_g.detach(),
         gradient_penalty=gp.detach() if gp is not None else torch.zeros((), device=device),
