@@ -16,6 +16,10 @@ bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
                          ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
                          (default dim // 2); parameters are the circuit's angles (``born.py``)
+qbm                      trainable quantum Boltzmann machine (transverse field Γ > 0, ``gamma``
+                         default 1.0) on ``n_units`` (= dim) bits, exact Gibbs state
+                         (``boltzmann.py``, ``quantum/ising.py``)
+bm                       the classical Boltzmann machine (Γ = 0), the QBM's baseline
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -43,6 +47,7 @@ from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
 from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
+from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -156,6 +161,18 @@ def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "
                       seed=seed)
 
 
+def _boltzmann_factory(kind: str) -> Callable[..., BoltzmannLatent]:
+    def factory(*, dim: int | None = None, n_units: int | None = None, seed: Any = None,
+                gamma: float | None = None,
+                normalize: str = "center") -> BoltzmannLatent:
+        n_units, gamma, normalize = check_boltzmann_parameters(
+            kind=kind, dim=dim, n_units=n_units, gamma=gamma, normalize=normalize)
+        return BoltzmannLatent(n_units, kind=kind, gamma=gamma, normalize=normalize, seed=seed)
+
+    factory.__name__ = f"_{kind}"
+    return factory
+
+
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "gaussian": _gaussian,
     "bernoulli": _bernoulli,
@@ -166,6 +183,8 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "shuffled": _challenger_factory("shuffled"),
     "bank": _bank,
     "born": _born,
+    "qbm": _boltzmann_factory("qbm"),
+    "bm": _boltzmann_factory("bm"),
 }
 
 
@@ -195,7 +214,8 @@ def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
     if unknown:
         raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
                         f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank" and params.get("bank") is None:
+    if (dim is None and name != "bank" and params.get("bank") is None
+            and params.get("n_units") is None):
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory
 
@@ -238,6 +258,10 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)
+    if name in ("qbm", "bm"):
+        check_boltzmann_parameters(kind=name, dim=dim, **{k: v for k, v in params.items()
+                                                          if k != "seed"})
+        return
     if name == "born":
         check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
         return
