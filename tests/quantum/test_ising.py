@@ -73,6 +73,42 @@ def test_expectations_equal_reference_traces():
                                [[np.trace(rho @ zi @ zj) for zj in z] for zi in z], atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [2, 3, 5, 7, 9])
+@pytest.mark.parametrize("gamma", [0.0, 0.4, 2.5])
+def test_chebyshev_diagonal_equals_the_references(n, gamma):
+    b, W = _random(n, seed=100 + n, scale=0.8)
+    p, log_z = ising.gibbs_diagonal(b, W, gamma, method="chebyshev")
+    if n <= 7:
+        p_ref, log_z_ref = reference.probabilities(b, W, gamma)
+    else:
+        state = ising.gibbs_state(b, W, gamma)
+        p_ref, log_z_ref = state.probabilities.numpy(), state.log_partition
+    # absolute accuracy of the series (1e-17 truncation, float64 recurrences)
+    np.testing.assert_allclose(p.numpy(), p_ref, rtol=0, atol=1e-13)
+    assert log_z == pytest.approx(log_z_ref, abs=1e-12)
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-14)
+    pe, log_ze = ising.gibbs_diagonal(b, W, gamma, method="eigh")
+    np.testing.assert_allclose(pe.numpy(), p_ref, rtol=1e-9, atol=1e-15)
+
+
+def test_chebyshev_at_degenerate_and_strong_fields():
+    # zero fields (H = -Γ sum σˣ: P uniform, log Z = n log(2 cosh Γ)) and fields of order 30
+    n, gamma = 6, 1.3
+    p, log_z = ising.gibbs_diagonal(np.zeros(n), np.zeros((n, n)), gamma, method="chebyshev")
+    np.testing.assert_allclose(p.numpy(), np.full(2**n, 2.0**-n), atol=1e-15)
+    assert log_z == pytest.approx(n * np.log(2 * np.cosh(gamma)), abs=1e-12)
+    b, W = _random(n, seed=11, scale=6.0)
+    p, log_z = ising.gibbs_diagonal(b, W, gamma, method="chebyshev")
+    p_ref, log_z_ref = reference.probabilities(b, W, gamma)
+    np.testing.assert_allclose(p.numpy(), p_ref, atol=1e-13)
+    assert log_z == pytest.approx(log_z_ref, rel=1e-13)
+
+
+def test_gibbs_diagonal_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match="method must be one of 'auto', 'eigh', 'chebyshev'"):
+        ising.gibbs_diagonal(np.zeros(2), np.zeros((2, 2)), 1.0, method="lanczos")
+
+
 def test_spins_of_the_basis_follow_the_documented_convention():
     bits = ising.basis_states(3)
     assert bits[5].tolist() == [1, 0, 1]  # index 5 = 0b101, unit 0 most significant
@@ -192,7 +228,9 @@ def test_samples_follow_the_exact_distribution_chi_square():
 
 def test_sampling_is_deterministic_in_the_generator():
     b, W = _random(3, seed=2)
-    draw = lambda s: ising.sample(b, W, 0.5, 500, generator=torch.Generator().manual_seed(s))  # noqa: E731
+    def draw(seed):
+        return ising.sample(b, W, 0.5, 500, generator=torch.Generator().manual_seed(seed))
+
     assert torch.equal(draw(1), draw(1)) and not torch.equal(draw(1), draw(2))
     assert ising.sample(b, W, 0.5, 0).shape == (0, 3)
 

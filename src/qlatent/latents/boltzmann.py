@@ -117,7 +117,7 @@ class BoltzmannLatent(LatentDistribution):
         rows, cols = torch.triu_indices(n_units, n_units, 1)
         self.register_buffer("_rows", rows, persistent=False)
         self.register_buffer("_cols", cols, persistent=False)
-        self._cache: tuple[torch.Tensor, ising.GibbsState] | None = None
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def n_units(self) -> int:
@@ -145,8 +145,9 @@ class BoltzmannLatent(LatentDistribution):
             if not bool(torch.isfinite(p.detach()).all()):
                 raise FloatingPointError(f"BoltzmannLatent: parameter {name!r} is not finite")
 
-    def gibbs_state(self) -> ising.GibbsState:
-        """The exact Gibbs state of the current parameters (cached until they change)."""
+    def probabilities(self) -> torch.Tensor:
+        """P(v) of the current parameters, float64[2^n] in index order, no gradient (by
+        ``ising.gibbs_diagonal``, method "auto"; cached until a parameter changes)."""
         self._check_finite()
         with torch.no_grad():
             key = torch.cat([self.biases.detach().reshape(-1), self.couplings.detach().reshape(-1),
@@ -154,9 +155,14 @@ class BoltzmannLatent(LatentDistribution):
             if self._cache is not None and self._cache[0].shape == key.shape and torch.equal(
                     self._cache[0], key):
                 return self._cache[1]
-            state = ising.gibbs_state(self.biases, self.coupling_matrix(), self.gamma())
-        self._cache = (key.clone(), state)
-        return state
+            probs, _ = ising.gibbs_diagonal(self.biases, self.coupling_matrix(), self.gamma())
+        self._cache = (key.clone(), probs)
+        return probs
+
+    def gibbs_state(self) -> ising.GibbsState:
+        """The exact Gibbs state (eigenpairs) of the current parameters (not cached)."""
+        self._check_finite()
+        return ising.gibbs_state(self.biases, self.coupling_matrix(), self.gamma())
 
     def log_prob(self, bits: Any) -> torch.Tensor:
         """Exact log P(v) of raw bit vectors: float64 Tensor[B] with analytic gradients.
@@ -183,11 +189,11 @@ class BoltzmannLatent(LatentDistribution):
 
     def sample_counts(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact raw samples (bit vectors) of the current parameters: int64 Tensor[n, dim]."""
-        index = ising.sample_indices(self.gibbs_state(), n, generator=generator)
+        index = ising.sample_indices(self.probabilities(), n, generator=generator)
         return ising.basis_states(self.dim).to(index.device)[index]
 
     def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = ((1.0 + self.gibbs_state().mean_spins()) / 2).cpu().numpy()
+        mean = ((1.0 + ising.mean_spins(self.probabilities())) / 2).cpu().numpy()
         shift, scale = normalization_constants(mean, np.sqrt(np.maximum(mean * (1 - mean), 0.0)),
                                                self.normalize)
         return (torch.from_numpy(shift).to(self.device, torch.float32),
