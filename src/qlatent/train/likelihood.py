@@ -238,6 +238,10 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
         raise TypeError(f"loss='bound' needs model.bound_loss(batch), {type(model).__name__} has "
                         "none")
     data = _check_counts_data(data)
+    width = getattr(model, "dim", None)
+    if isinstance(width, int) and data.shape[1] != width:
+        raise ValueError(f"data must have {width} columns (the model's dim), got shape "
+                         f"{tuple(data.shape)}")
     if loss == "bound" and weights is not None:
         raise ValueError("weights apply to loss='nll' and to MMD, not to loss='bound'")
     if weights is not None:
