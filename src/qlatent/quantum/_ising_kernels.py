@@ -42,14 +42,22 @@ def chebyshev_diagonal(d, g, n, coef):  # pragma: no cover - compiled
             acc[j] = coef[0]
             if K >= 1:
                 acc[j] += coef[1] * d[start + j]
+        tmp = np.zeros(c)
         k = 1
         while 2 * k <= K:
-            _apply(d, g, n, cur, nxt)
+            # t_{k+1} = 2 H~ t_k - t_{k-1}, one row at a time (the row's sum stays in cache)
             sq = np.zeros(c)
             cross = np.zeros(c)
             for u in range(N):
+                du = d[u]
                 for j in range(c):
-                    y = 2.0 * nxt[u, j] - prev[u, j]
+                    tmp[j] = du * cur[u, j]
+                for i in range(n):
+                    w = u ^ (1 << i)
+                    for j in range(c):
+                        tmp[j] -= g * cur[w, j]
+                for j in range(c):
+                    y = 2.0 * tmp[j] - prev[u, j]
                     nxt[u, j] = y
                     x = cur[u, j]
                     sq[j] += x * x
