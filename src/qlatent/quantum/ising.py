@@ -30,7 +30,10 @@ dL/dΓ = -sum_i sum_v G_{v, v xor e_i}.
 Costs (dense): memory 8 N^2 bytes per N x N matrix (128 MiB at n = 12; the gradient holds
 about four); time one eigendecomposition O(N^3) for the state, two N x N matrix products more
 for the gradient of the exact log-likelihood; the gradient of log Z (the bound) is O(n N^2).
-The slow, independent reference is :mod:`qlatent.quantum.ising_reference` (scipy's ``expm``).
+P(v) and log Z alone (sampling, normalisation) also come without eigenvectors, by a Chebyshev
+series of e^{-H} on every basis vector (:func:`gibbs_diagonal`, O(K N^2 n) for a series of
+degree K ~ the spectral width). The slow, independent reference is
+:mod:`qlatent.quantum.ising_reference` (scipy's ``expm``).
 """
 
 from __future__ import annotations
