@@ -16,6 +16,7 @@ from qlatent.train.memory import (
     pack_size_that_fits,
 )
 
+
 def _status_bytes(field: str) -> int:
     with open("/proc/self/status") as handle:
         for line in handle:
