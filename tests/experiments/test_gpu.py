@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from rich.console import Console
 
 from qlatent.experiments.config import load_config
