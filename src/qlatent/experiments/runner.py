@@ -284,8 +284,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     config_text = _experiment_config_text(config, out_dir)
     console = console or Console()
     grid = cells(config)
-    done = [i for i, cell in enumerate(grid) if (out_dir / cell.key / "metrics.json").exists()]
-    pending = [i for i in range(len(grid)) if i not in set(done)]
+    finished = [(out_dir / cell.key / "metrics.json").exists() for cell in grid]
+    done = [i for i, f in enumerate(finished) if f]
+    pending = [i for i, f in enumerate(finished) if not f]
     ray = None
     if executor == "ray" and pending:
         ray = _ray_init(device, gpus_per_task)
