@@ -77,9 +77,13 @@ def test_run_cell_on_cuda_qm9(tmp_path, monkeypatch):
                        "latents": ["gaussian", "bernoulli"], "seeds": 1, "latent_dims": [16]},
         "train": {"steps": 4, "batch_size": 16, "checkpoint_every": 2, "log_every": 2},
         "task": {"n_eval": 120, "progress_every": 2, "n_progress": 40, "n_grid": 0}})
+    cell = cells(config)[0]
+    solo = run_cell(config, cell, tmp_path / "solo" / cell.key, device="cuda", console=QUIET,
+                    progress=False)
+    assert data.device.type == "cuda"             # sampled, permuted, one-hot on the GPU
+    assert solo.metrics["n_samples"] == 120  # FCD (ChemNet on the GPU) when >= 2 valid
     records = run_experiment(config, tmp_path / "runs", device="cuda", console=QUIET,
                              progress=False, pack=2)
-    assert data.device.type == "cuda"             # sampled, permuted, one-hot on the GPU
     for r in records:
         assert r.metrics["n_samples"] == 120
         rows = [json.loads(x) for x in (r.run_dir / "progress.jsonl").read_text().splitlines()]
