@@ -3,6 +3,12 @@
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
 from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
 from qlatent.train.loop import FitResult, LossWindow, fit
+from qlatent.train.memory import (
+    MemberMemory,
+    available_memory,
+    estimate_member_memory,
+    pack_size_that_fits,
+)
 from qlatent.train.pack import (
     PackResult,
     PackState,
@@ -24,4 +30,5 @@ __all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LossWi
            "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState", "RandomStreams", "STREAMS",
            "StepLosses", "check_resumable", "fit", "fit_pack", "gradient_penalty", "interpolate",
            "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
-           "save_checkpoint", "stream_seeds", "training_step"]
+           "save_checkpoint", "stream_seeds", "training_step", "MemberMemory",
+           "available_memory", "estimate_member_memory", "pack_size_that_fits"]
