@@ -82,11 +82,11 @@ def test_reference_statistics_resume_after_an_interruption(monkeypatch):
     real = F._weighted
     calls = []
 
-    def failing(distinct, counts):
+    def failing(distinct, counts, device="cpu"):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(len(distinct))
-        return real(distinct, counts)
+        return real(distinct, counts, device)
 
     monkeypatch.setattr(F, "_weighted", failing)
     with pytest.raises(KeyboardInterrupt):
@@ -94,7 +94,8 @@ def test_reference_statistics_resume_after_an_interruption(monkeypatch):
     parts = list(F.cache_dir("fcd").glob("*.parts/chunk-*.npz"))
     assert len(parts) == 2
     calls.clear()
-    monkeypatch.setattr(F, "_weighted", lambda d, c: calls.append(len(d)) or real(d, c))
+    monkeypatch.setattr(F, "_weighted",
+                        lambda d, c, device="cpu": calls.append(len(d)) or real(d, c, device))
     stats = F.reference_statistics(SMILES, chunk=5)
     assert calls == [5, 1]                                     # only the missing chunks
     expected = F.smiles_statistics(SMILES)
