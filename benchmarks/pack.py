@@ -1,8 +1,23 @@
 """Packed networks vs solo ones: critic-step and training-step throughput of K members.
 
     .venv/bin/python benchmarks/pack.py [--threads 2] [--seconds 0.5] [--repeats 3]
-        [--cases ring,table1,molgan,train-ring,train-table1] [--precision fp32|bf16]
-        [--clock wall|cpu] [--ks 1,4]
+        [--cases ring,table1,molgan,train-ring,train-table1,train-qm9,table2]
+        [--precision fp32|bf16] [--clock wall|cpu] [--ks 1,4] [--device cpu|cuda]
+        [--table2-pack 80] [--table2-steps 200]
+
+``train-qm9``: the QM9 training step (the paper's latent-injected MolGAN generator with the
+Gumbel-softmax relaxation, R-GCN critic, real QM9 graphs from ``QM9Graphs``, batch 256,
+n_critic 5, Adam), solo vs packed as for the ring and Table I. A K whose pack the memory
+estimate (``qlatent.train.memory``) says will not fit on the device is skipped and says so.
+
+``table2``: one pack of ``--table2-pack`` QM9 cells (Gaussian latents, L = 16) trained for
+``--table2-steps`` steps with ``fit_pack`` after a short warm-up, timed, and the full
+Table II projected from it: 4 latents x 20 seeds x 3 latent lengths = 240 runs of 20,000
+iterations are three packs of 80 (one per latent length; packs never mix lengths), so the
+projection is 3 x 20,000 x the measured seconds per step of a pack of 80 (more precisely
+ceil(80 / K) packs of K per length). The latent length changes only G's first layers, and the
+latent's kind only how z is drawn, so L = 16 Gaussian stands for all. ``--device cuda`` runs
+everything on the GPU (``benchmarks/gpu_pack.sh`` runs the whole GPU set in one command).
 
 Training steps (cases ``train-ring``, ``train-table1``): the real step code of the two loops,
 ``qlatent.train.training_step`` (what ``fit`` runs per step) for K solo cells one after the
@@ -152,12 +167,17 @@ def vmapped(models: list[nn.Module]) -> tuple[Callable, list[torch.Tensor]]:
     return (lambda x: f(params, buffers, x)), list(params.values())
 
 
+SYNC: list[Callable[[], object]] = [lambda: None]  # torch.cuda.synchronize with --device cuda
+
+
 def timed(fn: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:
     fn()
+    SYNC[0]()
     reps, t0 = 0, clock()
     while True:
         fn()
         reps += 1
+        SYNC[0]()
         dt = clock() - t0
         if dt >= seconds:
             return dt / reps
@@ -217,12 +237,52 @@ def run_case(case: Case, args: argparse.Namespace, autocast: Callable) -> None:
               + f"  {diffs[0]:.1e}, {diffs[1]:.1e}", flush=True)
 
 
-def training_cells(kind: str, k: int, packed: bool, precision: str) -> tuple:
-    """K cells of ``kind`` (``ring`` or ``table1``): solo (K adversaries) or one pack."""
+_QM9: list = []
+
+
+def qm9_data(device: str):
+    """The real QM9 graphs (one instance, as the runner shares it), on ``device``."""
+    import os
+
+    from qlatent.data.qm9 import QM9Graphs
+
+    if not _QM9:
+        _QM9.append(QM9Graphs(workers=min(16, os.cpu_count() or 1)))
+    return _QM9[0].to(device)
+
+
+def qm9_cells(k: int, packed: bool, precision: str, device: str) -> tuple:
+    """K QM9 cells as the qm9 task builds them (paper generator, Gumbel, R-GCN critic)."""
+    from qlatent.latents import get
+    from qlatent.models import MolGANGenerator, RGCNCritic
+    from qlatent.train import Adversaries, Config, PackState, RandomStreams
+
+    data = qm9_data(device)
+    config = Config(batch_size=256, n_critic=5, optimizer="adam", lr=1e-4, betas=(0.5, 0.999),
+                    precision=precision)
+    gs = [MolGANGenerator(16, spec=data.spec, relaxation="gumbel", generator=gens(10 * i, 1))
+          for i in range(k)]
+    ds = [RGCNCritic(spec=data.spec, generator=gens(10 * i + 5, 1)) for i in range(k)]
+    latents = [get("gaussian", dim=16).to(device) for _ in range(k)]
+    datas = [data] * k
+    streams = [RandomStreams(i, device=device, data_device=device) for i in range(k)]
+    if packed:
+        return Adversaries(pack(gs).to(device).train(), pack(ds).to(device).train(), config), \
+            latents, datas, streams, config, PackState(k)
+    return [Adversaries(g.to(device).train(), dd.to(device).train(), config)
+            for g, dd in zip(gs, ds, strict=True)], latents, datas, streams, config, None
+
+
+def training_cells(kind: str, k: int, packed: bool, precision: str,
+                   device: str = "cpu") -> tuple:
+    """K cells of ``kind`` (``ring``, ``table1`` or ``qm9``): solo (K adversaries) or one
+    pack, on ``device``."""
     from qlatent.data import BernoulliData, SevenGaussians
     from qlatent.latents import get
     from qlatent.train import Adversaries, Config, PackState, RandomStreams
 
+    if kind == "qm9":
+        return qm9_cells(k, packed, precision, device)
     if kind == "ring":
         hidden, act, data, config = (256, 256), "leaky_relu", SevenGaussians, Config(
             batch_size=32, n_critic=5, optimizer="adam", precision=precision)
@@ -230,35 +290,60 @@ def training_cells(kind: str, k: int, packed: bool, precision: str) -> tuple:
         hidden, act, data, config = (512, 512), "relu", lambda: BernoulliData(16), Config(
             batch_size=500, n_critic=5, optimizer="rmsprop", precision=precision)
     datas = [data() for _ in range(k)]
+    datas = [(dd.to(device) or dd) if hasattr(dd, "to") else dd for dd in datas]
     d = datas[0].dim
     gs = [MLP(16, d, hidden=hidden, activation=act, generator=gens(10 * i, 1)) for i in range(k)]
     ds = [MLP(d, 1, hidden=hidden, activation=act, generator=gens(10 * i + 5, 1))
           for i in range(k)]
-    latents = [get("gaussian", dim=16) for _ in range(k)]
-    streams = [RandomStreams(i) for i in range(k)]
+    latents = [get("gaussian", dim=16).to(device) for _ in range(k)]
+    streams = [RandomStreams(i, device=device,
+                             data_device=getattr(dd, "device", "cpu")) for i, dd in
+               enumerate(datas)]
     if packed:
-        return Adversaries(pack(gs), pack(ds), config), latents, datas, streams, config, \
-            PackState(k)
-    return [Adversaries(g, dd, config) for g, dd in zip(gs, ds, strict=True)], latents, datas, \
-        streams, config, None
+        return Adversaries(pack(gs).to(device), pack(ds).to(device), config), latents, datas, \
+            streams, config, PackState(k)
+    return [Adversaries(g.to(device), dd.to(device), config)
+            for g, dd in zip(gs, ds, strict=True)], latents, datas, streams, config, None
+
+
+def fits(kind: str, k: int, args: argparse.Namespace) -> str | None:
+    """None if a pack of ``k`` fits the device by the runner's memory estimate, else why not."""
+    from qlatent.train.memory import FILL, available_memory, estimate_member_memory
+
+    adv, lats, datas, _, config, _ = training_cells(kind, 1, True, args.precision, "cpu")
+    member = estimate_member_memory(adv.generator, adv.critic, lats[0], datas[0], config).total
+    room = FILL * available_memory(args.device)
+    if 2 * k * member > room:  # solo and packed side by side
+        return (f"skipped: solo and packed need about {2 * k * member / 2**30:.1f} GiB, "
+                f"{args.device} has {room / 2**30:.1f} GiB to give")
+    return None
 
 
 def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
     from qlatent.train import packed_training_step, training_step
 
     names = {"ring": "ring training step (2x256 LeakyReLU, batch 32, n_critic 5, Adam)",
-             "table1": "Table I training step (2x512 ReLU, batch 500, n_critic 5, RMSprop)"}
+             "table1": "Table I training step (2x512 ReLU, batch 500, n_critic 5, RMSprop)",
+             "qm9": "QM9 training step (paper G with Gumbel, R-GCN D, batch 256, n_critic 5, "
+                    "Adam)"}
     from train import iteration_flops  # benchmarks/train.py: the analytic FLOP count
 
-    hidden, d = ((256, 256), 2) if kind == "ring" else ((512, 512), 16)
-    batch = 32 if kind == "ring" else 500
-    gflop = iteration_flops(batch, 5, [16, *hidden, d], [d, *hidden, 1]) / 1e9
-    print(f"\n{names[kind]}: {gflop:.2f} GFLOP per cell-iteration")
+    gflop = None
+    if kind != "qm9":
+        hidden, d = ((256, 256), 2) if kind == "ring" else ((512, 512), 16)
+        batch = 32 if kind == "ring" else 500
+        gflop = iteration_flops(batch, 5, [16, *hidden, d], [d, *hidden, 1]) / 1e9
+    print(f"\n{names[kind]}"
+          + (f": {gflop:.2f} GFLOP per cell-iteration" if gflop is not None else ""))
     print(f"  {'K':>3} {'solo fit cell-it/s':>20} {'fit_pack cell-it/s':>20}   packed/solo"
-          "   GFLOP/s solo, packed")
+          + ("   GFLOP/s solo, packed" if gflop is not None else ""))
     for k in ks:
-        solo = training_cells(kind, k, False, args.precision)
-        pk = training_cells(kind, k, True, args.precision)
+        why = fits(kind, k, args)
+        if why is not None:
+            print(f"  {k:>3} {why}", flush=True)
+            continue
+        solo = training_cells(kind, k, False, args.precision, args.device)
+        pk = training_cells(kind, k, True, args.precision, args.device)
         counter = {"step": 0}
 
         def run_solo(c: tuple = solo) -> None:
@@ -277,8 +362,50 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
             times["packed"].append(timed(run_packed, args.seconds, CLOCKS[args.clock]))
         rate = {c: k / statistics.median(t) for c, t in times.items()}
         print(f"  {k:>3} {rate['solo']:>20.1f} {rate['packed']:>20.1f}   "
-              f"{rate['packed'] / rate['solo']:>10.2f}x   "
-              f"{rate['solo'] * gflop:>7.1f}, {rate['packed'] * gflop:.1f}", flush=True)
+              f"{rate['packed'] / rate['solo']:>10.2f}x"
+              + (f"   {rate['solo'] * gflop:>7.1f}, {rate['packed'] * gflop:.1f}"
+                 if gflop is not None else ""), flush=True)
+        del solo, pk
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+
+TABLE2_RUNS, TABLE2_STEPS, TABLE2_LENGTHS = 240, 20_000, 3
+
+
+def run_table2(args: argparse.Namespace) -> None:
+    """A measured pack of QM9 cells and the projection of the full Table II from it."""
+    import math
+
+    from qlatent.train import fit_pack
+
+    K, steps = args.table2_pack, args.table2_steps
+    why = fits("qm9", K // 2 + 1, args)  # fits() counts solo and packed: half of that here
+    if why is not None:
+        print(f"\nTable II pack of {K}: {why}")
+        return
+    adv, lats, datas, _, config, _ = qm9_cells(K, True, args.precision, args.device)
+    G, D = adv.generator, adv.critic
+    warm = config.replace(steps=3, checkpoint_every=0, log_every=3)
+    fit_pack(G, D, lats, datas, warm, seeds=list(range(K)), device=args.device)
+    run = config.replace(steps=steps, checkpoint_every=0, log_every=steps)
+    SYNC[0]()
+    t0 = time.perf_counter()
+    result = fit_pack(G, D, lats, datas, run, seeds=list(range(K)), device=args.device)
+    SYNC[0]()
+    seconds = time.perf_counter() - t0
+    per_step = seconds / steps
+    packs_per_length = math.ceil(TABLE2_RUNS / TABLE2_LENGTHS / K)
+    hours = TABLE2_LENGTHS * packs_per_length * TABLE2_STEPS * per_step / 3600
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "this CPU"
+    print(f"\nTable II projection on {where} ({args.precision})")
+    print(f"  measured: a pack of {K} QM9 cells (L = 16), {steps} steps in {seconds:.1f} s = "
+          f"{per_step * 1e3:.1f} ms per pack step = {K / per_step:.1f} cell-iterations/s "
+          f"({len(result.failed)} member(s) failed)")
+    print(f"  Table II: {TABLE2_RUNS} runs x {TABLE2_STEPS} iterations = {TABLE2_LENGTHS} latent "
+          f"lengths x {packs_per_length} pack(s) of up to {K} x {TABLE2_STEPS} steps x "
+          f"{per_step * 1e3:.1f} ms = {hours:.2f} device-hours (training only; evaluation, "
+          f"FCD and bank building come on top)")
 
 
 def main() -> None:
@@ -294,8 +421,15 @@ def main() -> None:
                         "shared machine, but blind to how well the threads were used)")
     parser.add_argument("--ks", default=None,
                         help="override every case's K list, e.g. 1,4 (comma separated)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (training cases)")
+    parser.add_argument("--table2-pack", type=int, default=80,
+                        help="cells in the measured Table II pack (case table2)")
+    parser.add_argument("--table2-steps", type=int, default=200,
+                        help="timed steps of the Table II pack (case table2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        SYNC[0] = torch.cuda.synchronize
     if args.precision == "bf16":
         def autocast() -> contextlib.AbstractContextManager:
             return torch.autocast("cpu", dtype=torch.bfloat16)
@@ -310,17 +444,21 @@ def main() -> None:
         "molgan": lambda: molgan_case(ks or [1, 4]),
     }
     training = {"train-ring": ("ring", ks or [1, 4, 16, 64]),
-                "train-table1": ("table1", ks or [1, 4])}
+                "train-table1": ("table1", ks or [1, 4]),
+                "train-qm9": ("qm9", ks or [1, 4])}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}, "
           f"{args.clock} clock; "
           "critic step = G forward + D on real, fake, x̂ + penalty double backward + backward")
     for name in args.cases.split(","):
+        if name == "table2":
+            run_table2(args)
+            continue
         if name in training:
             run_training(*training[name], args)
             continue
         if name not in cases:
             raise SystemExit(f"--cases: unknown case {name!r}; valid: "
-                             f"{', '.join([*cases, *training])}")
+                             f"{', '.join([*cases, *training, 'table2'])}")
         run_case(cases[name](), args, autocast)
 
 

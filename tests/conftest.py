@@ -14,3 +14,15 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     if "QLATENT_TEST_SHARED_CACHE" in os.environ:
         return
     monkeypatch.setenv("QLATENT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip where torch sees no CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

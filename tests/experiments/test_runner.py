@@ -10,7 +10,14 @@ from rich.console import Console
 from qlatent._validation import check_device
 from qlatent.experiments.config import load_config
 from qlatent.experiments.report import build_report, paired_test, summarize
-from qlatent.experiments.runner import rebuild_cell, run_experiment, select
+from qlatent.experiments.runner import (
+    cells,
+    pack_plan,
+    plan_packs,
+    rebuild_cell,
+    run_experiment,
+    select,
+)
 from qlatent.experiments.tasks import Cell, register_task
 from qlatent.experiments.tasks._mlp import generate
 from qlatent.experiments.tasks.ring import RingTask
@@ -323,13 +330,21 @@ def test_packed_cells_follow_their_solo_runs_and_read_like_solo_cells(tmp_path, 
     assert again.export_text().count("done, skipped") == len(records)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"pack": 0}, "pack must be >= 1"),
-    ({"pack": 2, "executor": "ray"}, "local executor only"),
-    ({"pack": 2, "log_to": ("tensorboard",)}, "does not feed experiment trackers"),
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"pack": 0}, ValueError, r"pack must be a positive integer \(>= 1\) or 'auto', got 0"),
+    ({"pack": -3}, ValueError, "pack must be a positive integer .* got -3"),
+    ({"pack": "many"}, ValueError, "pack must be a positive integer or 'auto', got 'many'"),
+    ({"pack": 2.5}, TypeError, "pack must be a positive integer or 'auto', got 2.5"),
+    ({"gpus_per_task": 0.25}, ValueError, "gpus_per_task .* needs executor 'ray'"),
+    ({"gpus_per_task": 0.25, "executor": "ray"}, ValueError,
+     "gpus_per_task=0.25 needs a GPU: device must be 'cuda' or 'cuda:k', got 'cpu'"),
+    ({"gpus_per_task": 0, "executor": "ray", "device": "cuda"}, ValueError,
+     "gpus_per_task must be > 0"),
+    ({"gpus_per_task": "half", "executor": "ray", "device": "cuda"}, TypeError,
+     "gpus_per_task must be a real number"),
 ])
-def test_bad_pack_requests_write_nothing(tmp_path, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_pack_requests_write_nothing(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
         run_experiment(_tiny_ring(), tmp_path / "out", console=Console(quiet=True), **kwargs)
     assert not (tmp_path / "out").exists()
 
@@ -358,3 +373,153 @@ def test_trained_latents_in_a_pack_record_and_rebuild_their_theta(tmp_path):
         fresh = rebuild_cell(r.run_dir, weights=False).latent
         assert any(not torch.equal(a, b) for a, b in zip(
             fresh.parameters(), rebuilt.latent.parameters(), strict=True))  # θ trained
+
+
+def _member_bytes(config):
+    from qlatent.experiments.runner import make_latent, seeds_of
+    from qlatent.experiments.tasks import get_task
+    from qlatent.train.memory import estimate_member_memory
+
+    cell = cells(config)[0]
+    seeds = seeds_of(config, cell)
+    built = get_task(config.task).build(config, cell, seeds)
+    return estimate_member_memory(built.generator, built.critic,
+                                  make_latent(config, cell, seeds), built.data,
+                                  config.train).total
+
+
+def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_path, monkeypatch):
+    from qlatent.train import memory
+
+    config = _tiny_ring()
+    grid = cells(config)
+    console = Console(record=True, width=300)
+    assert pack_plan(config, grid, range(4), tmp_path, "auto", console=console) == [[0, 1, 2, 3]]
+    assert "packs of 4 for ring L=16" in console.export_text()
+    # A device with room for 2.5 members (after the 80 % fill): auto packs 2, 3 is refused.
+    member = _member_bytes(config)
+    monkeypatch.setattr(memory, "available_memory", lambda device: int(2.5 * member / 0.8))
+    assert pack_plan(config, grid, range(4), tmp_path, "auto") == [[0, 1], [2, 3]]
+    assert pack_plan(config, grid, range(4), tmp_path, 2) == [[0, 1], [2, 3]]
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        run_experiment(config, out, console=Console(quiet=True), pack=3)
+    message = str(err.value)
+    assert "\n" not in message and not out.exists()
+    assert message.startswith("pack 3 does not fit in memory for ring L=16")
+    assert "at most 2 members" in message and "MiB per member" in message
+    # Ray tasks get a share of the device: with 2 threads of this machine's CPUs, fewer fit.
+    monkeypatch.setattr(memory, "available_memory", lambda device: int(8.5 * member / 0.8))
+    assert pack_plan(config, grid, range(4), tmp_path, "auto", threads=2, share=0.25) == [
+        [0, 1], [2, 3]]
+
+
+def test_cells_of_different_architectures_never_share_a_pack(tmp_path):
+    # Two latent lengths: two architectures, however large the pack.
+    config = _tiny_ring().replace(latent_dims=(8, 16), seeds=(0, 1, 2))
+    grid = cells(config)
+    for size in (2, 4, 100, "auto"):
+        plan = pack_plan(config, grid, range(len(grid)), tmp_path, size)
+        assert sorted(i for members in plan for i in members) == list(range(len(grid)))
+        for members in plan:
+            assert len({(grid[i].dataset, grid[i].latent_dim) for i in members}) == 1, members
+        assert max(map(len, plan)) == (6 if size in (100, "auto") else size)
+    t1 = load_config(PAPER / "table1_quick.toml").replace(seeds=(0, 1))
+    grid = cells(t1)
+    plan = plan_packs(t1, grid, range(len(grid)), tmp_path, 100)
+    assert {tuple(grid[i].dataset for i in members) for members in plan} == {
+        ("quantum",) * (len(grid) // 2), ("bernoulli",) * (len(grid) // 2)}
+    # A run over two latent lengths writes packs of one length each.
+    console = Console(record=True, width=300)
+    run_experiment(config.replace(seeds=(0,)), tmp_path / "run", console=console,
+                   progress=False, pack=4)
+    text = console.export_text()
+    assert text.count("] a pack of 2: ") == 2
+    assert "a pack of 2: ring/gaussian-L8/seed-0, ring/bernoulli-L8/seed-0" in text
+
+
+class _WatchedRing(RingTask):
+    """The ring task with a callback that records, at every step, what the generator it is
+    handed makes of fixed latent vectors (so a packed member can be compared with its solo
+    run), in the cell's own directory."""
+
+    name = "ring-watched-test"
+
+    def callbacks(self, built, latent, config, cell, seeds, *, run_dir):
+        z = torch.randn(5, cell.latent_dim, generator=torch.Generator().manual_seed(3))
+
+        def watch(step, info):
+            with torch.no_grad():
+                x = info["generator"](z).tolist()
+            with open(Path(run_dir) / "watch.jsonl", "a") as handle:
+                handle.write(json.dumps({"step": step, "seed": info["seed"], "x": x}) + "\n")
+
+        return [watch]
+
+
+def test_packs_feed_each_cells_task_callbacks_and_trackers_as_its_solo_run(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def scalars(log_dir):
+        acc = EventAccumulator(str(log_dir))
+        acc.Reload()
+        return {tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+                for tag in acc.Tags()["scalars"]}
+
+    register_task(_WatchedRing())
+    config = _tiny_ring().replace(task="ring-watched-test")
+    kwargs = dict(console=Console(quiet=True), progress=False, log_to=("tensorboard",))
+    solo = run_experiment(config, tmp_path / "solo", **kwargs)
+    packed = run_experiment(config, tmp_path / "packed", pack=4, **kwargs)
+    for a, b in zip(solo, packed, strict=True):
+        rows_a = [json.loads(x) for x in (a.run_dir / "watch.jsonl").read_text().splitlines()]
+        rows_b = [json.loads(x) for x in (b.run_dir / "watch.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows_b] == [1, 2, 3] == [r["step"] for r in rows_a]
+        assert [r["seed"] for r in rows_b] == [r["seed"] for r in rows_a]
+        for ra, rb in zip(rows_a, rows_b, strict=True):
+            np.testing.assert_allclose(rb["x"], ra["x"], rtol=1e-4, atol=1e-5)
+        sa, sb = scalars(a.run_dir / "tensorboard"), scalars(b.run_dir / "tensorboard")
+        assert set(sb) == set(sa) and len(sb["train/loss_critic"]) == 3
+        for tag in ("train/loss_critic", "train/wasserstein"):
+            assert [s for s, _ in sb[tag]] == [s for s, _ in sa[tag]]
+            np.testing.assert_allclose([v for _, v in sb[tag]], [v for _, v in sa[tag]],
+                                       rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cluster
+def test_packs_on_ray_give_the_local_packs_cells(ring_run, local_ray, tmp_path):
+    # The same grid packed in this process and as Ray tasks: every cell directory holds the
+    # same files and metrics (packs are deterministic functions of their cells), and a second
+    # run skips them all.
+    config = ring_run[0]
+    quiet = Console(quiet=True)
+    local = run_experiment(config, tmp_path / "local", console=quiet, progress=False, pack=2)
+    console = Console(record=True, width=300)
+    remote = run_experiment(config, tmp_path / "ray", executor="ray", console=console, pack=2)
+    assert "2 task(s) of 4 cell(s) submitted to Ray" in console.export_text()
+    assert [r.cell for r in remote] == [r.cell for r in local]
+    assert [r.metrics for r in remote] == [r.metrics for r in local]
+    for a, b in zip(local, remote, strict=True):
+        assert _snapshot(a.run_dir) == _snapshot(b.run_dir)
+        ra, rb = (json.loads((r.run_dir / "metrics.json").read_text()) for r in (a, b))
+        assert ra["pack"] == rb["pack"] == 2 and ra["steps"] == rb["steps"]
+        assert (a.run_dir / "log.jsonl").read_text().splitlines()[0].split('"seconds"')[0] == \
+            (b.run_dir / "log.jsonl").read_text().splitlines()[0].split('"seconds"')[0]
+    again = Console(record=True, width=300)
+    run_experiment(config, tmp_path / "ray", executor="ray", console=again, pack=2)
+    assert again.export_text().count("done, skipped") == len(remote)
+
+
+def _snapshot(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+@pytest.mark.cluster
+def test_ray_warms_the_tasks_caches_once_in_the_driver(local_ray, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(RingTask, "warm", lambda self, config, device="cpu": calls.append(
+        device), raising=False)
+    config = _tiny_ring(steps=1).replace(seeds=(0,))
+    run_experiment(config, tmp_path, executor="ray", console=Console(quiet=True), pack=2)
+    assert calls == ["cpu"]

@@ -82,11 +82,11 @@ def test_reference_statistics_resume_after_an_interruption(monkeypatch):
     real = F._weighted
     calls = []
 
-    def failing(distinct, counts):
+    def failing(distinct, counts, device="cpu"):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(len(distinct))
-        return real(distinct, counts)
+        return real(distinct, counts, device)
 
     monkeypatch.setattr(F, "_weighted", failing)
     with pytest.raises(KeyboardInterrupt):
@@ -94,7 +94,8 @@ def test_reference_statistics_resume_after_an_interruption(monkeypatch):
     parts = list(F.cache_dir("fcd").glob("*.parts/chunk-*.npz"))
     assert len(parts) == 2
     calls.clear()
-    monkeypatch.setattr(F, "_weighted", lambda d, c: calls.append(len(d)) or real(d, c))
+    monkeypatch.setattr(F, "_weighted",
+                        lambda d, c, device="cpu": calls.append(len(d)) or real(d, c, device))
     stats = F.reference_statistics(SMILES, chunk=5)
     assert calls == [5, 1]                                     # only the missing chunks
     expected = F.smiles_statistics(SMILES)
@@ -121,3 +122,26 @@ def test_heldout_fcd_is_the_fcd_of_its_draw_and_is_cached():
     assert F.heldout_fcd(test, train, n=100, rng=3)["n"] == 10           # n capped at len(test)
     with pytest.raises(ValueError, match="n must be >= 2"):
         F.heldout_fcd(test, train, n=1)
+
+
+@pytest.mark.chem
+def test_chemnet_runs_on_the_device_it_is_given():
+    pytest.importorskip("fcd")
+    from qlatent.metrics.fcd import chemnet_activations
+
+    smiles = ["CCO", "C1CC1", "CC(=O)O"]
+    np.testing.assert_array_equal(chemnet_activations(smiles, device="cpu"),
+                                  chemnet_activations(smiles))
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:k'"):
+        chemnet_activations(smiles, device="tpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.chem
+def test_chemnet_on_the_gpu_equals_the_cpu():
+    pytest.importorskip("fcd")
+    from qlatent.metrics.fcd import chemnet_activations
+
+    smiles = ["CCO", "C1CC1", "CC(=O)O", "c1ccccc1", "CN", "OCC(O)CO"]
+    np.testing.assert_allclose(chemnet_activations(smiles, device="cuda"),
+                               chemnet_activations(smiles), rtol=1e-4, atol=1e-5)

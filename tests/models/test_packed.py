@@ -351,3 +351,21 @@ def test_a_pack_under_bf16_autocast_stays_within_bf16_of_its_solo_models():
             torch.testing.assert_close(nodes[k], n, rtol=3e-2, atol=3e-2)
             torch.testing.assert_close(scores[k].float(), solos_d[k]((e, n)).float(),
                                        rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_member_is_the_kth_of_unpack(name):
+    from qlatent.models.packed import member
+
+    _, packed = solos_and_pack(name, torch.float32)
+    back = unpack(packed)
+    for k in range(K):
+        one = member(packed, k)
+        assert one.members == 1 and one.training == packed.training
+        for (n1, p1), (n2, p2) in zip(back[k].named_parameters(), one.named_parameters(),
+                                      strict=True):
+            assert n1 == n2 and torch.equal(p1, p2)
+    with pytest.raises(ValueError, match=f"k must be below the pack's size {K}, got {K}"):
+        member(packed, K)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        member(packed, -1)

@@ -425,3 +425,38 @@ def test_cuda_runs(precision):
     fit(G, D, TinyLatent(4), PointData(), Config(steps=3, batch_size=8, precision=precision),
         seed=0, device="cuda")
     assert next(G.parameters()).is_cuda
+
+
+def _as_if_from_a_gpu(path):
+    # What a CUDA run writes: the same checkpoint, its random states those of Philox
+    # generators (16 bytes: seed and offset) instead of the CPU's Mersenne Twister.
+    from qlatent.train import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(path)
+    state["rng"] = {name: torch.arange(16, dtype=torch.uint8) + i
+                    for i, name in enumerate(state["rng"])}
+    save_checkpoint(path, state)
+
+
+def test_a_run_resumes_on_another_kind_of_device(tmp_path, capsys):
+    # A checkpoint written on a GPU resumes on this CPU: the weights and optimiser state load
+    # (read onto the CPU), the streams go on from seeds derived from their states, the same
+    # way every time (two resumes end equal), and the user is told in one line.
+    config = Config(steps=8, batch_size=16, checkpoint_every=4, log_every=4)
+    for name in ("a", "b"):
+        G, D = _nets()
+        fit(G, D, TinyLatent(4), PointData(), config.replace(steps=4), seed=3,
+            run_dir=tmp_path / name)
+        _as_if_from_a_gpu(tmp_path / name / "checkpoint.pt")
+    capsys.readouterr()
+    ends = []
+    for name in ("a", "b"):
+        G, D = _nets(seed=99)
+        result = fit(G, D, TinyLatent(4), PointData(), config, seed=3, run_dir=tmp_path / name)
+        assert result.resumed_from == 4 and result.steps == 8
+        ends.append((G, D, result.history))
+    err = capsys.readouterr().err
+    assert err.count("written on another kind of device than cpu") == 2
+    assert "latent, data, epsilon, noise" in err
+    assert _equal_states(ends[0][0], ends[1][0]) and _equal_states(ends[0][1], ends[1][1])
+    assert [h["loss_critic"] for h in ends[0][2]] == [h["loss_critic"] for h in ends[1][2]]

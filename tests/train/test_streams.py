@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from qlatent.train import STREAMS, RandomStreams, stream_seeds
+from qlatent.train.streams import moved_seed
 
 
 def test_stream_seeds_are_the_spawned_children():
@@ -58,9 +59,20 @@ def test_devices_and_bad_seed():
         RandomStreams(-3)
 
 
-def test_a_state_from_another_kind_of_device_is_refused():
-    states = RandomStreams(0).get_state()
-    states["epsilon"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA (Philox) state
-    with pytest.raises(ValueError, match="stream 'epsilon' comes from another kind of device "
-                                         r"\(16 bytes; a cpu generator has 5056\)"):
-        RandomStreams(0).set_state(states)
+def test_a_state_from_another_kind_of_device_seeds_the_stream_from_its_digest():
+    # A checkpoint written on a GPU (Philox states, 16 bytes) resumed on a CPU: the other
+    # streams are restored, the moved one is seeded from the state's digest, deterministically.
+    a = RandomStreams(0)
+    torch.rand(5, generator=a.latent)
+    states = a.get_state()
+    philox = torch.arange(16, dtype=torch.uint8)
+    states["epsilon"] = philox
+    b, c = RandomStreams(0), RandomStreams(0)
+    assert b.set_state(states) == ["epsilon"] and c.set_state(states) == ["epsilon"]
+    assert torch.equal(torch.rand(4, generator=b.latent), torch.rand(4, generator=a.latent))
+    assert torch.equal(torch.rand(4, generator=b.epsilon), torch.rand(4, generator=c.epsilon))
+    d = RandomStreams(0)
+    d.set_state(states)
+    assert torch.equal(torch.rand(4, generator=d.epsilon),
+                       torch.rand(4, generator=torch.Generator().manual_seed(moved_seed(philox))))
+    assert moved_seed(philox) != moved_seed(torch.zeros(16, dtype=torch.uint8))

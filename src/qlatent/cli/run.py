@@ -81,13 +81,17 @@ def run(
         help="Torch CPU threads for training, at least 1 (default: $OMP_NUM_THREADS if set, "
         "else torch's default; with Ray: 1), and the CPUs of each Ray task.")] = None,
     executor: Annotated[Executor, typer.Option(
-        help="local (cells one after the other here) or ray (every pending cell a Ray task, "
-        "on the cluster at $RAY_ADDRESS or on this machine; needs the [cluster] extra, "
+        help="local (cells one after the other here) or ray (every pack or lone cell a Ray "
+        "task, on the cluster at $RAY_ADDRESS or on this machine; needs the [cluster] extra, "
         "pip install 'qlatent[cluster]').")] = "local",
-    pack: Annotated[int, typer.Option(
-        help="Train up to this many pending cells that share an architecture as one batched "
-        "model (a pack; each cell still follows its solo run and gets its own directory). "
-        "Local executor only; 1 (default) trains every cell alone.")] = 1,
+    pack: Annotated[str, typer.Option(
+        help="Train up to N pending cells that share an architecture as one batched model (a "
+        "pack; each cell still follows its solo run and gets its own directory), or 'auto': "
+        "as many as the device's free memory holds. 1 (default) trains every cell alone. A "
+        "pack that does not fit is refused before anything is written.")] = "1",
+    gpus_per_task: Annotated[float | None, typer.Option(
+        help="With --executor ray and --device cuda: the GPUs each Ray task asks for, e.g. "
+        "0.25 (four packs share a GPU) or 2; default 1.")] = None,
     log_to: Annotated[LogTo | None, typer.Option(
         help="Also log the losses for an experiment tracker: tensorboard (event files in "
         "each cell directory; needs the tensorboard package).")] = None,
@@ -102,12 +106,20 @@ def run(
 
     from qlatent._validation import check_device
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import parse_seeds, run_experiment, select
+    from qlatent.experiments.runner import (
+        check_gpus_per_task,
+        check_pack,
+        parse_seeds,
+        run_experiment,
+        select,
+    )
 
     _check_positive("--steps", steps)
     _check_positive("--threads", threads)
-    _check_positive("--pack", pack)
+    pack_size = check_pack(pack, name="--pack")
     check_device(device, name="--device", require_available=executor == "local")
+    check_gpus_per_task(gpus_per_task, executor=executor, device=device,
+                        name="--gpus-per-task")
     _check_extras(executor, log_to)
     cfg = load_config(config)
     names = _split("--latents", latents)
@@ -133,7 +145,7 @@ def run(
         threads = int(os.environ["OMP_NUM_THREADS"])
     run_experiment(cfg, out, device=device, console=console, progress=progress,
                    threads=threads, executor=executor, log_to=() if log_to is None else (log_to,),
-                   pack=pack)
+                   pack=pack_size, gpus_per_task=gpus_per_task)
     console.print(f"done; `qlatent report {escape(str(out))}` writes the tables")
 
 

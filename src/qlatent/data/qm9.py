@@ -352,12 +352,15 @@ class QM9Graphs:
         test_fraction: fraction of the encodable molecules held out as the test split.
         split_seed: seed of the split permutation.
         permutation_p: probability that ``sample`` randomly permutes a real graph's atom slots.
+            ``to(device)`` moves the graphs to a GPU, where ``sample`` then draws, permutes and
+            one-hot encodes (from a ``torch.Generator`` on that device).
         workers: processes used for the (cold) processing; 0 means ``min(2, cpu count)``.
         files: QM9 CSV files to read (default: qm9pack's).
 
     Attributes:
         spec (GraphSpec): shapes and vocabularies.
         report (QM9Report): counts of encoded and unencodable molecules, timing, cache file.
+        device (torch.device): where the graphs are and ``sample`` works (``to``).
     """
 
     def __init__(self, *, charged: bool = False, kekulize: bool = True,
@@ -439,10 +442,29 @@ class QM9Graphs:
     def __len__(self) -> int:
         return len(self._smiles_all)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the graphs are kept and ``sample`` draws (``to``); the CPU at first."""
+        return self._x.device
+
+    def to(self, device: str | torch.device) -> QM9Graphs:
+        """Keep the graphs on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:k"``), so that
+        ``sample`` draws, permutes and one-hot encodes there; returns ``self`` (moved in place,
+        like ``nn.Module.to``: the many cells of a pack share one instance and one copy).
+        ``graphs`` and ``smiles`` still return host arrays and lists."""
+        from qlatent._validation import check_device
+
+        device = torch.device(check_device(device))
+        if device != self.device:
+            self._x, self._a = self._x.to(device), self._a.to(device)
+            self._train_index = self._train_index.to(device)
+        return self
+
     def graphs(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         """The dense graphs of a split: ``(X int8[N, n], A int8[N, n, n])``."""
-        index = self._index(split)
-        return (self._x[index].numpy().astype(np.int8), self._a[index].numpy().astype(np.int8))
+        index = self._index(split).to(self.device)
+        return (self._x[index].cpu().numpy().astype(np.int8),
+                self._a[index].cpu().numpy().astype(np.int8))
 
     def smiles(self, split: str = "train") -> list[str]:
         """Canonical non-isomeric RDKit SMILES of the encodable molecules of ``split``."""
@@ -460,22 +482,29 @@ class QM9Graphs:
         """Draw ``n`` training graphs (with replacement) as one-hot float tensors.
 
         Each drawn graph has its atom slots randomly permuted with probability
-        ``permutation_p`` (the same permutation on nodes and on both edge axes).
+        ``permutation_p`` (the same permutation on nodes and on both edge axes). Everything
+        happens on ``self.device``; ``generator`` must live there too.
 
         Returns:
-            ``(edges float32[n, n_atoms, n_atoms, b], nodes float32[n, n_atoms, a])``.
+            ``(edges float32[n, n_atoms, n_atoms, b], nodes float32[n, n_atoms, a])`` on
+            ``self.device``.
         """
         n = check_int("n", n, minimum=1)
         check_generator(generator)
+        device = self.device
+        if generator is not None and generator.device.type != device.type:
+            raise ValueError(f"generator must be on the graphs' device ({device}), got one on "
+                             f"{generator.device}; move the data with to(device) or draw "
+                             "from a generator there")
         pick = self._train_index[torch.randint(len(self._train_index), (n,),
-                                               generator=generator)]
+                                               generator=generator, device=device)]
         x = self._x[pick]
         a = self._a[pick]
         if self.permutation_p > 0:
             m = self.spec.n_atoms
-            perm = torch.argsort(torch.rand(n, m, generator=generator), dim=1)
-            keep = torch.rand(n, generator=generator) >= self.permutation_p
-            perm[keep] = torch.arange(m)
+            perm = torch.argsort(torch.rand(n, m, generator=generator, device=device), dim=1)
+            keep = torch.rand(n, generator=generator, device=device) >= self.permutation_p
+            perm[keep] = torch.arange(m, device=device)
             x = torch.gather(x, 1, perm)
             a = torch.gather(a, 1, perm[:, :, None].expand(n, m, m))
             a = torch.gather(a, 2, perm[:, None, :].expand(n, m, m))

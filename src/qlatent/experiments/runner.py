@@ -14,13 +14,24 @@ Layout of an experiment directory ``OUT``::
 Cells run seed by seed (all cells of seed 0, then seed 1, ...), in the order the latents are
 listed, so paired results (quantum and photonic of one seed) accumulate together.
 
-Executors: ``"local"`` runs the cells one after the other in this process; ``"ray"`` hands
-every pending cell to Ray as one task (``pip install 'qlatent[cluster]'``), so the cells of a
-grid run side by side on every core, GPU and node of a Ray cluster. ``ray.init()`` joins the
+Packs: with ``pack=N`` (or ``"auto"``) the pending cells that share an architecture (same
+dataset and latent length) train as packs of up to N cells (``run_pack``, ``fit_pack``); each
+cell still gets its own directory, log, trackers, task callbacks, checkpoint and metrics.
+``"auto"`` takes the largest pack the device's free memory holds
+(``qlatent.train.memory``: parameters, optimiser state, activations and batches per member,
+estimated from one cell's networks); an explicit N that does not fit is refused before
+anything is written.
+
+Executors: ``"local"`` runs the packs (or cells) one after the other in this process; ``"ray"``
+hands every pack (or lone cell) to Ray as one task (``pip install 'qlatent[cluster]'``), so the
+grid runs side by side on every core, GPU and node of a Ray cluster. ``ray.init()`` joins the
 cluster named by ``$RAY_ADDRESS`` (e.g. ``auto`` on a node of a running cluster) or starts one
-on this machine. Each task asks for ``threads`` CPUs and, with ``device="cuda"``, one GPU. The
-experiment directory must be on a file system every node sees; a cell's checkpoint and its
-``metrics.json`` there make the grid resumable whichever executor ran it.
+on this machine. Each task asks for ``threads`` CPUs and, with ``device="cuda"``,
+``gpus_per_task`` GPUs (default 1; a fraction such as 0.25 puts four tasks on one GPU). The
+task's caches (the processed QM9 set, the FCD statistics) are built once in this process
+(``Task.warm``) before any task is sent. The experiment directory must be on a file system
+every node sees; a cell's checkpoint and its ``metrics.json`` there make the grid resumable
+whichever executor ran it.
 
 Everything is checked before anything is written: the config (when it was made), the
 executor, the device, the thread count, the trackers of ``log_to`` and, when ``OUT`` already
@@ -35,11 +46,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +60,7 @@ import torch
 from rich.console import Console
 
 from qlatent._io import atomic_write_json, atomic_write_text
-from qlatent._validation import check_choice, check_device, check_int
+from qlatent._validation import check_choice, check_device, check_float, check_int
 from qlatent.experiments.config import _PER_RUN, ExperimentConfig, latent_request, to_toml
 from qlatent.experiments.tasks import (
     Built,
@@ -64,6 +76,48 @@ from qlatent.experiments.tasks import (
 from qlatent.train import fit, load_checkpoint
 
 EXECUTORS = ("local", "ray")
+AUTO = "auto"
+"""The ``pack`` value that sizes packs from the device's free memory."""
+
+
+def check_pack(pack: Any, *, name: str = "pack") -> int | str:
+    """``pack`` as a positive int or ``"auto"`` (a string of digits is read as an int)."""
+    if isinstance(pack, str):
+        text = pack.strip()
+        if text == AUTO:
+            return AUTO
+        if text.lstrip("-").isdigit():
+            pack = int(text)
+        else:
+            raise ValueError(f"{name} must be a positive integer or 'auto', got {pack!r}")
+    if isinstance(pack, bool) or not isinstance(pack, int):
+        raise TypeError(f"{name} must be a positive integer or 'auto', got {pack!r} "
+                        f"({type(pack).__name__})")
+    if pack < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1) or 'auto', got {pack}")
+    return pack
+
+
+def check_gpus_per_task(gpus: Any, *, executor: str, device: str,
+                        name: str = "gpus_per_task") -> float | None:
+    """The GPUs each Ray task asks for: ``None`` (the default: 1 with a CUDA device) or a
+    number > 0, a fraction of one GPU (0.25: four tasks share a GPU) or a whole count; only
+    with ``executor="ray"`` and a CUDA ``device``."""
+    if gpus is None:
+        return None
+    gpus = check_float(name, gpus)
+    if gpus <= 0:
+        raise ValueError(f"{name} must be > 0 (a share of a GPU such as 0.25, or a whole "
+                         f"number of GPUs), got {gpus:g}")
+    if gpus > 1 and gpus != int(gpus):
+        raise ValueError(f"{name} above 1 must be a whole number of GPUs, got {gpus:g}")
+    if executor != "ray":
+        raise ValueError(f"{name} is the share of a GPU each Ray task gets: it needs "
+                         f"executor 'ray', got executor {executor!r}")
+    if not device.startswith("cuda"):
+        raise ValueError(f"{name}={gpus:g} needs a GPU: device must be 'cuda' or 'cuda:k', "
+                         f"got {device!r}")
+    return gpus
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -181,7 +235,8 @@ def _latent_record(latent: torch.nn.Module) -> dict[str, Any]:
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str = "cpu",
                    console: Console | None = None, progress: bool = True,
                    threads: int | None = None, executor: str = "local",
-                   log_to: Sequence[str] = (), pack: int = 1) -> list[CellRecord]:
+                   log_to: Sequence[str] = (), pack: int | str = 1,
+                   gpus_per_task: float | None = None) -> list[CellRecord]:
     """Run every cell of ``config`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -196,16 +251,20 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
             task asks for). Building a bank can change torch's thread count through numba's
             OpenMP layer; the runner sets it back.
         executor: ``"local"`` or ``"ray"`` (see the module docstring).
-        log_to: experiment trackers fed by every cell's training
+        log_to: experiment trackers fed by every cell's training, packed or not
             (``qlatent.train.tracking.TRACKERS``, e.g. ``("tensorboard",)``); none by default.
         pack: train up to this many pending cells that share an architecture as one pack
-            (``run_pack``; local executor, no trackers); 1 trains every cell alone.
+            (``run_pack``), or ``"auto"``: as many as the device's free memory holds
+            (``pack_plan``); 1 trains every cell alone.
+        gpus_per_task: with ``executor="ray"`` and a CUDA device, the GPUs each task (a pack
+            or a lone cell) asks Ray for: a share such as 0.25 or a whole count (default 1).
 
     Returns:
         The records of all finished cells of the grid (done before or now).
 
     Raises:
-        TypeError, ValueError: a bad argument, before anything is written.
+        TypeError, ValueError: a bad argument, or a pack that does not fit in memory, before
+            anything is written.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
@@ -218,116 +277,217 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be true or false, got {progress!r}")
     log_to = check_log_to(log_to)
-    pack = check_int("pack", pack, minimum=1)
-    if pack > 1 and executor != "local":
-        raise ValueError(f"pack > 1 runs on the local executor only (packs as Ray tasks are "
-                         f"not built yet), got pack={pack} with executor={executor!r}")
-    if pack > 1 and log_to:
-        raise ValueError(f"pack > 1 does not feed experiment trackers yet, got pack={pack} "
-                         f"with log_to={list(log_to)}")
+    pack = check_pack(pack)
+    gpus_per_task = check_gpus_per_task(gpus_per_task, executor=executor, device=device)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a folder, got the file {out_dir}")
     config_text = _experiment_config_text(config, out_dir)
     console = console or Console()
+    grid = cells(config)
+    finished = [(out_dir / cell.key / "metrics.json").exists() for cell in grid]
+    done = [i for i, f in enumerate(finished) if f]
+    pending = [i for i, f in enumerate(finished) if not f]
+    ray = None
+    if executor == "ray" and pending:
+        ray = _ray_init(device, gpus_per_task)
+    share = 1.0
+    if executor == "ray":
+        share = (min(1.0, gpus_per_task or 1.0) if device.startswith("cuda")
+                 else min(1.0, threads / (os.cpu_count() or 1)))
+    plan = pack_plan(config, grid, pending, out_dir, pack, device=device, threads=threads,
+                     share=share, console=console)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "config.toml", config_text)
-    grid = cells(config)
     records: dict[int, CellRecord] = {}
-    pending = []
-    for i, cell in enumerate(grid):
-        cell_dir = out_dir / cell.key
-        done = cell_dir / "metrics.json"
-        if done.exists():
-            metrics = json.loads(done.read_text())["metrics"]
-            console.print(f"[dim][{i + 1}/{len(grid)}] {cell.key}: done, skipped[/dim]")
-            records[i] = CellRecord(cell, cell_dir, metrics)
-        else:
-            pending.append(i)
+    for i in done:
+        metrics = json.loads((out_dir / grid[i].key / "metrics.json").read_text())["metrics"]
+        console.print(f"[dim][{i + 1}/{len(grid)}] {grid[i].key}: done, skipped[/dim]")
+        records[i] = CellRecord(grid[i], out_dir / grid[i].key, metrics)
     cell_args = dict(device=device, threads=threads, log_to=log_to)
-    if executor == "ray":
-        records.update(_run_on_ray(config, task, grid, pending, out_dir, console, **cell_args))
-    else:
-        failed = []
-        for members in plan_packs(config, grid, pending, out_dir, pack):
-            if len(members) == 1:
-                i = members[0]
-                cell, cell_dir = grid[i], out_dir / grid[i].key
-                resuming = (cell_dir / "checkpoint.pt").exists()
-                console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
-                              + (" (resuming)" if resuming else ""))
-                records[i] = run_cell(config, cell, cell_dir, console=console,
-                                      progress=progress, **cell_args)
-                continue
-            console.print(f"[bold][{', '.join(str(i + 1) for i in members)}/{len(grid)}] a pack "
-                          f"of {len(members)}: {', '.join(grid[i].key for i in members)}[/bold]")
-            out = run_pack(config, [grid[i] for i in members], out_dir, device=device,
-                           console=console, progress=progress, threads=threads)
-            for i, record in zip(members, out, strict=True):
-                if record is None:
-                    failed.append(grid[i].key)
-                else:
-                    records[i] = record
-        if failed:
-            raise RuntimeError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
-                               f"{', '.join(failed)}; the others are recorded")
+    if ray is not None:
+        records.update(_run_on_ray(ray, config, task, grid, plan, out_dir, console,
+                                   gpus=(gpus_per_task or 1.0) if device.startswith("cuda")
+                                   else 0.0, **cell_args))
+        return [records[i] for i in sorted(records)]
+    failed = []
+    for members in plan:
+        if len(members) == 1:
+            i = members[0]
+            cell, cell_dir = grid[i], out_dir / grid[i].key
+            resuming = (cell_dir / "checkpoint.pt").exists()
+            console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
+                          + (" (resuming)" if resuming else ""))
+            records[i] = run_cell(config, cell, cell_dir, console=console,
+                                  progress=progress, **cell_args)
+            continue
+        console.print(f"[bold][{', '.join(str(i + 1) for i in members)}/{len(grid)}] a pack "
+                      f"of {len(members)}: {', '.join(grid[i].key for i in members)}[/bold]")
+        out = run_pack(config, [grid[i] for i in members], out_dir, console=console,
+                       progress=progress, **cell_args)
+        for i, record in zip(members, out, strict=True):
+            if record is None:
+                failed.append(grid[i].key)
+            else:
+                records[i] = record
+    if failed:
+        raise RuntimeError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
+                           f"{', '.join(failed)}; the others are recorded")
     return [records[i] for i in sorted(records)]
 
 
-def _run_on_ray(config: ExperimentConfig, task: Task, grid: list[Cell], pending: list[int],
-                out_dir: Path, console: Console, *, device: str, threads: int,
-                log_to: tuple[str, ...]) -> dict[int, CellRecord]:
-    """Run the ``pending`` cells of ``grid`` as Ray tasks; the records of those that finished.
-
-    A failed cell does not stop the others; after all have ended, a ``RuntimeError`` names the
-    failed ones (their checkpoints stay, so running the grid again resumes them)."""
+def _ray_init(device: str, gpus_per_task: float | None) -> Any:
+    """Ray, initialised (joining ``$RAY_ADDRESS`` or starting one here), checked to have a GPU
+    when the tasks need one."""
     try:
         import ray
     except ImportError as err:
         raise ImportError("executor='ray' needs Ray: pip install 'qlatent[cluster]'") from err
-    if not pending:
-        return {}
     if not ray.is_initialized():
         ray.init(log_to_driver=False)
-    remote = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0,
-                        max_retries=0)(_ray_cell)
-    futures = {remote.remote(config, task, grid[i], str(out_dir / grid[i].key), device,
-                             threads, log_to): i for i in pending}
-    console.print(f"[bold]{len(futures)} cell(s) submitted to Ray[/bold] "
-                  f"({threads} CPU(s){', 1 GPU' if device.startswith('cuda') else ''} each; "
+    if device.startswith("cuda") and not ray.cluster_resources().get("GPU", 0):
+        raise ValueError(f"device={device!r} with executor 'ray' needs a GPU in the Ray "
+                         f"cluster, which has none (resources: {ray.cluster_resources()})"
+                         + (f"; gpus_per_task={gpus_per_task:g} cannot be placed"
+                            if gpus_per_task is not None else ""))
+    return ray
+
+
+def pack_plan(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[int],
+              out_dir: Path, pack: int | str, *, device: str = "cpu", threads: int = 1,
+              share: float = 1.0, console: Console | None = None) -> list[list[int]]:
+    """The packs (lists of grid indices) the ``pending`` cells train in, sized for memory.
+
+    For every architecture (dataset, latent length) with more than one pending cell, one cell
+    is built and ``qlatent.train.memory.estimate_member_memory`` gives the bytes of one member;
+    ``share`` × ``available_memory(device)`` (the part of this machine's device one pack gets:
+    1 with the local executor) bounds the pack: ``pack="auto"`` takes the largest that fits,
+    an explicit size that does not fit raises a ValueError naming the size and the estimate.
+    Packs never mix architectures (``plan_packs``).
+    """
+    from qlatent.train.memory import (
+        FILL,
+        available_memory,
+        estimate_member_memory,
+        pack_size_that_fits,
+    )
+
+    pack = check_pack(pack)
+    if pack == 1:
+        return plan_packs(config, grid, pending, out_dir, 1)
+    groups = _architecture_groups(grid, pending, out_dir)
+    sizes: dict[tuple[str, int], int] = {}
+    for key, members in groups.items():
+        want = len(members) if pack == AUTO else min(pack, len(members))
+        if want < 2:
+            sizes[key] = 1
+            continue
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            if pack == AUTO:
+                raise ValueError(f"pack='auto' measures the free memory of {device!r} on this "
+                                 "machine, which has no CUDA device; give the pack size")
+            sizes[key] = want
+            continue
+        cell = grid[members[0]]
+        seeds = seeds_of(config, cell)
+        latent = make_latent(config, cell, seeds)
+        built = get_task(config.task).build(config, cell, seeds)
+        torch.set_num_threads(threads)  # a bank build may have changed it
+        estimate = estimate_member_memory(built.generator, built.critic, latent, built.data,
+                                          config.train)
+        available = int(share * available_memory(device))
+        fits = pack_size_that_fits(estimate.total, available)
+        gib = 2.0**30
+        if pack != AUTO and want > fits:
+            raise ValueError(
+                f"pack {want} does not fit in memory for {cell.dataset} L={cell.latent_dim}: "
+                f"it needs about {want * estimate.total / gib:.2f} GiB ({estimate.describe()}), "
+                f"{device} has {available / gib:.2f} GiB available and a pack may take "
+                f"{FILL:.0%} of it, so at most {fits} members; use pack {fits} or 'auto'")
+        sizes[key] = min(want, fits)
+        if console is not None:
+            console.print(f"[dim]packs of {sizes[key]} for {cell.dataset} L={cell.latent_dim}"
+                          f" ({len(members)} pending; {estimate.describe()}; {device}: "
+                          f"{available / gib:.1f} GiB available, room for {fits})[/dim]")
+    return plan_packs(config, grid, pending, out_dir, sizes)
+
+
+def _architecture_groups(grid: Sequence[Cell], pending: Sequence[int],
+                         out_dir: Path) -> dict[tuple[str, int], list[int]]:
+    # The pending cells that may pack, by architecture; a cell with its own solo checkpoint (an
+    # interrupted solo run) stays out and resumes solo.
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i in pending:
+        cell = grid[i]
+        if not (out_dir / cell.key / "checkpoint.pt").exists():
+            groups.setdefault((cell.dataset, cell.latent_dim), []).append(i)
+    return groups
+
+
+def _run_on_ray(ray: Any, config: ExperimentConfig, task: Task, grid: list[Cell],
+                plan: list[list[int]], out_dir: Path, console: Console, *, device: str,
+                threads: int, log_to: tuple[str, ...], gpus: float) -> dict[int, CellRecord]:
+    """Run the packs of ``plan`` (lists of indices into ``grid``; a lone cell is a pack of
+    one) as Ray tasks; the records of the cells that finished.
+
+    The task's caches are built here first (``task.warm``). A failed task (or a member whose
+    loss turned NaN) does not stop the others; after all have ended, a ``RuntimeError`` names
+    the failed cells (their checkpoints stay, so running the grid again resumes them)."""
+    if not plan:
+        return {}
+    warm_device = device if device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+    task.warm(config, device=warm_device)
+    remote = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(_ray_pack)
+    futures = {remote.remote(config, task, [grid[i] for i in members], str(out_dir), device,
+                             threads, log_to): members for members in plan}
+    console.print(f"[bold]{len(futures)} task(s) of {sum(map(len, plan))} cell(s) submitted to "
+                  f"Ray[/bold] (packs of {', '.join(str(n) for n in sorted(set(map(len, plan))))}"
+                  f"; {threads} CPU(s){f', {gpus:g} GPU' if gpus else ''} each; "
                   f"cluster: {ray.cluster_resources()})")
     records: dict[int, CellRecord] = {}
     failed: list[str] = []
     waiting = list(futures)
     while waiting:
         ready, waiting = ray.wait(waiting, num_returns=1)
-        i = futures[ready[0]]
+        members = futures[ready[0]]
         try:
-            records[i] = ray.get(ready[0])
-        except Exception as err:  # noqa: BLE001 - reported below, the other cells go on
+            out = ray.get(ready[0])
+        except Exception as err:  # noqa: BLE001 - reported below, the other tasks go on
             cause = getattr(err, "cause", None) or err  # a RayTaskError wraps the cell's error
-            failed.append(f"{grid[i].key}: {type(cause).__name__}: {cause}")
-            console.print(f"[red][{i + 1}/{len(grid)}] {grid[i].key}: failed[/red]")
+            for i in members:
+                failed.append(f"{grid[i].key}: {type(cause).__name__}: {cause}")
+                console.print(f"[red][{i + 1}/{len(grid)}] {grid[i].key}: failed[/red]")
             continue
-        summary = ", ".join(f"{k} {v:.4g}" for k, v in records[i].metrics.items())
-        console.print(f"[{i + 1}/{len(grid)}] {grid[i].key}: {summary}")
+        for i, record in zip(members, out, strict=True):
+            if record is None:
+                failed.append(f"{grid[i].key}: its loss turned NaN in a pack")
+                console.print(f"[red][{i + 1}/{len(grid)}] {grid[i].key}: failed[/red]")
+                continue
+            records[i] = record
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in record.metrics.items())
+            console.print(f"[{i + 1}/{len(grid)}] {grid[i].key}: {summary}"
+                          + (f" (a pack of {len(members)})" if len(members) > 1 else ""))
     if failed:
         raise RuntimeError(f"{len(failed)} cell(s) failed on Ray (run the grid again to resume "
                            "them):\n" + "\n".join(failed))
     return records
 
 
-def _ray_cell(config: ExperimentConfig, task: Task, cell: Cell, cell_dir: str, device: str,
-              threads: int, log_to: tuple[str, ...]) -> CellRecord:
-    # One Ray task: the cell, its output in cell_dir (no console, no progress bar). The task
-    # travels with it, so a task registered only in the driver (user code) runs as well.
+def _ray_pack(config: ExperimentConfig, task: Task, cells: list[Cell], out_dir: str,
+              device: str, threads: int, log_to: tuple[str, ...]) -> list[CellRecord | None]:
+    # One Ray task: a pack (or a lone cell), its output in out_dir (no console, no progress
+    # bar). The task travels with it, so a task registered only in the driver (user code) runs
+    # as well.
     try:
         get_task(task.name)
     except ValueError:
         register_task(task)
-    return run_cell(config, cell, Path(cell_dir), device=device,
-                    console=Console(quiet=True), progress=False, threads=threads,
-                    log_to=log_to)
+    quiet = Console(quiet=True)
+    if len(cells) == 1:
+        return [run_cell(config, cells[0], Path(out_dir) / cells[0].key, device=device,
+                         console=quiet, progress=False, threads=threads, log_to=log_to)]
+    return run_pack(config, cells, Path(out_dir), device=device, console=quiet,
+                    progress=False, threads=threads, log_to=log_to)
 
 
 def _experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
@@ -434,30 +594,38 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     threads = torch.get_num_threads() if threads is None else threads
     log_to = check_log_to(log_to)
     p = _prepare_cell(config, cell, cell_dir, device=device, threads=threads)
-    callbacks = list(p.task.callbacks(p.built, p.latent, config, cell, p.seeds,
-                                      run_dir=p.cell_dir))
-    if log_to:
-        from qlatent.train.tracking import make_callbacks
-
-        callbacks += list(make_callbacks(log_to, p.cell_dir))
+    callbacks = _cell_callbacks(config, p, log_to)
     result = fit(p.built.generator, p.built.critic, p.latent, p.built.data, config.train,
                  seed=p.seeds.train, device=device, progress=progress, run_dir=p.cell_dir,
                  resume=True, callbacks=callbacks)
     return _finish_cell(config, p, result, console)
 
 
+def _cell_callbacks(config: ExperimentConfig, p: _Prepared, log_to: tuple[str, ...]) -> list:
+    """The cell's training callbacks: the task's, then the trackers' (in its directory)."""
+    callbacks = list(p.task.callbacks(p.built, p.latent, config, p.cell, p.seeds,
+                                      run_dir=p.cell_dir))
+    if log_to:
+        from qlatent.train.tracking import make_callbacks
+
+        callbacks += list(make_callbacks(log_to, p.cell_dir))
+    return callbacks
+
+
 def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
              device: str = "cpu", console: Console | None = None, progress: bool = True,
-             threads: int | None = None) -> list[CellRecord | None]:
+             threads: int | None = None, log_to: Sequence[str] = ()
+             ) -> list[CellRecord | None]:
     """Train cells that share an architecture as one pack (``qlatent.train.fit_pack``), then
     evaluate and record each in its own directory exactly as ``run_cell`` does.
 
     Member k follows the trajectory of its solo run (same seeds, latent, data, initialisation);
-    each cell directory gets its own ``log.jsonl`` and, at the end, its own solo checkpoint
-    (``member_checkpoint``), so ``qlatent report``, ``load_run`` and ``qlatent sample`` read it
-    like any cell. The pack's own checkpoint lives in ``out_dir/.packs/<digest of the cells>/``:
-    a killed pack resumes from it. Task callbacks (e.g. QM9's intermediate scores) and trackers
-    are not run in packs.
+    each cell directory gets its own ``log.jsonl``, the task's callbacks (e.g. QM9's
+    intermediate scores in ``progress.jsonl``) and the trackers of ``log_to`` (e.g.
+    ``tensorboard/``) fed with its own member's figures, and, at the end, its own solo
+    checkpoint (``member_checkpoint``), so ``qlatent report``, ``load_run`` and ``qlatent
+    sample`` read it like any cell. The pack's own checkpoint lives in
+    ``out_dir/.packs/<digest of the cells>/``: a killed pack resumes from it.
 
     Returns:
         One record per cell, ``None`` for a member whose loss turned NaN (reported, and its
@@ -469,16 +637,18 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
 
     console = console or Console()
     threads = torch.get_num_threads() if threads is None else threads
+    log_to = check_log_to(log_to)
     out_dir = Path(out_dir)
     prepared = [_prepare_cell(config, c, out_dir / c.key, device=device, threads=threads)
                 for c in cells]
+    callbacks = [_cell_callbacks(config, p, log_to) for p in prepared]
     G = pack([p.built.generator for p in prepared])
     D = pack([p.built.critic for p in prepared])
     pack_dir = out_dir / ".packs" / digest([c.key for c in cells])[:16]
     result = fit_pack(G, D, [p.latent for p in prepared], [p.built.data for p in prepared],
                       config.train, seeds=[p.seeds.train for p in prepared], device=device,
                       progress=progress, run_dir=pack_dir, resume=True,
-                      member_dirs=[p.cell_dir for p in prepared])
+                      member_dirs=[p.cell_dir for p in prepared], callbacks=callbacks)
     state = load_checkpoint(pack_dir / "checkpoint.pt")
     records: list[CellRecord | None] = []
     for k, (p, G_k, D_k) in enumerate(zip(prepared, unpack(G), unpack(D), strict=True)):
@@ -495,21 +665,19 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
 
 
 def plan_packs(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[int],
-               out_dir: Path, size: int) -> list[list[int]]:
+               out_dir: Path, size: int | Mapping[tuple[str, int], int]) -> list[list[int]]:
     """Group the ``pending`` cells of ``grid`` into packs of at most ``size`` cells that share
     an architecture (same dataset and latent length: the task builds the same networks), in
-    grid order. A cell with a solo checkpoint of its own (an interrupted solo run) stays alone
-    and resumes solo."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    packs: list[list[int]] = []
-    for i in pending:
-        cell = grid[i]
-        if size == 1 or (out_dir / cell.key / "checkpoint.pt").exists():
-            packs.append([i])
-            continue
-        groups.setdefault((cell.dataset, cell.latent_dim), []).append(i)
-    for members in groups.values():
-        packs.extend(members[j:j + size] for j in range(0, len(members), size))
+    grid order; cells of different architectures never share a pack. ``size`` is one bound
+    for all, or one per ``(dataset, latent_dim)`` (``pack_plan``'s). A cell with a solo
+    checkpoint of its own (an interrupted solo run) stays alone and resumes solo."""
+    groups = _architecture_groups(grid, pending, out_dir)
+    grouped = {i for members in groups.values() for i in members}
+    packs: list[list[int]] = [[i] for i in pending if i not in grouped]
+    for key, members in groups.items():
+        n = size if isinstance(size, int) else size.get(key, 1)
+        n = check_int("size", n, minimum=1)
+        packs.extend(members[j:j + n] for j in range(0, len(members), n))
     return sorted(packs, key=lambda members: members[0])
 
 

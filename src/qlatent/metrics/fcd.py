@@ -85,20 +85,20 @@ def _distinct(smiles: Sequence[str]) -> tuple[list[str], np.ndarray]:
     return distinct.tolist(), counts
 
 
-def _weighted(distinct: list[str], counts: np.ndarray) -> Statistics:
-    a = chemnet_activations(distinct).astype(np.float64)
+def _weighted(distinct: list[str], counts: np.ndarray, device: str = "cpu") -> Statistics:
+    a = chemnet_activations(distinct, device=device).astype(np.float64)
     w = counts.astype(np.float64)
     return Statistics(int(counts.sum()), w @ a, (a * w[:, None]).T @ a)
 
 
-def smiles_statistics(smiles: Sequence[str]) -> Statistics:
+def smiles_statistics(smiles: Sequence[str], *, device: str = "cpu") -> Statistics:
     """ChemNet statistics of a SMILES list; each distinct string goes through ChemNet once.
 
     Duplicates enter with their multiplicity c_i (Σ c_i φ_i, Σ c_i φ_i φ_iᵀ), so the result
     equals ``statistics(chemnet_activations(smiles))`` at a fraction of the cost for generated
-    sets, which repeat molecules.
+    sets, which repeat molecules. ``device``: where ChemNet runs (``chemnet_activations``).
     """
-    return _weighted(*_distinct(smiles))
+    return _weighted(*_distinct(smiles), device=device)
 
 
 def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
@@ -125,11 +125,12 @@ def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
     return float(diff @ diff + np.trace(c1) + np.trace(c2) - 2.0 * tr_sqrt)
 
 
-@functools.lru_cache(maxsize=1)
-def _chemnet():
+@functools.cache
+def _chemnet(device: str = "cpu"):
+    # One ChemNet per device (the weights ship inside the fcd wheel), in eval mode.
     from qlatent._chem import fcd_module
 
-    return fcd_module().load_ref_model()
+    return fcd_module().load_ref_model().to(device).eval()
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,40 +140,47 @@ def _chemnet_digest() -> str:
     return file_digest(Path(fcd_module().__file__).parent / "ChemNet_v0.13_pretrained.pt")
 
 
-def chemnet_activations(smiles: Sequence[str], *, batch_size: int = 1000) -> np.ndarray:
-    """ChemNet penultimate activations float32[N, 512] of SMILES strings (CPU).
+def chemnet_activations(smiles: Sequence[str], *, batch_size: int = 1000,
+                        device: str = "cpu") -> np.ndarray:
+    """ChemNet penultimate activations float32[N, 512] of SMILES strings.
 
     Featurisation is the ``fcd`` package's (one-hot over its vocabulary, end token, padded to
-    350, divided by the vocabulary size), so scores match ``fcd.get_fcd``.
+    350, divided by the vocabulary size), so scores match ``fcd.get_fcd``. ``device``
+    (``"cpu"``, ``"cuda"``, ``"cuda:k"``) is where ChemNet runs: a run's own training device,
+    so a GPU run scores on its GPU (equal to the CPU's to float32 round-off).
     """
     import torch
 
     from qlatent._chem import fcd_module
+    from qlatent._validation import check_device
 
     if isinstance(smiles, str):
         raise TypeError("smiles must be a sequence of SMILES strings, got one str")
     smiles = list(smiles)
     batch_size = check_int("batch_size", batch_size, minimum=1)
+    device = check_device(device)
     if not smiles:
         return np.zeros((0, 512), dtype=np.float32)
     get_one_hot = fcd_module().utils.get_one_hot
-    model = _chemnet()
+    model = _chemnet(device)
     out = []
     with torch.inference_mode():
         for start in range(0, len(smiles), batch_size):
             chunk = smiles[start:start + batch_size]
             x = np.stack([get_one_hot(s, pad_len=_PAD_LENGTH) for s in chunk])
-            x = torch.from_numpy((x / x.shape[2]).astype(np.float32))
-            out.append(model(x.transpose(1, 2)).numpy().astype(np.float32))
+            x = torch.from_numpy((x / x.shape[2]).astype(np.float32)).to(device)
+            out.append(model(x.transpose(1, 2)).cpu().numpy().astype(np.float32))
     return np.concatenate(out)
 
 
-def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000) -> Statistics:
+def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000,
+                         device: str = "cpu") -> Statistics:
     """ChemNet statistics of ``smiles``, computed once and cached (keyed by the list's digest).
 
     The distinct molecules are processed in chunks whose statistics are cached as they finish
     (atomically), so an interrupted computation (the QM9 training set takes ChemNet minutes)
     resumes where it stopped; the chunk files are removed once the total is written.
+    ``device``: where ChemNet runs if they must be computed (the cache is the same whichever).
     """
     chunk = check_int("chunk", chunk, minimum=1)
     smiles = list(smiles)
@@ -195,7 +203,8 @@ def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000) -> Statist
             except (OSError, KeyError, ValueError):
                 stats = None
         if stats is None:
-            stats = _weighted(distinct[start:start + chunk], counts[start:start + chunk])
+            stats = _weighted(distinct[start:start + chunk], counts[start:start + chunk],
+                              device)
             _save_statistics(part, stats)
         total = stats if total is None else total + stats
     _save_statistics(path, total)
@@ -225,14 +234,16 @@ def fcd(smiles: Sequence[str], reference: Sequence[str]) -> float:
     return frechet_distance(a.mean, a.covariance, b.mean, b.covariance)
 
 
-def fcd_to_reference(smiles: Sequence[str], reference: Sequence[str]) -> float:
+def fcd_to_reference(smiles: Sequence[str], reference: Sequence[str], *,
+                     device: str = "cpu") -> float:
     """FCD of ``smiles`` against the cached statistics of ``reference`` (e.g. the train split).
 
     Numerator/denominator do not apply; both sides' statistics are over all molecules given.
     Pass valid molecules only (ChemNet reads any string, but an empty one is meaningless).
+    ``device``: where ChemNet runs (``chemnet_activations``).
     """
-    a = smiles_statistics(smiles)
-    b = reference_statistics(reference)
+    a = smiles_statistics(smiles, device=device)
+    b = reference_statistics(reference, device=device)
     return frechet_distance(a.mean, a.covariance, b.mean, b.covariance)
 
 

@@ -41,7 +41,8 @@ from torch import nn
 
 from qlatent._validation import check_int
 
-__all__ = ["PackedLinear", "pack", "unpack", "members_of", "check_generators", "with_member_axis"]
+__all__ = ["PackedLinear", "pack", "unpack", "member", "members_of", "check_generators",
+           "with_member_axis"]
 
 M = TypeVar("M", bound=nn.Module)
 GeneratorArg = torch.Generator | Sequence[torch.Generator] | None
@@ -267,3 +268,19 @@ def unpack(packed: M) -> list[M]:
             for name, target in solo.named_parameters():
                 target.view(1, -1).copy_(params[name].view(K, -1)[k:k + 1])
     return solos
+
+
+def member(packed: M, k: int) -> M:
+    """Member ``k`` of a pack as a solo model (a copy with K = 1, on the pack's device and in
+    its mode): ``unpack(packed)[k]`` without copying the other members."""
+    K = members_of(packed)
+    k = check_int("k", k, minimum=0)
+    if k >= K:
+        raise ValueError(f"k must be below the pack's size {K}, got {k}")
+    _architecture(packed)
+    solo = _build(packed, 1)
+    params = dict(packed.named_parameters())
+    with torch.no_grad():
+        for name, target in solo.named_parameters():
+            target.view(1, -1).copy_(params[name].view(K, -1)[k:k + 1])
+    return solo

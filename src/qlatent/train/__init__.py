@@ -9,6 +9,12 @@ from qlatent.train.latent import (
     score_function_surrogate,
 )
 from qlatent.train.loop import FitResult, LossWindow, fit
+from qlatent.train.memory import (
+    MemberMemory,
+    available_memory,
+    estimate_member_memory,
+    pack_size_that_fits,
+)
 from qlatent.train.pack import (
     PackResult,
     PackState,
@@ -31,4 +37,5 @@ __all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "Latent
            "RandomStreams", "STREAMS", "StepLosses", "check_resumable", "fit", "fit_pack",
            "gradient_penalty", "interpolate", "is_trainable", "latent_trainer",
            "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
-           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step"]
+           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step",
+           "MemberMemory", "available_memory", "estimate_member_memory", "pack_size_that_fits"]

@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from qlatent._io import atomic_write
+from qlatent._io import atomic_write, notice
 from qlatent._progress import progress_bar
 from qlatent._validation import check_device, check_int
 from qlatent.train.checkpoint import (
@@ -162,8 +162,10 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     the log lines go to ``run_dir/log.jsonl``; with ``resume=True`` an existing checkpoint is
     loaded (weights-only) and training continues from it: the seed must be the one it was
     written with, the config may differ only in ``steps``, ``checkpoint_every`` and
-    ``log_every``; the device may change, but not between CPU and CUDA (their random streams
-    differ).
+    ``log_every``; the device may change (the checkpoint is read onto the CPU and the models
+    and optimiser states moved to ``device``): between two CUDA devices the run goes on
+    bit for bit, between a CPU and a GPU the random streams, whose states differ in kind, go
+    on from seeds derived from their saved states (``RandomStreams.set_state``).
 
     Args:
         generator: G, an ``nn.Module`` (trained in place).
@@ -222,7 +224,11 @@ def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, c
     if ckpt_path is not None and resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         check_resumable(state, config, seed, ckpt_path)
-        streams.set_state(state["rng"])
+        moved = streams.set_state(state["rng"])
+        if moved:
+            notice(f"{ckpt_path} was written on another kind of device than {device}: its "
+                   f"random stream(s) {', '.join(moved)} continue from seeds derived from "
+                   "their saved states (deterministic, but not the draws of the first device)")
         adversaries.load_state_dict(state)
         if trainer is not None:
             if "opt_latent" not in state:

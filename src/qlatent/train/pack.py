@@ -47,10 +47,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qlatent._io import atomic_write
+from qlatent._io import atomic_write, notice
 from qlatent._progress import progress_bar
 from qlatent._validation import check_device, check_int
-from qlatent.models.packed import members_of
+from qlatent.models.packed import member, members_of
 from qlatent.train.checkpoint import (
     CHECKPOINT,
     check_config_resumable,
@@ -59,7 +59,7 @@ from qlatent.train.checkpoint import (
 )
 from qlatent.train.config import Config
 from qlatent.train.latent import latent_trainer
-from qlatent.train.loop import LOG, FitResult, LossWindow
+from qlatent.train.loop import LOG, Callback, FitResult, LossWindow
 from qlatent.train.step import (
     Adversaries,
     StepLosses,
@@ -273,7 +273,8 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
              data: Sequence[Any], config: Config, *, seeds: Sequence[int],
              device: str | torch.device = "cpu", progress: bool = False,
              run_dir: str | Path | None = None, resume: bool = True,
-             member_dirs: Sequence[str | Path] | None = None) -> PackResult:
+             member_dirs: Sequence[str | Path] | None = None,
+             callbacks: Sequence[Sequence[Callback]] | None = None) -> PackResult:
     """Train a pack of K runs: member k as ``fit(G_k, D_k, latents[k], data[k], config,
     seed=seeds[k])`` would (see the module docstring).
 
@@ -298,6 +299,14 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
         run_dir: folder of the pack's checkpoint (``None``: none is written).
         resume: continue from ``run_dir/checkpoint.pt`` if it exists.
         member_dirs: K folders for the members' ``log.jsonl`` (``None``: no logs written).
+        callbacks: K sequences of callbacks, member k's called as its solo ``fit`` would call
+            them: ``f(step, info)`` after every generator step, ``info`` holding
+            ``generator`` and ``critic`` (member k as a solo model, copied out of the pack
+            only when a callback reads them), ``config``, ``seed`` (``seeds[k]``),
+            ``loss_generator`` (member k's, a 0-d tensor), ``row`` (member k's averaged log
+            row on logging steps, else ``None``) and ``member`` (k). A failed member's
+            callbacks are not called from its failure on; an exception stops the pack; every
+            callback with a ``close()`` is closed when the pack ends.
 
     Returns:
         A ``PackResult``: per member a ``FitResult`` (history, steps, failed_at).
@@ -335,6 +344,12 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
         raise TypeError(f"progress must be a bool, got {progress!r}")
     dirs = (None if member_dirs is None
             else [Path(p) for p in _check_members("member_dirs", member_dirs, K)])
+    member_callbacks = ([() for _ in range(K)] if callbacks is None
+                        else [tuple(c) for c in _check_members("callbacks", callbacks, K)])
+    for k, cbs in enumerate(member_callbacks):
+        for cb in cbs:
+            if not callable(cb):
+                raise TypeError(f"callbacks[{k}] must hold callables f(step, info), got {cb!r}")
     run_dir = None if run_dir is None else Path(run_dir)
 
     generator.to(device).train()
@@ -355,8 +370,12 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
     if ckpt_path is not None and resume and ckpt_path.exists():
         saved = load_checkpoint(ckpt_path)
         _check_pack_resumable(saved, config, seeds, ckpt_path)
-        for k, s in enumerate(streams):
-            s.set_state(saved["rng"][str(k)])
+        moved = sorted({name for k, s in enumerate(streams)
+                        for name in s.set_state(saved["rng"][str(k)])})
+        if moved:
+            notice(f"{ckpt_path} was written on another kind of device than {device}: its "
+                   f"random stream(s) {', '.join(moved)} continue from seeds derived from "
+                   "their saved states (deterministic, but not the draws of the first device)")
         adversaries.load_state_dict(saved)
         for k, tr in enumerate(trainers):
             if tr is not None:
@@ -403,6 +422,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
             losses = packed_training_step(adversaries, latents, data, streams, config, state,
                                           step, trainers)
             window.add(losses)
+            logged: list[dict[str, float] | None] = [None] * K
             if step % config.log_every == 0 or step == config.steps:
                 seconds = prior_seconds + time.perf_counter() - t0
                 rows = window.member_means()
@@ -411,6 +431,7 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                         continue  # a failed member's window holds non-finite losses
                     row = {"step": step, **row, "seconds": round(seconds, 3)}
                     histories[k].append(row)
+                    logged[k] = row
                     if logs is not None:
                         logs[k].write(json.dumps(row) + "\n")
                         logs[k].flush()
@@ -418,6 +439,15 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                 bar.update(bar_task, completed=step)
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 save(step, prior_seconds + time.perf_counter() - t0)
+            for k, cbs in enumerate(member_callbacks):
+                if not cbs or state.failed_at[k] is not None:
+                    continue
+                info = _MemberInfo(generator, critic, k, {
+                    "config": config, "seed": seeds[k], "member": k,
+                    "loss_generator": losses.generator[k],
+                    "row": None if logged[k] is None else dict(logged[k])})
+                for cb in cbs:
+                    cb(step, info)
         seconds = time.perf_counter() - t0
         if start_step < config.steps and (not config.checkpoint_every
                                           or config.steps % config.checkpoint_every):
@@ -427,6 +457,11 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
             f.close()
         if bar is not None:
             bar.stop()
+        for cbs in member_callbacks:
+            for cb in cbs:
+                close = getattr(cb, "close", None)
+                if callable(close):
+                    close()
     generator.eval()
     critic.eval()
     steps = max(step, start_step)
@@ -437,6 +472,26 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
                for k in range(K)]
     return PackResult(members=members, steps=steps, seconds=seconds,
                       resumed_from=resumed_from, run_dir=run_dir)
+
+
+class _MemberInfo(dict):
+    """The ``info`` a member's callbacks get: ``generator`` and ``critic`` are member k's solo
+    copies, made on first use (most steps no callback reads them)."""
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, k: int,
+                 values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._packed = {"generator": generator, "critic": critic}
+        self._k = k
+
+    def __missing__(self, key: str) -> Any:
+        if key not in self._packed:
+            raise KeyError(key)
+        self[key] = member(self._packed[key], self._k)
+        return self[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self or key in self._packed else default
 
 
 def _check_pack_resumable(state: dict[str, Any], config: Config, seeds: list[int],

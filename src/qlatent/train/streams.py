@@ -58,23 +58,42 @@ class RandomStreams:
         """The four states (CPU ``uint8`` tensors), keyed by stream name."""
         return {name: getattr(self, name).get_state() for name in STREAMS}
 
-    def set_state(self, states: Mapping[str, torch.Tensor]) -> None:
+    def set_state(self, states: Mapping[str, torch.Tensor]) -> list[str]:
         """Restore states from ``get_state``. ``noise`` may be missing (checkpoints written
-        before the fourth stream): it then keeps its freshly seeded state."""
+        before the fourth stream): it then keeps its freshly seeded state.
+
+        A state written on the other kind of device (a CPU generator's Mersenne Twister state
+        is 5,056 bytes, a CUDA one's Philox seed and offset 16) cannot be restored as it is:
+        the stream is seeded instead from a digest of that state (``moved_seed``), so a run
+        moved between a CPU and a GPU continues deterministically (the same checkpoint resumed
+        twice on the same kind of device draws the same numbers), though not along the draws
+        it would have made on its first device, which no other device can reproduce.
+
+        Returns:
+            The names of the streams seeded that way (empty when the states fit).
+        """
         missing = [n for n in STREAMS[:3] if n not in states]
         if missing:
             raise ValueError(f"random states lack stream(s) {', '.join(missing)}; "
                              f"expected {', '.join(STREAMS)}")
+        moved = []
         for name in STREAMS:
             if name not in states:
                 continue
             generator = getattr(self, name)
-            # A CPU generator's state (Mersenne Twister) and a CUDA one's (Philox seed and
-            # offset) differ in size: a run cannot move between the two kinds of device.
-            size, expected = states[name].numel(), generator.get_state().numel()
-            if size != expected:
-                raise ValueError(
-                    f"the random state of stream {name!r} comes from another kind of device "
-                    f"({size} bytes; a {generator.device.type} generator has {expected}): "
-                    "resume on the kind of device (cpu or cuda) the run started on")
-            generator.set_state(states[name])
+            state = states[name]
+            if state.numel() != generator.get_state().numel():
+                generator.manual_seed(moved_seed(state))
+                moved.append(name)
+            else:
+                generator.set_state(state)
+        return moved
+
+
+def moved_seed(state: torch.Tensor) -> int:
+    """The seed of a stream whose saved ``state`` comes from another kind of device: the first
+    63 bits of the SHA-256 of the state's bytes."""
+    import hashlib
+
+    data = state.detach().cpu().contiguous().numpy().tobytes()
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "little") >> 1

@@ -112,6 +112,31 @@ def test_run_writes_samples_and_metrics_that_recompute_and_report_renders(tmp_pa
     assert main([str(tmp_path / "nothing")]) == 2
 
 
+def test_a_pack_gives_each_cell_its_progress_scores(tmp_path, small_qm9):
+    # --pack 2: the two cells train as one pack, and each cell directory still gets the
+    # intermediate scores of its own member (progress.jsonl) as its solo run writes them.
+    from rich.console import Console
+
+    from qlatent.experiments.config import load_config
+    from qlatent.experiments.runner import run_experiment
+
+    cfg = tmp_path / "qm9.toml"
+    cfg.write_text(CONFIG.replace("fcd = true", "fcd = false"))
+    config = load_config(cfg)
+    quiet = Console(quiet=True)
+    solo = run_experiment(config, tmp_path / "solo", console=quiet, progress=False)
+    packed = run_experiment(config, tmp_path / "packed", console=quiet, progress=False, pack=2)
+    for a, b in zip(solo, packed, strict=True):
+        assert json.loads((b.run_dir / "metrics.json").read_text())["pack"] == 2
+        rows_a, rows_b = ([json.loads(x) for x in (r.run_dir / "progress.jsonl").read_text()
+                           .splitlines()] for r in (a, b))
+        assert [r["step"] for r in rows_b] == [r["step"] for r in rows_a] == [2, 4]
+        for ra, rb in zip(rows_a, rows_b, strict=True):
+            assert rb["n_samples"] == ra["n_samples"] == 40
+            assert abs(rb["validity"] - ra["validity"]) <= 2 / 40  # fp32 round-off may flip
+            assert abs(rb["n_valid_unique"] - ra["n_valid_unique"]) <= 2  # an argmax or two
+
+
 def test_config_errors_name_the_key():
     with pytest.raises(ValueError, match="model.generator must be one of 'paper', 'molgan'"):
         QM9Model.from_table({"generator": "vae"})

@@ -359,6 +359,12 @@ class Task(ABC):
         the latent's device); may write plots and samples into ``run_dir``. Must return every
         name in ``metrics``."""
 
+    def warm(self, config: Any, device: str = "cpu") -> None:
+        """Build the caches every cell of ``config`` reads (e.g. a processed data set), once,
+        before cells are sent to other processes (``--executor ray``), so that no task builds
+        them again or races another to write them; nothing by default."""
+        return None
+
     def callbacks(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
                   seeds: CellSeeds, *, run_dir: Path) -> list:
         """Callbacks ``f(step, info)`` for ``fit`` (e.g. intermediate scores); none by default."""

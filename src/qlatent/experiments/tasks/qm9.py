@@ -153,6 +153,17 @@ def load_data(p: QM9Params):
     return _DATA_CACHE[key]
 
 
+_TRAIN_SETS: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _train_set(data: Any) -> frozenset[str]:
+    """The training split's SMILES as a set, made once per data object."""
+    entry = _TRAIN_SETS.get(id(data))
+    if entry is None or entry[0] is not data:
+        entry = _TRAIN_SETS[id(data)] = (data, frozenset(data.smiles("train")))
+    return entry[1]
+
+
 def build_networks(model: QM9Model, latent_dim: int, spec: Any,
                    seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and critic of the ``[model]`` table, weights drawn from ``seed``."""
@@ -254,6 +265,16 @@ class QM9Task(Task):
         return Built(data=data, generator=generator, critic=critic,
                      info={"data": repr(data), "qm9": data.report.as_dict()})
 
+    def warm(self, config: Any, device: str = "cpu") -> None:
+        """Build the processed QM9 cache and, with ``task.fcd``, the FCD statistics of the
+        training split (ChemNet on ``device``), so tasks sent elsewhere only read them."""
+        p = config.task_params
+        data = load_data(p)
+        if p.fcd:
+            from qlatent.metrics.fcd import reference_statistics
+
+            reference_statistics(data.smiles("train"), device=device)
+
     def callbacks(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
                   seeds: CellSeeds, *, run_dir: Path) -> list:
         """Intermediate scores every ``progress_every`` steps (validity, unique, novel of
@@ -262,7 +283,7 @@ class QM9Task(Task):
         if not p.progress_every:
             return []
         data = built.data
-        train = set(data.smiles("train"))
+        train = _train_set(data)  # one set per data set: a pack's cells share it
         path = Path(run_dir) / "progress.jsonl"
 
         def score(step: int, info: dict[str, Any]) -> None:
@@ -341,8 +362,10 @@ def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
         from qlatent.metrics.fcd import fcd_to_reference
 
         # FCD over the valid samples (FCD needs molecules; the count of valid ones is reported
-        # beside it), against the cached statistics of the training split.
-        out["fcd"] = fcd_to_reference(valid, data.smiles("train"))
+        # beside it), against the cached statistics of the training split; ChemNet runs on
+        # the device the generator trained on.
+        out["fcd"] = fcd_to_reference(valid, data.smiles("train"),
+                                      device=str(getattr(latent, "device", "cpu")))
     if not valid:
         notes.update(dict.fromkeys(("qed", "logp", "sa"), "no valid molecule to average over"))
     elif math.isnan(out["sa"]):
