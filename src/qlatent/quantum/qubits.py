@@ -531,6 +531,14 @@ class LayeredAnsatz(nn.Module):
         perm = torch.from_numpy(_edges_permutation(self.n_qubits, self.edges))
         self.register_buffer("_perm", perm, persistent=False)
         self.register_buffer("_inverse", torch.argsort(perm), persistent=False)
+        # The last group's transpose followed by the next layer's CNOTs, as one gather: rolled =
+        # y.T.flatten() is y_flat[roll], then the CNOTs read rolled[perm] = y_flat[roll[perm]].
+        first, last = _groups(self.n_qubits, _GROUP_QUBITS)[-1]
+        k = 1 << (last - first)
+        roll = torch.arange(1 << self.n_qubits).reshape(k, -1).T.reshape(-1)
+        fused = roll[perm]
+        self.register_buffer("_fused", fused, persistent=False)
+        self.register_buffer("_fused_inverse", torch.argsort(fused), persistent=False)
 
     @property
     def n_states(self) -> int:
@@ -577,13 +585,16 @@ class LayeredAnsatz(nn.Module):
         state = mats[0][:, 0, :, 0]
         for M in mats[1:]:
             state = (state[:, :, None] * M[:, 0, None, :, 0]).reshape(B, -1)
+        if self.layers and self.edges:
+            state = _permute(state, self._perm, self._inverse)
         for layer in range(1, self.layers + 1):
-            if self.edges:
-                state = _permute(state, self._perm, self._inverse)
-            for M in mats:
+            for i, M in enumerate(mats):
                 m = M[:, layer]
-                state = torch.matmul(m, state.reshape(B, m.shape[-1], -1)).transpose(
-                    1, 2).reshape(B, -1)
+                y = torch.matmul(m, state.reshape(B, m.shape[-1], -1))
+                if i == len(mats) - 1 and layer < self.layers and self.edges:
+                    state = _permute(y.reshape(B, -1), self._fused, self._fused_inverse)
+                else:
+                    state = y.transpose(1, 2).reshape(B, -1)
         return state
 
     def _probabilities(self, w: torch.Tensor) -> torch.Tensor:
