@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np

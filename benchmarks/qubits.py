@@ -21,7 +21,6 @@ are printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

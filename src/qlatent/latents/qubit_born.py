@@ -175,13 +175,15 @@ def qubit_born_request(*, kind: Any, dim: Any = None, circuit: Any = None, n_pho
                                   ("entangler", entangler), ("data", data)) if v is not None]
     if kind != "qubit":
         if qubit_given:
-            raise ValueError(f"{', '.join(qubit_given)} apply to kind='qubit' only, got "
+            verb = "applies" if len(qubit_given) == 1 else "apply"
+            raise ValueError(f"{', '.join(qubit_given)} {verb} to kind='qubit' only, got "
                              f"kind={kind!r}")
         return None
     photonic_given = [k for k, v in (("circuit", circuit), ("n_photons", n_photons))
                       if v is not None]
     if photonic_given:
-        raise ValueError(f"{', '.join(photonic_given)} do not apply to kind='qubit' (use "
+        verb = "does" if len(photonic_given) == 1 else "do"
+        raise ValueError(f"{', '.join(photonic_given)} {verb} not apply to kind='qubit' (use "
                          "n_qubits, layers, entangler)")
     if n_qubits is None and dim is None:
         raise ValueError("n_qubits (or dim) is required for kind='qubit', got None")
