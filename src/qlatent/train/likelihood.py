@@ -235,7 +235,7 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     Args:
         model: an ``nn.Module`` with parameters and ``log_prob(counts)``.
         data (int [N, m] counts, tensor or array).
-        loss: "nll" or "mmd".
+        loss: "nll", "kl" or "mmd".
         steps: optimiser steps (>= 0; L-BFGS: iterations).
         lr: Adam's learning rate (None: 0.02); not taken by L-BFGS.
         batch_size: data rows per step (None: all).
