@@ -8,10 +8,23 @@ better direction, e.g. logP). ``direction(name)`` is the one place tasks and rep
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from qlatent.metrics import discrete as _discrete
 from qlatent.metrics import fcd as _fcd
 from qlatent.metrics import molecules as _molecules
 from qlatent.metrics import properties as _properties
 from qlatent.metrics import synthetic as _synthetic
+from qlatent.metrics.discrete import (
+    bits_to_integers,
+    empirical_probs,
+    exact_mmd,
+    generalization_metrics,
+    kl_divergence,
+    ks_statistic,
+    qbas_score,
+    relative_entropy,
+    total_variation,
+    valid_fraction,
+)
 from qlatent.metrics.molecules import evaluate_molecules
 from qlatent.metrics.synthetic import (
     integer_distance,
@@ -34,7 +47,8 @@ def _merge(*tables: Mapping[str, bool | None]) -> Mapping[str, bool | None]:
 
 #: Every declared metric direction, by metric name (read-only).
 HIGHER_IS_BETTER = _merge(_synthetic.HIGHER_IS_BETTER, _molecules.HIGHER_IS_BETTER,
-                          _properties.HIGHER_IS_BETTER, _fcd.HIGHER_IS_BETTER)
+                          _properties.HIGHER_IS_BETTER, _fcd.HIGHER_IS_BETTER,
+                          _discrete.HIGHER_IS_BETTER)
 
 
 def direction(name: str) -> bool | None:
@@ -56,6 +70,8 @@ def direction_arrow(name: str) -> str:
     return "" if better is None else ("↑" if better else "↓")
 
 
-__all__ = ["HIGHER_IS_BETTER", "direction", "direction_arrow", "integer_distance",
-           "interpolation_rate", "median_bandwidth", "mmd", "modes_covered",
-           "evaluate_molecules"]
+__all__ = ["HIGHER_IS_BETTER", "bits_to_integers", "direction", "direction_arrow",
+           "empirical_probs", "evaluate_molecules", "exact_mmd", "generalization_metrics",
+           "integer_distance", "interpolation_rate", "kl_divergence", "ks_statistic",
+           "median_bandwidth", "mmd", "modes_covered", "qbas_score", "relative_entropy",
+           "total_variation", "valid_fraction"]

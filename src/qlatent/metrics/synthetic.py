@@ -135,12 +135,14 @@ def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @_mark(False)
-def mmd(x: Any, y: Any, *, bandwidth: float | None = None) -> float:
+def mmd(x: Any, y: Any, *, bandwidth: Any = None) -> float:
     """Squared maximum mean discrepancy with a Gaussian kernel (unbiased; lower is better).
 
-    k(a, b) = exp(−‖a − b‖² / (2h²)), h = ``bandwidth`` or the median heuristic
-    (``median_bandwidth(x, y)``). The unbiased U-statistic of Gretton et al. (JMLR 13, 2012,
-    eq. 3):
+    k(a, b) = (1/L) sum_l exp(−‖a − b‖² / (2h_l²)), the house kernel of
+    ``qlatent.train.likelihood.gaussian_kernel`` (one MMD for fitting and scoring), with
+    h = ``bandwidth`` (one number, or several for a mixture such as Liu & Wang's
+    σ = (0.5, 1, 2, 4) on bit strings) or the median heuristic (``median_bandwidth(x, y)``).
+    The unbiased U-statistic of Gretton et al. (JMLR 13, 2012, eq. 3):
 
         MMD²_u = Σ_{i≠j} k(x_i, x_j) / (n(n−1)) + Σ_{i≠j} k(y_i, y_j) / (m(m−1))
                  − 2 Σ_{i,j} k(x_i, y_j) / (n m)
@@ -150,24 +152,29 @@ def mmd(x: Any, y: Any, *, bandwidth: float | None = None) -> float:
     Args:
         x: float[n, d] (e.g. generated samples), n >= 2.
         y: float[m, d] (e.g. held-out data), m >= 2.
-        bandwidth: h > 0, or ``None`` for the median heuristic.
+        bandwidth: h > 0, a sequence of them, or ``None`` for the median heuristic.
     """
+    import torch
+
+    from qlatent.train.likelihood import mmd2
+
     x = _as_array("x", x)
     y = _as_array("y", y, cols=x.shape[1])
     n, m = x.shape[0], y.shape[0]
     if n < 2 or m < 2:
         raise ValueError(f"x and y must hold at least 2 samples each, got {n} and {m}")
-    h = median_bandwidth(x, y) if bandwidth is None else check_float(
-        "bandwidth", bandwidth, minimum=0.0)
-    if h <= 0:
-        raise ValueError(f"bandwidth must be > 0, got {h}")
-    g = -0.5 / (h * h)
-    kxx = np.exp(g * _sq_dists(x, x))
-    kyy = np.exp(g * _sq_dists(y, y))
-    kxy = np.exp(g * _sq_dists(x, y))
-    sxx = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
-    syy = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-    return float(sxx + syy - 2.0 * kxy.mean())
+    if bandwidth is None:
+        bandwidths: tuple[float, ...] = (median_bandwidth(x, y),)
+    else:
+        values = (bandwidth,) if np.isscalar(bandwidth) else tuple(bandwidth)
+        if not values:
+            raise ValueError("bandwidth must be a number > 0 or a non-empty sequence of them, "
+                             "got an empty sequence")
+        bandwidths = tuple(check_float("bandwidth", h) for h in values)
+    for h in bandwidths:
+        if h <= 0:
+            raise ValueError(f"bandwidth must be > 0, got {h}")
+    return mmd2(torch.from_numpy(x), torch.from_numpy(y), bandwidths)
 
 
 #: Direction of each metric of this module, by its name (``qlatent.metrics.direction`` reads it).
