@@ -194,3 +194,5 @@ def test_lr_generator_sets_the_generators_step_size_only():
     G, D, _ = _fit(2, seed=0, lr_generator=0.0)
     assert torch.equal(G.weights, G0.weights)
     assert not torch.equal(D.net[0].weight, D0.net[0].weight)
+    with pytest.raises(ValueError, match="lr_generator"):
+        ql.train.Config(lr_generator=-1.0)
