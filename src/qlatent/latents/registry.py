@@ -15,7 +15,10 @@ shuffled                 challenger: the quantum bank with each column permuted 
 bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
                          ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
-                         (default dim // 2); parameters are the circuit's angles (``born.py``)
+                         (default dim // 2); parameters are the circuit's angles (``born.py``).
+                         ``kind="qubit"``: a qubit circuit Born machine, ``n_qubits`` (or dim),
+                         ``layers`` (10), ``entangler`` "ring" | "all" | "chow-liu" (learnt
+                         from ``data``) (``qubit_born.py``)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -45,6 +48,7 @@ from qlatent.latents.banks import build_bank, check_bank_size, default_seed, der
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -150,10 +154,17 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
     return latent
 
 
-def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "mesh",
-          n_photons: int | None = None, normalize: str = "center") -> BornLatent:
-    return BornLatent(dim, kind=kind, circuit=circuit, n_photons=n_photons, normalize=normalize,
-                      seed=seed)
+def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
+          circuit: str | None = None, n_photons: int | None = None, normalize: str = "center",
+          n_qubits: int | None = None, layers: int | None = None, entangler: Any = None,
+          data: Any = None) -> BornLatent | QubitBornLatent:
+    qubit = qubit_born_request(kind=kind, dim=dim, circuit=circuit, n_photons=n_photons,
+                               n_qubits=n_qubits, layers=layers, entangler=entangler, data=data,
+                               normalize=normalize)
+    if qubit is not None:
+        return QubitBornLatent(**qubit, seed=seed)
+    return BornLatent(dim, kind=kind, circuit="mesh" if circuit is None else circuit,
+                      n_photons=n_photons, normalize=normalize, seed=seed)
 
 
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
@@ -195,7 +206,8 @@ def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
     if unknown:
         raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
                         f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank" and params.get("bank") is None:
+    if dim is None and name != "bank" and params.get("bank") is None and params.get(
+            "n_qubits") is None:
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory
 
@@ -239,7 +251,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     if dim is not None:
         check_int("dim", dim, minimum=1)
     if name == "born":
-        check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        given = {k: v for k, v in params.items() if k != "seed"}
+        if qubit_born_request(**{"kind": "quantum", **given, "dim": dim}) is None:
+            check_born_parameters(dim=dim, **given)
         return
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)
