@@ -1,8 +1,8 @@
 """The patch quantum GAN of Huang et al. (arXiv:2010.06201) on 8 x 8 digits, against classical
 MLP generators, all trained by ``qlatent.train.fit`` against the same MLP critic.
 
-Data: scikit-learn's 8 x 8 digits of one class (default 0: 178 images; 60 held out), grey levels / 16 in
-[0, 1], split by a seeded permutation into training images and held-out images. Models:
+Data: scikit-learn's 8 x 8 digits of one class (default 0: 178 images), grey levels / 16 in
+[0, 1], split by a seeded permutation into training and held-out images (60). Models:
 
 * ``quantum``: ``QuantumGenerator`` (P = 4 patches of N = 5 qubits with N_A = 1 ancilla, L = 6
   layers: 120 angles), z ~ U[0, π/2)^5 (Huang et al.'s noise);
