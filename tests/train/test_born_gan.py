@@ -68,3 +68,16 @@ def test_bad_input():
         fit_born_gan(born, MLP(3, 2, hidden=(4,)), rows, seed=0)
     with pytest.raises(TypeError, match="LayeredAnsatz"):
         near_uniform_weights(D)
+
+
+def test_trains_the_qubit_born_latent():
+    import qlatent as ql
+
+    born = ql.latents.get("born", kind="qubit", n_qubits=3, layers=1, seed=0)
+    near_uniform_weights(born.ansatz, rng=0)
+    start = born.probabilities().detach().clone()
+    D = MLP(3, 1, hidden=(8,), generator=torch.Generator().manual_seed(0))
+    result = fit_born_gan(born, D, log_normal(3).sample(200, rng=0), seed=0, epochs=1,
+                          batch_size=100)
+    assert result.steps == 2
+    assert not torch.equal(born.probabilities().detach(), start)
