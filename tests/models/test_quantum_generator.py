@@ -119,6 +119,22 @@ class _Method(torch.nn.Module):
         return getattr(self.G, self.name)(z)
 
 
+def test_above_the_kronecker_limit_the_simulator_runs(monkeypatch):
+    import qlatent.models.quantum_generator as module
+
+    G = QuantumGenerator(16, n_patches=2, n_qubits=4, n_ancillas=1, layers=2,
+                         dtype=torch.float64, generator=_gen(0))
+    z = torch.rand(3, 4, generator=_gen(1), dtype=torch.float64)
+    fast = G(z)
+    monkeypatch.setattr(module, "KRONECKER_MAX_QUBITS", 3)
+    calls = []
+    original = QuantumGenerator.simulated_joint_probabilities
+    monkeypatch.setattr(QuantumGenerator, "simulated_joint_probabilities",
+                        lambda self, z: calls.append(1) or original(self, z))
+    torch.testing.assert_close(G(z), fast, rtol=0, atol=1e-12)
+    assert calls == [1]
+
+
 @pytest.mark.parametrize("method", ["forward", "patch_probabilities"])
 def test_gradients_match_finite_differences(method):
     G = QuantumGenerator(8, n_patches=2, n_qubits=3, n_ancillas=1, layers=2,

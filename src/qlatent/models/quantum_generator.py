@@ -52,6 +52,9 @@ from qlatent.quantum.qubits import (
 )
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+#: Up to this many qubits a rotation layer runs as a dense 2^N x 2^N matrix (P L of them: 4 MiB
+#: each in float32 at N = 10); above, gate by gate on the simulator (memory O(P B 2^N)).
+KRONECKER_MAX_QUBITS = 10
 
 
 class QuantumGenerator(nn.Module):
@@ -135,13 +138,16 @@ class QuantumGenerator(nn.Module):
         """|<0_A, j|ψ_p(z)>|^2, the probability that the ancillas read 0 and the data qubits j:
         real Tensor[B, P, D] (differentiable; sums to P(ancillas = 0) <= 1 over j).
 
-        RY and CZ are real, so the amplitudes are: the circuit runs in real arithmetic, each
-        rotation layer as one 2^N x 2^N Kronecker product per patch (built for every layer and
-        patch at once) applied to the whole batch by one batched product, the CZ chain as a
-        sign vector. :meth:`simulated_joint_probabilities` is the same circuit gate by gate on
-        :mod:`qlatent.quantum.qubits`, the reference the tests compare this with.
+        Up to ``KRONECKER_MAX_QUBITS`` qubits: RY and CZ are real, so the amplitudes are; the
+        circuit runs in real arithmetic, each rotation layer as one 2^N x 2^N Kronecker product
+        per patch (built for every layer and patch at once) applied to the whole batch by one
+        batched product, the CZ chain as a sign vector. Above (or for the tests),
+        :meth:`simulated_joint_probabilities`: the same circuit gate by gate on
+        :mod:`qlatent.quantum.qubits`.
         """
         z = self._check_z(z)
+        if self.n_qubits > KRONECKER_MAX_QUBITS:
+            return self.simulated_joint_probabilities(z)
         n, P, B, K = self.n_qubits, self.n_patches, z.shape[0], 1 << self.n_qubits
         half = self.weights / 2
         c, s = torch.cos(half), torch.sin(half)
