@@ -1,5 +1,7 @@
-"""The adversarial training loop (WGAN-GP / non-saturating), checkpoints and resume."""
+"""The adversarial training loop (WGAN-GP / non-saturating), checkpoints and resume; adversarial
+training of a Born machine (the QGAN of Zoufal et al.)."""
 
+from qlatent.train.born_gan import BornGANResult, fit_born_gan, near_uniform_weights
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
 from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
 from qlatent.train.latent import (
@@ -32,10 +34,11 @@ from qlatent.train.step import (
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 
-__all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LatentTrainer",
-           "LossWindow", "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState",
-           "RandomStreams", "STREAMS", "StepLosses", "check_resumable", "fit", "fit_pack",
-           "gradient_penalty", "interpolate", "is_trainable", "latent_trainer",
-           "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
-           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step",
-           "MemberMemory", "available_memory", "estimate_member_memory", "pack_size_that_fits"]
+__all__ = ["Adversaries", "BornGANResult", "CHECKPOINT", "Config", "FitResult", "LOSSES",
+           "LatentTrainer", "LossWindow", "MemberMemory", "OPTIMIZERS", "PRECISIONS",
+           "PackResult", "PackState", "RandomStreams", "STREAMS", "StepLosses",
+           "available_memory", "check_resumable", "estimate_member_memory", "fit",
+           "fit_born_gan", "fit_pack", "gradient_penalty", "interpolate", "is_trainable",
+           "latent_trainer", "load_checkpoint", "make_optimizer", "member_checkpoint",
+           "near_uniform_weights", "pack_size_that_fits", "packed_training_step",
+           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step"]
