@@ -15,9 +15,10 @@
 # step ran at 4.20 cell-iterations per CPU-second on one thread, bf16 at 8.06 (pack of 4,
 # `benchmarks/table1_bf16.py --ks 1,4 --threads 1 --clock cpu`, results/table1_bf16/). Each
 # process has 36 cells x 5,000 = 180,000 cell-iterations: about 180,000 / 4.20 = 43,000 s =
-# 12 h in fp32 (6.2 h with --precision bf16), if both cores are free, plus about 15 minutes of
-# banks (12 x 200k-sample quantum banks and their challengers, 12 x 100k data samples) and
-# evaluation. A loaded machine is slower by its load.
+# 12 h in fp32 (6.2 h with --precision bf16), if both cores are free. Banks and evaluation add
+# minutes, not hours (a 1M-sample quantum bank builds in 1.1-1.7 s, docs/benchmarks.md; a
+# Table I cell built its banks in 0.1-2 s and evaluated in 1.5-2.3 s in results/table1_quick
+# and results/table1_bf16, at load 20-30). A loaded machine is slower by its load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/table1_12seeds}
