@@ -42,7 +42,7 @@ from qlatent.train.born_gan import fit_born_gan, near_uniform_weights
 def run(seed: int, *, layers: int, epochs: int, n_train: int, batch_size: int,
         lr_generator: float, lr_discriminator: float) -> dict:
     target = log_normal(3)
-    rows = target.sample(n_train, rng=seed)
+    rows = target.sample(n_train, generator=torch.Generator().manual_seed(seed))
     born = near_uniform_weights(LayeredAnsatz(3, layers, entangler="ring"), rng=seed)
     D = MLP(3, 1, hidden=(50, 20), generator=torch_generator(seed))
     p0 = born.probabilities().detach().numpy()

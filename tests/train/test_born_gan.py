@@ -9,9 +9,13 @@ from qlatent.quantum.qubits import LayeredAnsatz
 from qlatent.train import fit_born_gan, near_uniform_weights
 
 
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
 def _setup(seed, layers=2):
     born = near_uniform_weights(LayeredAnsatz(3, layers, entangler="ring"), rng=seed)
-    D = MLP(3, 1, hidden=(50, 20), generator=torch.Generator().manual_seed(seed))
+    D = MLP(3, 1, hidden=(50, 20), generator=_gen(seed))
     return born, D
 
 
@@ -24,7 +28,7 @@ def test_near_uniform_start():
 
 
 def test_training_is_a_function_of_the_seed():
-    rows = log_normal(3).sample(2000, rng=0)
+    rows = log_normal(3).sample(2000, generator=_gen(0))
     runs = []
     for seed in (0, 0, 1):
         born, D = _setup(0)
@@ -45,7 +49,8 @@ def test_learns_the_log_normal_at_zoufals_budget():
     target = log_normal(3)
     for seed in (0, 1, 2):
         born, D = _setup(seed)
-        result = fit_born_gan(born, D, target.sample(20_000, rng=seed), seed=seed)
+        rows = target.sample(20_000, generator=_gen(seed))
+        result = fit_born_gan(born, D, rows, seed=seed)
         p = np.array(result.history[-1]["probabilities"])
         assert ks_statistic(p, target.probs) <= 0.1, seed
         assert relative_entropy(p, target.probs) <= 0.1, seed
@@ -53,7 +58,7 @@ def test_learns_the_log_normal_at_zoufals_budget():
 
 def test_bad_input():
     born, D = _setup(0)
-    rows = log_normal(3).sample(10, rng=0)
+    rows = log_normal(3).sample(10, generator=_gen(0))
     with pytest.raises(ValueError, match="data must have 3 columns"):
         fit_born_gan(born, D, np.zeros((10, 4)), seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 2"):
@@ -76,8 +81,9 @@ def test_trains_the_qubit_born_latent():
     born = ql.latents.get("born", kind="qubit", n_qubits=3, layers=1, seed=0)
     near_uniform_weights(born.ansatz, rng=0)
     start = born.probabilities().detach().clone()
-    D = MLP(3, 1, hidden=(8,), generator=torch.Generator().manual_seed(0))
-    result = fit_born_gan(born, D, log_normal(3).sample(200, rng=0), seed=0, epochs=1,
+    D = MLP(3, 1, hidden=(8,), generator=_gen(0))
+    rows = log_normal(3).sample(200, generator=_gen(0))
+    result = fit_born_gan(born, D, rows, seed=0, epochs=1,
                           batch_size=100)
     assert result.steps == 2
     assert not torch.equal(born.probabilities().detach(), start)

@@ -119,7 +119,7 @@ def fit_born_gan(born: nn.Module, discriminator: nn.Module, data: Any, *, seed: 
         discriminator: an ``nn.Module`` mapping float bit vectors [B, n] to logits [B] or
             [B, 1] (e.g. ``qlatent.models.MLP(n, 1)``); trained in place.
         data: the training rows, 0/1 [N, n] (e.g. ``qlatent.data.log_normal().sample(20000,
-            rng=...)``: Zoufal et al. train on 20,000 samples).
+            generator=...)``: Zoufal et al. train on 20,000 samples).
         seed: seeds the shuffling and the generator's samples (two streams spawned from
             ``SeedSequence([seed, 0x2B06])``).
         epochs: passes over the data (Zoufal et al.: 20).
