@@ -112,6 +112,8 @@ def test_valid_fraction_and_qbas_by_hand():
     p, r = 0.8, 3 / 6
     assert dm.qbas_score(x, 2) == pytest.approx(2 * p * r / (p + r))
     assert dm.qbas_score(patterns, 2, 2) == pytest.approx(1.0)
+    many = discrete.bars_and_stripes(3).data[np.arange(1000) % 14]
+    assert dm.valid_fraction(many, discrete.bars_and_stripes(3).data) == 1.0  # exact, no sum
     assert dm.qbas_score(invalid, 2) == 0.0
     # against the brute-force validity check of the data module on random 3 x 3 images
     rng = np.random.default_rng(5)

@@ -19,6 +19,7 @@ from qlatent.latents.banks import (
     load_bank,
 )
 from qlatent.latents.base import LatentDistribution
+from qlatent.latents.bits import BernoulliFitLatent, MADELatent
 from qlatent.latents.born import BORN_CIRCUITS, BORN_KINDS, BornLatent
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
@@ -27,7 +28,7 @@ from qlatent.latents.summary import summarize_bank
 
 __all__ = [
     "BANK_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank", "BankError",
-    "BankLatent", "BernoulliLatent", "BornLatent",
+    "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BornLatent", "MADELatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",

@@ -16,6 +16,9 @@ bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
                          ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
                          (default dim // 2); parameters are the circuit's angles (``born.py``)
+bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
+made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
+                         (default (64,)) (``bits.py``)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -43,6 +46,12 @@ from qlatent._validation import check_int
 from qlatent.latents.bank_latent import BankLatent
 from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
+from qlatent.latents.bits import (
+    MADE_HIDDEN_SIZES,
+    BernoulliFitLatent,
+    MADELatent,
+    check_made_parameters,
+)
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -156,6 +165,16 @@ def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "
                       seed=seed)
 
 
+def _bernoulli_fit(*, dim: int, seed: Any = None,
+                   normalize: str = "center") -> BernoulliFitLatent:
+    return BernoulliFitLatent(dim, normalize=normalize, seed=seed)
+
+
+def _made(*, dim: int, seed: Any = None, hidden_sizes: Any = MADE_HIDDEN_SIZES,
+          normalize: str = "center") -> MADELatent:
+    return MADELatent(dim, hidden_sizes=hidden_sizes, normalize=normalize, seed=seed)
+
+
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "gaussian": _gaussian,
     "bernoulli": _bernoulli,
@@ -166,6 +185,8 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "shuffled": _challenger_factory("shuffled"),
     "bank": _bank,
     "born": _born,
+    "bernoulli_fit": _bernoulli_fit,
+    "made": _made,
 }
 
 
@@ -240,6 +261,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         check_int("dim", dim, minimum=1)
     if name == "born":
         check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        return
+    if name == "made":
+        check_made_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
         return
     if "normalize" in params:
         check_choice("normalize", params["normalize"], NORMALIZATIONS)

@@ -77,6 +77,19 @@ def _unique_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(x, axis=0, return_counts=True)
 
 
+def _state_counts(samples: Any, states: Any) -> tuple[np.ndarray, int]:
+    """(int64[K] number of samples equal to each state, N)."""
+    states = _rows("states", states)
+    x = _rows("samples", samples, width=states.shape[1])
+    index = _index(states)
+    counts = np.zeros(len(states), dtype=np.int64)
+    for row, count in zip(*_unique_counts(x), strict=True):
+        k = index.get(row.tobytes())
+        if k is not None:
+            counts[k] = count
+    return counts, len(x)
+
+
 def empirical_probs(samples: Any, states: Any) -> np.ndarray:
     """Fraction of the N samples equal to each state: float64[K].
 
@@ -88,15 +101,8 @@ def empirical_probs(samples: Any, states: Any) -> np.ndarray:
         samples (uint8/int [N, n]): raw bit or count vectors, N >= 1.
         states (uint8/int [K, n]): distinct states.
     """
-    states = _rows("states", states)
-    x = _rows("samples", samples, width=states.shape[1])
-    index = _index(states)
-    freq = np.zeros(len(states))
-    for row, count in zip(*_unique_counts(x), strict=True):
-        k = index.get(row.tobytes())
-        if k is not None:
-            freq[k] = count
-    return freq / len(x)
+    counts, n = _state_counts(samples, states)
+    return counts / n
 
 
 @_mark(False)
@@ -211,7 +217,8 @@ def valid_fraction(samples: Any, valid: Any) -> float:
     Args:
         samples (uint8/int [N, n]); valid (uint8/int [V, n]): the valid states.
     """
-    return float(empirical_probs(samples, valid).sum())
+    counts, n = _state_counts(samples, valid)
+    return int(counts.sum()) / n
 
 
 @_mark(True)
@@ -233,9 +240,9 @@ def qbas_score(samples: Any, n_rows: int, n_cols: int | None = None) -> float:
 
     patterns = bars_and_stripes(n_rows, n_cols).states
     x = _rows("samples", samples, width=patterns.shape[1], bits=True)
-    freq = empirical_probs(x, patterns)
-    precision = float(freq.sum())
-    recall = float(np.count_nonzero(freq)) / len(patterns)
+    counts, n = _state_counts(x, patterns)
+    precision = int(counts.sum()) / n
+    recall = int(np.count_nonzero(counts)) / len(patterns)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,317 @@
+"""Classical trainable distributions over bit strings: the model zoo's baselines.
+
+Both keep the trainable-latent contract of ``BornLatent``: ``dim``, ``sample(n, *, generator)``
+(normalised float32 z), ``sample_counts`` (raw bits, int64), ``log_prob(bits)`` (exact,
+differentiable, float64), ``nn.Parameter``s, and ``output_distribution()`` over all 2^n strings
+for small n; so ``qlatent.train.likelihood.fit_distribution`` fits them (exact NLL, or MMD).
+
+* ``BernoulliFitLatent`` ("bernoulli_fit"): independent bits, P(x) = prod_j p_j^x_j
+  (1 - p_j)^(1 - x_j), p_j = sigmoid(θ_j). Its maximum-likelihood fit has a closed form,
+  p_j = the data's mean of bit j (``fit_closed_form``).
+* ``MADELatent`` ("made"): the masked autoencoder for distribution estimation of Germain et al.
+  (ICML 2015, arXiv:1502.03509): P(x) = prod_j P(x_j | x_<j), each conditional a Bernoulli
+  whose logit is output j of an MLP whose weight masks cut every path from inputs j, j+1, ...
+  to output j.
+
+Notation: n = ``dim`` bits, x in {0, 1}^n (bit j is column j), θ the parameters.
+Normalisation uses the exact mean (and standard deviation) of each bit under the current θ,
+without gradient, recomputed at every ``sample`` as ``BornLatent`` does: p_j (and
+sqrt(p_j (1 - p_j))) for the Bernoulli model; for MADE the marginals of the whole distribution,
+which needs n <= ``BITS_EXACT_MAX`` unless ``normalize="none"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from qlatent._random import as_seed_sequence, torch_generator
+from qlatent._validation import check_choice, check_int
+from qlatent.latents.base import LatentDistribution
+from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+
+#: output_distribution (and MADE's exact normalisation) enumerate the 2^n strings up to this n.
+BITS_EXACT_MAX = 16
+#: MADE's default hidden layer widths.
+MADE_HIDDEN_SIZES: tuple[int, ...] = (64,)
+
+
+def all_bit_strings(n_bits: int, *, device: Any = "cpu") -> torch.Tensor:
+    """int64 Tensor[2^n, n]: every string, row x = the bits of x, most significant first
+    (the order of ``qlatent.data.discrete``)."""
+    n_bits = check_int("n_bits", n_bits, minimum=1, maximum=BITS_EXACT_MAX)
+    x = torch.arange(2**n_bits, device=device)
+    shifts = torch.arange(n_bits - 1, -1, -1, device=device)
+    return (x[:, None] >> shifts[None, :]) & 1
+
+
+def check_bits_tensor(bits: Any, dim: int, *, device: Any = "cpu") -> torch.Tensor:
+    """``bits`` (tensor or array [B, dim] of 0/1) as float64 Tensor on ``device``; a one-line
+    ValueError names what is wrong (width, values)."""
+    t = bits if isinstance(bits, torch.Tensor) else torch.as_tensor(np.asarray(bits))
+    if t.dtype.is_complex:
+        raise TypeError(f"bits must be a real 0/1 array [B, {dim}], got dtype {t.dtype}")
+    if t.ndim != 2 or t.shape[1] != dim:
+        raise ValueError(f"bits must have shape (B, {dim}) (one {dim}-bit string per row), got "
+                         f"{tuple(t.shape)}")
+    if t.device.type != "meta" and t.numel():
+        bad = (t != 0) & (t != 1)
+        if bool(bad.any()):
+            raise ValueError(f"bits must hold only 0/1 values, got {t[bad][0].item()!r}")
+    return t.to(device=device, dtype=torch.float64)
+
+
+class _BitLatent(LatentDistribution):
+    """Shared part: checks, normalisation from exact marginals, exact distribution, sampling."""
+
+    trainable = True
+
+    def __init__(self, dim: int, normalize: str) -> None:
+        super().__init__(dim)
+        self.normalize = check_choice("normalize", normalize, NORMALIZATIONS)
+
+    @property
+    def n_states(self) -> int:
+        """2^n: the size of the sample space (``fit_distribution`` reads it)."""
+        return 2**self.dim
+
+    def log_prob(self, bits: Any) -> torch.Tensor:
+        """Exact log P_θ(x) of raw bit strings: float64 Tensor[B], differentiable in θ.
+
+        Args:
+            bits (0/1 tensor or array [B, dim]).
+        """
+        return self._log_prob(check_bits_tensor(bits, self.dim, device=self.device))
+
+    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def output_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(states int64[2^n, n], probs float64[2^n]) under the current θ (n <= BITS_EXACT_MAX),
+        states in the order of ``all_bit_strings``; differentiable in θ."""
+        if self.dim > BITS_EXACT_MAX:
+            raise ValueError(f"output_distribution enumerates 2^dim strings: dim must be <= "
+                             f"{BITS_EXACT_MAX}, got {self.dim}")
+        states = all_bit_strings(self.dim, device=self.device)
+        return states, self._log_prob(states.to(torch.float64)).exp()
+
+    def marginals(self) -> torch.Tensor:
+        """float64[n]: the exact P_θ(x_j = 1) (no gradient)."""
+        raise NotImplementedError
+
+    def sample_counts(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact raw samples x ~ P_θ: int64 Tensor[n, dim] of 0/1 (no gradient).
+
+        The randomness is ``torch.rand(n, dim, generator=generator)`` (uniforms u, drawn first)
+        and bit j is 1 when u_j < P(x_j = 1 | x_<j): a seeded generator gives identical bits.
+        """
+        n = check_int("n", n, minimum=0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        u = torch.rand(n, self.dim, generator=generator, device=self.device,
+                       dtype=torch.float64)
+        with torch.no_grad():
+            return self._draw(u).to(torch.long)
+
+    def _draw(self, u: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            p = self.marginals().cpu().numpy()
+        shift, scale = normalization_constants(p, np.sqrt(np.maximum(p * (1 - p), 0.0)),
+                                               self.normalize)
+        return (torch.from_numpy(shift).to(self.device, torch.float32),
+                torch.from_numpy(scale).to(self.device, torch.float32))
+
+    @property
+    def shift(self) -> torch.Tensor:
+        """float32[n]: what ``sample`` subtracts under the current θ."""
+        return self._constants()[0]
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """float32[n]: what ``sample`` divides by under the current θ."""
+        return self._constants()[1]
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        if self.device.type == "meta":  # shapes only: no numbers exist to sample from
+            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
+        bits = self.sample_counts(n, generator=generator).to(torch.float32)
+        if self.normalize == "none":
+            return bits
+        shift, scale = self._constants()
+        return (bits - shift) / scale
+
+
+class BernoulliFitLatent(_BitLatent):
+    """Independent Bernoulli bits with trainable probabilities p_j = sigmoid(θ_j).
+
+    log P_θ(x) = sum_j [x_j log p_j + (1 - x_j) log(1 - p_j)]. Starts at p_j = 1/2 (θ = 0).
+
+    Args:
+        dim: n bits.
+        normalize: "center" (default: subtract p_j), "standardize" (also divide by
+            sqrt(p_j (1 - p_j))) or "none" (raw bits).
+        seed: accepted for the registry's uniform signature; the start is deterministic.
+    """
+
+    def __init__(self, dim: int, *, normalize: str = "center", seed: Any = None) -> None:
+        super().__init__(dim, normalize)
+        self.logits = nn.Parameter(torch.zeros(self.dim, dtype=torch.float64))
+
+    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return -F.binary_cross_entropy_with_logits(
+            self.logits.expand_as(x), x, reduction="none").sum(1)
+
+    def marginals(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits.detach())
+
+    def _draw(self, u: torch.Tensor) -> torch.Tensor:
+        return u < torch.sigmoid(self.logits)
+
+    @torch.no_grad()
+    def fit_closed_form(self, data: Any, *, clip: float = 1e-6) -> BernoulliFitLatent:
+        """Set θ to the maximum-likelihood fit, in place: p_j = mean of bit j over ``data``,
+        clipped to [clip, 1 - clip] (a bit never or always on has its optimum at θ = ∓∞).
+
+        Args:
+            data (0/1 [N, dim]), N >= 1; clip: in (0, 1/2).
+
+        Returns:
+            self.
+        """
+        from qlatent._validation import check_float
+
+        clip = check_float("clip", clip, minimum=0.0, maximum=0.5)
+        if not 0 < clip < 0.5:
+            raise ValueError(f"clip must be in (0, 0.5), got {clip}")
+        x = check_bits_tensor(data, self.dim, device=self.device)
+        if x.shape[0] == 0:
+            raise ValueError(f"data must hold at least one row, got shape {tuple(x.shape)}")
+        p = x.mean(0).clamp(clip, 1 - clip)
+        self.logits.copy_(torch.log(p) - torch.log1p(-p))
+        return self
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, normalize={self.normalize!r}"
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask (a buffer)."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor) -> None:
+        super().__init__(in_features, out_features, dtype=torch.float64)
+        self.register_buffer("mask", mask.to(torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+def made_masks(dim: int, hidden_sizes: tuple[int, ...]) -> list[torch.Tensor]:
+    """The MADE masks (Germain et al. 2015, Sec. 4) for the natural order x_1, ..., x_n.
+
+    Input j (1-based) has degree j; hidden unit k of every layer has degree
+    m(k) = (k mod (n - 1)) + 1 in 1..n-1 (assigned cyclically, so every degree is used while
+    the layer has >= n - 1 units). A hidden unit of degree m sees the units of the layer below
+    with degree <= m (inputs: j <= m); output j sees the last hidden units with degree < j. So
+    output j depends only on x_1..x_{j-1}, and output 1 on nothing (its bias).
+
+    Returns:
+        One float mask [out, in] per layer (len(hidden_sizes) + 1 of them).
+    """
+    degrees = [torch.arange(1, dim + 1)]
+    for size in hidden_sizes:
+        degrees.append(torch.arange(size) % max(dim - 1, 1) + 1)
+    masks = [(d_out[:, None] >= d_in[None, :]).to(torch.float64)
+             for d_in, d_out in zip(degrees[:-1], degrees[1:], strict=True)]
+    masks.append((degrees[0][:, None] > degrees[-1][None, :]).to(torch.float64))
+    return masks
+
+
+class MADELatent(_BitLatent):
+    """A small MADE over n bits: P(x) = prod_j sigmoid(±l_j(x_<j)), exact and normalised.
+
+    The network: masked linear layers of ``hidden_sizes`` with ReLU, then a masked linear layer
+    to n logits l_1..l_n (masks from ``made_masks``); log P(x) = sum_j [x_j log σ(l_j) +
+    (1 - x_j) log σ(-l_j)]. Sampling runs n passes, bit j drawn from σ(l_j) given the bits
+    already drawn. Parameters are float64, initialised as ``nn.Linear`` does (uniform in
+    ±1/sqrt(fan_in)) from ``seed``.
+
+    Args:
+        dim: n bits (>= 2).
+        hidden_sizes: widths of the hidden layers (each >= 1; default (64,)).
+        normalize: "center" (default), "standardize" or "none"; the first two need the exact
+            marginals, so dim <= ``BITS_EXACT_MAX`` (use "none" beyond).
+        seed: the initial weights (int, SeedSequence, numpy Generator or None for OS entropy).
+    """
+
+    def __init__(self, dim: int, *, hidden_sizes: Any = MADE_HIDDEN_SIZES,
+                 normalize: str = "center", seed: Any = None) -> None:
+        dim, hidden_sizes, normalize = check_made_parameters(
+            dim=dim, hidden_sizes=hidden_sizes, normalize=normalize)
+        super().__init__(dim, normalize)
+        self.hidden_sizes = hidden_sizes
+        sizes = (dim, *hidden_sizes, dim)
+        masks = made_masks(dim, hidden_sizes)
+        self.layers = nn.ModuleList(MaskedLinear(a, b, m) for a, b, m in
+                                    zip(sizes[:-1], sizes[1:], masks, strict=True))
+        state = as_seed_sequence(seed, "seed").generate_state(1, np.uint64)[0]
+        g = torch_generator(int(state))
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = 1.0 / np.sqrt(layer.in_features)
+                for p in (layer.weight, layer.bias):
+                    p.copy_((torch.rand(p.shape, generator=g, dtype=torch.float64) * 2 - 1)
+                            * bound)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """float64[B, n]: l_j(x_<j), the logit of P(x_j = 1 | x_<j)."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = torch.relu(layer(h))
+        return self.layers[-1](h)
+
+    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(1)
+
+    def marginals(self) -> torch.Tensor:
+        with torch.no_grad():
+            states, probs = self.output_distribution()
+            return probs @ states.to(torch.float64)
+
+    def _draw(self, u: torch.Tensor) -> torch.Tensor:
+        x = torch.zeros_like(u)
+        for j in range(self.dim):
+            x[:, j] = (u[:, j] < torch.sigmoid(self.logits(x)[:, j])).to(x.dtype)
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"dim={self.dim}, hidden_sizes={self.hidden_sizes}, "
+                f"normalize={self.normalize!r}")
+
+
+def check_made_parameters(*, dim: Any, hidden_sizes: Any = MADE_HIDDEN_SIZES,
+                          normalize: Any = "center") -> tuple[int, tuple[int, ...], str]:
+    """Check a ``made`` request cheaply (used by ``MADELatent`` and ``latents.validate``).
+
+    Raises:
+        ValueError: dim < 2, an empty or non-positive hidden size, an unknown normalize, or an
+            exact normalisation asked beyond ``BITS_EXACT_MAX`` bits.
+    """
+    dim = check_int("dim", dim, minimum=2)
+    if isinstance(hidden_sizes, (int, np.integer)):
+        hidden_sizes = (hidden_sizes,)
+    if not isinstance(hidden_sizes, (tuple, list)) or not hidden_sizes:
+        raise ValueError(f"hidden_sizes must be one or more layer widths, got {hidden_sizes!r}")
+    hidden_sizes = tuple(check_int("hidden_sizes[i]", h, minimum=1) for h in hidden_sizes)
+    check_choice("normalize", normalize, NORMALIZATIONS)
+    if normalize != "none" and dim > BITS_EXACT_MAX:
+        raise ValueError(f"normalize={normalize!r} needs the exact marginals of a made latent "
+                         f"(dim <= {BITS_EXACT_MAX}), got dim={dim}; use normalize='none'")
+    return dim, hidden_sizes, normalize
