@@ -4,7 +4,14 @@ Linear optics (:mod:`qlatent.quantum.optics`): parametrised interferometers as `
 (a universal Clements mesh, ORCA time-bin loop circuits), exact differentiable log-probabilities
 of count vectors and exact small-system output distributions with autograd.
 
-from qlatent.quantum import ising, qubits
+Qubits (:mod:`qlatent.quantum.qubits`, reference :mod:`qlatent.quantum.qubits_reference`): a
+batched state-vector simulator (up to 16 qubits) with rotations, CNOT, CZ, controlled gates,
+layered ansätze (ring, all-to-all, Chow–Liu entanglers), exact probabilities, samples and an
+N-shot mode whose gradients follow the parameter-shift rule. Import it as a module
+(``from qlatent.quantum import qubits``); its docstring lists the public API.
+
+Transverse-field Ising models (:mod:`qlatent.quantum.ising`): exact Gibbs states of quantum
+Boltzmann machines, exact samples and analytic gradients (reference: ``ising_reference``).
 
 This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`` never imports
 it (nor torch).
