@@ -282,6 +282,10 @@ def build_family(fam: Family, data: Any, seed: int) -> nn.Module:
     params = dict(fam.latent_params)
     if fam.train == "adversarial":
         return latents.get(fam.latent, dim=fam.latent_dim, seed=seed, **params)
+    # The zoo scores raw outcomes (sample_counts), never normalised z: "none" spares the
+    # exact marginals that normalising needs (MADE at 64 bits has none).
+    if "normalize" in latents.parameters(fam.latent):
+        params.setdefault("normalize", "none")
     if params.get("entangler") == "chow-liu":  # the tree is learnt from the training rows
         params["data"] = np.asarray(data.data, dtype=np.int64)
     return latents.get(fam.latent, dim=data.width, seed=seed, **params)
@@ -474,7 +478,8 @@ def save_samples(path: Path, samples: np.ndarray) -> None:
 
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(samples, dtype=np.uint8), allow_pickle=False)
-    atomic_write(path, buffer.getvalue())
+    data = buffer.getvalue()
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 ZOO = register_task(ZooTask())
