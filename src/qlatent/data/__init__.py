@@ -12,10 +12,11 @@ from qlatent.data.discrete import (
     is_bars_and_stripes,
     log_normal,
 )
+from qlatent.data.empirical import EmpiricalData
 from qlatent.data.qm9 import QM9Graphs, graphs_to_smiles, qm9_spec
 from qlatent.data.synthetic import BernoulliData, BosonData, SevenGaussians
 
-__all__ = ["BernoulliData", "BosonData", "DiscreteData", "SevenGaussians", "QM9Graphs",
+__all__ = ["BernoulliData", "BosonData", "DiscreteData", "EmpiricalData", "SevenGaussians", "QM9Graphs",
            "bars_and_stripes", "binarized_digits", "boson_counts", "cardinality", "discrete",
            "gaussian_mixture", "graphs_to_smiles", "is_bars_and_stripes", "log_normal",
            "qm9_spec"]

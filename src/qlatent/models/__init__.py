@@ -1,13 +1,18 @@
-"""Networks only: MLPs and the latent-injected generator trunk (z arrives as a tensor).
+"""Networks only: MLPs, the latent-injected generator trunk, the MolGAN networks, the patch
+quantum generator and the bit generator of the classical discrete GAN (z arrives as a tensor).
 
-Every network is a pack of ``members`` = K independent copies (default 1, the solo model):
+The classical networks are packs of ``members`` = K independent copies (default 1, solo;
+``QuantumGenerator`` and ``BitGenerator`` are solo only):
 inputs ``[K, B, ...]``, one batched matrix product per layer; ``pack``/``unpack`` convert K solo
 models to one pack and back (``qlatent.models.packed``).
 """
 
+from qlatent.models.bits import BitGenerator
 from qlatent.models.mlp import MLP, LatentInjectedMLP, linear, make_activation
 from qlatent.models.molgan import MolGANGenerator, RGCNCritic, decode
 from qlatent.models.packed import PackedLinear, pack, unpack
+from qlatent.models.quantum_generator import QuantumGenerator
 
-__all__ = ["MLP", "LatentInjectedMLP", "linear", "make_activation", "MolGANGenerator",
-           "RGCNCritic", "decode", "PackedLinear", "pack", "unpack"]
+__all__ = ["BitGenerator", "MLP", "LatentInjectedMLP", "linear", "make_activation",
+           "MolGANGenerator", "RGCNCritic", "decode", "PackedLinear", "QuantumGenerator", "pack",
+           "unpack"]

@@ -40,7 +40,11 @@ class Config:
     optimizer: str = "adam"
     """``"adam"`` or ``"rmsprop"``; one of each, generator and critic."""
     lr: float = 5e-4
-    """Learning rate of both optimisers."""
+    """Learning rate of both optimisers (of the critic's only, when ``lr_generator`` is set)."""
+    lr_generator: float | None = None
+    """Learning rate of the generator's optimiser; ``None``: ``lr``. A generator whose
+    parameters are rotation angles (``qlatent.models.QuantumGenerator``) wants steps of another
+    size than the critic's weights."""
     betas: tuple[float, float] = (0.0, 0.9)
     """Adam's (β₁, β₂); ignored by RMSprop."""
     precision: str = "fp32"
@@ -67,6 +71,8 @@ class Config:
         check_choice("loss", self.loss, LOSSES)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_float("lr", self.lr, minimum=0.0)
+        if self.lr_generator is not None:
+            check_float("lr_generator", self.lr_generator, minimum=0.0)
         betas = tuple(self.betas)
         if len(betas) != 2:
             raise ValueError(f"betas must hold two numbers (beta1, beta2), got {self.betas!r}")

@@ -134,12 +134,15 @@ def gradient_penalty(critic: Callable[[Sample], torch.Tensor], real: Sample, fak
 
 
 # --------------------------------------------------------------------------- the adversaries
-def make_optimizer(params: list[nn.Parameter], config: Config) -> torch.optim.Optimizer:
-    """``config.optimizer`` over ``params`` (Adam fused where every parameter allows it)."""
+def make_optimizer(params: list[nn.Parameter], config: Config, *,
+                   lr: float | None = None) -> torch.optim.Optimizer:
+    """``config.optimizer`` over ``params`` (Adam fused where every parameter allows it), with
+    learning rate ``lr`` (``None``: ``config.lr``)."""
+    lr = config.lr if lr is None else lr
     if config.optimizer == "adam":
         fused = {"fused": True} if _fused_ok(params) else {"foreach": True}
-        return torch.optim.Adam(params, lr=config.lr, betas=config.betas, **fused)
-    return torch.optim.RMSprop(params, lr=config.lr, foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=config.betas, **fused)
+    return torch.optim.RMSprop(params, lr=lr, foreach=True)
 
 
 def _fused_ok(params: list[nn.Parameter]) -> bool:
@@ -157,7 +160,8 @@ class Adversaries:
         self.generator, self.critic = generator, critic
         self.generator_params = [p for p in generator.parameters() if p.requires_grad]
         self.critic_params = [p for p in critic.parameters() if p.requires_grad]
-        self.opt_generator = make_optimizer(self.generator_params, config)
+        self.opt_generator = make_optimizer(self.generator_params, config,
+                                            lr=config.lr_generator)
         self.opt_critic = make_optimizer(self.critic_params, config)
         self._noisy = "generator" in inspect.signature(generator.forward).parameters
 
