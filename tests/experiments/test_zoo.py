@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -235,4 +234,41 @@ def test_score_samples_of_a_perfect_sampler_is_zero_distance():
     assert m["kl_divergence"] == pytest.approx(0.0, abs=1e-15)
     assert m["exact_mmd"] == pytest.approx(0.0, abs=1e-15)
     assert m["valid_fraction"] == 1.0 and m["qbas_score"] == 1.0
-    shutil.rmtree  # noqa: B018 - imported for the slow test
+
+
+def test_a_quantum_generator_family_trains_and_scores_in_process(tmp_path):
+    from rich.console import Console
+
+    from qlatent.experiments.config import ExperimentConfig
+    from qlatent.experiments.runner import run_experiment
+    from qlatent.models import QuantumGenerator
+
+    config = ExperimentConfig.from_dict({
+        "experiment": {"task": "zoo", "datasets": ["cardinality"], "latents": ["qgan"],
+                       "seeds": [0]},
+        "latent_params": {"qgan": {"train": "adversarial", "generator": "quantum",
+                                   "latent": "uniform", "latent_dim": 2,
+                                   "generator_params": {"n_patches": 2, "n_qubits": 2,
+                                                        "n_ancillas": 1, "layers": 1}}},
+        "model": {"hidden": [8]},
+        "train": {"steps": 2, "batch_size": 8, "n_critic": 1, "checkpoint_every": 1,
+                  "log_every": 1},
+        "task": {"cardinality_bits": 4, "cardinality_k": 2, "n_eval": 50}})
+    assert get_baselines(config) == ()  # a quantum generator is not a classical baseline
+    (record,) = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    cell = tmp_path / "cardinality" / "qgan" / "seed-0"
+    assert record.run_dir == cell and (cell / "checkpoint.pt").is_file()
+    x = np.load(cell / "samples.npy", allow_pickle=False)
+    assert x.shape == (50, 4) and set(np.unique(x)) <= {0, 1}
+    assert 0.0 <= record.metrics["valid_fraction"] <= 1.0
+    assert QuantumGenerator  # the generator the family names
+
+
+def test_a_quantum_generator_family_whose_sizes_do_not_fit_is_refused(tmp_path):
+    from qlatent.experiments.config import load_config
+
+    text = BASE.format(made='train = "adversarial"\ngenerator = "quantum"\nlatent_dim = 3\n'
+                            'generator_params = {n_patches = 2, n_qubits = 2}')
+    with pytest.raises(ValueError, match="latent_dim must equal the quantum generator's "
+                                         "n_qubits"):
+        load_config(_config(tmp_path, text))

@@ -89,9 +89,10 @@ from qlatent.experiments.tasks.base import (
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
 TRAININGS = ("likelihood", "adversarial")
-ADVERSARIAL_GENERATORS = ("mlp",)
+ADVERSARIAL_GENERATORS = ("mlp", "quantum")
 #: Keys of a family table that are the zoo's, not the latent's.
-FAMILY_KEYS = ("latent", "train", "datasets", "fit", "latent_dim", "generator", "classical")
+FAMILY_KEYS = ("latent", "train", "datasets", "fit", "latent_dim", "generator",
+               "generator_params", "classical")
 #: Keywords of fit_distribution that the zoo sets itself.
 _FIT_RESERVED = ("model", "data", "weights", "generator", "callback")
 #: Rows standing for an exact target when a fit needs rows without weights.
@@ -205,6 +206,7 @@ class Family:
     generator: str
     latent_params: dict[str, Any]
     classical: bool
+    generator_params: dict[str, Any] | None = None
 
 
 def family(label: str, table: Mapping[str, Any]) -> Family:
@@ -233,8 +235,14 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
     fit = dict(fit)
     latent_dim = table.pop("latent_dim", None)
     generator = table.pop("generator", "mlp")
+    generator_params = table.pop("generator_params", None)
+    if generator_params is not None and not isinstance(generator_params, Mapping):
+        raise TypeError(f"{where}.generator_params must be a table of QuantumGenerator "
+                        f"keywords, got {generator_params!r}")
+    if generator_params is not None and generator != "quantum":
+        raise ValueError(f"{where}.generator_params apply to generator = 'quantum' only")
     if train == "likelihood":
-        if latent_dim is not None or "generator" in table or generator != "mlp":
+        if latent_dim is not None or generator != "mlp" or generator_params is not None:
             raise ValueError(f"{where}: latent_dim and generator apply to train = "
                              "'adversarial' only (a likelihood family takes the data's width)")
         _check_fit_keys(where, fit)
@@ -251,10 +259,11 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
     if reserved:
         raise ValueError(f"{where} must not set {', '.join(map(repr, reserved))}: the zoo sets "
                          "it (the data's width, the cell's seed, the training rows)")
-    classical = table.pop("classical", latent in CLASSICAL_LATENTS)
+    classical = table.pop("classical", latent in CLASSICAL_LATENTS and generator == "mlp")
     if not isinstance(classical, bool):
         raise TypeError(f"{where}.classical must be true or false, got {classical!r}")
-    return Family(label, latent, train, datasets, fit, latent_dim, generator, table, classical)
+    return Family(label, latent, train, datasets, fit, latent_dim, generator, table, classical,
+                  dict(generator_params or {}))
 
 
 def _check_fit_keys(where: str, fit: Mapping[str, Any]) -> None:
@@ -268,6 +277,26 @@ def _check_fit_keys(where: str, fit: Mapping[str, Any]) -> None:
                          f"keys: {', '.join(valid)}")
     if "steps" not in fit:
         raise ValueError(f"{where}.fit must set steps (Adam steps of fit_distribution)")
+
+
+def adversaries(fam: Family, model: Any, width: int, seed: int) -> tuple[nn.Module, nn.Module]:
+    """Generator and critic of an adversarial family, weights from ``seed``: the MLPs of the
+    ``[model]`` table, or ``qlatent.models.QuantumGenerator`` (Huang et al.'s patch circuit;
+    ``generator_params`` are its keywords, ``latent_dim`` must equal its ``n_qubits``) with the
+    ``[model]`` table's MLP critic."""
+    from qlatent.experiments.tasks._mlp import networks
+
+    generator, critic = networks(model, fam.latent_dim, width, seed)
+    if fam.generator == "quantum":
+        from qlatent.models import QuantumGenerator
+
+        params = dict(fam.generator_params or {})
+        if params.get("n_qubits", 5) != fam.latent_dim:
+            raise ValueError(f"latent_params.{fam.label}.latent_dim must equal the quantum "
+                             f"generator's n_qubits ({params.get('n_qubits', 5)}), got "
+                             f"{fam.latent_dim}")
+        generator = QuantumGenerator(width, generator=torch_generator(seed), **params)
+    return generator, critic
 
 
 def _applies(fam: Family, dataset_name: str) -> bool:
@@ -391,6 +420,8 @@ class ZooTask(Task):
             try:
                 data = dataset(ds, config.task_params)
                 model = build_family(fam, data, 0)
+                if fam.train == "adversarial":
+                    adversaries(fam, config.model, data.width, 0)
                 if fam.train == "likelihood":
                     _fit(model, data, {**fam.fit, "steps": 0}, None)
             except (TypeError, ValueError) as err:
@@ -407,10 +438,7 @@ class ZooTask(Task):
                 "training": fam.train}
         generator = critic = nn.Identity()
         if fam.train == "adversarial":
-            from qlatent.experiments.tasks._mlp import networks
-
-            generator, critic = networks(config.model, fam.latent_dim, data.width,
-                                         seeds.model)
+            generator, critic = adversaries(fam, config.model, data.width, seeds.model)
         return Built(data=data, generator=generator, critic=critic, info=info)
 
     def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
