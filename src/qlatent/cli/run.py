@@ -124,10 +124,12 @@ def run(
     cfg = load_config(config)
     names = _split("--latents", latents)
     if names is not None:
-        bad = [n for n in names if n not in _latent_names()]
+        # the registry's names, and the labels the config gives its own tables (zoo families)
+        valid = tuple(dict.fromkeys((*_latent_names(), *cfg.latent_params)))
+        bad = [n for n in names if n not in valid]
         if bad:
             raise ValueError(f"--latents: unknown latent(s) {', '.join(map(repr, bad))}; "
-                             f"valid names: {', '.join(_latent_names())}")
+                             f"valid names: {', '.join(valid)}")
     try:
         seed_list = None if seeds is None else parse_seeds(seeds)
     except ValueError as err:

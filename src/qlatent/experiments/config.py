@@ -108,7 +108,14 @@ class ExperimentConfig:
         if isinstance(self.latent_dims, str) or not isinstance(self.latent_dims, list | tuple):
             raise TypeError(f"experiment.latent_dims must be a list of ints, "
                             f"got {self.latent_dims!r}")
-        dims = tuple(check_int("experiment.latent_dims[]", d, minimum=1)
+        if not task.sized_latents:
+            if tuple(self.latent_dims) not in ((0,), (16,)):  # (16,): the field's default
+                raise ValueError(f"experiment.latent_dims does not apply to task {task.name!r} "
+                                 f"(its models take the data's width); remove it, got "
+                                 f"{list(self.latent_dims)}")
+            object.__setattr__(self, "latent_dims", (0,))
+        dims = tuple(check_int("experiment.latent_dims[]", d,
+                               minimum=1 if task.sized_latents else 0)
                      for d in self.latent_dims)
         if not dims or len(set(dims)) != len(dims):
             raise ValueError(f"experiment.latent_dims must be distinct and non-empty, "
@@ -131,7 +138,7 @@ class ExperimentConfig:
             params[lat] = dict(table)
         object.__setattr__(self, "latent_params", params)
         for lat in dict.fromkeys((*self.latents, *params)):
-            _check_latent(lat, params.get(lat, {}), dims)
+            task.check_latent(lat, params.get(lat, {}), self)
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with ``changes`` applied (validated again)."""
@@ -217,8 +224,9 @@ def latent_request(name: str, params: Mapping[str, Any]) -> tuple[str, dict[str,
     return params.pop(VARIANT_KEY, name), params
 
 
-def _check_latent(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
-    # One latent request at every latent length, without building anything.
+def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
+    """Check one latent request (``[latent_params.<name>]``) at every latent length, without
+    building anything (``Task.check_latent``'s default)."""
     import re
 
     from qlatent import latents

@@ -162,9 +162,12 @@ def select(config: ExperimentConfig, *, seeds: Sequence[int] | None = None,
 
 
 def cells(config: ExperimentConfig) -> list[Cell]:
-    """The grid, seed by seed, then dataset, latent length, and latents in config order."""
-    return [Cell(ds, lat, dim, seed) for seed in config.seeds for ds in config.datasets
+    """The grid, seed by seed, then dataset, latent length, and latents in config order (the
+    cells the task says apply: ``Task.applies``)."""
+    task = get_task(config.task)
+    grid = [Cell(ds, lat, dim, seed) for seed in config.seeds for ds in config.datasets
             for dim in config.latent_dims for lat in config.latents]
+    return [c for c in grid if task.applies(config, c)]
 
 
 def make_latent(config: ExperimentConfig, cell: Cell, seeds: CellSeeds) -> torch.nn.Module:
@@ -279,6 +282,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
     log_to = check_log_to(log_to)
     pack = check_pack(pack)
     gpus_per_task = check_gpus_per_task(gpus_per_task, executor=executor, device=device)
+    if pack != 1 and not task.packable:
+        raise ValueError(f"pack does not apply to task {task.name!r} (it trains its cells "
+                         f"itself, not as packable networks); use pack=1, got pack={pack!r}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a folder, got the file {out_dir}")
@@ -535,8 +541,8 @@ def _prepare_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, devic
     cell_dir.mkdir(parents=True, exist_ok=True)
     seeds = seeds_of(config, cell)
     t0 = time.perf_counter()
-    latent = make_latent(config, cell, seeds)
     built = task.build(config, cell, seeds)
+    latent = task.make_latent(config, cell, seeds, built)
     torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     build_seconds = time.perf_counter() - t0
     tables = config.to_dict()
@@ -595,9 +601,12 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     log_to = check_log_to(log_to)
     p = _prepare_cell(config, cell, cell_dir, device=device, threads=threads)
     callbacks = _cell_callbacks(config, p, log_to)
-    result = fit(p.built.generator, p.built.critic, p.latent, p.built.data, config.train,
-                 seed=p.seeds.train, device=device, progress=progress, run_dir=p.cell_dir,
-                 resume=True, callbacks=callbacks)
+    result = p.task.train(p.built, p.latent, config, cell, p.seeds, run_dir=p.cell_dir,
+                          device=device, progress=progress)
+    if result is None:
+        result = fit(p.built.generator, p.built.critic, p.latent, p.built.data, config.train,
+                     seed=p.seeds.train, device=device, progress=progress, run_dir=p.cell_dir,
+                     resume=True, callbacks=callbacks)
     return _finish_cell(config, p, result, console)
 
 
@@ -768,8 +777,9 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
     if weights and not ckpt.is_file():
         raise ValueError(f"{cell_dir} has no checkpoint.pt: the cell has not trained yet (run "
                          "`qlatent run` on its experiment to train it)")
-    built = get_task(config.task).build(config, cell, seeds)
-    latent = make_latent(config, cell, seeds)
+    task = get_task(config.task)
+    built = task.build(config, cell, seeds)
+    latent = task.make_latent(config, cell, seeds, built)
     step = None
     if weights:
         state = load_checkpoint(ckpt)  # names the file if it is not a clean checkpoint
@@ -793,8 +803,9 @@ def _loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:
     steps = [h["step"] for h in history]
     with figure(path, figsize=(5, 3)) as (_, axes):
         ax = axes[0][0]
-        for key in ("loss_critic", "loss_generator", "wasserstein"):
-            ax.plot(steps, [h[key] for h in history], label=key)
+        for key in ("loss_critic", "loss_generator", "wasserstein", "loss"):
+            if key in history[0]:
+                ax.plot(steps, [h[key] for h in history], label=key)
         ax.set_xlabel("generator step")
         ax.set_title(title)
         ax.legend()

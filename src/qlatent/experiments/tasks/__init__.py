@@ -20,6 +20,7 @@ from qlatent.experiments.tasks.base import (
     Params,
     ReferenceBudget,
     Task,
+    TaskFit,
     cell_seeds,
     check_datasets,
     check_keys,
@@ -34,7 +35,7 @@ from qlatent.experiments.tasks.base import (
 __all__ = [
     "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN", "Built",
     "Cell", "CellRecord", "CellSeeds", "MetricSpec", "Metrics", "NoParams", "Params",
-    "ReferenceBudget", "Task", "cell_seeds",
+    "ReferenceBudget", "Task", "TaskFit", "cell_seeds",
     "check_datasets", "check_keys", "field_docs", "get_task", "param", "register_task",
     "task_names", "torch_generator",
 ]

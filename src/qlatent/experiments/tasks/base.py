@@ -42,6 +42,7 @@ _BUILTIN = {
     "ring": "qlatent.experiments.tasks.ring",
     "table1": "qlatent.experiments.tasks.table1",
     "qm9": "qlatent.experiments.tasks.qm9",
+    "zoo": "qlatent.experiments.tasks.zoo",
 }
 _TASKS: dict[str, Task] = {}
 
@@ -249,7 +250,10 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """Relative run directory: ``<dataset>/<latent>-L<dim>/seed-<seed>``."""
+        """Relative run directory: ``<dataset>/<latent>-L<dim>/seed-<seed>``
+        (``<dataset>/<latent>/seed-<seed>`` for a cell without a latent length, dim 0)."""
+        if self.latent_dim == 0:
+            return f"{self.dataset}/{self.latent}/seed-{self.seed}"
         return f"{self.dataset}/{self.latent}-L{self.latent_dim}/seed-{self.seed}"
 
 
@@ -305,6 +309,23 @@ class Built:
 
 
 @dataclass
+class TaskFit:
+    """What ``Task.train`` returns (the fields the runner records in metrics.json).
+
+    Attributes:
+        history: one dict per logged step (``step``, ``loss``, ``seconds``, ...).
+        steps: training steps done.
+        seconds: training wall time.
+        resumed_from: the step training resumed from (``None``: from scratch).
+    """
+
+    history: list[dict[str, float]]
+    steps: int
+    seconds: float
+    resumed_from: int | None = None
+
+
+@dataclass
 class CellRecord:
     """A finished cell as the report sees it."""
 
@@ -341,6 +362,45 @@ class Task(ABC):
     reference_budget: ClassVar[ReferenceBudget | None] = None
     model_table: ClassVar[type[Params]] = NoParams
     task_table: ClassVar[type[Params]] = NoParams
+    sized_latents: ClassVar[bool] = True
+    """False: cells have no latent length (``experiment.latent_dims`` is ``[0]``, the default,
+    and cell directories are ``<dataset>/<latent>/seed-<k>``), e.g. the zoo, whose models take
+    the data's width."""
+    packable: ClassVar[bool] = True
+    """False: the runner refuses ``pack > 1`` (the task trains its cells itself, ``train``)."""
+
+    def check_latent(self, name: str, params: Mapping[str, Any], config: Any) -> None:
+        """Check one ``[latent_params.<name>]`` request of ``config`` (an ``ExperimentConfig``
+        whose other fields are already checked) without building anything costly; the default
+        calls ``qlatent.latents.validate`` at every latent length."""
+        from qlatent.experiments.config import check_latent_request
+
+        check_latent_request(name, dict(params), config.latent_dims)
+
+    def baselines(self, config: Any) -> tuple[str, ...]:
+        """The latents of ``config`` that are classical baselines: when there are any, the
+        report adds a latent x dataset table and paired tests of every other latent against
+        the best baseline of each dataset (default: none)."""
+        return ()
+
+    def applies(self, config: Any, cell: Cell) -> bool:
+        """Whether ``cell`` belongs to the grid of ``config`` (default: every cell of the
+        product datasets x latents x latent_dims x seeds)."""
+        return True
+
+    def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
+        """The cell's latent (default: ``qlatent.experiments.runner.make_latent``); called after
+        ``build``, so a task may use its data."""
+        from qlatent.experiments.runner import make_latent
+
+        return make_latent(config, cell, seeds)
+
+    def train(self, built: Built, latent: nn.Module, config: Any, cell: Cell, seeds: CellSeeds,
+              *, run_dir: Path, device: str, progress: bool) -> Any:
+        """Train the cell itself and return a ``TaskFit`` (or any object with ``history``,
+        ``steps``, ``seconds`` and ``resumed_from``); ``None`` (the default) lets the runner
+        train ``built.generator`` against ``built.critic`` with ``qlatent.train.fit``."""
+        return None
 
     @abstractmethod
     def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:

@@ -1,0 +1,513 @@
+"""The model zoo as a runner task: ``zoo``, generative model families x discrete data sets x seeds.
+
+A cell is (data set, family, seed). Every family is a trainable distribution over bit strings
+(or photon counts) or a generator fed by a latent:
+
+* **likelihood families** (``train = "likelihood"``, the default): a trainable latent of the
+  registry (``qlatent.latents.get``: the qubit or photonic Born machine ``born``, the
+  Boltzmann machines ``qbm`` / ``bm``, the classical ``bernoulli_fit`` and ``made``), built at
+  the data's width and fitted by ``qlatent.train.likelihood.fit_distribution`` (NLL or MMD, as
+  its ``fit`` table says); samples are its raw outcomes (``sample_counts``).
+* **adversarial families** (``train = "adversarial"``): a generator network fed by a latent
+  (``latent``, default ``gaussian``, of length ``latent_dim``), trained by ``qlatent.train.fit``
+  against the MLP critic of the ``[model]`` table with the ``[train]`` table (a GAN on bits);
+  a sample is the generator's output thresholded at 1/2.
+
+Each family is one ``[latent_params.<family>]`` table (its label is the name in
+``experiment.latents``)::
+
+    [latent_params.qubit-ring]
+    latent = "born"                   # the registry name (default: the label)
+    kind = "qubit"                    # the latent's own keywords ...
+    layers = 6
+    entangler = "ring"                # "chow-liu": the tree is learnt from the training rows
+    datasets = ["bas", "gmm"]         # where the family applies (default: every data set)
+    fit = {loss = "mmd", steps = 300, lr = 0.05}   # keywords of fit_distribution
+
+    [latent_params.gan]
+    train = "adversarial"
+    latent = "gaussian"
+    latent_dim = 8
+
+Data sets (``[task]`` sets their sizes): ``bas`` (every n x m bars-and-stripes pattern, uniform
+target), ``cardinality`` (k-of-n strings, a fixed 30 % trained on, the rest held out),
+``gmm`` (Liu & Wang's Gaussian mixture over 2^n integers), ``digits`` (scikit-learn's 8 x 8
+digits binarised; no exact target).
+
+Scoring: ``n_eval`` samples are drawn (``seeds.evaluate``), saved as ``samples.npy`` (uint8,
+one raw vector per row) and every metric is computed from them alone, so anyone can recompute
+it (``score_samples``):
+
+* ``exact_mmd`` (primary; every data set): MMD^2 = (p - q)^T K (p - q) between the target p
+  (the exact target where defined; for ``digits`` the empirical distribution of the training
+  rows) and the samples' empirical distribution q, over the union of both supports, with the
+  house kernel (``qlatent.metrics.exact_mmd``, bandwidths ``mmd_bandwidths``);
+* ``kl_divergence`` KL(p || q) with q floored at ``qlatent.metrics.discrete.KL_EPSILON`` and
+  ``total_variation`` (data sets with an exact target);
+* ``valid_fraction`` (``bas``: BAS patterns; ``cardinality``: strings with k ones) and
+  ``qbas_score`` (``bas``; recall over n_eval samples);
+* ``generalization_fidelity``, ``generalization_rate``, ``generalization_coverage``
+  (``cardinality``; Gili et al., arXiv:2201.08770).
+
+A metric that does not apply to a data set is NaN with the reason in metrics.json ``notes``.
+
+Packs do not apply: likelihood families are distributions fitted in a few seconds, not the
+packable generator/critic networks of ``qlatent.train.fit_pack`` (``packable = False``). A
+killed likelihood cell is refitted from scratch on the next run (it has no checkpoint); an
+adversarial cell resumes from its ``checkpoint.pt``; done cells (``metrics.json``) are skipped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from qlatent._io import atomic_write
+from qlatent._validation import check_choice, check_int
+from qlatent.experiments.tasks._mlp import MLPModel
+from qlatent.experiments.tasks.base import (
+    Built,
+    Cell,
+    CellSeeds,
+    Metrics,
+    MetricSpec,
+    Params,
+    Task,
+    TaskFit,
+    param,
+    register_task,
+    torch_generator,
+)
+
+DATASETS = ("bas", "cardinality", "gmm", "digits")
+TRAININGS = ("likelihood", "adversarial")
+ADVERSARIAL_GENERATORS = ("mlp", "quantum")
+#: Keys of a family table that are the zoo's, not the latent's.
+FAMILY_KEYS = ("latent", "train", "datasets", "fit", "latent_dim", "generator",
+               "generator_params", "classical")
+#: Keywords of fit_distribution that the zoo sets itself.
+_FIT_RESERVED = ("model", "data", "weights", "generator", "callback")
+#: Rows standing for an exact target when a fit needs rows without weights.
+TARGET_ROWS = 10_000
+#: Registry names of classical latents: a family built on one is a classical baseline unless
+#: its table says ``classical = false``.
+CLASSICAL_LATENTS = ("bernoulli_fit", "made", "bm", "gaussian", "bernoulli", "uniform")
+#: Keywords of a latent that the zoo sets itself.
+_LATENT_RESERVED = ("dim", "seed", "data", "n_qubits", "n_units")
+
+
+@dataclass(frozen=True)
+class ZooModel(MLPModel):
+    """The ``[model]`` table of ``zoo``: generator and critic MLPs of the adversarial families."""
+
+    hidden: tuple[int, ...] = param((64, 64), minimum=1)
+    """Widths of the hidden layers (generator and critic alike)."""
+
+
+@dataclass(frozen=True)
+class ZooParams(Params):
+    """The ``[task]`` table of ``zoo``: the data sets' sizes and the evaluation."""
+
+    TABLE = "task"
+
+    bas_rows: int = param(3, minimum=1)
+    """Rows of the bars-and-stripes images."""
+    bas_cols: int = param(3, minimum=1)
+    """Columns of the bars-and-stripes images."""
+    cardinality_bits: int = param(10, minimum=2, maximum=24)
+    """n: bits of the cardinality strings."""
+    cardinality_k: int = param(5, minimum=1)
+    """k: ones per cardinality string (1 <= k <= n - 1)."""
+    cardinality_train_fraction: float = param(0.3, minimum=0.0, maximum=1.0)
+    """Fraction of the k-of-n strings trained on (the rest is held out)."""
+    cardinality_split_seed: int = param(0, minimum=0)
+    """Seed of the train / held-out split (the same for every cell: one target)."""
+    gmm_bits: int = param(10, minimum=1, maximum=20)
+    """n: bits of the Gaussian mixture's integers (2^n states)."""
+    digits_threshold: int = param(8, minimum=1, maximum=16)
+    """A digits pixel (0..16) is 1 where it is >= this."""
+    n_eval: int = param(5000, minimum=2)
+    """Samples drawn, saved (samples.npy) and scored per cell."""
+    mmd_bandwidths: tuple[float, ...] = param((0.5, 1.0, 2.0, 4.0), minimum=0.0)
+    """σ's of the Gaussian-mixture kernel of ``exact_mmd``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.cardinality_k < self.cardinality_bits:
+            raise ValueError(f"task.cardinality_k must be < task.cardinality_bits "
+                             f"({self.cardinality_bits}), got {self.cardinality_k}")
+        if self.cardinality_train_fraction <= 0:
+            raise ValueError(f"task.cardinality_train_fraction must be > 0, got "
+                             f"{self.cardinality_train_fraction}")
+        if min(self.mmd_bandwidths) <= 0:
+            raise ValueError(f"task.mmd_bandwidths must be > 0, got {list(self.mmd_bandwidths)}")
+
+
+# --------------------------------------------------------------------------- data
+def dataset(name: str, p: ZooParams):
+    """The ``qlatent.data.discrete.DiscreteData`` of data set ``name`` under ``[task]`` ``p``."""
+    from qlatent.data import discrete
+
+    check_choice("dataset", name, DATASETS)
+    if name == "bas":
+        return discrete.bars_and_stripes(p.bas_rows, p.bas_cols)
+    if name == "cardinality":
+        return discrete.cardinality(p.cardinality_bits, p.cardinality_k,
+                                    train_fraction=p.cardinality_train_fraction,
+                                    rng=p.cardinality_split_seed)
+    if name == "gmm":
+        return discrete.gaussian_mixture(p.gmm_bits)
+    return discrete.binarized_digits(threshold=p.digits_threshold)
+
+
+def width(name: str, p: ZooParams) -> int:
+    """Bits per row of data set ``name`` (without building it)."""
+    return {"bas": p.bas_rows * p.bas_cols, "cardinality": p.cardinality_bits,
+            "gmm": p.gmm_bits, "digits": 64}[check_choice("dataset", name, DATASETS)]
+
+
+class BitData:
+    """Training rows for ``qlatent.train.fit``: ``sample(n, *, generator)`` draws rows of the
+    target (``probs`` over ``states``) or, without a target, of the training rows, uniformly;
+    float32 Tensor[n, width]."""
+
+    def __init__(self, data: Any) -> None:
+        rows = data.states if data.probs is not None else data.data
+        self.rows = torch.as_tensor(np.asarray(rows, dtype=np.float32))
+        self.probs = None if data.probs is None else torch.as_tensor(data.probs)
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.probs is None:
+            idx = torch.randint(0, len(self.rows), (n,), generator=generator)
+        else:
+            idx = torch.multinomial(self.probs, n, replacement=True, generator=generator)
+        return self.rows[idx]
+
+
+# --------------------------------------------------------------------------- families
+@dataclass(frozen=True)
+class Family:
+    """One ``[latent_params.<label>]`` table, split into the zoo's keys and the latent's."""
+
+    label: str
+    latent: str
+    train: str
+    datasets: tuple[str, ...] | None
+    fit: dict[str, Any]
+    latent_dim: int | None
+    generator: str
+    latent_params: dict[str, Any]
+    classical: bool
+    generator_params: dict[str, Any] | None = None
+
+
+def family(label: str, table: Mapping[str, Any]) -> Family:
+    """Parse a family table (``FAMILY_KEYS`` are the zoo's; every other key goes to
+    ``qlatent.latents.get``); a bad key or value raises naming ``latent_params.<label>``."""
+    where = f"latent_params.{label}"
+    table = dict(table)
+    train = table.pop("train", "likelihood")
+    if train not in TRAININGS:
+        raise ValueError(f"{where}.train must be one of {', '.join(map(repr, TRAININGS))}, "
+                         f"got {train!r}")
+    latent = table.pop("latent", "gaussian" if train == "adversarial" else label)
+    if not isinstance(latent, str):
+        raise TypeError(f"{where}.latent must be a latent name (str), got {latent!r}")
+    datasets = table.pop("datasets", None)
+    if datasets is not None:
+        if (isinstance(datasets, str) or not isinstance(datasets, list | tuple) or not datasets
+                or any(d not in DATASETS for d in datasets)):
+            raise ValueError(f"{where}.datasets must be a non-empty list of "
+                             f"{', '.join(DATASETS)}, got {datasets!r}")
+        datasets = tuple(datasets)
+    fit = table.pop("fit", {})
+    if not isinstance(fit, Mapping):
+        raise TypeError(f"{where}.fit must be a table of fit_distribution keywords, "
+                        f"got {fit!r}")
+    fit = dict(fit)
+    latent_dim = table.pop("latent_dim", None)
+    generator = table.pop("generator", "mlp")
+    generator_params = table.pop("generator_params", None)
+    if generator_params is not None and not isinstance(generator_params, Mapping):
+        raise TypeError(f"{where}.generator_params must be a table of QuantumGenerator "
+                        f"keywords, got {generator_params!r}")
+    if generator_params is not None and generator != "quantum":
+        raise ValueError(f"{where}.generator_params apply to generator = 'quantum' only")
+    if train == "likelihood":
+        if latent_dim is not None or generator != "mlp" or generator_params is not None:
+            raise ValueError(f"{where}: latent_dim and generator apply to train = "
+                             "'adversarial' only (a likelihood family takes the data's width)")
+        _check_fit_keys(where, fit)
+    else:
+        if fit:
+            raise ValueError(f"{where}.fit applies to train = 'likelihood' only; an "
+                             "adversarial family trains with the [train] table")
+        latent_dim = check_int(f"{where}.latent_dim", 8 if latent_dim is None else latent_dim,
+                               minimum=1)
+        if generator not in ADVERSARIAL_GENERATORS:
+            raise ValueError(f"{where}.generator must be one of "
+                             f"{', '.join(map(repr, ADVERSARIAL_GENERATORS))}, got {generator!r}")
+    reserved = sorted(set(table) & set(_LATENT_RESERVED))
+    if reserved:
+        raise ValueError(f"{where} must not set {', '.join(map(repr, reserved))}: the zoo sets "
+                         "it (the data's width, the cell's seed, the training rows)")
+    classical = table.pop("classical", latent in CLASSICAL_LATENTS and generator == "mlp")
+    if not isinstance(classical, bool):
+        raise TypeError(f"{where}.classical must be true or false, got {classical!r}")
+    return Family(label, latent, train, datasets, fit, latent_dim, generator, table, classical,
+                  dict(generator_params or {}))
+
+
+def _check_fit_keys(where: str, fit: Mapping[str, Any]) -> None:
+    from qlatent.train.likelihood import fit_distribution
+
+    valid = [k for k in inspect.signature(fit_distribution).parameters
+             if k not in _FIT_RESERVED]
+    unknown = sorted(set(fit) - set(valid))
+    if unknown:
+        raise ValueError(f"{where}.fit: unknown key(s) {', '.join(map(repr, unknown))}; valid "
+                         f"keys: {', '.join(valid)}")
+    if "steps" not in fit:
+        raise ValueError(f"{where}.fit must set steps (Adam steps of fit_distribution)")
+
+
+def adversaries(fam: Family, model: Any, width: int, seed: int) -> tuple[nn.Module, nn.Module]:
+    """Generator and critic of an adversarial family, weights from ``seed``: the MLPs of the
+    ``[model]`` table, or ``qlatent.models.QuantumGenerator`` (Huang et al.'s patch circuit;
+    ``generator_params`` are its keywords, ``latent_dim`` must equal its ``n_qubits``) with the
+    ``[model]`` table's MLP critic."""
+    from qlatent.experiments.tasks._mlp import networks
+
+    generator, critic = networks(model, fam.latent_dim, width, seed)
+    if fam.generator == "quantum":
+        from qlatent.models import QuantumGenerator
+
+        params = dict(fam.generator_params or {})
+        if params.get("n_qubits", 5) != fam.latent_dim:
+            raise ValueError(f"latent_params.{fam.label}.latent_dim must equal the quantum "
+                             f"generator's n_qubits ({params.get('n_qubits', 5)}), got "
+                             f"{fam.latent_dim}")
+        generator = QuantumGenerator(width, generator=torch_generator(seed), **params)
+    return generator, critic
+
+
+def _applies(fam: Family, dataset_name: str) -> bool:
+    return fam.datasets is None or dataset_name in fam.datasets
+
+
+def build_family(fam: Family, data: Any, seed: int) -> nn.Module:
+    """The family's latent: a trainable distribution at the data's width (likelihood) or the
+    generator's input latent (adversarial), seeded with ``seed``."""
+    from qlatent import latents
+
+    params = dict(fam.latent_params)
+    if fam.train == "adversarial":
+        return latents.get(fam.latent, dim=fam.latent_dim, seed=seed, **params)
+    # The zoo scores raw outcomes (sample_counts), never normalised z: "none" spares the
+    # exact marginals that normalising needs (MADE at 64 bits has none).
+    if "normalize" in latents.parameters(fam.latent):
+        params.setdefault("normalize", "none")
+    if params.get("entangler") == "chow-liu":  # the tree is learnt from the training rows
+        params["data"] = np.asarray(data.data, dtype=np.int64)
+    return latents.get(fam.latent, dim=data.width, seed=seed, **params)
+
+
+# --------------------------------------------------------------------------- scoring
+def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> Metrics:
+    """Every metric of the zoo from ``samples`` (uint8 [N, n]) against data set ``data``
+    (see the module docstring); inapplicable metrics are NaN with a note."""
+    from qlatent import metrics as M
+    from qlatent.data.discrete import is_bars_and_stripes, solutions
+
+    x = np.asarray(samples, dtype=np.uint8)
+    values: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    nan = math.nan
+    # exact_mmd: target vs empirical on the union of supports.
+    if data.probs is not None:
+        target_states, target_p = data.states, data.probs
+    else:
+        target_states, counts = np.unique(data.data, axis=0, return_counts=True)
+        target_p = counts / counts.sum()
+    sample_states, sample_counts = np.unique(x, axis=0, return_counts=True)
+    union = np.unique(np.concatenate([target_states, sample_states]), axis=0)
+    p_union = np.zeros(len(union))
+    index = {row.tobytes(): k for k, row in enumerate(union)}
+    for row, prob in zip(target_states, target_p, strict=True):
+        p_union[index[row.tobytes()]] += prob
+    q_union = np.zeros(len(union))
+    for row, count in zip(sample_states, sample_counts, strict=True):
+        q_union[index[row.tobytes()]] += count / len(x)
+    values["exact_mmd"] = M.exact_mmd(union, p_union / p_union.sum(), q_union,
+                                      bandwidths=p.mmd_bandwidths)
+    if data.probs is not None:
+        q = M.empirical_probs(x, data.states)
+        values["kl_divergence"] = M.kl_divergence(data.probs, q)
+        values["total_variation"] = M.total_variation(data.probs, q)
+    else:
+        for name in ("kl_divergence", "total_variation"):
+            values[name] = nan
+            notes[name] = f"{dataset_name} has no exact target distribution"
+    if dataset_name == "bas":
+        bits = x.max() <= 1
+        values["valid_fraction"] = float(is_bars_and_stripes(x, p.bas_rows, p.bas_cols).mean()) \
+            if bits else M.valid_fraction(x, data.states)
+        values["qbas_score"] = M.qbas_score(np.minimum(x, 1) if not bits else x, p.bas_rows,
+                                            p.bas_cols) if bits else nan
+        if not bits:
+            notes["qbas_score"] = "samples hold counts > 1"
+    else:
+        values["qbas_score"] = nan
+        notes["qbas_score"] = "bars-and-stripes only"
+    if dataset_name == "cardinality":
+        valid = solutions(data)
+        values["valid_fraction"] = M.valid_fraction(x, valid)
+        g = M.generalization_metrics(x, data.data, valid)
+        for name in ("generalization_fidelity", "generalization_rate",
+                     "generalization_coverage"):
+            values[name] = g[name]
+    else:
+        for name in ("generalization_fidelity", "generalization_rate",
+                     "generalization_coverage"):
+            values[name] = nan
+            notes[name] = "cardinality only (held-out valid strings)"
+    if dataset_name in ("gmm", "digits"):
+        values["valid_fraction"] = nan
+        notes["valid_fraction"] = f"{dataset_name} has no validity rule"
+    return Metrics(values, notes=notes)
+
+
+# --------------------------------------------------------------------------- the task
+class ZooTask(Task):
+    """Model families x discrete data sets x seeds (see the module docstring).
+
+    Datasets: ``bas``, ``cardinality``, ``gmm``, ``digits``. Latents: family labels, each a
+    ``[latent_params.<label>]`` table. Tables: ``ZooModel``, ``ZooParams``.
+    """
+
+    name = "zoo"
+    datasets = DATASETS
+    metrics = (
+        MetricSpec("exact_mmd", "MMD²", "{:.2e}"),
+        MetricSpec("kl_divergence", "KL(data‖model)", "{:.3f}"),
+        MetricSpec("total_variation", "TVD", "{:.3f}"),
+        MetricSpec("valid_fraction", "χ valid", "{:.3f}"),
+        MetricSpec("qbas_score", "qBAS F1", "{:.3f}"),
+        MetricSpec("generalization_fidelity", "fidelity", "{:.3f}"),
+        MetricSpec("generalization_rate", "rate", "{:.3f}"),
+        MetricSpec("generalization_coverage", "coverage", "{:.3f}"),
+    )
+    model_table = ZooModel
+    task_table = ZooParams
+    sized_latents = False
+    packable = False
+
+    def check_latent(self, name: str, params: Mapping[str, Any], config: Any) -> None:
+        """Parse the family and build it (cheap: small circuits and networks) at the width of
+        every data set it applies to, then dry-run its fit (0 steps) to check the fit keys."""
+        fam = family(name, params)
+        for ds in config.datasets:
+            if not _applies(fam, ds):
+                continue
+            try:
+                data = dataset(ds, config.task_params)
+                model = build_family(fam, data, 0)
+                if fam.train == "adversarial":
+                    adversaries(fam, config.model, data.width, 0)
+                if fam.train == "likelihood":
+                    _fit(model, data, {**fam.fit, "steps": 0}, None)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
+
+    def applies(self, config: Any, cell: Cell) -> bool:
+        table = config.latent_params.get(cell.latent, {})
+        return _applies(family(cell.latent, table), cell.dataset)
+
+    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
+        data = dataset(cell.dataset, config.task_params)
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        info = {"data": repr(data), "family": fam.label, "registry_name": fam.latent,
+                "training": fam.train}
+        generator = critic = nn.Identity()
+        if fam.train == "adversarial":
+            generator, critic = adversaries(fam, config.model, data.width, seeds.model)
+        return Built(data=data, generator=generator, critic=critic, info=info)
+
+    def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        return build_family(fam, built.data, seeds.latent)
+
+    def train(self, built: Built, latent: nn.Module, config: Any, cell: Cell, seeds: CellSeeds,
+              *, run_dir: Path, device: str, progress: bool) -> Any:
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        if fam.train == "adversarial":
+            from qlatent.train import fit
+
+            return fit(built.generator, built.critic, latent, BitData(built.data),
+                       config.train, seed=seeds.train, device=device, progress=progress,
+                       run_dir=run_dir, resume=True)
+        result = _fit(latent, built.data, fam.fit, torch_generator(seeds.train))
+        steps = int(fam.fit["steps"])
+        return TaskFit(history=result.history, steps=steps, seconds=result.seconds)
+
+    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
+        p = config.task_params
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        gen = torch_generator(seeds.evaluate)
+        with torch.no_grad():
+            if fam.train == "adversarial":
+                z = latent.sample(p.n_eval, generator=gen)
+                x = (built.generator(z) > 0.5).to(torch.uint8).cpu().numpy()
+            else:
+                x = latent.sample_counts(p.n_eval, generator=gen).cpu().numpy()
+        if x.min() < 0 or x.max() > 255:
+            raise RuntimeError(f"{cell.key}: samples outside 0..255 cannot be stored as uint8")
+        x = x.astype(np.uint8)
+        save_samples(run_dir / "samples.npy", x)
+        return score_samples(x, built.data, cell.dataset, p)
+
+    def baselines(self, config: Any) -> tuple[str, ...]:
+        """The classical families of ``config`` (``Family.classical``)."""
+        return tuple(lat for lat in config.latents
+                     if family(lat, config.latent_params.get(lat, {})).classical)
+
+
+def _fit(model: nn.Module, data: Any, fit: Mapping[str, Any],
+         generator: torch.Generator | None):
+    """fit_distribution on the data set: the exact target as weights where it exists."""
+    from qlatent.train.likelihood import fit_distribution
+
+    fit = dict(fit)
+    if data.probs is None:
+        rows, kwargs = data.data, {}
+    elif fit.get("loss") == "mmd" and fit.get("model_side") in ("samples", "shots"):
+        # MMD on model samples takes no weights: the target's rows, each repeated in
+        # proportion to its probability (``TARGET_ROWS`` rows; deterministic)
+        reps = np.round(data.probs * TARGET_ROWS).astype(np.int64)
+        rows, kwargs = np.repeat(data.states, np.maximum(reps, 0), axis=0), {}
+    else:  # NLL: the exact cross-entropy; MMD, exact model side: the weighted histogram
+        rows, kwargs = data.states, {"weights": data.probs}
+    return fit_distribution(model, np.asarray(rows, dtype=np.int64), generator=generator,
+                            **kwargs, **fit)
+
+
+def save_samples(path: Path, samples: np.ndarray) -> None:
+    """Write ``samples`` (uint8 [N, n]) atomically as .npy (no pickle)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(samples, dtype=np.uint8), allow_pickle=False)
+    data = buffer.getvalue()
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+ZOO = register_task(ZooTask())
