@@ -317,7 +317,7 @@ def build_family(fam: Family, data: Any, seed: int) -> nn.Module:
         params.setdefault("normalize", "none")
     if params.get("entangler") == "chow-liu":  # the tree is learnt from the training rows
         params["data"] = np.asarray(data.data, dtype=np.int64)
-    return latents.get(fam.latent, dim=data.width, seed=seed, **params)
+    return latents.get(fam.latent, dim=data.dim, seed=seed, **params)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -421,7 +421,7 @@ class ZooTask(Task):
                 data = dataset(ds, config.task_params)
                 model = build_family(fam, data, 0)
                 if fam.train == "adversarial":
-                    adversaries(fam, config.model, data.width, 0)
+                    adversaries(fam, config.model, data.dim, 0)
                 if fam.train == "likelihood":
                     _fit(model, data, {**fam.fit, "steps": 0}, None)
             except (TypeError, ValueError) as err:
@@ -438,7 +438,7 @@ class ZooTask(Task):
                 "training": fam.train}
         generator = critic = nn.Identity()
         if fam.train == "adversarial":
-            generator, critic = adversaries(fam, config.model, data.width, seeds.model)
+            generator, critic = adversaries(fam, config.model, data.dim, seeds.model)
         return Built(data=data, generator=generator, critic=critic, info=info)
 
     def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
