@@ -15,7 +15,7 @@ def _params(name, bank_path):
         return {"dim": DIM}
     if name == "bank":
         return {"bank": bank_path}
-    if name in ("born", "bernoulli_fit", "made"):
+    if name in ("born", "bernoulli_fit", "made", "qbm", "bm"):
         return {"dim": DIM, "seed": 3}
     return {"dim": DIM, "seed": 3, "n_samples": 6000, "circuit": "haar"}
 
@@ -39,7 +39,7 @@ def bank_path(tmp_path_factory):
 def test_registry_lists_every_latent_of_the_issue():
     assert set(latents.names()) >= {"gaussian", "bernoulli", "uniform", "quantum", "photonic",
                                      "dirichlet_multinomial", "shuffled", "bank", "born",
-                                     "bernoulli_fit", "made"}
+                                     "bernoulli_fit", "made", "qbm", "bm"}
 
 
 @pytest.mark.parametrize("name", latents.names())

@@ -122,7 +122,7 @@ def test_mmd_fit_reduces_the_distance(side):
 def test_bad_inputs_are_named():
     model = BornLatent(4, n_photons=2, seed=0)
     data = torch.tensor([[1, 1, 0, 0], [2, 0, 0, 0]])
-    with pytest.raises(ValueError, match="loss must be one of 'nll', 'mmd'; got 'kl'"):
+    with pytest.raises(ValueError, match="loss must be one of 'nll', 'mmd', 'bound'; got 'kl'"):
         fit_distribution(model, data, loss="kl", steps=1)
     with pytest.raises(ValueError, match="weights must be 2 finite non-negative numbers"):
         fit_distribution(model, data, weights=[1.0], steps=1)

@@ -20,6 +20,7 @@ from qlatent.latents.banks import (
 )
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.bits import BernoulliFitLatent, MADELatent
+from qlatent.latents.boltzmann import BOLTZMANN_KINDS, BoltzmannLatent
 from qlatent.latents.born import BORN_CIRCUITS, BORN_KINDS, BornLatent
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
@@ -27,8 +28,9 @@ from qlatent.latents.registry import get, names, parameters, validate
 from qlatent.latents.summary import summarize_bank
 
 __all__ = [
-    "BANK_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank", "BankError",
-    "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BornLatent", "MADELatent",
+    "BANK_KINDS", "BOLTZMANN_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank",
+    "BankError", "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BoltzmannLatent",
+    "BornLatent", "MADELatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",

@@ -19,6 +19,10 @@ born                     trainable photonic Born machine: ``kind`` "quantum" | "
 bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
 made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
                          (default (64,)) (``bits.py``)
+qbm                      trainable quantum Boltzmann machine (transverse field Γ > 0, ``gamma``
+                         default 1.0) on ``n_units`` (= dim) bits, exact Gibbs state
+                         (``boltzmann.py``, ``quantum/ising.py``)
+bm                       the classical Boltzmann machine (Γ = 0), the QBM's baseline
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -52,6 +56,7 @@ from qlatent.latents.bits import (
     MADELatent,
     check_made_parameters,
 )
+from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 
@@ -173,6 +178,16 @@ def _bernoulli_fit(*, dim: int, seed: Any = None,
 def _made(*, dim: int, seed: Any = None, hidden_sizes: Any = MADE_HIDDEN_SIZES,
           normalize: str = "center") -> MADELatent:
     return MADELatent(dim, hidden_sizes=hidden_sizes, normalize=normalize, seed=seed)
+def _boltzmann_factory(kind: str) -> Callable[..., BoltzmannLatent]:
+    def factory(*, dim: int | None = None, n_units: int | None = None, seed: Any = None,
+                gamma: float | None = None,
+                normalize: str = "center") -> BoltzmannLatent:
+        n_units, gamma, normalize = check_boltzmann_parameters(
+            kind=kind, dim=dim, n_units=n_units, gamma=gamma, normalize=normalize)
+        return BoltzmannLatent(n_units, kind=kind, gamma=gamma, normalize=normalize, seed=seed)
+
+    factory.__name__ = f"_{kind}"
+    return factory
 
 
 _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
@@ -187,6 +202,8 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "born": _born,
     "bernoulli_fit": _bernoulli_fit,
     "made": _made,
+    "qbm": _boltzmann_factory("qbm"),
+    "bm": _boltzmann_factory("bm"),
 }
 
 
@@ -216,7 +233,8 @@ def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
     if unknown:
         raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
                         f"valid parameters: {', '.join(accepted)}")
-    if dim is None and name != "bank" and params.get("bank") is None:
+    if (dim is None and name != "bank" and params.get("bank") is None
+            and params.get("n_units") is None):
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory
 
@@ -259,6 +277,10 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
     _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)
+    if name in ("qbm", "bm"):
+        check_boltzmann_parameters(kind=name, dim=dim, **{k: v for k, v in params.items()
+                                                          if k != "seed"})
+        return
     if name == "born":
         check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
         return

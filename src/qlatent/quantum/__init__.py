@@ -4,10 +4,14 @@ Linear optics (:mod:`qlatent.quantum.optics`): parametrised interferometers as `
 (a universal Clements mesh, ORCA time-bin loop circuits), exact differentiable log-probabilities
 of count vectors and exact small-system output distributions with autograd.
 
+Transverse-field Ising models (:mod:`qlatent.quantum.ising`): exact Gibbs states of quantum
+Boltzmann machines, exact samples and analytic gradients (reference: ``ising_reference``).
+
 This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`` never imports
 it (nor torch).
 """
 
+from qlatent.quantum import ising
 from qlatent.quantum.optics import (
     MAX_DISTRIBUTION_STATES,
     MAX_PERMANENT_PHOTONS,
@@ -24,6 +28,6 @@ from qlatent.quantum.optics import (
 
 __all__ = [
     "MAX_DISTRIBUTION_STATES", "MAX_PERMANENT_PHOTONS", "ClementsMesh", "Interferometer",
-    "LoopCircuit", "batched_permanent", "log_prob", "mean_occupancy", "nonnegative_permanent",
-    "occupancy_variance", "output_distribution",
+    "LoopCircuit", "batched_permanent", "ising", "log_prob", "mean_occupancy",
+    "nonnegative_permanent", "occupancy_variance", "output_distribution",
 ]

@@ -31,7 +31,7 @@ import torch
 from qlatent._validation import check_choice, check_float, check_int
 
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-LIKELIHOOD_LOSSES = ("nll", "mmd")
+LIKELIHOOD_LOSSES = ("nll", "mmd", "bound")
 MODEL_SIDES = ("auto", "exact", "samples")
 #: the exact model side builds a K x K kernel matrix; "auto" uses it up to this many states.
 MMD_EXACT_MAX_STATES = 5_000
@@ -182,6 +182,10 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     w = a target distribution) the loss is the exact cross-entropy -sum_i w_i log p_θ(x_i) /
     sum_i w_i over all rows every step, and KL(w || p_θ) = that - H(w).
 
+    loss="bound": minimise the mean of ``model.bound_loss(batch)``, an upper bound on the NLL
+    (Boltzmann machines: Amin et al.'s bound, ``qlatent.latents.BoltzmannLatent.bound_loss``);
+    same minibatches as "nll"; ``weights`` are not supported.
+
     loss="mmd": minimise MMD^2(p_θ, data) with the kernel of the module docstring.
       * model side "exact" (needs ``model.output_distribution()``; "auto" picks it up to
         ``MMD_EXACT_MAX_STATES`` states): the loss is (p_θ - q)^T K (p_θ - q) with q the
@@ -197,7 +201,7 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     Args:
         model: an ``nn.Module`` with parameters and ``log_prob(counts)``.
         data (int [N, m] counts, tensor or array).
-        loss: "nll" or "mmd".
+        loss: "nll", "mmd" or "bound".
         steps: Adam steps (>= 0); lr: Adam learning rate.
         batch_size: data rows per step (None: all).
         weights (float [N] >= 0, optional): weights of the data rows (NLL: full weighted batch;
@@ -230,11 +234,16 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
                         f"{type(generator).__name__}")
     if not hasattr(model, "log_prob"):
         raise TypeError(f"model must have a log_prob method, got {type(model).__name__}")
+    if loss == "bound" and not hasattr(model, "bound_loss"):
+        raise TypeError(f"loss='bound' needs model.bound_loss(batch), {type(model).__name__} has "
+                        "none")
     data = _check_counts_data(data)
-    dim = getattr(model, "dim", None)
-    if isinstance(dim, int) and data.shape[1] != dim:
-        raise ValueError(f"data must have {dim} columns (the model's dim), got shape "
+    width = getattr(model, "dim", None)
+    if isinstance(width, int) and data.shape[1] != width:
+        raise ValueError(f"data must have {width} columns (the model's dim), got shape "
                          f"{tuple(data.shape)}")
+    if loss == "bound" and weights is not None:
+        raise ValueError("weights apply to loss='nll' and to MMD, not to loss='bound'")
     if weights is not None:
         weights = torch.as_tensor(weights, dtype=torch.float64)
         if weights.shape != (data.shape[0],) or not torch.isfinite(weights).all() or bool(
@@ -291,6 +300,9 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
             value = objective
         elif loss == "nll":
             objective = -model.log_prob(draw_batch()).mean()
+            value = objective
+        elif loss == "bound":
+            objective = model.bound_loss(draw_batch())
             value = objective
         elif exact:
             _, p = model.output_distribution()
