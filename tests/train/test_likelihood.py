@@ -122,8 +122,13 @@ def test_mmd_fit_reduces_the_distance(side):
 def test_bad_inputs_are_named():
     model = BornLatent(4, n_photons=2, seed=0)
     data = torch.tensor([[1, 1, 0, 0], [2, 0, 0, 0]])
-    with pytest.raises(ValueError, match="loss must be one of 'nll', 'mmd', 'bound'; got 'kl'"):
-        fit_distribution(model, data, loss="kl", steps=1)
+    with pytest.raises(ValueError,
+                       match="loss must be one of 'nll', 'kl', 'mmd', 'bound'; got 'ce'"):
+        fit_distribution(model, data, loss="ce", steps=1)
+    with pytest.raises(ValueError, match="optimizer='lbfgs' needs an exact, deterministic loss"):
+        fit_distribution(model, data, optimizer="lbfgs", steps=1)
+    with pytest.raises(ValueError, match="data must have 4 columns .the model's dim., got 3"):
+        fit_distribution(model, torch.tensor([[1, 1, 0]]), steps=1)
     with pytest.raises(ValueError, match="weights must be 2 finite non-negative numbers"):
         fit_distribution(model, data, weights=[1.0], steps=1)
     with pytest.raises(ValueError, match="counts must hold the input's 2 photons in every row"):

@@ -24,13 +24,14 @@ from qlatent.latents.boltzmann import BOLTZMANN_KINDS, BoltzmannLatent
 from qlatent.latents.born import BORN_CIRCUITS, BORN_KINDS, BornLatent
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
+from qlatent.latents.qubit_born import QubitBornLatent
 from qlatent.latents.registry import get, names, parameters, validate
 from qlatent.latents.summary import summarize_bank
 
 __all__ = [
     "BANK_KINDS", "BOLTZMANN_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank",
     "BankError", "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BoltzmannLatent",
-    "BornLatent", "MADELatent",
+    "BornLatent", "MADELatent", "QubitBornLatent",
     "GaussianLatent", "LatentDistribution", "UniformLatent", "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",

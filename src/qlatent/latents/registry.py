@@ -15,7 +15,10 @@ shuffled                 challenger: the quantum bank with each column permuted 
 bank                     any bank: ``get("bank", bank=Bank | folder | key)``
 born                     trainable photonic Born machine: ``kind`` "quantum" | "photonic",
                          ``circuit`` "mesh" | "1-1" | "1-3-9", dim modes, ``n_photons``
-                         (default dim // 2); parameters are the circuit's angles (``born.py``)
+                         (default dim // 2); parameters are the circuit's angles (``born.py``).
+                         ``kind="qubit"``: a qubit circuit Born machine, ``n_qubits`` (or dim),
+                         ``layers`` (10), ``entangler`` "ring" | "all" | "chow-liu" (learnt
+                         from ``data``) (``qubit_born.py``)
 bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
 made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
                          (default (64,)) (``bits.py``)
@@ -59,6 +62,7 @@ from qlatent.latents.bits import (
 from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -164,10 +168,17 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
     return latent
 
 
-def _born(*, dim: int, seed: Any = None, kind: str = "quantum", circuit: str = "mesh",
-          n_photons: int | None = None, normalize: str = "center") -> BornLatent:
-    return BornLatent(dim, kind=kind, circuit=circuit, n_photons=n_photons, normalize=normalize,
-                      seed=seed)
+def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
+          circuit: str | None = None, n_photons: int | None = None, normalize: str = "center",
+          n_qubits: int | None = None, layers: int | None = None, entangler: Any = None,
+          data: Any = None) -> BornLatent | QubitBornLatent:
+    qubit = qubit_born_request(kind=kind, dim=dim, circuit=circuit, n_photons=n_photons,
+                               n_qubits=n_qubits, layers=layers, entangler=entangler, data=data,
+                               normalize=normalize)
+    if qubit is not None:
+        return QubitBornLatent(**qubit, seed=seed)
+    return BornLatent(dim, kind=kind, circuit="mesh" if circuit is None else circuit,
+                      n_photons=n_photons, normalize=normalize, seed=seed)
 
 
 def _bernoulli_fit(*, dim: int, seed: Any = None,
@@ -234,7 +245,7 @@ def _checked_factory(name: str, dim: int | None, params: dict[str, Any]
         raise TypeError(f"latent {name!r} takes no parameter {', '.join(map(repr, unknown))}; "
                         f"valid parameters: {', '.join(accepted)}")
     if (dim is None and name != "bank" and params.get("bank") is None
-            and params.get("n_units") is None):
+            and params.get("n_units") is None and params.get("n_qubits") is None):
         raise ValueError(f"dim is required for latent {name!r}, got None")
     return factory
 
@@ -282,7 +293,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
                                                           if k != "seed"})
         return
     if name == "born":
-        check_born_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
+        given = {k: v for k, v in params.items() if k != "seed"}
+        if qubit_born_request(**{"kind": "quantum", **given, "dim": dim}) is None:
+            check_born_parameters(dim=dim, **given)
         return
     if name == "made":
         check_made_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})

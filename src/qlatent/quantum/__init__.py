@@ -6,12 +6,18 @@ of count vectors and exact small-system output distributions with autograd.
 
 Transverse-field Ising models (:mod:`qlatent.quantum.ising`): exact Gibbs states of quantum
 Boltzmann machines, exact samples and analytic gradients (reference: ``ising_reference``).
+Qubits (:mod:`qlatent.quantum.qubits`, reference :mod:`qlatent.quantum.qubits_reference`): a
+batched state-vector simulator (up to 16 qubits) with rotations, CNOT, CZ, controlled gates,
+layered ansätze (ring, all-to-all, Chow–Liu entanglers), exact probabilities, samples and an
+N-shot mode whose gradients follow the parameter-shift rule. Import it as a module
+(``from qlatent.quantum import qubits``); its docstring lists the public API.
 
 This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`` never imports
 it (nor torch).
 """
 
 from qlatent.quantum import ising
+from qlatent.quantum import qubits
 from qlatent.quantum.optics import (
     MAX_DISTRIBUTION_STATES,
     MAX_PERMANENT_PHOTONS,
@@ -29,5 +35,5 @@ from qlatent.quantum.optics import (
 __all__ = [
     "MAX_DISTRIBUTION_STATES", "MAX_PERMANENT_PHOTONS", "ClementsMesh", "Interferometer",
     "LoopCircuit", "batched_permanent", "ising", "log_prob", "mean_occupancy",
-    "nonnegative_permanent", "occupancy_variance", "output_distribution",
+    "nonnegative_permanent", "occupancy_variance", "output_distribution", "qubits",
 ]

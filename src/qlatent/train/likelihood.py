@@ -1,18 +1,27 @@
-"""Fitting a trainable discrete distribution to samples: exact NLL or MMD, with Adam.
+"""Fitting a trainable discrete distribution to samples: exact NLL / KL or MMD, with Adam or
+L-BFGS.
 
 The model is anything with parameters and ``log_prob(counts) -> Tensor[B]`` (e.g.
-``qlatent.latents.BornLatent``). MMD also uses ``output_distribution() -> (states, probs)``
-(exact model side, small Fock spaces) or ``sample_counts(n, *, generator)`` (samples; the
-gradient then goes through ``log_prob`` by the score function).
+``qlatent.latents.BornLatent`` on photon counts, ``qlatent.latents.QubitBornLatent`` on bit
+vectors). MMD also uses ``output_distribution() -> (states, probs)`` (exact model side, small
+Fock spaces, every qubit model), ``sample_counts(n, *, generator)`` (samples; the gradient then
+goes through ``log_prob`` by the score function) or ``shot_distribution(n_shots, *, generator)``
+(qubit models: N-shot histograms, gradients by the parameter-shift rule, as on hardware).
 
 Notation:
     x_i (i = 1..N): data count vectors int[m]; p_θ: the model; B the batch size.
     NLL(θ) = -(1/B) sum_i log p_θ(x_i) (minimising it minimises KL(data || p_θ)).
-    Kernel (a mixture of Gaussians on count vectors, bandwidths σ_1..σ_L, declared here):
+    KL(q || p_θ) = sum_x q(x) log(q(x) / p_θ(x)), q the empirical distribution of the data
+        (exact, over the distinct data rows; no clip in training: a data row of probability 0
+        makes it infinite, which stops the fit with FloatingPointError).
+    Kernel (a mixture of Gaussians on count or bit vectors, bandwidths σ_1..σ_L, declared here):
         k(x, y) = (1/L) sum_l exp(-||x - y||^2 / (2 σ_l^2)),
-        ``DEFAULT_BANDWIDTHS`` σ = (0.5, 1, 2, 4) (||x - y||^2 is 2 when one photon moves).
-        Liu & Wang (arXiv:1804.04168) use the same mixture; their code writes the exponent as
-        -γ ||x - y||^2 with γ = 1/(2σ^2).
+        ``DEFAULT_BANDWIDTHS`` σ = (0.5, 1, 2, 4) (||x - y||^2 is 2 when one photon moves; on
+        bit vectors it is the Hamming distance).
+        Liu & Wang (arXiv:1804.04168; their code ``gbm/mmd.py``) write the exponent as
+        -γ ||x - y||^2 with γ = 1/(2σ'), σ' in (0.5, 1, 2, 4) for bars and stripes: the same
+        kernel as ours with σ = sqrt(σ'), i.e. ``LIU_WANG_BANDWIDTHS``, and a sum where we take
+        the mean (a factor L = 4 on the loss, none on the minimiser).
     MMD^2(p, q) = E_{x,x'~p} k(x, x') - 2 E_{x~p, y~q} k(x, y) + E_{y,y'~q} k(y, y')
     (Gretton et al., JMLR 13, 723 (2012)).
 """
@@ -31,8 +40,11 @@ import torch
 from qlatent._validation import check_choice, check_float, check_int
 
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-LIKELIHOOD_LOSSES = ("nll", "mmd", "bound")
-MODEL_SIDES = ("auto", "exact", "samples")
+#: Liu & Wang's bars-and-stripes kernel in our convention: σ = sqrt(σ'), σ' = 0.5, 1, 2, 4.
+LIU_WANG_BANDWIDTHS: tuple[float, ...] = tuple(math.sqrt(s) for s in (0.5, 1.0, 2.0, 4.0))
+LIKELIHOOD_LOSSES = ("nll", "kl", "mmd", "bound")
+MODEL_SIDES = ("auto", "exact", "samples", "shots")
+OPTIMIZERS = ("adam", "lbfgs")
 #: the exact model side builds a K x K kernel matrix; "auto" uses it up to this many states.
 MMD_EXACT_MAX_STATES = 5_000
 
@@ -136,8 +148,16 @@ class LikelihoodFit:
     seconds: float = 0.0
 
 
-def _check_counts_data(data: Any) -> torch.Tensor:
+def _check_counts_data(data: Any, model: Any = None) -> torch.Tensor:
     t = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+    if getattr(model, "kind", None) == "qubit":  # bit vectors: say so before anything else
+        if t.ndim != 2 or t.shape[0] == 0:
+            raise ValueError(f"data must have shape (N, {model.dim}) with N >= 1, got "
+                             f"{tuple(t.shape)}")
+        if t.is_complex() or not bool(((t == 0) | (t == 1)).all()):
+            bad = t[~((t == 0) | (t == 1))].flatten()[0].item() if not t.is_complex() else "?"
+            raise ValueError(f"data must hold bit vectors (0 and 1 only) for a qubit model, got "
+                             f"a value {bad!r}")
     if t.dtype.is_floating_point:
         if not torch.equal(t, t.round()):
             raise ValueError("data must hold integer photon counts, got non-integer values")
@@ -146,6 +166,9 @@ def _check_counts_data(data: Any) -> torch.Tensor:
         raise TypeError(f"data must be integer counts [N, m], got dtype {t.dtype}")
     if t.ndim != 2 or t.shape[0] == 0:
         raise ValueError(f"data must have shape (N, m) with N >= 1, got {tuple(t.shape)}")
+    dim = getattr(model, "dim", None)
+    if isinstance(dim, int) and t.shape[1] != dim:
+        raise ValueError(f"data must have {dim} columns (the model's dim), got {t.shape[1]}")
     return t.to(torch.long)
 
 
@@ -169,13 +192,13 @@ def _state_index(states: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
 
 
 def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", steps: int,
-                     lr: float = 0.02, batch_size: int | None = 256, weights: Any = None,
+                     lr: float | None = None, batch_size: int | None = 256, weights: Any = None,
                      n_model_samples: int = 256, bandwidths: Any = DEFAULT_BANDWIDTHS,
-                     model_side: str = "auto", generator: torch.Generator | None = None,
-                     log_every: int = 10,
+                     model_side: str = "auto", optimizer: str = "adam",
+                     generator: torch.Generator | None = None, log_every: int = 10,
                      callback: Callable[[int, torch.nn.Module], None] | None = None
                      ) -> LikelihoodFit:
-    """Fit ``model``'s parameters to samples ``data`` with Adam, in place.
+    """Fit ``model``'s parameters to samples ``data`` with Adam or L-BFGS, in place.
 
     loss="nll": minimise NLL on minibatches of ``batch_size`` rows drawn with replacement
     (``None``: the whole data every step). With ``weights`` w (e.g. ``data`` = every state and
@@ -185,6 +208,8 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     loss="bound": minimise the mean of ``model.bound_loss(batch)``, an upper bound on the NLL
     (Boltzmann machines: Amin et al.'s bound, ``qlatent.latents.BoltzmannLatent.bound_loss``);
     same minibatches as "nll"; ``weights`` are not supported.
+    loss="kl": exact KL(q || p_θ) every step, q the (weighted) empirical distribution of all of
+    ``data`` (``batch_size`` is not used); the same minimiser as full-batch NLL, logged as KL.
 
     loss="mmd": minimise MMD^2(p_θ, data) with the kernel of the module docstring.
       * model side "exact" (needs ``model.output_distribution()``; "auto" picks it up to
@@ -197,18 +222,32 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
         backpropagate (2/M) sum_i (h_i - b_i) log p_θ(x_i) with h_i from the other samples and
         the leave-one-out baseline b_i (mean of h over the other samples) to cut variance.
         ``weights`` are not supported here (use the exact side).
+      * model side "shots" (needs ``model.shot_distribution(n, generator=...)``, e.g. a qubit
+        Born machine): the loss is (p̂ - q)^T K (p̂ - q) with p̂ the histogram of
+        N = ``n_model_samples`` shots, and its gradient the parameter-shift rule on fresh N-shot
+        histograms of the shifted circuits (Liu & Wang's hardware-compatible estimator).
+
+    optimizer="adam" (lr default 0.02) or "lbfgs": SciPy's L-BFGS-B (``scipy.optimize.minimize``,
+    as Liu & Wang; no lr; ``steps`` iterations at most, each a line search of one or more
+    evaluations; ftol = gtol = 0, so it stops early only when the line search can make no more
+    progress, and the scale of the loss (MMD^2 reaches 1e-8) never stops it). L-BFGS needs an
+    exact, deterministic loss: "kl", "nll" on all the data (``batch_size=None`` or
+    ``weights``), or "mmd" with the exact model side. (``torch.optim.LBFGS`` was tried first: its
+    absolute tolerances stalled a 9-qubit MMD fit at its second iteration.)
 
     Args:
         model: an ``nn.Module`` with parameters and ``log_prob(counts)``.
         data (int [N, m] counts, tensor or array).
-        loss: "nll", "mmd" or "bound".
-        steps: Adam steps (>= 0); lr: Adam learning rate.
+        loss: "nll", "kl", "mmd" or "bound".
+        steps: optimiser steps (>= 0; L-BFGS: iterations).
+        lr: Adam's learning rate (None: 0.02); not taken by L-BFGS.
         batch_size: data rows per step (None: all).
         weights (float [N] >= 0, optional): weights of the data rows (NLL: full weighted batch;
             MMD exact side: the weighted histogram q).
         n_model_samples: model samples per step (MMD by samples).
         bandwidths: kernel σ's (MMD).
-        model_side: "auto", "exact" or "samples" (MMD).
+        model_side: "auto", "exact", "samples" or "shots" (MMD).
+        optimizer: "adam" or "lbfgs".
         generator: torch.Generator for minibatches and model samples (None: torch's default).
         log_every: record the loss every this many steps (and at the last).
         callback: called as callback(step, model) after each logged step.
@@ -222,8 +261,12 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     """
     check_choice("loss", loss, LIKELIHOOD_LOSSES)
     check_choice("model_side", model_side, MODEL_SIDES)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     steps = check_int("steps", steps, minimum=0)
-    lr = check_float("lr", lr, minimum=0.0)
+    if optimizer == "lbfgs" and lr is not None:
+        raise ValueError(f"lr does not apply to optimizer='lbfgs' (L-BFGS-B chooses its steps by "
+                         f"a line search), got lr={lr}")
+    lr = check_float("lr", 0.02 if lr is None else lr, minimum=0.0)
     log_every = check_int("log_every", log_every, minimum=1)
     n_model_samples = check_int("n_model_samples", n_model_samples, minimum=2)
     bandwidths = _check_bandwidths(bandwidths)
@@ -237,11 +280,7 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     if loss == "bound" and not hasattr(model, "bound_loss"):
         raise TypeError(f"loss='bound' needs model.bound_loss(batch), {type(model).__name__} has "
                         "none")
-    data = _check_counts_data(data)
-    width = getattr(model, "dim", None)
-    if isinstance(width, int) and data.shape[1] != width:
-        raise ValueError(f"data must have {width} columns (the model's dim), got shape "
-                         f"{tuple(data.shape)}")
+    data = _check_counts_data(data, model)
     if loss == "bound" and weights is not None:
         raise ValueError("weights apply to loss='nll' and to MMD, not to loss='bound'")
     if weights is not None:
@@ -255,7 +294,6 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"model must have trainable parameters, {type(model).__name__} has none")
-    opt = torch.optim.Adam(params, lr=lr)
     dtype = params[0].dtype
     N = data.shape[0]
 
@@ -266,6 +304,9 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
             raise TypeError("model_side='exact' needs model.output_distribution()")
         if model_side == "samples" and not hasattr(model, "sample_counts"):
             raise TypeError("model_side='samples' needs model.sample_counts(n, generator=...)")
+        if model_side == "shots" and not hasattr(model, "shot_distribution"):
+            raise TypeError("model_side='shots' needs model.shot_distribution(n, generator=...) "
+                            f"(a qubit Born machine), {type(model).__name__} has none")
         if model_side == "auto":
             size = getattr(model, "n_states", None)
             if size is None and has_dist and hasattr(model, "dim") and hasattr(model,
@@ -274,16 +315,35 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
             exact = has_dist and size is not None and size <= MMD_EXACT_MAX_STATES
         else:
             exact = model_side == "exact"
-        if not exact and weights is not None:
+        shots = model_side == "shots"
+        if not exact and weights is not None and not shots:
             raise ValueError("weights apply to loss='nll' and to MMD with the exact model side, "
                              "not to MMD by samples")
-        if exact:
+        if exact or shots:
             with torch.no_grad():
-                states, _ = model.output_distribution()
+                states, _ = (model.output_distribution() if exact
+                             else model.shot_distribution(1, generator=generator))
             q = torch.bincount(_state_index(states, data), minlength=states.shape[0],
                                weights=weights).to(torch.float64)
             q = q / q.sum()
             kernel = gaussian_kernel(states, states, bandwidths)
+    if loss == "kl":
+        distinct, inverse = torch.unique(data, dim=0, return_inverse=True)
+        q_kl = torch.bincount(inverse, minlength=distinct.shape[0], weights=weights).to(
+            torch.float64)
+        q_kl = q_kl / q_kl.sum()
+        entropy = float(-(q_kl * q_kl.log()).sum())
+    if optimizer == "lbfgs":
+        deterministic = (loss == "kl" or (loss == "nll" and (batch_size is None
+                                                             or weights is not None))
+                         or (loss == "mmd" and exact))
+        if not deterministic:
+            raise ValueError("optimizer='lbfgs' needs an exact, deterministic loss: loss='kl', "
+                             "loss='nll' with batch_size=None (or weights), or loss='mmd' with "
+                             f"the exact model side; got loss={loss!r}, model_side="
+                             f"{model_side!r}, batch_size={batch_size}")
+    else:
+        opt = torch.optim.Adam(params, lr=lr)
 
     def draw_batch() -> torch.Tensor:
         if batch_size is None:
@@ -291,32 +351,45 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
         idx = torch.randint(0, N, (batch_size,), generator=generator)
         return data[idx]
 
-    result = LikelihoodFit()
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        opt.zero_grad(set_to_none=True)
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective to differentiate, value to log)."""
+        if loss == "kl":
+            objective = -(model.log_prob(distinct) * q_kl.to(dtype)).sum()
+            return objective, objective - entropy
         if loss == "nll" and weights is not None:
             objective = -(model.log_prob(data) * weights.to(dtype)).sum()
-            value = objective
-        elif loss == "nll":
+            return objective, objective
+        if loss == "nll":
             objective = -model.log_prob(draw_batch()).mean()
-            value = objective
-        elif loss == "bound":
+            return objective, objective
+        if loss == "bound":
             objective = model.bound_loss(draw_batch())
-            value = objective
-        elif exact:
-            _, p = model.output_distribution()
+            return objective, objective
+        if exact or shots:
+            _, p = (model.output_distribution() if exact
+                    else model.shot_distribution(n_model_samples, generator=generator))
             d = p - q.to(p.dtype)
             objective = d @ (kernel.to(p.dtype) @ d)
-            value = objective
-        else:
-            objective, value = mmd_score_surrogate(
-                model, model.sample_counts(n_model_samples, generator=generator), draw_batch(),
-                bandwidths)
+            return objective, objective
+        return mmd_score_surrogate(
+            model, model.sample_counts(n_model_samples, generator=generator), draw_batch(),
+            bandwidths)
+
+    def check_finite(objective: torch.Tensor, step: int) -> None:
         if not torch.isfinite(objective.detach()):
             raise FloatingPointError(f"fit_distribution: the {loss} loss is "
                                      f"{float(objective.detach())} at step {step} (data outside "
                                      "the model's support, or a diverging step)")
+
+    if optimizer == "lbfgs":
+        return _fit_lbfgs(model, params, evaluate, check_finite, steps=steps,
+                          log_every=log_every, callback=callback)
+    result = LikelihoodFit()
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        opt.zero_grad(set_to_none=True)
+        objective, value = evaluate()
+        check_finite(objective, step)
         objective.backward()
         opt.step()
         _check_finite_parameters(model, step)
@@ -325,5 +398,68 @@ def fit_distribution(model: torch.nn.Module, data: Any, *, loss: str = "nll", st
                                    "seconds": time.perf_counter() - start})
             if callback is not None:
                 callback(step, model)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _fit_lbfgs(model: torch.nn.Module, params: list[torch.Tensor],
+               evaluate: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+               check_finite: Callable[[torch.Tensor, int], None], *, steps: int,
+               log_every: int, callback: Callable[[int, torch.nn.Module], None] | None
+               ) -> LikelihoodFit:
+    """SciPy's L-BFGS-B on the flattened parameters (float64), the loss and its gradient by
+    autograd; logs the loss after each ``log_every``-th iteration (and after the last)."""
+    from scipy.optimize import minimize
+
+    sizes = [p.numel() for p in params]
+    state: dict[str, Any] = {"step": 0, "last": (None, None)}  # last evaluated (x, value)
+
+    def load(x: np.ndarray) -> None:
+        with torch.no_grad():
+            for p, chunk in zip(params, np.split(x, np.cumsum(sizes)[:-1]), strict=True):
+                p.copy_(torch.from_numpy(chunk).reshape(p.shape).to(p.dtype))
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        load(x)
+        for p in params:
+            p.grad = None
+        objective, value = evaluate()
+        check_finite(objective, state["step"] + 1)
+        objective.backward()
+        grad = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p)).detach()
+                               .cpu().double().numpy().ravel() for p in params])
+        state["last"] = (x.copy(), float(value.detach()))
+        return float(objective.detach()), grad
+
+    result = LikelihoodFit()
+    start = time.perf_counter()
+
+    def log(step: int, x: np.ndarray) -> None:
+        if state["last"][0] is None or not np.array_equal(state["last"][0], x):
+            fun(x)  # the accepted point is usually the last one evaluated; if not, evaluate it
+        result.history.append({"step": step, "loss": state["last"][1],
+                               "seconds": time.perf_counter() - start})
+        if callback is not None:
+            load(x)
+            callback(step, model)
+
+    def on_iteration(intermediate_result: Any) -> None:
+        state["step"] += 1
+        x = np.asarray(intermediate_result.x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            load(x)
+            _check_finite_parameters(model, state["step"])
+        if state["step"] % log_every == 0:
+            log(state["step"], x)
+
+    if steps > 0:
+        x0 = np.concatenate([p.detach().cpu().double().numpy().ravel() for p in params])
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", callback=on_iteration,
+                       options={"maxiter": steps, "maxfun": 50 * steps, "ftol": 0.0,
+                                "gtol": 0.0})
+        x = np.asarray(res.x, dtype=np.float64)
+        load(x)
+        if not result.history or result.history[-1]["step"] != state["step"]:
+            log(state["step"], x)
     result.seconds = time.perf_counter() - start
     return result
