@@ -8,6 +8,8 @@ models to one pack and back (``qlatent.models.packed``).
 from qlatent.models.mlp import MLP, LatentInjectedMLP, linear, make_activation
 from qlatent.models.molgan import MolGANGenerator, RGCNCritic, decode
 from qlatent.models.packed import PackedLinear, pack, unpack
+from qlatent.models.vae import VAE_MAX_LATENT, DiscreteVAE
 
-__all__ = ["MLP", "LatentInjectedMLP", "linear", "make_activation", "MolGANGenerator",
-           "RGCNCritic", "decode", "PackedLinear", "pack", "unpack"]
+__all__ = ["MLP", "DiscreteVAE", "LatentInjectedMLP", "linear", "make_activation",
+           "MolGANGenerator", "RGCNCritic", "VAE_MAX_LATENT", "decode", "PackedLinear", "pack",
+           "unpack"]

@@ -19,9 +19,11 @@ from qlatent.train.step import (
     training_step,
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
+from qlatent.train.vae import TEMPERATURE, VAEFit, elbo, fit_vae, relaxed_bernoulli
 
 __all__ = ["Adversaries", "CHECKPOINT", "Config", "FitResult", "LOSSES", "LossWindow",
            "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState", "RandomStreams", "STREAMS",
            "StepLosses", "check_resumable", "fit", "fit_pack", "gradient_penalty", "interpolate",
            "load_checkpoint", "make_optimizer", "member_checkpoint", "packed_training_step",
-           "save_checkpoint", "stream_seeds", "training_step"]
+           "save_checkpoint", "stream_seeds", "training_step", "TEMPERATURE", "VAEFit", "elbo",
+           "fit_vae", "relaxed_bernoulli"]
