@@ -16,8 +16,7 @@ This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`
 it (nor torch).
 """
 
-from qlatent.quantum import ising
-from qlatent.quantum import qubits
+from qlatent.quantum import ising, qubits
 from qlatent.quantum.optics import (
     MAX_DISTRIBUTION_STATES,
     MAX_PERMANENT_PHOTONS,
