@@ -127,15 +127,13 @@ def test_bad_inputs_are_named():
         fit_distribution(model, data, loss="ce", steps=1)
     with pytest.raises(ValueError, match="optimizer='lbfgs' needs an exact, deterministic loss"):
         fit_distribution(model, data, optimizer="lbfgs", steps=1)
-    with pytest.raises(ValueError, match="data must have 4 columns .the model's dim., got 3"):
+    with pytest.raises(ValueError,
+                       match="data must have 4 columns .the model's dim., got shape .1, 3."):
         fit_distribution(model, torch.tensor([[1, 1, 0]]), steps=1)
     with pytest.raises(ValueError, match="weights must be 2 finite non-negative numbers"):
         fit_distribution(model, data, weights=[1.0], steps=1)
     with pytest.raises(ValueError, match="counts must hold the input's 2 photons in every row"):
         fit_distribution(model, torch.tensor([[1, 1, 1, 0]]), steps=1)
-    with pytest.raises(ValueError, match=r"data must have 4 columns \(the model's dim\), got "
-                                         r"shape \(1, 3\)"):
-        fit_distribution(model, torch.tensor([[1, 1, 0]]), steps=1)
     with pytest.raises(ValueError, match="data must hold integer photon counts"):
         fit_distribution(model, torch.tensor([[0.5, 1.5, 0.0, 0.0]]), steps=1)
     with pytest.raises(ValueError, match="bandwidths must be"):

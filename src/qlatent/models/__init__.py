@@ -12,7 +12,9 @@ from qlatent.models.mlp import MLP, LatentInjectedMLP, linear, make_activation
 from qlatent.models.molgan import MolGANGenerator, RGCNCritic, decode
 from qlatent.models.packed import PackedLinear, pack, unpack
 from qlatent.models.quantum_generator import QuantumGenerator
+from qlatent.models.vae import VAE_MAX_LATENT, DiscreteVAE
 
-__all__ = ["BitGenerator", "MLP", "LatentInjectedMLP", "linear", "make_activation",
-           "MolGANGenerator", "RGCNCritic", "decode", "PackedLinear", "QuantumGenerator", "pack",
+__all__ = ["BitGenerator", "MLP", "DiscreteVAE", "LatentInjectedMLP", "linear", "make_activation",
+           "MolGANGenerator", "RGCNCritic", "VAE_MAX_LATENT", "decode", "PackedLinear",
+           "QuantumGenerator", "pack",
            "unpack"]

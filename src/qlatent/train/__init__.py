@@ -33,12 +33,14 @@ from qlatent.train.step import (
     training_step,
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
+from qlatent.train.vae import TEMPERATURE, VAEFit, elbo, fit_vae, relaxed_bernoulli
 
 __all__ = ["Adversaries", "BornGANResult", "CHECKPOINT", "Config", "FitResult", "LOSSES",
            "LatentTrainer", "LossWindow", "MemberMemory", "OPTIMIZERS", "PRECISIONS",
-           "PackResult", "PackState", "RandomStreams", "STREAMS", "StepLosses",
-           "available_memory", "check_resumable", "estimate_member_memory", "fit",
-           "fit_born_gan", "fit_pack", "gradient_penalty", "interpolate", "is_trainable",
-           "latent_trainer", "load_checkpoint", "make_optimizer", "member_checkpoint",
-           "near_uniform_weights", "pack_size_that_fits", "packed_training_step",
-           "save_checkpoint", "score_function_surrogate", "stream_seeds", "training_step"]
+           "PackResult", "PackState", "RandomStreams", "STREAMS", "StepLosses", "TEMPERATURE",
+           "VAEFit", "available_memory", "check_resumable", "elbo", "estimate_member_memory",
+           "fit", "fit_born_gan", "fit_pack", "fit_vae", "gradient_penalty", "interpolate",
+           "is_trainable", "latent_trainer", "load_checkpoint", "make_optimizer",
+           "member_checkpoint", "near_uniform_weights", "pack_size_that_fits",
+           "packed_training_step", "relaxed_bernoulli", "save_checkpoint",
+           "score_function_surrogate", "stream_seeds", "training_step"]

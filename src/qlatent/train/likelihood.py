@@ -168,7 +168,8 @@ def _check_counts_data(data: Any, model: Any = None) -> torch.Tensor:
         raise ValueError(f"data must have shape (N, m) with N >= 1, got {tuple(t.shape)}")
     dim = getattr(model, "dim", None)
     if isinstance(dim, int) and t.shape[1] != dim:
-        raise ValueError(f"data must have {dim} columns (the model's dim), got {t.shape[1]}")
+        raise ValueError(f"data must have {dim} columns (the model's dim), got shape "
+                         f"{tuple(t.shape)}")
     return t.to(torch.long)
 
 
