@@ -424,7 +424,8 @@ def test_cells_of_different_architectures_never_share_a_pack(tmp_path):
         for members in plan:
             assert len({(grid[i].dataset, grid[i].latent_dim) for i in members}) == 1, members
         assert max(map(len, plan)) == (6 if size in (100, "auto") else size)
-    t1 = load_config(PAPER / "table1_quick.toml").replace(seeds=(0, 1))
+    t1 = load_config(PAPER / "table1_quick.toml").replace(seeds=(0, 1),
+                                                          datasets=("quantum", "bernoulli"))
     grid = cells(t1)
     plan = plan_packs(t1, grid, range(len(grid)), tmp_path, 100)
     assert {tuple(grid[i].dataset for i in members) for members in plan} == {
