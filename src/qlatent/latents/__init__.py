@@ -18,7 +18,7 @@ from qlatent.latents.banks import (
     list_banks,
     load_bank,
 )
-from qlatent.latents.base import LatentDistribution
+from qlatent.latents.base import LatentDistribution, TrainableLatent
 from qlatent.latents.bits import BernoulliFitLatent, MADELatent
 from qlatent.latents.boltzmann import BOLTZMANN_KINDS, BoltzmannLatent
 from qlatent.latents.born import BORN_CIRCUITS, BORN_KINDS, BornLatent
@@ -33,7 +33,7 @@ __all__ = [
     "BANK_KINDS", "BOLTZMANN_KINDS", "BORN_CIRCUITS", "BORN_KINDS", "NORMALIZATIONS", "Bank",
     "BankError", "BankLatent", "BernoulliFitLatent", "BernoulliLatent", "BoltzmannLatent",
     "BornLatent", "GaussianLatent", "LatentDistribution", "MADELatent", "MultinomialLatent",
-    "QubitBornLatent", "UniformLatent", "build_bank", "column_statistics",
+    "QubitBornLatent", "TrainableLatent", "UniformLatent", "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
     "names", "normalization_constants", "parameters", "summarize_bank", "validate",
 ]

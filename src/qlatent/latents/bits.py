@@ -31,8 +31,8 @@ from torch.nn import functional as F
 
 from qlatent._random import as_seed_sequence, torch_generator
 from qlatent._validation import check_choice, check_int
-from qlatent.latents.base import LatentDistribution
-from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+from qlatent.latents.base import TrainableLatent
+from qlatent.latents.normalize import NORMALIZATIONS
 
 #: output_distribution (and MADE's exact normalisation) enumerate the 2^n strings up to this n.
 BITS_EXACT_MAX = 16
@@ -65,10 +65,8 @@ def check_bits_tensor(bits: Any, dim: int, *, device: Any = "cpu") -> torch.Tens
     return t.to(device=device, dtype=torch.float64)
 
 
-class _BitLatent(LatentDistribution):
-    """Shared part: checks, normalisation from exact marginals, exact distribution, sampling."""
-
-    trainable = True
+class _BitLatent(TrainableLatent):
+    """Shared part: checks, exact distribution, sampling (normalisation: ``moments``)."""
 
     def __init__(self, dim: int, normalize: str) -> None:
         super().__init__(dim)
@@ -121,32 +119,10 @@ class _BitLatent(LatentDistribution):
     def _draw(self, u: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            p = self.marginals().cpu().numpy()
-        shift, scale = normalization_constants(p, np.sqrt(np.maximum(p * (1 - p), 0.0)),
-                                               self.normalize)
-        return (torch.from_numpy(shift).to(self.device, torch.float32),
-                torch.from_numpy(scale).to(self.device, torch.float32))
-
-    @property
-    def shift(self) -> torch.Tensor:
-        """float32[n]: what ``sample`` subtracts under the current θ."""
-        return self._constants()[0]
-
-    @property
-    def scale(self) -> torch.Tensor:
-        """float32[n]: what ``sample`` divides by under the current θ."""
-        return self._constants()[1]
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if self.device.type == "meta":  # shapes only: no numbers exist to sample from
-            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        bits = self.sample_counts(n, generator=generator).to(torch.float32)
-        if self.normalize == "none":
-            return bits
-        shift, scale = self._constants()
-        return (bits - shift) / scale
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(p_j, p_j (1 - p_j)) float64[n]: the exact mean and variance of each bit."""
+        p = self.marginals()
+        return p, p * (1 - p)
 
 
 class BernoulliFitLatent(_BitLatent):

@@ -32,14 +32,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from qlatent._random import as_generator
 from qlatent._validation import check_choice, check_float
-from qlatent.latents.base import LatentDistribution
-from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+from qlatent.latents.base import TrainableLatent
+from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import ising
 
 #: name -> transverse field? ("bm": Γ = 0, the classical baseline).
@@ -84,7 +83,7 @@ def check_boltzmann_parameters(*, kind: Any = "qbm", dim: Any = None, n_units: A
     return n_units, gamma, normalize
 
 
-class BoltzmannLatent(LatentDistribution):
+class BoltzmannLatent(TrainableLatent):
     """A fully visible (quantum) Boltzmann machine over n bits, sampled exactly.
 
     Args:
@@ -95,8 +94,6 @@ class BoltzmannLatent(LatentDistribution):
         seed: initial biases and couplings, N(0, ``INIT_SCALE``^2) (int, numpy Generator or None
             for OS entropy).
     """
-
-    trainable = True
 
     def __init__(self, n_units: int, *, kind: str = "qbm", gamma: float | None = None,
                  normalize: str = "center", seed: Any = None) -> None:
@@ -192,29 +189,10 @@ class BoltzmannLatent(LatentDistribution):
         index = ising.sample_indices(self.probabilities(), n, generator=generator)
         return ising.basis_states(self.dim).to(index.device)[index]
 
-    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = ((1.0 + ising.mean_spins(self.probabilities())) / 2).cpu().numpy()
-        shift, scale = normalization_constants(mean, np.sqrt(np.maximum(mean * (1 - mean), 0.0)),
-                                               self.normalize)
-        return (torch.from_numpy(shift).to(self.device, torch.float32),
-                torch.from_numpy(scale).to(self.device, torch.float32))
-
-    @property
-    def shift(self) -> torch.Tensor:
-        """float32[n]: what ``sample`` subtracts under the current parameters."""
-        return self._constants()[0]
-
-    @property
-    def scale(self) -> torch.Tensor:
-        """float32[n]: what ``sample`` divides by under the current parameters."""
-        return self._constants()[1]
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if self.device.type == "meta":  # shapes only: no numbers exist to sample from
-            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        bits = self.sample_counts(n, generator=generator).to(self.device, torch.float32)
-        shift, scale = self._constants()
-        return (bits - shift) / scale
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(<v_i>, <v_i>(1 - <v_i>)) float64[n], <v_i> = (1 + <σᶻ_i>) / 2: the exact moments."""
+        mean = (1.0 + ising.mean_spins(self.probabilities())) / 2
+        return mean, mean * (1 - mean)
 
     def extra_repr(self) -> str:
         gamma = float(self.gamma().detach()) if self.device.type != "meta" else "?"

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from qlatent import photonics
 from qlatent._validation import check_choice, check_int
-from qlatent.latents.base import LatentDistribution
-from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+from qlatent.latents.base import TrainableLatent
+from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import optics
 
 #: kind -> photons distinguishable?
@@ -73,7 +72,7 @@ def check_born_parameters(*, dim: Any, kind: Any = "quantum", circuit: Any = "me
     return dim, kind, circuit, n_photons, normalize
 
 
-class BornLatent(LatentDistribution):
+class BornLatent(TrainableLatent):
     """A photonic Born machine: counts of n photons through a trainable m-mode circuit.
 
     Args:
@@ -90,8 +89,6 @@ class BornLatent(LatentDistribution):
         interferometer: the ``qlatent.quantum.optics`` module holding the parameters.
         input_state: int64 buffer [m].
     """
-
-    trainable = True
 
     def __init__(self, dim: int, *, kind: str = "quantum", circuit: str = "mesh",
                  n_photons: int | None = None, normalize: str = "center", seed: Any = None
@@ -131,27 +128,13 @@ class BornLatent(LatentDistribution):
         return optics.output_distribution(self.unitary(), self.input_state,
                                    distinguishable=self.distinguishable)
 
-    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E[s_j], Var[s_j]) float64[m]: the exact occupancy moments of the current circuit."""
         with torch.no_grad():
             U = self.unitary()
-            mean = optics.mean_occupancy(U, self.input_state)
-            var = optics.occupancy_variance(U, self.input_state,
-                                            distinguishable=self.distinguishable)
-        shift, scale = normalization_constants(mean.cpu().numpy(),
-                                               np.sqrt(np.maximum(var.cpu().numpy(), 0.0)),
-                                               self.normalize)
-        return (torch.from_numpy(shift).to(self.device, torch.float32),
-                torch.from_numpy(scale).to(self.device, torch.float32))
-
-    @property
-    def shift(self) -> torch.Tensor:
-        """float32[m]: what ``sample`` subtracts under the current θ."""
-        return self._constants()[0]
-
-    @property
-    def scale(self) -> torch.Tensor:
-        """float32[m]: what ``sample`` divides by under the current θ."""
-        return self._constants()[1]
+            return (optics.mean_occupancy(U, self.input_state),
+                    optics.occupancy_variance(U, self.input_state,
+                                              distinguishable=self.distinguishable))
 
     def sample_counts(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact raw samples from the current U(θ): int64 Tensor[n, m] (no gradient).
@@ -183,17 +166,6 @@ class BornLatent(LatentDistribution):
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
         return torch.from_numpy(counts).to(self.input_state.device)
-
-    def normalized(self, counts: torch.Tensor) -> torch.Tensor:
-        """Raw counts (int Tensor[n, m]) as latent vectors: float32 ``(counts - shift) / scale``
-        with the current θ's exact constants (what ``sample`` returns for those draws)."""
-        shift, scale = self._constants()
-        return (counts.to(torch.float32) - shift) / scale
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if self.device.type == "meta":  # shapes only: no numbers exist to sample from
-            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        return self.normalized(self.sample_counts(n, generator=generator))
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, kind={self.kind!r}, circuit={self.circuit!r}, "

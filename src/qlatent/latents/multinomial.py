@@ -24,13 +24,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from qlatent._validation import check_choice, check_int
-from qlatent.latents.base import LatentDistribution
-from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+from qlatent.latents.base import TrainableLatent
+from qlatent.latents.normalize import NORMALIZATIONS
 
 
 def check_multinomial_parameters(*, dim: Any, n_photons: Any = None,
@@ -43,7 +42,7 @@ def check_multinomial_parameters(*, dim: Any, n_photons: Any = None,
     return dim, n_photons, normalize
 
 
-class MultinomialLatent(LatentDistribution):
+class MultinomialLatent(TrainableLatent):
     """n independent photons over m modes with learnt mode probabilities (see the module).
 
     Args:
@@ -58,8 +57,6 @@ class MultinomialLatent(LatentDistribution):
     Attributes:
         logits: ``nn.Parameter`` float64[m], λ.
     """
-
-    trainable = True
 
     def __init__(self, dim: int, *, n_photons: int | None = None,
                  normalize: str = "center") -> None:
@@ -116,29 +113,10 @@ class MultinomialLatent(LatentDistribution):
             counts.scatter_add_(1, modes, torch.ones_like(modes))
         return counts
 
-    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            p = self.probabilities().cpu().numpy()
-        mean = self.n_photons * p
-        std = np.sqrt(np.maximum(self.n_photons * p * (1 - p), 0.0))
-        shift, scale = normalization_constants(mean, std, self.normalize)
-        return (torch.from_numpy(shift).to(self.device, torch.float32),
-                torch.from_numpy(scale).to(self.device, torch.float32))
-
-    @property
-    def shift(self) -> torch.Tensor:
-        """float32[m]: what ``sample`` subtracts under the current λ."""
-        return self._constants()[0]
-
-    def normalized(self, counts: torch.Tensor) -> torch.Tensor:
-        """Raw counts as latent vectors: float32 ``(counts - shift) / scale`` (current λ)."""
-        shift, scale = self._constants()
-        return (counts.to(torch.float32) - shift) / scale
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if self.device.type == "meta":  # shapes only
-            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        return self.normalized(self.sample_counts(n, generator=generator))
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n p_j, n p_j (1 - p_j)) float64[m]: the exact moments of the current λ."""
+        p = self.probabilities()
+        return self.n_photons * p, self.n_photons * p * (1 - p)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, n_photons={self.n_photons}, normalize={self.normalize!r}"

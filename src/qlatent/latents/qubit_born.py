@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from qlatent._random import check_generator
 from qlatent._validation import check_choice, check_int
-from qlatent.latents.base import LatentDistribution
-from qlatent.latents.normalize import NORMALIZATIONS, normalization_constants
+from qlatent.latents.base import TrainableLatent
+from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import qubits
 
 
@@ -56,7 +55,7 @@ def check_qubit_born_parameters(*, n_qubits: Any, layers: Any = 10, entangler: A
     return n_qubits, layers, entangler, normalize
 
 
-class QubitBornLatent(LatentDistribution):
+class QubitBornLatent(TrainableLatent):
     """A qubit circuit Born machine: the measured bits of a trainable n-qubit circuit.
 
     Args:
@@ -72,7 +71,6 @@ class QubitBornLatent(LatentDistribution):
         ansatz: the :class:`~qlatent.quantum.qubits.LayeredAnsatz` holding the parameters.
     """
 
-    trainable = True
     kind = "qubit"
 
     def __init__(self, n_qubits: int, *, layers: int = 10, entangler: Any = "ring",
@@ -133,21 +131,12 @@ class QubitBornLatent(LatentDistribution):
         with torch.no_grad():
             return qubits.sample_bits(self.probabilities(), n, generator=generator)
 
-    def _constants(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E[x_q], E[x_q](1 - E[x_q])) float64[n]: the exact moments of the current circuit."""
         with torch.no_grad():
             states, p = self.output_distribution()
-            mean = (p[:, None] * states.to(p.dtype)).sum(0).cpu().numpy().astype(np.float64)
-        shift, scale = normalization_constants(mean, np.sqrt(np.clip(mean * (1 - mean), 0, None)),
-                                               self.normalize)
-        return (torch.from_numpy(shift).to(self.device, torch.float32),
-                torch.from_numpy(scale).to(self.device, torch.float32))
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if self.device.type == "meta":
-            return torch.empty((n, self.dim), dtype=torch.float32, device=self.device)
-        x = self.sample_counts(n, generator=generator).to(torch.float32)
-        shift, scale = self._constants()
-        return (x - shift) / scale
+            mean = (p[:, None] * states.to(p.dtype)).sum(0).to(torch.float64)
+        return mean, mean * (1 - mean)
 
     def extra_repr(self) -> str:
         return (f"n_qubits={self.dim}, layers={self.ansatz.layers}, "
