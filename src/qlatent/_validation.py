@@ -117,3 +117,43 @@ def check_bits(name: str, value: Any, *, width: int | None = None, min_rows: int
         bad = arr[~((arr == np.round(arr)) & (arr >= 0) & (arr <= max_value))].flat[0]
         raise ValueError(f"{name} must hold only {kind} values, got {bad.item()!r}")
     return arr.astype(np.uint8)
+
+
+def check_bits_tensor(name: str, value: Any, *, width: int | None = None,
+                      min_rows: int = 0) -> Any:
+    """Return ``value`` (tensor, array or nested list [B, n] of 0/1) as a torch Tensor, with its
+    dtype and device unchanged (the caller converts), after checking it is 2-D with ``width``
+    columns (if given), at least ``min_rows`` rows and only the values 0 and 1.
+
+    The torch-side twin of :func:`check_bits`, for the trainable latents, quantum models and
+    trainers: every bit-vector input of theirs goes through here, so the messages read alike::
+
+        bits must have shape (B, 4), got (2, 3)
+        data must have shape (B, 4) with B >= 1, got (0, 4)
+        x must hold only 0/1 values, got 2
+
+    torch is imported only when called, so ``photonics`` (which imports this module) never
+    pulls it in.
+    """
+    import torch
+
+    shape = f"(B, {width if width is not None else 'n'})"
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be a real 0/1 array {shape}, got "
+                            f"{type(value).__name__}") from err
+    if t.dtype.is_complex:
+        raise TypeError(f"{name} must be a real 0/1 array {shape}, got dtype {t.dtype}")
+    rows = f" with B >= {min_rows}" if min_rows > 0 else ""
+    if (t.ndim != 2 or (width is not None and t.shape[1] != width)
+            or t.shape[0] < min_rows):
+        raise ValueError(f"{name} must have shape {shape}{rows}, got {tuple(t.shape)}")
+    if t.device.type != "meta" and t.numel():
+        bad = (t != 0) & (t != 1)
+        if bool(bad.any()):
+            raise ValueError(f"{name} must hold only 0/1 values, got {t[bad][0].item()!r}")
+    return t

@@ -131,15 +131,14 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="entangler must be one of 'ring', 'all', 'chow-liu'"):
         latents.validate("born", kind="qubit", n_qubits=4, entangler="tree")
     born = latents.get("born", kind="qubit", n_qubits=4, layers=1, seed=0)
-    with pytest.raises(ValueError, match="x must have 4 columns .one per qubit., got 3"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 4\) with B >= 1, got \(2, 3\)"):
         born.log_prob(torch.zeros(2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="x must hold only 0 and 1 .*got a value 2"):
+    with pytest.raises(ValueError, match="x must hold only 0/1 values, got 2"):
         born.log_prob(torch.tensor([[0, 1, 2, 0]]))
     with pytest.raises(ValueError,
                        match="data must have 4 columns .the model's dim., got shape .[0-9]*, 5."):
         fit_distribution(born, torch.zeros(3, 5, dtype=torch.long), steps=1)
-    with pytest.raises(ValueError, match="data must hold bit vectors .0 and 1 only. for a qubit "
-                                         "model, got a value 3"):
+    with pytest.raises(ValueError, match="data must hold only 0/1 values, got 3"):
         fit_distribution(born, torch.tensor([[0, 1, 3, 0]]), steps=1)
     with pytest.raises(ValueError, match="bandwidths must be"):
         fit_distribution(born, torch.zeros(3, 4, dtype=torch.long), loss="mmd",

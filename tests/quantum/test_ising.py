@@ -255,9 +255,9 @@ def test_bad_input_is_named():
         ising.gibbs_state(b, Wd, 1.0)
     with pytest.raises(ValueError, match=r"couplings must have shape \(3, 3\)"):
         ising.gibbs_state(b, np.zeros((3, 4)), 1.0)
-    with pytest.raises(ValueError, match=r"bits must have shape \(B, 3\) .*got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"bits must have shape \(B, 3\), got \(2, 4\)"):
         ising.log_prob(b, W, 1.0, np.zeros((2, 4), dtype=int))
-    with pytest.raises(ValueError, match="bits must hold only 0 and 1"):
+    with pytest.raises(ValueError, match="bits must hold only 0/1 values, got "):
         ising.log_prob(b, W, 1.0, [[0, 2, 1]])
     with pytest.raises(ValueError, match="biases must be finite"):
         ising.gibbs_state([0.0, np.nan, 1.0], W, 1.0)

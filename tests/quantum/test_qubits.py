@@ -229,9 +229,9 @@ def test_bad_weights_data_and_gates():
         a.probabilities(torch.zeros(3, 3, dtype=torch.float64))
     with pytest.raises(TypeError, match="weights must be a Tensor"):
         a.probabilities([[0.0]])
-    with pytest.raises(ValueError, match="data must have 4 columns"):
+    with pytest.raises(ValueError, match=r"data must have shape \(B, 4\) with B >= 1, got "):
         qb.LayeredAnsatz(4, 1, entangler="chow-liu", data=np.zeros((5, 3), dtype=int))
-    with pytest.raises(ValueError, match="data must hold only 0 and 1.*2"):
+    with pytest.raises(ValueError, match="data must hold only 0/1 values, got 2"):
         qb.LayeredAnsatz(3, 1, entangler="chow-liu", data=np.full((5, 3), 2))
     with pytest.raises(ValueError, match="needs data"):
         qb.LayeredAnsatz(3, 1, entangler="chow-liu")
@@ -246,5 +246,5 @@ def test_bad_weights_data_and_gates():
         qb.apply_gate(s, qb.rx(0.1), 2)
     with pytest.raises(ValueError, match="matrix must be a Tensor"):
         qb.apply_gate(s, torch.eye(3), 0)
-    with pytest.raises(ValueError, match="bits must hold only 0 and 1"):
+    with pytest.raises(ValueError, match="bits must hold only 0/1 values, got 3"):
         qb.bits_to_index(torch.tensor([[0, 3]]))

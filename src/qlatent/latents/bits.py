@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from qlatent._random import as_seed_sequence, torch_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_bits_tensor, check_choice, check_int
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
 
@@ -47,22 +47,6 @@ def all_bit_strings(n_bits: int, *, device: Any = "cpu") -> torch.Tensor:
     x = torch.arange(2**n_bits, device=device)
     shifts = torch.arange(n_bits - 1, -1, -1, device=device)
     return (x[:, None] >> shifts[None, :]) & 1
-
-
-def check_bits_tensor(bits: Any, dim: int, *, device: Any = "cpu") -> torch.Tensor:
-    """``bits`` (tensor or array [B, dim] of 0/1) as float64 Tensor on ``device``; a one-line
-    ValueError names what is wrong (width, values)."""
-    t = bits if isinstance(bits, torch.Tensor) else torch.as_tensor(np.asarray(bits))
-    if t.dtype.is_complex:
-        raise TypeError(f"bits must be a real 0/1 array [B, {dim}], got dtype {t.dtype}")
-    if t.ndim != 2 or t.shape[1] != dim:
-        raise ValueError(f"bits must have shape (B, {dim}) (one {dim}-bit string per row), got "
-                         f"{tuple(t.shape)}")
-    if t.device.type != "meta" and t.numel():
-        bad = (t != 0) & (t != 1)
-        if bool(bad.any()):
-            raise ValueError(f"bits must hold only 0/1 values, got {t[bad][0].item()!r}")
-    return t.to(device=device, dtype=torch.float64)
 
 
 class _BitLatent(TrainableLatent):
@@ -83,7 +67,8 @@ class _BitLatent(TrainableLatent):
         Args:
             bits (0/1 tensor or array [B, dim]).
         """
-        return self._log_prob(check_bits_tensor(bits, self.dim, device=self.device))
+        bits = check_bits_tensor("bits", bits, width=self.dim)
+        return self._log_prob(bits.to(device=self.device, dtype=torch.float64))
 
     def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -167,9 +152,8 @@ class BernoulliFitLatent(_BitLatent):
         clip = check_float("clip", clip, minimum=0.0, maximum=0.5)
         if not 0 < clip < 0.5:
             raise ValueError(f"clip must be in (0, 0.5), got {clip}")
-        x = check_bits_tensor(data, self.dim, device=self.device)
-        if x.shape[0] == 0:
-            raise ValueError(f"data must hold at least one row, got shape {tuple(x.shape)}")
+        x = check_bits_tensor("data", data, width=self.dim, min_rows=1)
+        x = x.to(device=self.device, dtype=torch.float64)
         p = x.mean(0).clamp(clip, 1 - clip)
         self.logits.copy_(torch.log(p) - torch.log1p(-p))
         return self

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from qlatent._random import check_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_bits_tensor, check_choice, check_int
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import qubits
@@ -102,7 +102,8 @@ class QubitBornLatent(TrainableLatent):
             raise FloatingPointError("the qubit Born machine's weights are not finite")
 
     def _bits(self, x: Any) -> torch.Tensor:
-        return qubits._check_bit_data(x, self.dim, name="x").to(self.ansatz.weights.device)
+        x = check_bits_tensor("x", x, width=self.dim, min_rows=1)
+        return x.to(device=self.ansatz.weights.device, dtype=torch.long)
 
     def log_prob(self, x: Any) -> torch.Tensor:
         """Exact log P_θ(x) of raw bit vectors x (int or float 0/1 [B, n]): real Tensor[B].

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qlatent._validation import check_int
+from qlatent._validation import check_bits_tensor, check_int
 from qlatent.latents.bits import all_bit_strings
 from qlatent.models.mlp import MLP
 
@@ -80,16 +80,7 @@ class DiscreteVAE(nn.Module):
 
     def check_data(self, x: Any, name: str = "x") -> torch.Tensor:
         """``x`` as float32 [B, D] of 0/1; a one-line ValueError/TypeError otherwise."""
-        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
-        if t.dtype.is_complex:
-            raise TypeError(f"{name} must be a real 0/1 array [B, {self.data_dim}], got dtype "
-                            f"{t.dtype}")
-        if t.ndim != 2 or t.shape[1] != self.data_dim or t.shape[0] == 0:
-            raise ValueError(f"{name} must have shape (B, {self.data_dim}) with B >= 1 (the "
-                             f"model's data_dim), got {tuple(t.shape)}")
-        if bool(((t != 0) & (t != 1)).any()):
-            raise ValueError(f"{name} must hold only 0/1 values, got "
-                             f"{t[(t != 0) & (t != 1)][0].item()!r}")
+        t = check_bits_tensor(name, x, width=self.data_dim, min_rows=1)
         return t.to(device=self.states.device, dtype=torch.float32)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from qlatent._random import check_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_bits_tensor, check_choice, check_int
 
 #: The exact method refuses more visible units: it diagonalises a dense 2^n x 2^n float64
 #: matrix (128 MiB of eigenvectors at n = 12, 2 GiB at 14; time grows as 8^n).
@@ -403,19 +403,6 @@ class _IsingLogPartition(torch.autograd.Function):
         return grad_b, grad_W, grad_g
 
 
-def _check_bits(bits: Any, n_units: int, name: str = "bits") -> torch.Tensor:
-    t = bits if isinstance(bits, torch.Tensor) else torch.as_tensor(np.asarray(bits))
-    if t.dtype.is_complex:
-        raise TypeError(f"{name} must be 0/1 bit vectors [B, {n_units}], got dtype {t.dtype}")
-    if t.ndim != 2 or t.shape[1] != n_units:
-        raise ValueError(f"{name} must have shape (B, {n_units}) (bit vectors of the model's "
-                         f"{n_units} units), got {tuple(t.shape)}")
-    if t.numel() and not bool(((t == 0) | (t == 1)).all()):
-        raise ValueError(f"{name} must hold only 0 and 1, got values "
-                         f"{sorted(set(t.unique().tolist()))[:6]}")
-    return t.to(torch.int64)
-
-
 def log_prob(biases: Any, couplings: Any, gamma: Any, bits: Any) -> torch.Tensor:
     """Exact log P(v) = log <v|ρ|v> of bit vectors: float64 Tensor[B], with analytic gradients
     in biases, couplings and gamma (the Fréchet derivative of exp; exact at degenerate spectra).
@@ -425,7 +412,8 @@ def log_prob(biases: Any, couplings: Any, gamma: Any, bits: Any) -> torch.Tensor
         bits (int or float {0, 1} [B, n]): raw bit vectors (unit 0 first).
     """
     b, W, g = check_ising_parameters(biases, couplings, gamma)
-    index = state_index(_check_bits(bits, b.shape[0])).to(b.device)
+    bits = check_bits_tensor("bits", bits, width=b.shape[0])
+    index = state_index(bits.to(torch.int64)).to(b.device)
     return _IsingLogProb.apply(b, W, g, index)
 
 
@@ -446,7 +434,8 @@ def bound_nll(biases: Any, couplings: Any, gamma: Any, bits: Any) -> torch.Tenso
     keep it a hyper-parameter); pass a gamma that does not require grad.
     """
     b, W, g = check_ising_parameters(biases, couplings, gamma)
-    index = state_index(_check_bits(bits, b.shape[0])).to(b.device)
+    bits = check_bits_tensor("bits", bits, width=b.shape[0])
+    index = state_index(bits.to(torch.int64)).to(b.device)
     energies = classical_energies(b, W)[index]
     return energies + _IsingLogPartition.apply(b, W, g)
 

@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 from qlatent._random import RngLike, as_generator, check_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_bits_tensor, check_choice, check_int
 
 #: Largest number of qubits accepted (K = 65,536 amplitudes per state).
 MAX_QUBITS = 16
@@ -316,8 +316,11 @@ def bits_to_index(bits: Any) -> torch.Tensor:
     if bits.ndim == 0:
         raise ValueError("bits must have a last dimension of n qubits, got a scalar")
     n = check_n_qubits(bits.shape[-1], name="bits.shape[-1]")
-    if bits.is_complex() or (bits.numel() and not bool(((bits == 0) | (bits == 1)).all())):
-        raise ValueError("bits must hold only 0 and 1")
+    if bits.is_complex():
+        raise TypeError(f"bits must be a real 0/1 array [..., n], got dtype {bits.dtype}")
+    bad = (bits != 0) & (bits != 1)
+    if bool(bad.any()):
+        raise ValueError(f"bits must hold only 0/1 values, got {bits[bad][0].item()!r}")
     weights = 2 ** torch.arange(n - 1, -1, -1, device=bits.device)
     return (bits.to(torch.long) * weights).sum(-1)
 
@@ -365,26 +368,12 @@ def _histogram(index: torch.Tensor, K: int, dtype: torch.dtype) -> torch.Tensor:
 # Entanglers and the layered ansatz
 # ----------------------------------------------------------------------------------------------
 
-def _check_bit_data(data: Any, n_qubits: int | None = None, name: str = "data") -> torch.Tensor:
-    t = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
-    if t.ndim != 2 or t.shape[0] == 0:
-        raise ValueError(f"{name} must be bit vectors [N, n] with N >= 1, got shape "
-                         f"{tuple(t.shape)}")
-    if n_qubits is not None and t.shape[1] != n_qubits:
-        raise ValueError(f"{name} must have {n_qubits} columns (one per qubit), got "
-                         f"{t.shape[1]}")
-    if t.is_complex() or not bool(((t == 0) | (t == 1)).all()):
-        bad = t[~((t == 0) | (t == 1))].flatten()[:1].tolist() if not t.is_complex() else ["?"]
-        raise ValueError(f"{name} must hold only 0 and 1 (bit vectors), got a value {bad[0]!r}")
-    return t.to(torch.long)
-
-
 def mutual_information(data: Any) -> np.ndarray:
     """Plug-in mutual information I(x_i; x_j) in nats of bit columns: float64[n, n] (diag 0).
 
     I(x_i; x_j) = sum_{a,b} p_ij(a, b) log(p_ij(a, b) / (p_i(a) p_j(b))), empirical frequencies.
     """
-    x = _check_bit_data(data).cpu().numpy().astype(np.float64)
+    x = check_bits_tensor("data", data, min_rows=1).cpu().numpy().astype(np.float64)
     N, n = x.shape
     mi = np.zeros((n, n))
     for a in (0, 1):
@@ -448,7 +437,7 @@ def entangler_edges(entangler: Any, n_qubits: int, *, data: Any = None
         if data is None:
             raise ValueError("entangler='chow-liu' needs data (bit vectors [N, n_qubits]) to "
                              "learn the tree from, got None")
-        return chow_liu_tree(_check_bit_data(data, n))
+        return chow_liu_tree(check_bits_tensor("data", data, width=n, min_rows=1))
     try:
         edges = [(int(c), int(t)) for c, t in entangler]
     except (TypeError, ValueError):

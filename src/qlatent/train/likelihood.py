@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qlatent._validation import check_choice, check_float, check_int
+from qlatent._validation import check_bits_tensor, check_choice, check_float, check_int
 
 DEFAULT_BANDWIDTHS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 #: Liu & Wang's bars-and-stripes kernel in our convention: σ = sqrt(σ'), σ' = 0.5, 1, 2, 4.
@@ -151,13 +151,8 @@ class LikelihoodFit:
 def _check_counts_data(data: Any, model: Any = None) -> torch.Tensor:
     t = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
     if getattr(model, "kind", None) == "qubit":  # bit vectors: say so before anything else
-        if t.ndim != 2 or t.shape[0] == 0:
-            raise ValueError(f"data must have shape (N, {model.dim}) with N >= 1, got "
-                             f"{tuple(t.shape)}")
-        if t.is_complex() or not bool(((t == 0) | (t == 1)).all()):
-            bad = t[~((t == 0) | (t == 1))].flatten()[0].item() if not t.is_complex() else "?"
-            raise ValueError(f"data must hold bit vectors (0 and 1 only) for a qubit model, got "
-                             f"a value {bad!r}")
+        # the width is checked below, in the words used for every model
+        t = check_bits_tensor("data", t, min_rows=1).to(torch.long)
     if t.dtype.is_floating_point:
         if not torch.equal(t, t.round()):
             raise ValueError("data must hold integer photon counts, got non-integer values")
