@@ -19,7 +19,6 @@ Run (writes results/zoo/bas_anchor/results.json and prints a table):
 from __future__ import annotations
 
 import argparse
-import itertools
 import platform
 import subprocess
 import sys
@@ -30,18 +29,10 @@ import torch
 
 from qlatent import latents
 from qlatent._io import atomic_write_json
+from qlatent.data import bars_and_stripes
 from qlatent.train.likelihood import LIU_WANG_BANDWIDTHS, fit_distribution
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "zoo" / "bas_anchor"
-
-
-def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
-    """Every bars-and-stripes image once (row-major bits, every row or every column constant).
-
-    A local copy of the definition until ``qlatent.data``'s discrete sets are merged."""
-    out = {tuple(np.repeat(b, cols)) for b in itertools.product((0, 1), repeat=rows)}
-    out |= {tuple(np.tile(b, rows)) for b in itertools.product((0, 1), repeat=cols)}
-    return np.array(sorted(out), dtype=np.int64)
 
 
 def valid_fraction(born, patterns: np.ndarray, n_samples: int, seed: int) -> tuple[float, float]:
@@ -86,7 +77,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = torch.from_numpy(bars_and_stripes(3, 3))
+    data = torch.from_numpy(bars_and_stripes(3, 3).data.astype(np.int64))
     rows = []
     for regime in args.regimes:
         for seed in args.seeds:

@@ -1,28 +1,22 @@
 """BoltzmannLatent ("qbm", "bm"): the registry, exact probabilities, gradients by finite
 differences, training by the exact NLL and by Amin's bound, exact sampling, bad input."""
 
-import itertools
-
 import numpy as np
 import pytest
 import scipy.stats
 import torch
 
 from qlatent import latents
+from qlatent.data import bars_and_stripes
 from qlatent.latents import BoltzmannLatent
 from qlatent.quantum import ising
 from qlatent.quantum import ising_reference as reference
 from qlatent.train.likelihood import fit_distribution
 
 
-def bars_and_stripes(rows, cols):
-    """Every rows x cols image whose rows are all constant or whose columns are all constant,
-    flattened row-major: int64[2^rows + 2^cols - 2, rows * cols]."""
-    images = {np.repeat(np.array(r)[:, None], cols, 1).tobytes()
-              for r in itertools.product((0, 1), repeat=rows)}
-    images |= {np.repeat(np.array(c)[None, :], rows, 0).tobytes()
-               for c in itertools.product((0, 1), repeat=cols)}
-    return torch.from_numpy(np.stack([np.frombuffer(b, dtype=np.int64) for b in sorted(images)]))
+def bas(rows, cols):
+    """Every bars-and-stripes image once (row-major, most significant bit first): int64 Tensor."""
+    return torch.from_numpy(bars_and_stripes(rows, cols).data.astype(np.int64))
 
 
 def _kl_uniform(model, data):
@@ -86,7 +80,7 @@ def _check_gradient_by_finite_differences(latent, data, h=1e-6):
 
 def test_log_prob_gradients_equal_finite_differences_of_named_parameters():
     _check_gradient_by_finite_differences(latents.get("qbm", n_units=4, gamma=0.7, seed=3),
-                                          bars_and_stripes(2, 2))
+                                          bas(2, 2))
 
 
 def test_gradients_at_zero_biases_and_couplings():
@@ -103,7 +97,7 @@ def test_gradients_at_zero_biases_and_couplings():
 
 @pytest.mark.parametrize("kind", ["qbm", "bm"])
 def test_exact_nll_training_on_bars_and_stripes(kind):
-    data = bars_and_stripes(2, 3)  # 6 units, 10 patterns
+    data = bas(2, 3)  # 6 units, 10 patterns
     latent = latents.get(kind, n_units=6, seed=0)
     before = _kl_uniform(latent, data)
     gamma0 = float(latent.gamma().detach())
@@ -115,7 +109,7 @@ def test_exact_nll_training_on_bars_and_stripes(kind):
 
 
 def test_bound_training_moves_biases_and_couplings_but_not_gamma():
-    data = bars_and_stripes(2, 2)
+    data = bas(2, 2)
     latent = latents.get("qbm", n_units=4, gamma=0.5, seed=1)
     gamma0 = latent.gamma_raw.detach().clone()
     bound0 = float(latent.bound_loss(data).detach())
@@ -165,7 +159,7 @@ def test_bad_input_is_named():
         latent.log_prob(torch.zeros(2, 9, dtype=torch.long))
     with pytest.raises(ValueError, match=r"data must have 4 columns \(the model's dim\), got "
                                          r"shape \(14, 9\)"):
-        fit_distribution(latent, bars_and_stripes(3, 3), steps=1)
+        fit_distribution(latent, bas(3, 3), steps=1)
     with pytest.raises(ValueError, match="bits must hold only 0/1 values, got "):
         latent.log_prob(torch.tensor([[0, 1, 3, 0]]))
     with pytest.raises(TypeError, match="loss='bound' needs model.bound_loss"):

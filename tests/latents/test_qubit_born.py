@@ -2,14 +2,13 @@
 samples against exact probabilities, normalisation, fits (KL and MMD, Adam and L-BFGS, exact and
 shots) and bad input."""
 
-import itertools
-
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from qlatent import latents
+from qlatent.data import bars_and_stripes
 from qlatent.latents.qubit_born import QubitBornLatent
 from qlatent.quantum import qubits_reference as ref
 from qlatent.train.likelihood import exact_mmd2, fit_distribution
@@ -17,17 +16,9 @@ from qlatent.train.likelihood import exact_mmd2, fit_distribution
 ALPHA = 1e-3  # chi-square level, fixed in advance
 
 
-def bars_and_stripes(rows, cols):
-    """Every bars-and-stripes image (row-major bits), each once: int64 [2^r + 2^c - 2, r c].
-
-    Local stand-in until qlatent.data's discrete sets land (same definition: every row constant
-    or every column constant)."""
-    out = set()
-    for b in itertools.product((0, 1), repeat=rows):  # stripes: each row constant
-        out.add(tuple(np.repeat(b, cols)))
-    for b in itertools.product((0, 1), repeat=cols):  # bars: each column constant
-        out.add(tuple(np.tile(b, rows)))
-    return np.array(sorted(out), dtype=np.int64)
+def bas(rows, cols):
+    """Every bars-and-stripes image once (row-major, most significant bit first): int64 Tensor."""
+    return torch.from_numpy(bars_and_stripes(rows, cols).data.astype(np.int64))
 
 
 def _valid_fraction(model, patterns):
@@ -45,7 +36,7 @@ def test_registry_builds_a_qubit_born_machine():
     again = latents.get("born", kind="qubit", dim=5, layers=3, seed=0)
     assert torch.equal(born.ansatz.weights, again.ansatz.weights)
     assert born.ansatz.edges == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)]
-    data = bars_and_stripes(2, 2)
+    data = bas(2, 2)
     tree = latents.get("born", kind="qubit", n_qubits=4, layers=1, entangler="chow-liu",
                        data=data, seed=1)
     assert len(tree.ansatz.edges) == 3
@@ -86,7 +77,7 @@ def test_samples_follow_the_exact_distribution_and_normalisation():
 
 
 def test_lbfgs_on_exact_kl_learns_bars_and_stripes_2x2():
-    data = torch.from_numpy(bars_and_stripes(2, 2))
+    data = bas(2, 2)
     born = latents.get("born", kind="qubit", n_qubits=4, layers=3, entangler="all", seed=1)
     before = _valid_fraction(born, data)
     fit = fit_distribution(born, data, loss="kl", optimizer="lbfgs", steps=40, log_every=20)
@@ -97,7 +88,7 @@ def test_lbfgs_on_exact_kl_learns_bars_and_stripes_2x2():
 @pytest.mark.parametrize("side,optimizer,steps", [("exact", "lbfgs", 40), ("exact", "adam", 150),
                                                   ("shots", "adam", 150)])
 def test_mmd_fits_reduce_the_exact_mmd(side, optimizer, steps):
-    data = torch.from_numpy(bars_and_stripes(2, 2))
+    data = bas(2, 2)
     born = latents.get("born", kind="qubit", n_qubits=4, layers=2, entangler="chow-liu",
                        data=data, seed=4)
     states, _ = born.output_distribution()
