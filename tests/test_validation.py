@@ -38,3 +38,13 @@ def test_check_bits_tensor_messages():
         check_bits_tensor("x", torch.zeros(1, 2, dtype=torch.complex64), width=2)
     with pytest.raises(TypeError, match=r"^x must be a real 0/1 array \(B, n\), got list$"):
         check_bits_tensor("x", [["a", "b"]])
+
+
+@pytest.mark.parametrize("value", [np.zeros((2, 3)), np.zeros((0, 4)), np.full((1, 4), 2),
+                                   np.full((1, 4), 0.5), np.zeros(4)])
+def test_numpy_and_torch_checkers_say_the_same(value):
+    with pytest.raises(ValueError) as numpy_error:
+        check_bits("bits", value, width=4 if value.ndim == 2 else None)
+    with pytest.raises(ValueError) as torch_error:
+        check_bits_tensor("bits", value, width=4 if value.ndim == 2 else None, min_rows=1)
+    assert str(numpy_error.value) == str(torch_error.value)

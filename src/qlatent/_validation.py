@@ -93,26 +93,26 @@ def check_keys(table: Any, valid: Any, where: str, *, hint: str = "") -> None:
 
 def check_bits(name: str, value: Any, *, width: int | None = None, min_rows: int = 1,
                max_value: int = 1) -> np.ndarray:
-    """Return ``value`` (array, tensor or nested list [N, n]) as uint8 [N, n] after checking it
+    """Return ``value`` (array, tensor or nested list [B, n]) as uint8 [B, n] after checking it
     is 2-D with ``width`` columns (if given), at least ``min_rows`` rows and only the values
-    0..``max_value`` (default 1: bits; up to 255 for photon counts)."""
+    0..``max_value`` (default 1: bits; up to 255 for photon counts). The numpy twin of
+    :func:`check_bits_tensor`, in the same words."""
     if hasattr(value, "detach"):  # a torch tensor, without importing torch here
         value = value.detach().cpu().numpy()
+    kind = "0/1" if max_value == 1 else f"integer 0..{max_value}"
+    shape = f"(B, {width if width is not None else 'n'})"
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a 0/1 array [N, n], got {type(value).__name__}") from err
-    kind = "0/1" if max_value == 1 else f"integer 0..{max_value}"
+        raise TypeError(f"{name} must be a {kind} array {shape}, got "
+                        f"{type(value).__name__}") from err
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a {kind} array [N, n], got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D {kind} array [N, n], got shape {arr.shape}")
-    if width is not None and arr.shape[1] != width:
-        raise ValueError(f"{name} must have {width} columns, got shape {arr.shape}")
-    if arr.shape[0] < min_rows:
-        raise ValueError(f"{name} must hold at least {min_rows} row(s), got shape {arr.shape}")
+        raise TypeError(f"{name} must be a {kind} array {shape}, got dtype {arr.dtype}")
+    rows = f" with B >= {min_rows}" if min_rows > 0 else ""
+    if arr.ndim != 2 or (width is not None and arr.shape[1] != width) or arr.shape[0] < min_rows:
+        raise ValueError(f"{name} must have shape {shape}{rows}, got {arr.shape}")
     if arr.size and not np.all((arr == np.round(arr)) & (arr >= 0) & (arr <= max_value)):
         bad = arr[~((arr == np.round(arr)) & (arr >= 0) & (arr <= max_value))].flat[0]
         raise ValueError(f"{name} must hold only {kind} values, got {bad.item()!r}")

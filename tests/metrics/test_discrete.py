@@ -173,9 +173,10 @@ def test_bad_input_is_named():
     pats = discrete.bars_and_stripes(2).data
     with pytest.raises(ValueError, match="samples must hold only 0/1 values, got 2"):
         dm.qbas_score([[0, 2, 0, 0]], 2)
-    with pytest.raises(ValueError, match=r"samples must have 4 columns, got shape \(1, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"samples must have shape \(B, 4\) with B >= 1, got \(1, 3\)"):
         dm.qbas_score([[0, 1, 0]], 2)
-    with pytest.raises(ValueError, match=r"samples must have 4 columns"):
+    with pytest.raises(ValueError, match=r"samples must have shape \(B, 4\)"):
         dm.valid_fraction(np.zeros((2, 5)), pats)
     with pytest.raises(ValueError, match="samples must hold only integer 0..255 values, got 0.5"):
         dm.empirical_probs([[0.5, 1, 0, 0]], pats)

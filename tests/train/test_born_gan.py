@@ -59,7 +59,7 @@ def test_learns_the_log_normal_at_zoufals_budget():
 def test_bad_input():
     born, D = _setup(0)
     rows = log_normal(3).sample(10, generator=_gen(0))
-    with pytest.raises(ValueError, match="data must have 3 columns"):
+    with pytest.raises(ValueError, match=r"data must have shape \(B, 3\) with B >= 1, got "):
         fit_born_gan(born, D, np.zeros((10, 4)), seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 2"):
         fit_born_gan(born, D, np.full((10, 3), 2), seed=0)
