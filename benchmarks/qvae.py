@@ -16,10 +16,10 @@ uniform target q. There is no held-out set: the model trains on the 30 patterns 
 the exact NLL of the target, the cross-entropy -sum_x q(x) log p(x) (floor log 30 = 3.401 nats),
 its KL(q || p) = NLL - log 30, the probability mass p puts on the 30 patterns, and the IWAE
 estimate of the same NLL; the paired comparisons use the exact NLL. Same seeds and streams as
-above. Run (small latent and budget):
+above. Run (small latent and budget; about 5 minutes on 2 cores):
 
     .venv/bin/python benchmarks/qvae.py --data bas --out results/zoo/qvae/bas --latent 5 \
-        --hidden 64 --steps 1500
+        --hidden 64 --steps 5000 --lr 1e-2 --priors qbm,bm,bernoulli_fit,born_qubit --jobs 2
 """
 
 from __future__ import annotations
