@@ -524,3 +524,38 @@ def test_ray_warms_the_tasks_caches_once_in_the_driver(local_ray, tmp_path, monk
     config = _tiny_ring(steps=1).replace(seeds=(0,))
     run_experiment(config, tmp_path, executor="ray", console=Console(quiet=True), pack=2)
     assert calls == ["cpu"]
+
+
+def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path, monkeypatch):
+    # Every member's own checkpoint is written before the first evaluation, so a run that
+    # dies while evaluating leaves solo resume points at the last step: the rerun evaluates
+    # the unfinished cells from those (their step count and training time unchanged) instead
+    # of training them again in a new pack.
+    from qlatent.experiments import runner
+
+    config = _tiny_ring(steps=4)
+    finish = runner._finish_cell
+    calls = []
+
+    def dies_on_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed while evaluating")
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_finish_cell", dies_on_the_second)
+    with pytest.raises(RuntimeError, match="killed while evaluating"):
+        run_experiment(config, tmp_path, console=Console(quiet=True), progress=False, pack=4)
+    monkeypatch.setattr(runner, "_finish_cell", finish)
+    grid = cells(config)
+    saved = {c.key: torch.load(tmp_path / c.key / "checkpoint.pt", weights_only=True)
+             for c in grid}
+    assert all(s["step"] == 4 for s in saved.values())
+    assert sum((tmp_path / c.key / "metrics.json").exists() for c in grid) == 1
+    records = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False,
+                             pack=4)
+    assert len(records) == 4 and all(r is not None for r in records)
+    for c in grid:
+        after = torch.load(tmp_path / c.key / "checkpoint.pt", weights_only=True)
+        assert after["step"] == 4 and after["seconds"] == saved[c.key]["seconds"]
+    assert len(list((tmp_path / ".packs").iterdir())) == 1  # no second pack was trained

@@ -659,6 +659,13 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
                       progress=progress, run_dir=pack_dir, resume=True,
                       member_dirs=[p.cell_dir for p in prepared], callbacks=callbacks)
     state = load_checkpoint(pack_dir / "checkpoint.pt")
+    # Every trained member's own checkpoint first, then the evaluations: a run killed while
+    # evaluating leaves each cell a solo resume point at the last step, so the rerun evaluates
+    # (a new pack of the unfinished cells would have trained them again from step 0).
+    for k, p in enumerate(prepared):
+        if result.members[k].failed_at is None:
+            save_checkpoint(p.cell_dir / "checkpoint.pt",
+                            member_checkpoint(state, k, generator=G, critic=D))
     records: list[CellRecord | None] = []
     for k, (p, G_k, D_k) in enumerate(zip(prepared, unpack(G), unpack(D), strict=True)):
         if result.members[k].failed_at is not None:
@@ -666,8 +673,6 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
                           f"{result.members[k].failed_at}[/red]")
             records.append(None)
             continue
-        save_checkpoint(p.cell_dir / "checkpoint.pt",
-                        member_checkpoint(state, k, generator=G, critic=D))
         p.built.generator, p.built.critic = G_k.eval(), D_k.eval()
         records.append(_finish_cell(config, p, result.members[k], console, packed=len(cells)))
     return records
