@@ -559,3 +559,25 @@ def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path
         after = torch.load(tmp_path / c.key / "checkpoint.pt", weights_only=True)
         assert after["step"] == 4 and after["seconds"] == saved[c.key]["seconds"]
     assert len(list((tmp_path / ".packs").iterdir())) == 1  # no second pack was trained
+
+
+def test_a_latent_that_cannot_be_built_names_its_cell(tmp_path, monkeypatch):
+    # A latent that fails for one seed only (a bank without a matching challenger) must say
+    # which cell, or the user cannot find it among a grid's hundreds.
+    from qlatent import latents
+
+    config = _tiny_ring()
+    get = latents.get
+
+    def fails_for_seed_1(name, **kwargs):
+        if name == "bernoulli" and kwargs.get("seed") is not None and len(calls) == 3:
+            raise ValueError("no Dirichlet-multinomial matches it")
+        calls.append(name)
+        return get(name, **kwargs)
+
+    calls: list[str] = []
+    monkeypatch.setattr(latents, "get", fails_for_seed_1)
+    with pytest.raises(ValueError) as err:
+        run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    message = str(err.value)
+    assert message == "ring/bernoulli-L16/seed-1: no Dirichlet-multinomial matches it"

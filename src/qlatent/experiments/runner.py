@@ -542,7 +542,10 @@ def _prepare_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, devic
     seeds = seeds_of(config, cell)
     t0 = time.perf_counter()
     built = task.build(config, cell, seeds)
-    latent = task.make_latent(config, cell, seeds, built)
+    try:
+        latent = task.make_latent(config, cell, seeds, built)
+    except (ValueError, TypeError) as err:  # e.g. a seed's bank admits no challenger
+        raise type(err)(f"{cell.key}: {err}") from err
     torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     build_seconds = time.perf_counter() - t0
     tables = config.to_dict()
