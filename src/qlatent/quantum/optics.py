@@ -92,6 +92,7 @@ class Interferometer(nn.Module):
         self.register_buffer("_base", torch.from_numpy(base).to(self.param_dtype),
                              persistent=False)
         self.n_layers = L
+        self.n_beam_splitters = len(top)
 
     def _compose(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor
                  ) -> torch.Tensor:
@@ -161,10 +162,6 @@ class ClementsMesh(Interferometer):
         self.phi = nn.Parameter(torch.tensor(phi, dtype=dtype))
         self.output_phase = nn.Parameter(torch.tensor(alpha, dtype=dtype))
 
-    @property
-    def n_beam_splitters(self) -> int:
-        return self.theta.shape[0]
-
     def forward(self) -> torch.Tensor:
         """U(θ, φ, α): complex[m, m]."""
         cos, sin = torch.cos(self.theta), torch.sin(self.theta)
@@ -214,10 +211,6 @@ class LoopCircuit(Interferometer):
                 layer.append(first + i // d)
         self._set_layout(np.array(top, dtype=np.int64), np.array(bottom, dtype=np.int64),
                          np.array(layer, dtype=np.int64))
-
-    @property
-    def n_beam_splitters(self) -> int:
-        return self.theta.shape[0]
 
     def forward(self) -> torch.Tensor:
         """U(θ, φ): complex[m, m]."""
