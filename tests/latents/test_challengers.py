@@ -58,10 +58,50 @@ def test_concentration_formula_on_a_known_dirichlet_multinomial():
     np.testing.assert_allclose(fitted, alpha, rtol=0.08)
 
 
-def test_dirichlet_needs_over_dispersion():
+def test_dirichlet_below_the_family_takes_the_multinomial_limit():
+    rng = np.random.default_rng(1)
+    # Less bunched than a multinomial: one photon per mode, or an anti-bunched mixture.
     under = np.tile(np.array([[1, 1, 1, 1]]), (100, 1))
-    with pytest.raises(ValueError, match="not above that of a multinomial"):
-        latents.fit_dirichlet_concentration(under)
+    alpha, concentration = latents.fit_dirichlet_concentration(under)
+    assert concentration == np.inf and np.all(alpha == np.inf)
+    # Every row in one mode is the A = 0 end: g = R, up to round-off either side.
+    one_mode = np.zeros((200, 4), dtype=np.int64)
+    one_mode[np.arange(200), rng.integers(0, 4, 200)] = 3
+    try:
+        alpha, concentration = latents.fit_dirichlet_concentration(one_mode)
+    except ValueError as err:
+        assert "every row in one mode" in str(err)
+    else:
+        assert 0.0 < concentration < 1e-9 and np.all(alpha < 1e-9)
+
+
+def test_dirichlet_challenger_of_an_antibunched_bank_is_the_multinomial(tmp_path):
+    # A "bank" with Fano factor below the multinomial's: 3 photons in 6 modes, never two
+    # in one mode. The challenger is the multinomial with the same mean occupancy and photon
+    # numbers, and says so.
+    rng = np.random.default_rng(2)
+    n_rows, m = 40_000, 6
+    weights = np.array([1.0, 1.5, 2.0, 1.0, 0.7, 1.3])
+    rows = np.zeros((n_rows, m), dtype=np.int64)
+    for i in range(n_rows):
+        rows[i, rng.choice(m, size=3, replace=False, p=weights / weights.sum())] = 1
+    np.save(tmp_path / "shots.npy", rows)
+    hw = latents.import_bank(tmp_path / "shots.npy", min_photons=3)
+    assert photonics.fano_factor(rows) < (1 - 1 / m)  # below any multinomial at N = 3
+    with pytest.warns(UserWarning, match="multinomial limit"):
+        dm = latents.derive_bank("dirichlet_multinomial", hw, 0)
+    fit = dm.metadata["fit"]
+    assert fit["concentration"] == "inf" and fit["fano_matched"] is False
+    assert fit["limit"] == "multinomial" and fit["alpha"] is None
+    s = dm.samples
+    assert np.all(s.sum(axis=1) == 3)
+    # Multinomial(3, mu): per-mode mean 3 mu_j and variance 3 mu_j (1 - mu_j), checked against
+    # the source's mean occupancy.
+    mu = photonics.mean_occupancy(rows) / 3
+    sd = np.sqrt(3 * mu * (1 - mu) / n_rows)
+    assert np.all(np.abs(s.mean(axis=0) - 3 * mu) < 5 * sd * np.sqrt(2))
+    np.testing.assert_allclose(s.var(axis=0), 3 * mu * (1 - mu), rtol=0.05)
+    assert s.max() > 1  # bunching appears, as it must in a multinomial
 
 
 def test_concentration_formula_with_varying_photon_number():

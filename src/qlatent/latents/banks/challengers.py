@@ -12,6 +12,7 @@ the mean occupancy divided by E[N], A the total Dirichlet concentration.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -45,12 +46,23 @@ def fit_dirichlet_concentration(samples: np.ndarray) -> tuple[np.ndarray, float]
     so the mean over modes of the Fano factor Var(s_j) / E[s_j] is
     F = (1 - 1/m) (R + A) / (1 + A) + Var(N) / (m E[N]) with R = E[N^2] / E[N]. Solving for the
     samples' F: A = (R - g) / (g - 1), g = (F - Var(N) / (m E[N])) / (1 - 1/m); a fixed photon
-    number n gives A = (n - r) / (r - 1), r = F / (1 - 1/m). Needs 1 < g < R: more bunched than a
-    multinomial, less than a single mode.
+    number n gives A = (n - r) / (r - 1), r = F / (1 - 1/m).
+
+    The family spans 1 < g < R, from a multinomial (A = inf) to all photons in one mode
+    (A = 0). A bank less bunched than a multinomial with its photon numbers (g <= 1, as an
+    interferometer with little bunching can give) gets the nearest member, A = inf: p = mu
+    for every row, which matches mean occupancy and photon numbers but not the Fano factor.
+    g >= R (every row in one mode) is an error.
 
     Returns:
-        (alpha float64[m] = A mu, A).
+        (alpha float64[m] = A mu, A), A in (0, inf]; alpha is all inf at A = inf.
     """
+    mu, concentration = _dirichlet_moments(samples)
+    return concentration * mu, concentration
+
+
+def _dirichlet_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
+    """(mu float64[m], A in [0, inf]) of :func:`fit_dirichlet_concentration`."""
     from qlatent import photonics
 
     samples = np.asarray(samples)
@@ -63,16 +75,16 @@ def fit_dirichlet_concentration(samples: np.ndarray) -> tuple[np.ndarray, float]
     fano = photonics.fano_factor(samples)
     ratio = float(np.mean(totals**2) / mean_n)
     g = (fano - totals.var() / (m * mean_n)) / (1.0 - 1.0 / m)
-    if not 1.0 < g < ratio:
-        raise ValueError(f"the bank's mean Fano factor {fano:.4f} is not above that of a "
-                         "multinomial with its photon numbers (or is too large); no "
-                         "Dirichlet-multinomial matches it")
-    concentration = (ratio - g) / (g - 1.0)
-    return concentration * mean / mean_n, float(concentration)
+    if g >= ratio:
+        raise ValueError(f"the bank's mean Fano factor {fano:.4f} is that of every row in one "
+                         "mode; no Dirichlet-multinomial matches it")
+    concentration = np.inf if g <= 1.0 else float((ratio - g) / (g - 1.0))
+    return mean / mean_n, concentration
 
 
 def _derive_rows(kind: str, source: Bank, seed: int) -> tuple[np.ndarray, dict]:
     """The derived rows (the source's dtype and shape) and what the fit found."""
+
     from qlatent import photonics
 
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
@@ -83,16 +95,30 @@ def _derive_rows(kind: str, source: Bank, seed: int) -> tuple[np.ndarray, dict]:
         for j in range(src.shape[1]):
             rows[:, j] = src[rng.permutation(src.shape[0]), j]
         return rows, {}
-    alpha, concentration = fit_dirichlet_concentration(src)
+    mu, concentration = _dirichlet_moments(src)
+    source_fano = float(photonics.fano_factor(src))
+    matched = bool(np.isfinite(concentration))
+    if not matched:
+        warnings.warn(f"bank {source.key[:12]}: mean Fano factor {source_fano:.4f} is below a "
+                      "multinomial's with its photon numbers; the Dirichlet-multinomial "
+                      "challenger is its multinomial limit, which matches mean occupancy and "
+                      "photon numbers but not the Fano factor", stacklevel=3)
     totals = src.sum(axis=1, dtype=np.int64)
     step = 1 << 16
     for start in range(0, src.shape[0], step):
         k = min(step, src.shape[0] - start)
         n = totals[rng.integers(0, totals.shape[0], size=k)]  # the bank's photon numbers
-        p = rng.dirichlet(alpha, size=k)
+        if matched:
+            p = rng.dirichlet(concentration * mu, size=k)
+        else:
+            p = np.broadcast_to(mu, (k, len(mu)))
         rows[start:start + k] = rng.multinomial(n, p)
-    return rows, {"fit": {"alpha": alpha.tolist(), "concentration": concentration,
-                          "source_fano_factor": float(photonics.fano_factor(src))}}
+    fit = {"alpha": (concentration * mu).tolist() if matched else None,
+           "concentration": concentration if matched else "inf",
+           "source_fano_factor": source_fano, "fano_matched": matched}
+    if not matched:
+        fit["limit"] = "multinomial"
+    return rows, {"fit": fit}
 
 
 def derive_bank(kind: str, source: Bank | str | os.PathLike, seed: int) -> Bank:
