@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/pack.py [--threads 2] [--seconds 0.5] [--repeats 3]
         [--cases ring,table1,molgan,train-ring,train-table1,train-qm9,table2]
-        [--precision fp32|bf16] [--clock wall|cpu] [--ks 1,4] [--device cpu|cuda]
+        [--precision fp32|bf16] [--solo-precision fp32|bf16] [--clock wall|cpu] [--ks 1,4]
+        [--device cpu|cuda]
         [--table2-pack 80] [--table2-steps 200]
 
 ``train-qm9``: the QM9 training step (the paper's latent-injected MolGAN generator with the
@@ -342,7 +343,8 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
         if why is not None:
             print(f"  {k:>3} {why}", flush=True)
             continue
-        solo = training_cells(kind, k, False, args.precision, args.device)
+        solo = training_cells(kind, k, False, args.solo_precision or args.precision,
+                              args.device)
         pk = training_cells(kind, k, True, args.precision, args.device)
         counter = {"step": 0}
 
@@ -416,6 +418,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per mode")
     parser.add_argument("--cases", default="ring,table1,molgan")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--solo-precision", choices=("fp32", "bf16"), default=None,
+                        help="precision of the solo runs in the training cases (default: "
+                        "--precision), e.g. fp32 solo vs bf16 packs")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                         help="wall time, or the process's CPU time (all threads; steadier on a "
                         "shared machine, but blind to how well the threads were used)")
@@ -446,8 +451,9 @@ def main() -> None:
     training = {"train-ring": ("ring", ks or [1, 4, 16, 64]),
                 "train-table1": ("table1", ks or [1, 4]),
                 "train-qm9": ("qm9", ks or [1, 4])}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}, "
-          f"{args.clock} clock; "
+    solo = f" (solo training runs {args.solo_precision})" if args.solo_precision else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.precision}"
+          f"{solo}, {args.clock} clock; "
           "critic step = G forward + D on real, fake, x̂ + penalty double backward + backward")
     for name in args.cases.split(","):
         if name == "table2":
