@@ -581,3 +581,28 @@ def test_a_latent_that_cannot_be_built_names_its_cell(tmp_path, monkeypatch):
         run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
     message = str(err.value)
     assert message == "ring/bernoulli-L16/seed-1: no Dirichlet-multinomial matches it"
+
+
+def test_a_warning_while_building_a_latent_names_its_cell(tmp_path, monkeypatch):
+    # A challenger that falls back (a bank less bunched than a multinomial) warns; among a
+    # grid's cells the warning must say which one, and the cell still runs.
+    import warnings
+
+    from qlatent import latents
+
+    config = _tiny_ring()
+    get = latents.get
+    calls: list[str] = []
+
+    def warns_for_seed_1(name, **kwargs):
+        calls.append(name)
+        if name == "bernoulli" and len(calls) == 4:
+            warnings.warn("the challenger is its multinomial limit", UserWarning, stacklevel=2)
+        return get(name, **kwargs)
+
+    monkeypatch.setattr(latents, "get", warns_for_seed_1)
+    with pytest.warns(UserWarning) as record:
+        run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    messages = [str(w.message) for w in record if "multinomial limit" in str(w.message)]
+    assert messages == ["ring/bernoulli-L16/seed-1: the challenger is its multinomial limit"]
+    assert (tmp_path / "ring/bernoulli-L16/seed-1/metrics.json").exists()

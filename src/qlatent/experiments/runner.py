@@ -51,6 +51,7 @@ import platform
 import subprocess
 import time
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -542,10 +543,14 @@ def _prepare_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, devic
     seeds = seeds_of(config, cell)
     t0 = time.perf_counter()
     built = task.build(config, cell, seeds)
-    try:
-        latent = task.make_latent(config, cell, seeds, built)
-    except (ValueError, TypeError) as err:  # e.g. a seed's bank admits no challenger
-        raise type(err)(f"{cell.key}: {err}") from err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            latent = task.make_latent(config, cell, seeds, built)
+        except (ValueError, TypeError) as err:  # e.g. a seed's bank admits no challenger
+            raise type(err)(f"{cell.key}: {err}") from err
+    for w in caught:  # e.g. a challenger that had to fall back: say which of the grid's cells
+        warnings.warn(f"{cell.key}: {w.message}", w.category, stacklevel=2)
     torch.set_num_threads(threads)  # bank building (numba, OpenMP) may have changed it
     build_seconds = time.perf_counter() - t0
     tables = config.to_dict()
