@@ -60,7 +60,7 @@ def test_concentration_formula_on_a_known_dirichlet_multinomial():
 
 def test_dirichlet_below_the_family_takes_the_multinomial_limit():
     rng = np.random.default_rng(1)
-    # Less bunched than a multinomial: one photon per mode, or an anti-bunched mixture.
+    # Less bunched than a multinomial: one photon in every mode, every row.
     under = np.tile(np.array([[1, 1, 1, 1]]), (100, 1))
     alpha, concentration = latents.fit_dirichlet_concentration(under)
     assert concentration == np.inf and np.all(alpha == np.inf)

@@ -62,7 +62,7 @@ def fit_dirichlet_concentration(samples: np.ndarray) -> tuple[np.ndarray, float]
 
 
 def _dirichlet_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
-    """(mu float64[m], A in [0, inf]) of :func:`fit_dirichlet_concentration`."""
+    """(mu float64[m], A in (0, inf]) of :func:`fit_dirichlet_concentration`."""
     from qlatent import photonics
 
     samples = np.asarray(samples)
@@ -84,7 +84,6 @@ def _dirichlet_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _derive_rows(kind: str, source: Bank, seed: int) -> tuple[np.ndarray, dict]:
     """The derived rows (the source's dtype and shape) and what the fit found."""
-
     from qlatent import photonics
 
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
