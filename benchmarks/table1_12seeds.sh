@@ -18,8 +18,8 @@
 # process has 36 cells x 5,000 = 180,000 cell-iterations: about 180,000 / 4.20 = 43,000 s =
 # 12 h in fp32 (6.2 h with --precision bf16), if both cores are free; one seed (a pack of 6,
 # 30,000 cell-iterations) about an hour in bf16 per process. Measured (results/table1_12seeds/):
-# 4,267-4,351 s per pack on one 2-core VM, 1,761-1,874 s on a faster one, where the whole grid
-# took about 3 h of wall time. Banks and evaluation add
+# 4,267-4,351 s per pack on one 2-core VM, 1,761-1,874 s on a faster one, where 10 of the 12
+# seeds (five rounds of two packs) took 2 h 43 min of wall time. Banks and evaluation add
 # minutes, not hours (a 1M-sample quantum bank builds in 1.1-1.7 s, docs/benchmarks.md; a
 # Table I cell built its banks in 0.1-2 s and evaluated in 1.5-2.3 s in results/table1_quick
 # and results/table1_bf16, at load 20-30). A loaded machine is slower by its load.
