@@ -10,7 +10,7 @@ training rows, the same target its ``exact_mmd`` uses) and scores each with the 
 ``score_samples``; it prints mean ± SD and the 2.5 / 97.5 % quantiles over the repeats, per
 metric, as Markdown, and writes them as JSON.
 
-    PYTHONPATH=src .venv/bin/python results/zoo/sample_floor.py --repeats 100 \
+    .venv/bin/python benchmarks/zoo_sample_floor.py --repeats 100 \
         --json results/zoo/sample_floor.json > results/zoo/sample_floor.md
 
 The draws use ``numpy.random.default_rng(seed)`` spawned per (data set, repeat).
@@ -28,7 +28,8 @@ from scipy import stats
 
 from qlatent.experiments.tasks.zoo import ZooParams, dataset, score_samples
 
-HERE = Path(__file__).resolve().parent
+#: The committed zoo: its config.toml and its cells' metrics.json.
+HERE = Path(__file__).resolve().parents[1] / "results" / "zoo"
 METRICS = ("exact_mmd", "kl_divergence", "total_variation", "valid_fraction")
 
 
