@@ -191,3 +191,14 @@ def test_circuit_validation():
     circuit = QubitCircuit(1, (Gate("rx", (0,), ("z",)),), ("z",))
     with pytest.raises(ValueError, match="missing \\['z'\\]"):
         circuit.probabilities()
+
+
+def test_the_iqp_module_of_the_quantum_layer_plugs_in():
+    iqp = pytest.importorskip("qlatent.quantum.iqp")
+    from qlatent.quantum.iqp_gates import gate_set
+
+    gates = gate_set([[0], [1, 2], [0, 2, 3], [3], [0, 1, 2, 3]], 4)
+    theta = torch.tensor([0.3, -1.2, 0.8, 2.1, -0.4], dtype=torch.float64)
+    circuit = iqp_circuit(4, zip(theta.tolist(), gates.lists(), strict=True))
+    np.testing.assert_allclose(circuit.probabilities(), iqp.probabilities(theta, gates).numpy(),
+                               atol=1e-12)

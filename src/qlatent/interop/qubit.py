@@ -128,9 +128,12 @@ def iqp_circuit(n_qubits: int, gates: Sequence[tuple[float, Sequence[int]]], *,
 
     Args:
         n_qubits: n.
-        gates: (θ, qubits) pairs; qubits distinct, in [0, n).
+        gates: (θ, qubits) pairs; qubits distinct, in [0, n). From the angles ``theta`` and
+            the ``GateSet`` of :mod:`qlatent.quantum.iqp`: ``zip(theta.tolist(),
+            gate_set.lists())``.
     """
     n = check_int("n_qubits", n_qubits, minimum=1)
+    gates = list(gates)
     ops = [Gate("h", (q,)) for q in range(n)]
     for i, entry in enumerate(gates):
         try:
