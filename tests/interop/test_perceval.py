@@ -15,6 +15,7 @@ from qlatent import latents, photonics
 from qlatent.interop import (
     born_from_unitary,
     optical_circuit,
+    perceval_input_state,
     perceval_source,
     to_perceval,
     unitary_from_perceval,
@@ -49,6 +50,23 @@ def test_slos_matches_every_outcome_of_3_photons_in_6_modes(circuit):
         assert abs(theirs[pcvl.BasicState(s)] - p) <= ATOL
 
 
+def test_distinguishable_photons_match_the_photonic_kind():
+    """Kind "photonic": Perceval's photons with distinct noise tags are distinguishable."""
+    latent = _trained_like(BornLatent(6, kind="photonic", circuit="mesh", n_photons=3, seed=4),
+                           seed=4)
+    exported = optical_circuit(latent)
+    simulator = pcvl.Simulator(pcvl.SLOSBackend())
+    simulator.set_precision(1e-14)  # its default drops outcomes below ~1e-6
+    simulator.set_circuit(to_perceval(exported))
+    tagged = perceval_input_state(exported)
+    assert str(tagged) == "|{0},{1},{2},0,0,0>"
+    theirs = simulator.probs_svd(pcvl.SVDistribution({tagged: 1.0}))["results"]
+    states, probs = latent.output_distribution()
+    assert len(theirs) == len(states)
+    for s, p in zip(states.tolist(), probs.detach().numpy(), strict=True):
+        assert abs(theirs[pcvl.BasicState(s)] - p) <= ATOL
+
+
 def test_slos_matches_a_fixed_haar_interferometer():
     U = photonics.haar_unitary(6, rng=4)
     exported = optical_circuit(U, input_state=[1, 0, 1, 0, 1, 0])
@@ -76,14 +94,23 @@ def test_naive_backend_matches_sampled_outcomes_of_8_photons_in_16_modes():
         assert abs(backend.probability(pcvl.BasicState(s)) - p) <= ATOL
 
 
-def test_perceval_python_file_builds_the_circuit(tmp_path):
-    latent = _trained_like(BornLatent(6, kind="quantum", circuit="1-1", n_photons=3, seed=5), 5)
+@pytest.mark.parametrize("kind", ["quantum", "photonic"])
+def test_perceval_python_file_builds_the_circuit_and_prints_our_distribution(kind, tmp_path,
+                                                                             capsys):
+    latent = _trained_like(BornLatent(5, kind=kind, circuit="1-1", n_photons=2, seed=5), 5)
     path = tmp_path / "born.py"
     path.write_text(perceval_source(optical_circuit(latent)))
-    namespace = runpy.run_path(str(path))
+    namespace = runpy.run_path(str(path), run_name="__main__")  # prints the distribution
     np.testing.assert_allclose(np.array(namespace["circuit"].compute_unitary()),
                                latent.unitary().detach().numpy(), atol=1e-12)
-    assert list(namespace["input_state"]) == [1, 1, 1, 0, 0, 0]
+    printed = {}
+    for line in capsys.readouterr().out.splitlines():
+        state, p = line.rsplit(" ", 1)
+        printed[tuple(int(c) for c in state.strip("|>").split(","))] = float(p)
+    states, probs = latent.output_distribution()
+    assert len(printed) == len(states)
+    for s, p in zip(states.tolist(), probs.detach().numpy(), strict=True):
+        assert abs(printed[tuple(s)] - p) <= ATOL
 
 
 def test_a_perceval_circuit_comes_back_as_fixed_or_trainable_latent(tmp_path, monkeypatch):

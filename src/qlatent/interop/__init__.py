@@ -25,7 +25,12 @@ from qlatent.interop.optical import (
     optical_circuit,
 )
 from qlatent.interop.pennylane import pennylane_source, to_pennylane
-from qlatent.interop.perceval import perceval_source, to_perceval, unitary_from_perceval
+from qlatent.interop.perceval import (
+    perceval_input_state,
+    perceval_source,
+    to_perceval,
+    unitary_from_perceval,
+)
 from qlatent.interop.qasm import GATES, Gate, QasmError, QubitCircuit, from_qasm, to_qasm
 from qlatent.interop.qiskit import qiskit_source, to_qiskit
 from qlatent.interop.qubit import (
@@ -40,5 +45,6 @@ __all__ = ["GATES", "TARGETS", "Component", "Exported", "Gate", "OpticalCircuit"
            "circuits_of", "clements_angles", "export_circuits", "export_run", "from_qasm",
            "generator_circuits", "iqp_circuit", "load_born_weights", "load_unitary",
            "loop_circuit", "mesh_circuit", "optical_circuit", "pennylane_source",
+           "perceval_input_state",
            "perceval_source", "qiskit_source", "to_pennylane", "to_perceval", "to_qasm",
            "to_qiskit", "unitary_from_perceval"]

@@ -18,7 +18,7 @@ SDK.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,10 @@ def circuits_of(generator: Any, latent: Any) -> list[tuple[str, QubitCircuit | O
         if bank.unitary is not None:
             state = bank.metadata.get("input_state")
             circuit = optical_circuit(bank.unitary, input_state=state)
-            found.append(("latent", OpticalCircuit(
-                circuit.n_modes, circuit.components, circuit.input_state,
-                f"the fixed interferometer of the {bank.kind} bank {bank.key[:12]} as a "
-                f"Clements mesh, {bank.n_modes} modes")))
+            title = (f"the fixed interferometer of the {bank.kind} bank {bank.key[:12]} as a "
+                     f"Clements mesh, {bank.n_modes} modes")
+            found.append(("latent", replace(circuit, title=title,
+                                            distinguishable=bank.kind == "photonic")))
     return found
 
 

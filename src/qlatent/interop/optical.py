@@ -66,12 +66,14 @@ class OpticalCircuit:
         components: in time order.
         input_state: photons per input mode (None: not part of the circuit).
         title: a one-line description.
+        distinguishable: the photons are distinguishable (kind "photonic"), not identical.
     """
 
     n_modes: int
     components: tuple[Component, ...]
     input_state: tuple[int, ...] | None = None
     title: str = ""
+    distinguishable: bool = False
 
     def __post_init__(self) -> None:
         m = check_int("n_modes", self.n_modes, minimum=1)
@@ -334,16 +336,21 @@ def optical_circuit(model: Any, *, input_state: Sequence[int] | None = None) -> 
     """The optical circuit of a photonic Born machine, an interferometer module or a unitary.
 
     Args:
-        model: a ``BornLatent`` (its circuit and input state), a ``ClementsMesh``, a
+        model: a ``BornLatent`` (its circuit, input state and kind), a ``ClementsMesh``, a
             ``LoopCircuit``, or a unitary complex[m, m] (decomposed into a Clements mesh).
         input_state: photons per input mode (default: the Born machine's; else none).
+
+    Returns:
+        An :class:`OpticalCircuit` (``distinguishable`` for a Born machine of kind "photonic";
+        ``dataclasses.replace`` sets it for the others).
     """
     if isinstance(model, BornLatent):
         state = model.input_state.tolist() if input_state is None else input_state
         title = (f"photonic Born machine: kind {model.kind!r}, circuit {model.circuit!r}, "
                  f"{model.dim} modes, {model.n_photons} photons")
         model.interferometer.check_finite()
-        return replace(optical_circuit(model.interferometer, input_state=state), title=title)
+        return replace(optical_circuit(model.interferometer, input_state=state), title=title,
+                       distinguishable=model.distinguishable)
     if isinstance(model, ClementsMesh):
         return mesh_circuit(model, input_state=input_state,
                             title=f"Clements mesh, {model.n_modes} modes")

@@ -39,6 +39,32 @@ def to_perceval(circuit: OpticalCircuit) -> Any:
     return out
 
 
+def _state_text(circuit: OpticalCircuit) -> str | None:
+    """Perceval's text of the input state: ``|1,1,0>``, or with one noise tag per photon
+    (``|{0},{1},0>``) when the photons are distinguishable."""
+    if circuit.input_state is None:
+        return None
+    if not circuit.distinguishable:
+        return "|" + ",".join(map(str, circuit.input_state)) + ">"
+    parts, tag = [], 0
+    for t in circuit.input_state:
+        parts.append("".join(f"{{{tag + i}}}" for i in range(t)) or "0")
+        tag += t
+    return "|" + ",".join(parts) + ">"
+
+
+def perceval_input_state(circuit: OpticalCircuit) -> Any:
+    """The input state as Perceval's: a ``BasicState`` of identical photons, or for
+    distinguishable ones a ``NoisyFockState`` with a distinct noise tag per photon (simulate it
+    with ``Simulator.probs_svd(SVDistribution({state: 1}))``, precision set below 1e-6)."""
+    circuit = _check(circuit)
+    pcvl = require("perceval")
+    text = _state_text(circuit)
+    if text is None:
+        raise ValueError("circuit has no input state (give input_state to optical_circuit)")
+    return pcvl.NoisyFockState(text) if circuit.distinguishable else pcvl.BasicState(text)
+
+
 def unitary_from_perceval(circuit: Any) -> np.ndarray:
     """The unitary of a Perceval circuit (``compute_unitary()``), checked: complex128[m, m],
     ready for ``latents.build_bank`` (a fixed latent) or ``interop.born_from_unitary`` (the
@@ -53,9 +79,9 @@ def unitary_from_perceval(circuit: Any) -> np.ndarray:
 
 
 def perceval_source(circuit: OpticalCircuit) -> str:
-    """Python source that builds ``circuit`` (a ``perceval.Circuit``) and ``input_state`` (a
-    ``BasicState``, when known); run as a script it prints the exact output distribution
-    (SLOS backend)."""
+    """Python source that builds ``circuit`` (a ``perceval.Circuit``) and ``input_state`` (as
+    :func:`perceval_input_state`, when known); run as a script it prints the exact output
+    distribution (SLOS)."""
     circuit = _check(circuit)
     lines = ['"""' + (circuit.title or "An optical circuit exported by qlatent") + ".",
              "",
@@ -71,12 +97,14 @@ def perceval_source(circuit: OpticalCircuit) -> str:
             lines.append(f"circuit.add({c.modes}, pcvl.BS.Ry(theta={c.value!r}))")
         else:
             lines.append(f"circuit.add({c.modes}, pcvl.PERM({list(c.value)}))")
-    state = circuit.input_state
-    lines.append(f"input_state = {'None' if state is None else f'pcvl.BasicState({list(state)})'}")
+    text = _state_text(circuit)
+    kind = "NoisyFockState" if circuit.distinguishable else "BasicState"
+    lines.append(f"input_state = {'None' if text is None else f'pcvl.{kind}({text!r})'}")
     lines += ["", "if __name__ == '__main__' and input_state is not None:",
-              "    backend = pcvl.SLOSBackend()",
-              "    backend.set_circuit(circuit)",
-              "    backend.set_input_state(input_state)",
-              "    for state, p in backend.prob_distribution().items():",
+              "    simulator = pcvl.Simulator(pcvl.SLOSBackend())",
+              "    simulator.set_precision(1e-14)",
+              "    simulator.set_circuit(circuit)",
+              "    exact = simulator.probs_svd(pcvl.SVDistribution({input_state: 1.0}))",
+              "    for state, p in exact['results'].items():",
               "        print(state, repr(float(p)))"]
     return "\n".join(lines) + "\n"
