@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from qlatent._validation import check_choice
+from qlatent.experiments.plotting import figure
 from qlatent.photonics.statistics import bunching_probability, fano_factor, mean_occupancy
 
 
@@ -105,9 +107,6 @@ def comparison_figure(stats: dict[str, Any], path: str | Path, *, labels: tuple[
     Raises:
         ValueError: a suffix other than .png, .svg, .pdf.
     """
-    from qlatent._validation import check_choice
-    from qlatent.experiments.plotting import figure
-
     path = Path(path)
     fmt = check_choice("figure suffix", path.suffix.lstrip("."), ("png", "svg", "pdf"))
     la, lb = labels

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qlatent._validation import check_choice
+from qlatent.experiments.reuse import load_run
 from qlatent.interop.optical import OpticalCircuit, optical_circuit
 from qlatent.interop.pennylane import pennylane_source
 from qlatent.interop.perceval import perceval_source
@@ -102,8 +103,6 @@ def export_circuits(circuits: list[tuple[str, QubitCircuit | OpticalCircuit]], t
 
 def export_run(cell_dir: str | Path, to: str) -> list[Exported]:
     """The circuits of a trained cell (``qlatent.load_run``) as files for target ``to``."""
-    from qlatent.experiments.reuse import load_run
-
     run = load_run(cell_dir)
     return export_circuits(circuits_of(run.generator, run.latent), to,
                            where=f"the cell {run.cell.key}")
