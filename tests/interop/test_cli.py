@@ -229,3 +229,12 @@ def test_bank_compare_table_json_and_figure(cells, monkeypatch):
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if "bunching" in x)
     assert f"{stats['bunching']['a']:.4f}" in line and f"{stats['bunching']['b']:.4f}" in line
+
+
+def test_help_of_the_new_commands():
+    for command, words in ((("export",), ("--to", "qasm", "perceval", "-o")),
+                           (("bank", "compare"), ("--figure", "--json", "Fano", "bunching"))):
+        result = _in_process(*command, "--help")
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        assert all(w in text for w in words), (command, text)
