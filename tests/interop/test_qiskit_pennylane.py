@@ -13,6 +13,7 @@ import torch
 
 from qlatent.interop import (
     born_machine_circuit,
+    from_qasm,
     generator_circuits,
     iqp_circuit,
     pennylane_source,
@@ -89,6 +90,22 @@ def test_qiskit_reads_our_openqasm_text():
     iqp = iqp_circuit(5, gates)
     qc = qasm3.loads(to_qasm(iqp, measure=False))
     np.testing.assert_allclose(_qiskit_probabilities(qc), iqp.probabilities(), atol=ATOL)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_our_parser_reads_qiskits_openqasm_export(seed, random_circuit):
+    """The other way: text written by Qiskit's own OpenQASM 3 exporter (barriers and
+    measurements included) comes back through our parser with the same probabilities."""
+    pytest.importorskip("qiskit")
+    from qiskit import qasm3
+
+    rng = np.random.default_rng(20 + seed)
+    circuit = random_circuit(4, 60, rng)
+    qc = to_qiskit(circuit, measure=True)
+    back = from_qasm(qasm3.dumps(qc))
+    np.testing.assert_allclose(back.probabilities(), circuit.probabilities(), atol=ATOL)
+    qc.remove_final_measurements()
+    np.testing.assert_allclose(back.probabilities(), _qiskit_probabilities(qc), atol=ATOL)
 
 
 def test_qiskit_python_file_builds_the_circuit(tmp_path):
