@@ -70,6 +70,13 @@ def test_load_born_weights_round_trip_and_structure_errors():
     load_born_weights(fresh, to_qasm(born_machine_circuit(trained)))
     torch.testing.assert_close(fresh.probabilities(), trained.probabilities(), atol=1e-13,
                                rtol=0)
+    with torch.no_grad():  # a diverged latent can still be given good angles
+        fresh.ansatz.weights.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="not finite"):
+        born_machine_circuit(fresh)
+    load_born_weights(fresh, to_qasm(born_machine_circuit(trained)))
+    torch.testing.assert_close(fresh.probabilities(), trained.probabilities(), atol=1e-13,
+                               rtol=0)
     other = QubitBornLatent(3, layers=2, entangler="all", seed=1)
     with pytest.raises(ValueError, match="must have the 1[0-9]* gates|gate [0-9]+ must be"):
         load_born_weights(fresh, born_machine_circuit(other))

@@ -32,21 +32,14 @@ from qlatent.quantum.qubits import LayeredAnsatz
 
 
 def _ansatz(model: Any) -> LayeredAnsatz:
-    if isinstance(model, QubitBornLatent):
-        model._check_finite()
-        return model.ansatz
-    if isinstance(model, LayeredAnsatz):
-        return model
-    raise TypeError(f"model must be a QubitBornLatent or a LayeredAnsatz, got "
-                    f"{type(model).__name__}")
+    ansatz = model.ansatz if isinstance(model, QubitBornLatent) else model
+    if not isinstance(ansatz, LayeredAnsatz):
+        raise TypeError(f"model must be a QubitBornLatent or a LayeredAnsatz, got "
+                        f"{type(model).__name__}")
+    return ansatz
 
 
-def born_machine_circuit(model: Any) -> QubitCircuit:
-    """The circuit of a qubit Born machine with its current angles (module docstring).
-
-    Its probabilities equal ``model.probabilities()`` (qubit 0 the most significant bit).
-    """
-    ansatz = _ansatz(model)
+def _born_gates(ansatz: LayeredAnsatz) -> list[Gate]:
     gates: list[Gate] = []
     for op in ansatz.operations():
         if op[0] == "cnot":
@@ -55,6 +48,18 @@ def born_machine_circuit(model: Any) -> QubitCircuit:
             q, (phi, theta, omega) = op[1], op[2]
             gates += [Gate("rz", (q,), (phi,)), Gate("ry", (q,), (theta,)),
                       Gate("rz", (q,), (omega,))]
+    return gates
+
+
+def born_machine_circuit(model: Any) -> QubitCircuit:
+    """The circuit of a qubit Born machine with its current angles (module docstring).
+
+    Its probabilities equal ``model.probabilities()`` (qubit 0 the most significant bit).
+    """
+    ansatz = _ansatz(model)
+    if not torch.isfinite(ansatz.weights).all():
+        raise FloatingPointError("the qubit Born machine's weights are not finite")
+    gates = _born_gates(ansatz)
     title = (f"qubit Born machine: {ansatz.n_qubits} qubits, {ansatz.layers} layers, "
              f"entangler {ansatz.entangler!r}")
     return QubitCircuit(ansatz.n_qubits, tuple(gates), (), title)
@@ -75,16 +80,16 @@ def load_born_weights(model: Any, circuit: Any) -> None:
     """
     ansatz = _ansatz(model)
     circuit = circuit_from(circuit)
-    expected = born_machine_circuit(ansatz)
-    if circuit.n_qubits != expected.n_qubits or circuit.inputs:
-        raise ValueError(f"circuit must have {expected.n_qubits} qubits and no inputs, got "
+    expected = _born_gates(ansatz)  # the structure (the current angles may even be NaN)
+    if circuit.n_qubits != ansatz.n_qubits or circuit.inputs:
+        raise ValueError(f"circuit must have {ansatz.n_qubits} qubits and no inputs, got "
                          f"{circuit.n_qubits} qubits and inputs {list(circuit.inputs)}")
-    if len(circuit.gates) != len(expected.gates):
-        raise ValueError(f"circuit must have the {len(expected.gates)} gates of the ansatz "
+    if len(circuit.gates) != len(expected):
+        raise ValueError(f"circuit must have the {len(expected)} gates of the ansatz "
                          f"({ansatz.layers} layers, entangler {ansatz.entangler!r}), got "
                          f"{len(circuit.gates)}")
     angles = []
-    for i, (got, want) in enumerate(zip(circuit.gates, expected.gates, strict=True)):
+    for i, (got, want) in enumerate(zip(circuit.gates, expected, strict=True)):
         if (got.name, got.qubits) != (want.name, want.qubits):
             raise ValueError(f"circuit gate {i} must be {want.name} on qubits {want.qubits} (the "
                              f"ansatz's structure), got {got.name} on {got.qubits}")
