@@ -107,6 +107,9 @@ def test_load_unitary(tmp_path):
     (tmp_path / "text.npy").write_text("not numpy")
     with pytest.raises(ValueError, match="not a .npy file|.npy"):
         load_unitary(tmp_path / "text.npy")
+    np.savez(tmp_path / "archive.npz", U=U)
+    with pytest.raises(ValueError, match="archive"):
+        load_unitary(tmp_path / "archive.npz")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_unitary(tmp_path / "missing.npy")
 

@@ -195,16 +195,19 @@ def load_unitary(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"unitary file not found: {path}")
-    try:
-        arr = np.load(path, allow_pickle=False)
+    try:  # memory-mapped: the shape is checked before anything is read
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as err:  # object arrays need pickle: refused
         raise ValueError(f"{path}: expected a .npy file of a complex matrix, got an array "
                          f"that needs pickle ({err})") from err
     except OSError as err:
         raise ValueError(f"{path}: not a .npy file ({err})") from err
     if not isinstance(arr, np.ndarray):
+        getattr(arr, "close", lambda: None)()
         raise ValueError(f"{path}: expected a .npy file holding one matrix, got an archive")
-    return check_unitary(arr, name=str(path))
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{path}: expected a square matrix [m, m], got shape {arr.shape}")
+    return check_unitary(np.array(arr), name=str(path))
 
 
 def _null_right(U: np.ndarray, row: int, col: int) -> tuple[float, float]:

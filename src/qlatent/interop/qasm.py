@@ -54,6 +54,8 @@ GATES: dict[str, tuple[int, int]] = {
 _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": math.tau, "τ": math.tau, "euler": math.e,
               "ℇ": math.e}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Longest angle expression read (a bound on the parser's work per angle).
+_MAX_ANGLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -239,10 +241,13 @@ def _evaluate(node: ast.AST, where: str) -> float:
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         try:
-            return float(_BINARY[type(node.op)](_evaluate(node.left, where),
-                                                _evaluate(node.right, where)))
+            value = _BINARY[type(node.op)](_evaluate(node.left, where),
+                                           _evaluate(node.right, where))
         except (ZeroDivisionError, OverflowError) as err:
             raise QasmError(f"{where}: {err}") from err
+        if isinstance(value, complex):  # (-8) ** (1/3)
+            raise QasmError(f"{where}: the angle {ast.unparse(node)!r} is not real")
+        return float(value)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
             and node.func.id in _FUNCTIONS and len(node.args) == 1 and not node.keywords:
         try:
@@ -257,11 +262,14 @@ def _angle(text: str, inputs: Sequence[str], where: str) -> float | str:
     text = text.strip()
     if text in inputs:
         return text
+    if len(text) > _MAX_ANGLE_CHARS:
+        raise QasmError(f"{where}: an angle must be at most {_MAX_ANGLE_CHARS} characters, got "
+                        f"{len(text)}")
     for uni, name in (("π", "pi"), ("τ", "tau"), ("ℇ", "euler")):
         text = text.replace(uni, name)
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError as err:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         raise QasmError(f"{where}: cannot read the angle {text!r}") from err
     value = _evaluate(tree.body, where)
     if not math.isfinite(value):
