@@ -28,9 +28,9 @@ seeds = 1
 [latent_params.qgan]
 train = "adversarial"
 latent = "uniform"
-latent_dim = 3
+latent_dim = 2
 generator = "quantum"
-generator_params = {n_qubits = 3, n_ancillas = 1, n_patches = 1, layers = 2}
+generator_params = {n_qubits = 2, n_ancillas = 1, n_patches = 2, layers = 2}
 
 [model]
 hidden = [8]
@@ -147,18 +147,23 @@ def cells(tmp_path_factory):
 
 
 def test_export_qasm_of_the_quantum_generator(cells, monkeypatch):
-    result = _qlatent("export", cells["qgan"], "--to", "qasm", cache=cells["cache"],
+    out = cells["root"] / "gen.qasm"
+    result = _qlatent("export", cells["qgan"], "--to", "qasm", "-o", out, cache=cells["cache"],
                       cwd=cells["root"])
     assert result.returncode == 0, result.stderr
+    paths = [cells["root"] / f"gen.generator.patch{p}.qasm" for p in range(2)]
+    assert result.stdout.splitlines() == [f"{path}: generator.patch{p} (qasm)"
+                                          for p, path in enumerate(paths)]
     monkeypatch.setenv("QLATENT_CACHE", str(cells["cache"]))
     from qlatent.experiments.reuse import load_run
 
     generator = load_run(cells["qgan"]).generator.double()
-    circuit = from_qasm(result.stdout)
-    z = torch.tensor([[0.3, 1.1, 0.7]], dtype=torch.float64)
-    joint = generator.joint_probabilities(z)[0, 0].detach().numpy()
-    values = {f"z_{q}": float(z[0, q]) for q in range(3)}
-    np.testing.assert_allclose(circuit.probabilities(values)[:4], joint, atol=1e-12)
+    z = torch.tensor([[0.3, 1.1]], dtype=torch.float64)
+    joint = generator.joint_probabilities(z)[0].detach().numpy()  # [P, D]
+    values = {f"z_{q}": float(z[0, q]) for q in range(2)}
+    for p, path in enumerate(paths):
+        circuit = from_qasm(path.read_text())
+        np.testing.assert_allclose(circuit.probabilities(values)[:2], joint[p], atol=1e-12)
 
 
 def test_export_perceval_of_a_trained_born_machine_and_a_bank(cells, monkeypatch):
@@ -206,6 +211,9 @@ def test_export_refusals_name_what_fits(cells, monkeypatch):
     assert result.exit_code == 2 and "-o: --to perceval writes .py files" in result.output
     result = _in_process("export", cells["born"], "--to", "cirq")
     assert result.exit_code == 2 and "--to must be one of" in result.output
+    result = _in_process("export", cells["qgan"], "--to", "pennylane")
+    assert result.exit_code == 2 and ("the cell holds 2 circuits (generator.patch0, "
+                                      "generator.patch1): give -o FILE.py") in result.output
 
 
 def test_bank_compare_table_json_and_figure(cells, monkeypatch):
