@@ -119,8 +119,9 @@ def generator_circuits(generator: QuantumGenerator) -> list[QubitCircuit]:
         for layer in range(generator.layers):
             gates += [Gate("ry", (q,), (float(w[p, layer, q]),)) for q in range(n)]
             gates += [Gate("cz", (q, q + 1)) for q in range(n - 1)]
-        ancillas = ("no ancilla" if not generator.n_ancillas else
-                    f"ancillas q[0..{generator.n_ancillas - 1}] post-selected on 0")
+        k = generator.n_ancillas
+        ancillas = ("no ancilla" if k == 0 else "ancilla q[0] post-selected on 0" if k == 1
+                    else f"ancillas q[0..{k - 1}] post-selected on 0")
         title = (f"patch {p} of {generator.n_patches} of the quantum generator: {n} qubits, "
                  f"{ancillas}; pixels = P(ancillas 0, data j) / max_k P(ancillas 0, data k)")
         circuits.append(QubitCircuit(n, tuple(gates), inputs, title))
