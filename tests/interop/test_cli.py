@@ -246,3 +246,27 @@ def test_help_of_the_new_commands():
         assert result.exit_code == 0, result.output
         text = " ".join(result.output.split())
         assert all(w in text for w in words), (command, text)
+
+
+def test_bank_from_a_unitary_file(tmp_path, monkeypatch):
+    """A user's interferometer (.npy) as the circuit of a fixed bank, in process."""
+    import re
+
+    from qlatent import latents, photonics
+
+    monkeypatch.chdir(tmp_path)
+    U = photonics.haar_unitary(5, rng=2)
+    np.save("U.npy", U)
+    result = _in_process("bank", "quantum", "--circuit", "U.npy", "--photons", "2",
+                         "--samples", "300", "--quiet")
+    assert result.exit_code == 0, result.output
+    key = re.search(r"key\s+([0-9a-f]{64})", result.output).group(1)
+    bank = latents.load_bank(key)
+    np.testing.assert_array_equal(bank.unitary, U)
+    assert bank.n_modes == 5 and set(bank.samples.sum(1)) == {2}
+    np.save("bad.npy", 1.1 * U)
+    result = _in_process("bank", "quantum", "--circuit", "bad.npy", "--quiet")
+    assert result.exit_code == 2 and "must be unitary" in result.output
+    result = _in_process("bank", "quantum", "--circuit", "U.npy", "--modes", "6", "--quiet")
+    assert result.exit_code == 2 and "--modes must match the unitary in U.npy (5 modes)" in (
+        result.output)

@@ -83,7 +83,16 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
                                      "bank fixes them")
         bank = latents.derive_bank(kind, source, seed)
     else:
-        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+        unitary: Any = circuit
+        if circuit.endswith(".npy"):  # the user's interferometer (e.g. from Perceval)
+            from qlatent.interop import load_unitary
+
+            unitary = load_unitary(circuit)
+            if modes != 16 and modes != unitary.shape[0]:
+                raise ValueError(f"--modes must match the unitary in {circuit} "
+                                 f"({unitary.shape[0]} modes), got {modes}")
+            modes = None
+        bank = latents.build_bank(kind, unitary, photons, samples, seed, n_modes=modes,
                                   noise=noise, n_jobs=jobs,
                                   chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                                   progress=not quiet)
@@ -109,7 +118,9 @@ def build(
                                 help="Photons in the first modes (default: half of --modes)."),
     samples: int = typer.Option(200_000, "--samples", "-N", min=1, help="Rows of the bank."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the circuit and the rows."),
-    circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
+    circuit: str = typer.Option(
+        "haar", "--circuit", "-c", help="haar, 1-1, 1-3-9, or a .npy file holding a unitary "
+        "[m, m] (yours, or a Perceval circuit's: docs/interop.md); --modes then follows it."),
     transmission: float = typer.Option(
         1.0, "--transmission", min=0.0, max=1.0,
         help="Transmission eta: probability that each photon is detected (1 = no loss)."),
