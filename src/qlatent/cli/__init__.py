@@ -90,6 +90,7 @@ def _root(
 # Each command family lives in its own module and registers itself on ``app``.
 from qlatent.cli import bank as _bank  # noqa: E402,F401
 from qlatent.cli import demo as _demo  # noqa: E402,F401
+from qlatent.cli import export as _export  # noqa: E402,F401
 from qlatent.cli import reuse as _reuse  # noqa: E402,F401
 from qlatent.cli import run as _run  # noqa: E402,F401
 

@@ -7,6 +7,7 @@
     qlatent bank info BANK        (folder or key prefix; moments, Fano, bunching, TVD check)
     qlatent bank import FILE      (CSV / NPY / NPZ hardware samples)
     qlatent bank list
+    qlatent bank compare A B [--figure cmp.png] [--json]   (hardware vs simulation, any two)
 """
 
 from __future__ import annotations
@@ -82,7 +83,16 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
                                      "bank fixes them")
         bank = latents.derive_bank(kind, source, seed)
     else:
-        bank = latents.build_bank(kind, circuit, photons, samples, seed, n_modes=modes,
+        unitary: Any = circuit
+        if circuit.endswith(".npy"):  # the user's interferometer (e.g. from Perceval)
+            from qlatent.interop import load_unitary
+
+            unitary = load_unitary(circuit)
+            if modes != 16 and modes != unitary.shape[0]:
+                raise ValueError(f"--modes must match the unitary in {circuit} "
+                                 f"({unitary.shape[0]} modes), got {modes}")
+            modes = None
+        bank = latents.build_bank(kind, unitary, photons, samples, seed, n_modes=modes,
                                   noise=noise, n_jobs=jobs,
                                   chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
                                   progress=not quiet)
@@ -108,7 +118,9 @@ def build(
                                 help="Photons in the first modes (default: half of --modes)."),
     samples: int = typer.Option(200_000, "--samples", "-N", min=1, help="Rows of the bank."),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the circuit and the rows."),
-    circuit: str = typer.Option("haar", "--circuit", "-c", help="haar, 1-1 or 1-3-9."),
+    circuit: str = typer.Option(
+        "haar", "--circuit", "-c", help="haar, 1-1, 1-3-9, or a .npy file holding a unitary "
+        "[m, m] (yours, or a Perceval circuit's: docs/interop.md); --modes then follows it."),
     transmission: float = typer.Option(
         1.0, "--transmission", min=0.0, max=1.0,
         help="Transmission eta: probability that each photon is detected (1 = no loss)."),
@@ -252,3 +264,64 @@ def list_() -> None:
                  f"{size.stat().st_size / 1e6:.1f}" if size.is_file() else "?")
         table.add_row(*(escape(c) for c in cells))
     console.print(table)
+
+
+@bank_app.command(name="compare")
+def compare(
+    bank_a: str = typer.Argument(..., help="First bank: folder or key (prefix), e.g. hardware."),
+    bank_b: str = typer.Argument(..., help="Second bank, e.g. the simulation of the same "
+                                 "circuit."),
+    figure: Path = typer.Option(None, "--figure", help="Also save a figure (.png, .svg or "  # noqa: B008
+                                ".pdf) of the histograms, occupancies, marginal TVDs and "
+                                "correlators."),
+    as_json: bool = typer.Option(False, "--json", help="Print every statistic as JSON."),
+) -> None:
+    """Compare two banks: photon-number histograms, TVD of the mode marginals, two-mode
+    correlators, Fano factors, bunching (formulas: qlatent.interop.compare)."""
+    from qlatent import latents
+    from qlatent.interop.compare import compare_samples, comparison_figure
+
+    if figure is not None and figure.suffix not in (".png", ".svg", ".pdf"):
+        raise ValueError(f"--figure must end in .png, .svg or .pdf, got {str(figure)!r}")
+    a, b = latents.load_bank(bank_a), latents.load_bank(bank_b)
+    stats = compare_samples(a.samples, b.samples)
+    if as_json:
+        typer.echo(json.dumps({"a": a.key, "b": b.key, **stats}, indent=2))
+    else:
+        la, lb = f"A: {a.kind} {a.key[:8]}", f"B: {b.kind} {b.key[:8]}"
+        table = Table(title=f"bank comparison over {stats['n_modes']} modes")
+        for col in ("statistic", la, lb, "difference"):
+            table.add_column(escape(col), justify="left" if col == "statistic" else "right")
+
+        def hist(values):
+            return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+        def num(v):
+            return "-" if v is None else f"{v:.4f}"
+
+        ha, hb = stats["count_histogram"]["a"], stats["count_histogram"]["b"]
+        ta, tb = stats["total_histogram"]["a"], stats["total_histogram"]["b"]
+        fa, fb = stats["fano"]["a"], stats["fano"]["b"]
+        ba, bb = stats["bunching"]["a"], stats["bunching"]["b"]
+        rows = [
+            ("samples", str(stats["n_samples"]["a"]), str(stats["n_samples"]["b"]), ""),
+            ("count histogram P(s_j = c)", hist(ha), hist(hb),
+             f"TVD {0.5 * sum(abs(x - y) for x, y in zip(ha, hb, strict=True)):.4f}"),
+            ("total photons P(n)", hist(ta), hist(tb),
+             f"TVD {0.5 * sum(abs(x - y) for x, y in zip(ta, tb, strict=True)):.4f}"),
+            ("mode-marginal TVD (mean / max)", "", "",
+             f"{stats['marginal_tvd_mean']:.4f} / {stats['marginal_tvd_max']:.4f}"),
+            ("mean occupancy: max |difference|", "", "", f"{stats['max_mean_difference']:.4f}"),
+            ("two-mode correlators: max |difference|", "", "",
+             f"{stats['max_correlator_difference']:.4f}"),
+            ("Fano factor (mean over modes)", num(fa), num(fb),
+             num(None if fa is None or fb is None else fb - fa)),
+            ("bunching P(max count >= 2)", num(ba), num(bb), num(bb - ba)),
+        ]
+        for row in rows:
+            table.add_row(*(escape(c) for c in row))
+        _console().print(table)
+    if figure is not None:
+        comparison_figure(stats, figure, labels=(f"{a.kind} {a.key[:8]}",
+                                                 f"{b.kind} {b.key[:8]}"))
+        typer.echo(f"figure: {figure}", err=as_json)
