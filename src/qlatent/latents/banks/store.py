@@ -164,28 +164,35 @@ def _human(n_bytes: float) -> str:
     return f"{n_bytes:.3g} PB"  # pragma: no cover - the loop returns
 
 
-def check_bank_size(n_samples: int, n_modes: int, itemsize: int = 1) -> int:
+def check_bank_size(n_samples: int, n_modes: int, itemsize: int = 1, *,
+                    source: str | None = None) -> int:
     """Refuse a bank whose rows would not fit in memory, before anything is allocated.
 
     The rows take ``n_samples x n_modes x itemsize`` bytes (uint8: 1, uint16: 2); a bank is
-    refused when that exceeds :data:`MAX_BANK_BYTES` or the memory available now.
+    refused when that exceeds :data:`MAX_BANK_BYTES` or the memory available now. Every bank
+    passes this guard: simulated ones before sampling, imported ones before their rows are read
+    or decompressed (``source`` names the file).
 
     Returns:
         The estimated size in bytes.
 
     Raises:
-        ValueError: naming ``n_samples``, the estimate and the limit it exceeds.
+        ValueError: naming ``n_samples`` (or ``source``), the estimate and the limit it exceeds.
     """
     size = int(n_samples) * int(n_modes) * int(itemsize)
     available = _available_memory()
     limit, what = MAX_BANK_BYTES, f"the cap of {_human(MAX_BANK_BYTES)} per bank"
     if available is not None and available < limit:
         limit, what = available, f"the {_human(available)} of memory available"
-    if size > limit:
-        raise ValueError(f"n_samples must give a bank that fits in memory: {n_samples:,} rows x "
-                         f"{n_modes} modes x {itemsize} byte(s) = {_human(size)}, more than "
-                         f"{what}; got n_samples={n_samples}")
-    return size
+    if size <= limit:
+        return size
+    figure = (f"{n_samples:,} rows x {n_modes} modes x {itemsize} byte(s) = {_human(size)}, "
+              f"more than {what}")
+    if source is not None:
+        raise ValueError(f"{source}: {figure.replace(' rows ', ' shots ', 1)}; refused before "
+                         "reading the rows (a bank must fit in memory)")
+    raise ValueError(f"n_samples must give a bank that fits in memory: {figure}; got "
+                     f"n_samples={n_samples}")
 
 
 # ----------------------------------------------------------------------------- storage
@@ -266,7 +273,8 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
             "format": "qlatent-bank", "format_version": FORMAT_VERSION,
             "n_samples": int(rows.shape[0]), "n_modes": int(rows.shape[1]),
             "dtype": rows.dtype.name, "checksums": checksums,
-            "statistics": column_statistics(rows),
+            # float64 blocks of 512 KB, whatever the width (the default is 65,536 rows)
+            "statistics": column_statistics(rows, chunk_rows=max(1, (1 << 16) // rows.shape[1])),
         })
         meta.setdefault("created", _now())
         meta.setdefault("versions", versions())
