@@ -8,7 +8,8 @@ Reproducibility and resume: the rows are generated in blocks of ``block_size`` s
 uses its own ``SeedSequence(seed).spawn(...)`` child, so the bank does not depend on
 ``chunk_size`` (how many blocks are written per file and progress step) nor on ``n_jobs``.
 Finished chunks are kept in ``<key>.partial/``, each written atomically beside a
-``.sha256`` file of its bytes; an interrupted build resumes from them and gives a bank
+``.sha256`` file binding its bytes to the build's key (:func:`chunk_checksum`); an
+interrupted build resumes from them and gives a bank
 bit-identical to an uninterrupted one. A chunk without its checksum, with a wrong one, of the
 wrong shape or with a row whose photon number the noise model cannot produce is not used: a
 line on stderr says so and its blocks are generated again. One builder at a time works on a
@@ -122,23 +123,30 @@ def _checksum_path(chunk: Path) -> Path:
     return chunk.with_name(chunk.name + ".sha256")
 
 
-def _write_chunk(path: Path, rows: np.ndarray, attempts: int) -> None:
+def chunk_checksum(key: str, chunk: Path) -> str:
+    """The checksum of a chunk file of the build of ``key``: a digest of the key, the chunk's
+    name (its blocks) and the SHA-256 of its bytes, so a chunk of another build, of other
+    blocks, or any file beside its plain SHA-256 does not pass."""
+    return digest("qlatent-bank-chunk", key, chunk.name, file_digest(chunk))
+
+
+def _write_chunk(path: Path, rows: np.ndarray, attempts: int, key: str) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez(handle, rows=rows, attempts=np.int64(attempts))
 
     atomic_write(path, write)
-    atomic_write_text(_checksum_path(path), file_digest(path) + "\n")
+    atomic_write_text(_checksum_path(path), chunk_checksum(key, path) + "\n")
 
 
-def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_photons: int
-                   ) -> tuple[str | None, np.ndarray | None, int]:
+def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_photons: int,
+                   key: str) -> tuple[str | None, np.ndarray | None, int]:
     """Why a chunk file cannot be used (None if it can), its rows and attempts."""
     checksum = _checksum_path(path)
     if not checksum.is_file():
         return "has no checksum file", None, 0
-    if file_digest(path) != checksum.read_text().strip():
-        return "does not match its SHA-256", None, 0
+    if chunk_checksum(key, path) != checksum.read_text().strip():
+        return "does not match its checksum for this build (the key and its bytes)", None, 0
     try:
         with np.load(path, allow_pickle=False) as data:
             rows, attempts = data["rows"], int(data["attempts"])
@@ -153,7 +161,7 @@ def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_phot
 
 
 def _read_chunks(partial: Path, n_blocks: int, block_size: int, n_samples: int, n_modes: int,
-                 noise: NoiseModel, n_photons: int
+                 noise: NoiseModel, n_photons: int, key: str
                  ) -> dict[int, tuple[np.ndarray, int, int]]:
     """Usable chunks of an interrupted build: first block -> (rows, attempts, stop block).
 
@@ -172,7 +180,7 @@ def _read_chunks(partial: Path, n_blocks: int, block_size: int, n_samples: int, 
             why, rows, attempts = "covers blocks this build does not have", None, 0
         else:
             shape = (min(stop * block_size, n_samples) - first * block_size, n_modes)
-            why, rows, attempts = _chunk_problem(path, shape, noise, n_photons)
+            why, rows, attempts = _chunk_problem(path, shape, noise, n_photons, key)
         if why is None and rows is not None:
             found[first] = (rows, attempts, stop)
             continue
@@ -215,7 +223,8 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
     block_seeds = np.random.SeedSequence(seed).spawn(3)[1].spawn(n_blocks)
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
-    done = _read_chunks(partial, n_blocks, block_size, n_samples, n_modes, noise, n_photons)
+    done = _read_chunks(partial, n_blocks, block_size, n_samples, n_modes, noise, n_photons,
+                        metadata["key"])
     rows = np.zeros((n_samples, n_modes), dtype=dtype)
     covered = np.zeros(n_blocks, dtype=bool)
     attempts = 0
@@ -256,7 +265,7 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
             rows[lo:lo + chunk_rows.shape[0]] = chunk_rows
             attempts += chunk_attempts
             _write_chunk(partial / f"blocks-{first:06d}-{stop:06d}.npz", chunk_rows,
-                         chunk_attempts)
+                         chunk_attempts, metadata["key"])
             bar.advance(task, chunk_rows.shape[0])
             i += stop - first
     meta = dict(metadata)
@@ -334,11 +343,11 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
                 "block_size": block_size, "sampler_version": SAMPLER_VERSION}
     folder = banks_root() / key[:32]
     if is_finished(folder):
-        source = load_folder(folder)
+        source = load_folder(folder, key)
     else:
         with build_lock(folder.name):
             if is_finished(folder):  # built by another process while this one waited
-                source = load_folder(folder)
+                source = load_folder(folder, key)
             else:
                 partial = folder.with_name(folder.name + ".partial")
                 try:

@@ -449,7 +449,7 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
     key = digest("qlatent-bank-hardware", source_sha, min_photons, array_name, SAMPLER_VERSION)
     folder = banks_root() / key[:32]
     if is_finished(folder):
-        return load_folder(folder)
+        return load_folder(folder, key)
     meta = {"key": key, "kind": "hardware", "circuit": None, "seed": None,
             "n_photons": None, "noise": {"min_photons": min_photons},
             "source": {"file": str(path.resolve()), "sha256": source_sha, "format": suffix[1:],

@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -255,12 +256,14 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
     returned, never overwritten.
     """
     if is_finished(folder):
-        return load_folder(folder)
+        return load_folder(folder, metadata["key"])
     root = folder.parent
     for stale in root.glob(f".{folder.name}.*.tmp"):  # left by a publisher that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the published bank is readable like the cache
+    # mkdir, not mkdtemp (always 0700): the bank gets the permissions of any folder the user
+    # makes (0777 less the umask), readable like the rest of the cache or private under 077.
+    tmp = root / f".{folder.name}.{secrets.token_hex(8)}.tmp"
+    tmp.mkdir()
     try:
         _save_npy(tmp / "samples.npy", rows)
         checksums = {"samples.npy": file_digest(tmp / "samples.npy")}
@@ -290,7 +293,8 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
             os.rename(tmp, folder)
         except OSError as exc:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) and is_finished(folder):
-                return load_folder(folder)  # another publisher won the race: use its bank
+                # another publisher won the race: use its bank
+                return load_folder(folder, metadata["key"])
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -363,8 +367,13 @@ def _check_statistics(rows: np.ndarray, meta: dict[str, Any], meta_path: Path) -
                             f"{float(want[j])!r}")
 
 
-def load_folder(folder: Path) -> Bank:
-    """Load the bank in ``folder`` and verify everything (see the module docstring)."""
+def load_folder(folder: Path, key: str | None = None) -> Bank:
+    """Load the bank in ``folder`` and verify everything (see the module docstring).
+
+    ``key``: the key of the request being served (a cache hit): the bank's stored key must be
+    it. Without one, a folder of the cache must hold the bank its name (``key[:32]``) names. A
+    bank moved, swapped or renamed is refused, never served for another request.
+    """
     if folder.is_file() and folder.name == "meta.json":
         folder = folder.parent
     meta_path = folder / "meta.json"
@@ -381,6 +390,16 @@ def load_folder(folder: Path) -> Bank:
     if missing:
         raise BankError(f"bank metadata {meta_path} is corrupted: it has no "
                         f"{', '.join(missing)}")
+    stored = str(meta["key"])
+    if key is not None and stored != key:
+        raise BankError(f"bank {folder} holds bank {stored[:16]}... ({meta['kind']}), not the "
+                        f"requested {key[:16]}...: bank folders were swapped or renamed; delete "
+                        "the folder and rebuild")
+    if (key is None and folder.parent.resolve() == banks_root().resolve()
+            and folder.name != stored[:32]):
+        raise BankError(f"bank {folder} holds bank {stored[:16]}... ({meta['kind']}), but its "
+                        f"folder in the cache names {folder.name[:16]}...: bank folders were "
+                        "swapped or renamed; delete the folder and rebuild")
     checksums = meta.get("checksums")
     if not isinstance(checksums, dict) or "samples.npy" not in checksums:
         raise BankError(f"bank metadata {meta_path} is corrupted: it has no SHA-256 entry for "
