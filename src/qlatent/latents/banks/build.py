@@ -33,7 +33,7 @@ import numpy as np
 from qlatent._io import atomic_write, atomic_write_text, digest, file_digest, notice
 from qlatent._progress import progress_bar
 from qlatent._random import as_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_choice, check_cost, check_int
 from qlatent.latents.banks.store import (
     BANK_KINDS,
     DERIVED_KINDS,
@@ -105,15 +105,19 @@ def noise_model(kind: str, noise: Any) -> NoiseModel:
 
 
 def _sample_block(kind: str, U: np.ndarray, input_state: np.ndarray, noise: NoiseModel,
-                  n: int, seed: np.random.SeedSequence, n_jobs: int) -> tuple[np.ndarray, int]:
+                  n: int, seed: np.random.SeedSequence, n_jobs: int,
+                  max_operations: float | None = None) -> tuple[np.ndarray, int]:
     """One seeding block: ``(int64[n, m] counts, attempted shots)``."""
     from qlatent import photonics
     from qlatent.photonics.noise import noisy_sample
 
     rng = np.random.default_rng(seed)
     if not noise.deviations(IDEAL_NOISE[kind]):
-        sampler = photonics.boson_sample if kind == "quantum" else photonics.distinguishable_sample
-        return sampler(U, input_state, n, rng=rng, n_jobs=n_jobs), n
+        if kind == "photonic":
+            return photonics.distinguishable_sample(U, input_state, n, rng=rng, n_jobs=n_jobs), n
+        limit = photonics.SAMPLE_MAX_OPERATIONS if max_operations is None else max_operations
+        return photonics.boson_sample(U, input_state, n, rng=rng, n_jobs=n_jobs,
+                                      max_operations=limit), n
     rows, acceptance = noisy_sample(U, input_state, n, rng, n_jobs=n_jobs,
                                     return_acceptance=True, **noise.as_dict())
     return rows, (round(n / acceptance) if acceptance > 0 else n)
@@ -214,7 +218,8 @@ def unfinished_builds() -> list[dict[str, Any]]:
 
 def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: NoiseModel,
                      n_samples: int, seed: int, *, block_size: int, chunk_size: int, n_jobs: int,
-                     progress: bool, folder: Path, metadata: dict[str, Any]) -> Bank:
+                     progress: bool, folder: Path, metadata: dict[str, Any],
+                     max_operations: float | None = None) -> Bank:
     """Build (resuming from ``<folder>.partial``) and publish; the caller holds the lock."""
     n_modes = U.shape[0]
     n_photons = int(input_state.sum())
@@ -254,7 +259,7 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
             for b in range(first, stop):
                 n = min((b + 1) * block_size, n_samples) - b * block_size
                 block, tried = _sample_block(kind, U, input_state, noise, n, block_seeds[b],
-                                             n_jobs)
+                                             n_jobs, max_operations)
                 parts.append(block.astype(dtype))
                 chunk_attempts += tried
             chunk_rows = np.concatenate(parts, axis=0)
@@ -278,7 +283,8 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
 def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, seed: int, *,
                n_modes: int | None = None, input_state: Any = None, noise: Any = None,
                n_jobs: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE,
-               block_size: int = DEFAULT_BLOCK_SIZE, progress: bool = True) -> Bank:
+               block_size: int = DEFAULT_BLOCK_SIZE, progress: bool = True,
+               max_operations: float | None = None) -> Bank:
     """Build (or load from the cache) a bank of photon-count samples.
 
     Args:
@@ -302,6 +308,10 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
             rounded to whole blocks).
         block_size: samples per seeding block (changes the rows; part of the key).
         progress: show a rich progress bar on stderr.
+        max_operations: the most multiply-adds the sampling of a ``quantum`` bank may cost
+            (:func:`qlatent.photonics.sampling_cost` of the whole bank; default
+            ``photonics.SAMPLE_MAX_OPERATIONS``); a larger request is refused before anything
+            is drawn or written.
 
     Returns:
         The verified :class:`Bank` (a cache hit if the same request was built before; a
@@ -332,6 +342,14 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
         t = t.astype(np.int64)
     n_total = int(t.sum())
     check_feasible(n_total, m, model)
+    limit = photonics.SAMPLE_MAX_OPERATIONS if max_operations is None else float(max_operations)
+    if source_kind == "quantum" and n_total > 0:
+        method = ("table" if np.any(t > 1)
+                  or photonics.fock_space_size(m, n_total) <= photonics.TABLE_MAX_STATES
+                  else "clifford")
+        check_cost(f"a quantum bank of {n_samples:,} samples of {n_total} photons in {m} modes",
+                   photonics.sampling_cost(m, n_total, n_samples, method), limit,
+                   unit="multiply-adds", knob="max_operations")
     check_bank_size(n_samples, m, compact_dtype(model.count_bounds(n_total, m)[2]).itemsize)
     request = {"kind": source_kind, "input_state": t.tolist(), "noise": model.as_dict(),
                "seed": seed, "n_samples": n_samples, "block_size": block_size,
@@ -354,7 +372,7 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
                     source = _build_simulated(source_kind, U, t, model, n_samples, seed,
                                               block_size=block_size, chunk_size=chunk_size,
                                               n_jobs=n_jobs, progress=progress, folder=folder,
-                                              metadata=metadata)
+                                              metadata=metadata, max_operations=limit)
                 except BaseException:
                     with contextlib.suppress(OSError):
                         partial.rmdir()  # only if no chunk was finished: no empty litter
