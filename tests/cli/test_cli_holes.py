@@ -119,3 +119,36 @@ def test_swapped_bank_folders_are_refused_not_served(tmp_path):
             f"the requested {keys['quantum'][:16]}..." in _one_line(done.stderr)), done.stderr
     rows = np.load(folders["quantum"] / "samples.npy")
     assert rows.shape == (1000, 6)  # nothing was rewritten
+
+
+@pytest.mark.chem
+@pytest.mark.slow  # ChemNet in three runs of the installed command: ~1 min on a loaded machine
+def test_a_tampered_fcd_cache_entry_is_not_used_by_evaluate(tmp_path):
+    """F6: the attack scaled the cached reference statistics and the FCD went 1.71 -> 52.18."""
+    pytest.importorskip("fcd")
+    smiles = ["CCO", "CC(=O)O", "c1ccccc1", "CCN", "C1CC1", "OC1CCOC1", "N#CC#N", "CC(C)C"]
+    reference = ["O=C1CCC1", "CC#CC", "C1=CNC=C1", "FC(F)F", "CCOC", "NCC(N)=O", "c1ccncc1",
+                 "CCCO", "CCO", "CCN"]
+    (tmp_path / "mols.smi").write_text("\n".join(smiles) + "\n")
+    (tmp_path / "ref.smi").write_text("\n".join(reference) + "\n")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "QLATENT_CACHE": str(cache)}
+
+    def evaluate():
+        out = tmp_path / "m.json"
+        done = subprocess.run([qlatent_executable(), "evaluate", tmp_path / "mols.smi",
+                               "--reference", tmp_path / "ref.smi", "--json", out],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return json.loads(out.read_text())["metrics"]["fcd"], done.stderr
+
+    clean, _ = evaluate()
+    (entry,) = (cache / "fcd").glob("reference-*.npz")
+    with np.load(entry) as f:
+        arrays = dict(f)
+    arrays["outer"] = arrays["outer"] * 30
+    with open(entry, "wb") as handle:
+        np.savez(handle, **arrays)
+    again, err = evaluate()
+    assert again == pytest.approx(clean, rel=1e-9)
+    assert f"the FCD cache entry {entry} does not match its checksum" in _one_line(err)

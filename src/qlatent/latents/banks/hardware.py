@@ -4,7 +4,15 @@ Formats: delimited text (``.csv``, ``.tsv``, ``.txt``: comma, semicolon, tab or 
 counts, detected from the first line; optional UTF-8 byte-order mark, optional header line of
 column names, ``#`` comments), ``.npy`` and ``.npz``. Every error names the file, and the row
 (1-based; for text, the line number) and column where it can. Counts must be non-negative
-integers of at most 65535 (what a uint16 bank holds).
+integers of at most 65535 (what a uint16 bank holds), written in ASCII digits (``int`` would
+also read ``1_0``, ``+1`` and other scripts' digits).
+
+Memory: the bank and one chunk, never the whole file. Text is read line by line, an NPY is
+memory-mapped and an NPZ member decompressed as it is read, in two passes: the first checks
+every row and counts what the post-selection keeps, the second fills the bank, allocated once
+in its final dtype. The size passes the memory guard of bank building
+(:func:`~qlatent.latents.banks.store.check_bank_size`) from the array's header, before any data
+is read or decompressed (a zip bomb is refused from its header), and again as text rows come.
 
 Notation: N shots, m modes; a row is a count vector s (int[m]).
 """
@@ -421,7 +429,8 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
         post-selection.
 
     Raises:
-        ValueError: naming the file (and the row and column) for every problem.
+        ValueError: naming the file (and the row and column) for every problem; for a bank
+            that would not fit in memory, with its size and the limit (before reading it).
     """
     import json
 
