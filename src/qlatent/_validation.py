@@ -25,6 +25,35 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
     return value
 
 
+def check_cost(what: str, cost: float, limit: float, *, unit: str, knob: str) -> None:
+    """Refuse work whose estimated cost exceeds its limit, before any of it is done.
+
+    Args:
+        what: the work, e.g. ``"the permanent of a 40 x 40 matrix"``.
+        cost: its estimate, in ``unit``.
+        limit: the most accepted (the value of keyword argument ``knob``).
+        unit: e.g. ``"multiply-adds"`` or ``"bytes"``.
+        knob: the keyword argument that raises the limit, named in the message.
+
+    Raises:
+        ValueError: one line with the estimate, the limit and how to raise it.
+    """
+    if cost > limit:
+        raise ValueError(f"{what} would cost ~{cost:.3g} {unit}, more than {knob}={limit:.3g}; "
+                         f"pass a larger {knob} to run it anyway")
+
+
+def check_batch_memory(batch: Any, bytes_per_row: float, max_bytes: float, *,
+                       what: str = "log_prob") -> None:
+    """Refuse a batch whose working memory (rows x ``bytes_per_row``) exceeds ``max_bytes``,
+    from its shape alone (before any copy or check of its values)."""
+    shape = getattr(batch, "shape", None)
+    rows = int(shape[0]) if shape is not None and len(shape) > 0 else (
+        len(batch) if hasattr(batch, "__len__") else 0)
+    check_cost(f"{what} of {rows:,} rows", rows * float(bytes_per_row), max_bytes,
+               unit="bytes", knob="max_bytes")
+
+
 def check_float(name: str, value: Any, *, minimum: float | None = None,
                 maximum: float | None = None) -> float:
     """Return ``value`` as a finite ``float`` in [minimum, maximum]."""

@@ -167,8 +167,8 @@ def test_planted_zero_chunks_are_refused_and_regenerated(tmp_path, monkeypatch, 
     _zeros_chunk(partial / "blocks-000004-000006.npz", 200)
     # 2. one with a checksum file that matches it (only the photon numbers can tell);
     _zeros_chunk(partial / "blocks-000006-000008.npz", 200)
-    (partial / "blocks-000006-000008.npz.sha256").write_text(
-        file_digest(partial / "blocks-000006-000008.npz"))
+    (partial / "blocks-000006-000008.npz.sha256").write_text(bank_build.chunk_checksum(
+        clean.key, partial / "blocks-000006-000008.npz"))
     # 3. a real chunk overwritten by zeros, its checksum file left as it was.
     _zeros_chunk(partial / "blocks-000002-000004.npz", 200)
     capfd.readouterr()
@@ -182,7 +182,7 @@ def test_planted_zero_chunks_are_refused_and_regenerated(tmp_path, monkeypatch, 
         in err
     assert ("chunk blocks-000006-000008.npz chunk row 1 (1-based) has 0 photons, expected "
             "exactly 3; generating its blocks again") in err
-    assert "chunk blocks-000002-000004.npz does not match its SHA-256" in err
+    assert "chunk blocks-000002-000004.npz does not match its checksum for this build" in err
     assert len(err.strip().splitlines()) == 3
     assert len(calls) == 8  # only the first chunk (2 blocks) was kept
     np.testing.assert_array_equal(resumed.samples, clean.samples)
@@ -371,3 +371,42 @@ def test_a_build_that_fails_before_its_first_chunk_leaves_no_partial_folder(monk
         latents.build_bank("quantum", "haar", 3, 100, seed=1, **KW)
     assert [p.name for p in bank_build.banks_root().iterdir()] == [".locks"]
     assert latents.banks.unfinished_builds() == []
+
+
+def test_a_planted_chunk_with_a_plain_checksum_is_not_merged(tmp_path, monkeypatch, capfd):
+    """Issue 23 F5: rows that a build could produce (another seed's) planted as a chunk beside
+    the SHA-256 of their file: the checksum must be bound to the build's key, so it is not."""
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "clean"))
+    clean = latents.build_bank("quantum", "haar", **ARGS, **KW)
+    other = latents.build_bank("quantum", "haar", **{**ARGS, "seed": 9}, **KW)
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "planted"))
+    partial = _interrupted_build(monkeypatch, 4, **ARGS)
+    planted = partial / "blocks-000004-000006.npz"
+    with open(planted, "wb") as handle:
+        np.savez(handle, rows=other.samples[400:600], attempts=np.int64(200))
+    (partial / "blocks-000004-000006.npz.sha256").write_text(file_digest(planted) + "\n")
+    capfd.readouterr()
+    resumed = latents.build_bank("quantum", "haar", **ARGS, **KW)
+    assert ("chunk blocks-000004-000006.npz does not match its checksum for this build"
+            in capfd.readouterr().err)
+    np.testing.assert_array_equal(resumed.samples, clean.samples)
+
+
+def test_a_cache_hit_checks_the_stored_key(tmp_path):
+    """Issue 23 F5: two bank folders swapped: the request for one gets a refusal, never the
+    other's rows."""
+    quantum = latents.build_bank("quantum", "haar", **ARGS, **KW)
+    photonic = latents.build_bank("photonic", "haar", **ARGS, **KW)
+    aside = quantum.path.with_name("aside")
+    os.rename(quantum.path, aside)
+    os.rename(photonic.path, quantum.path)
+    os.rename(aside, photonic.path)
+    with pytest.raises(BankError, match=rf"^bank {quantum.path} holds bank "
+                                        rf"{photonic.key[:16]}\.\.\. \(photonic\), not the "
+                                        rf"requested {quantum.key[:16]}\.\.\."):
+        latents.build_bank("quantum", "haar", **ARGS, **KW)
+    with pytest.raises(BankError, match=rf"holds bank {quantum.key[:16]}\.\.\. \(quantum\)"):
+        latents.get("photonic", dim=6, seed=8, n_photons=3, n_samples=1000, block_size=100)
+    with pytest.raises(BankError, match=rf"holds bank {photonic.key[:16]}\.\.\. \(photonic\), "
+                                        "but its folder in the cache names"):
+        latents.derive_bank("shuffled", quantum.path, 0)

@@ -30,12 +30,23 @@ from torch import nn
 from torch.nn import functional as F
 
 from qlatent._random import as_seed_sequence, torch_generator
-from qlatent._validation import check_bits_tensor, check_choice, check_int
+from qlatent._validation import (
+    check_batch_memory,
+    check_bits_tensor,
+    check_choice,
+    check_cost,
+    check_int,
+)
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
 
 #: output_distribution (and MADE's exact normalisation) enumerate the 2^n strings up to this n.
 BITS_EXACT_MAX = 16
+#: A made latent whose weights and masks would take more bytes than this is refused unless
+#: given a larger ``max_bytes`` (16 bytes per weight: float64 weight and mask).
+MADE_MAX_BYTES = float(2**30)
+#: ``log_prob`` refuses a batch whose working memory would exceed this (``max_bytes``).
+LOG_PROB_MAX_BYTES = float(2**32)
 #: MADE's default hidden layer widths.
 MADE_HIDDEN_SIZES: tuple[int, ...] = (64,)
 
@@ -61,17 +72,24 @@ class _BitLatent(TrainableLatent):
         """2^n: the size of the sample space (``fit_distribution`` reads it)."""
         return 2**self.dim
 
-    def log_prob(self, bits: Any) -> torch.Tensor:
+    def log_prob(self, bits: Any, *, max_bytes: float = LOG_PROB_MAX_BYTES) -> torch.Tensor:
         """Exact log P_θ(x) of raw bit strings: float64 Tensor[B], differentiable in θ.
 
         Args:
             bits (0/1 tensor or array [B, dim]).
+            max_bytes: the most working memory accepted (``_row_bytes`` per row: the float64
+                copy and the network's activations); a larger batch is refused before any copy.
         """
+        check_batch_memory(bits, self._row_bytes(), max_bytes)
         bits = check_bits_tensor("bits", bits, width=self.dim)
         return self._log_prob(bits.to(device=self.device, dtype=torch.float64))
 
     def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _row_bytes(self) -> float:
+        """Working memory of ``log_prob`` per row: float64 copies of the row (3 dim values)."""
+        return 24.0 * self.dim
 
     def output_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(states int64[2^n, n], probs float64[2^n]) under the current θ (n <= BITS_EXACT_MAX),
@@ -209,12 +227,15 @@ class MADELatent(_BitLatent):
         normalize: "center" (default), "standardize" or "none"; the first two need the exact
             marginals, so dim <= ``BITS_EXACT_MAX`` (use "none" beyond).
         seed: the initial weights (int, SeedSequence, numpy Generator or None for OS entropy).
+        max_bytes: the most memory the weights and masks may take (16 bytes per weight;
+            default ``MADE_MAX_BYTES``, 1 GiB); a larger network is refused before allocating.
     """
 
     def __init__(self, dim: int, *, hidden_sizes: Any = MADE_HIDDEN_SIZES,
-                 normalize: str = "center", seed: Any = None) -> None:
+                 normalize: str = "center", seed: Any = None,
+                 max_bytes: float = MADE_MAX_BYTES) -> None:
         dim, hidden_sizes, normalize = check_made_parameters(
-            dim=dim, hidden_sizes=hidden_sizes, normalize=normalize)
+            dim=dim, hidden_sizes=hidden_sizes, normalize=normalize, max_bytes=max_bytes)
         super().__init__(dim, normalize)
         self.hidden_sizes = hidden_sizes
         sizes = (dim, *hidden_sizes, dim)
@@ -237,6 +258,9 @@ class MADELatent(_BitLatent):
             h = torch.relu(layer(h))
         return self.layers[-1](h)
 
+    def _row_bytes(self) -> float:
+        return 8.0 * (3 * self.dim + 2 * sum(self.hidden_sizes))
+
     def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(1)
 
@@ -257,12 +281,14 @@ class MADELatent(_BitLatent):
 
 
 def check_made_parameters(*, dim: Any, hidden_sizes: Any = MADE_HIDDEN_SIZES,
-                          normalize: Any = "center") -> tuple[int, tuple[int, ...], str]:
+                          normalize: Any = "center", max_bytes: float = MADE_MAX_BYTES
+                          ) -> tuple[int, tuple[int, ...], str]:
     """Check a ``made`` request cheaply (used by ``MADELatent`` and ``latents.validate``).
 
     Raises:
         ValueError: dim < 2, an empty or non-positive hidden size, an unknown normalize, or an
-            exact normalisation asked beyond ``BITS_EXACT_MAX`` bits.
+            exact normalisation asked beyond ``BITS_EXACT_MAX`` bits, weights above
+            ``max_bytes``.
     """
     dim = check_int("dim", dim, minimum=2)
     if isinstance(hidden_sizes, (int, np.integer)):
@@ -270,6 +296,10 @@ def check_made_parameters(*, dim: Any, hidden_sizes: Any = MADE_HIDDEN_SIZES,
     if not isinstance(hidden_sizes, (tuple, list)) or not hidden_sizes:
         raise ValueError(f"hidden_sizes must be one or more layer widths, got {hidden_sizes!r}")
     hidden_sizes = tuple(check_int("hidden_sizes[i]", h, minimum=1) for h in hidden_sizes)
+    sizes = (dim, *hidden_sizes, dim)
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    check_cost(f"a made latent of dim={dim}, hidden_sizes={hidden_sizes} ({weights:,} weights)",
+               16.0 * weights, max_bytes, unit="bytes", knob="max_bytes")
     check_choice("normalize", normalize, NORMALIZATIONS)
     if normalize != "none" and dim > BITS_EXACT_MAX:
         raise ValueError(f"normalize={normalize!r} needs the exact marginals of a made latent "

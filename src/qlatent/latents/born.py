@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from qlatent import photonics
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_batch_memory, check_choice, check_cost, check_int
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import optics
@@ -41,10 +41,16 @@ BORN_CIRCUITS: dict[str, tuple[int, ...] | None] = {"mesh": None, "1-1": (1, 1),
 #: states (recomputed whenever θ changes), else from Clifford & Clifford's algorithm; the choice
 #: depends only on (m, n).
 BORN_TABLE_MAX_STATES = 20_000
+#: A born latent whose circuit would take more bytes than this is refused unless given a larger
+#: ``max_bytes``: m^2 float64 angles and an m x m complex128 unitary, 24 m^2 bytes (dim 6,688).
+BORN_MAX_BYTES = float(2**30)
+#: ``log_prob`` refuses a batch whose working memory would exceed this (``max_bytes``).
+LOG_PROB_MAX_BYTES = float(2**32)
 
 
 def check_born_parameters(*, dim: Any, kind: Any = "quantum", circuit: Any = "mesh",
-                          n_photons: Any = None, normalize: Any = "center") -> tuple:
+                          n_photons: Any = None, normalize: Any = "center",
+                          max_bytes: float = BORN_MAX_BYTES) -> tuple:
     """Check a ``born`` request cheaply (used by ``BornLatent`` and ``latents.validate``).
 
     Returns:
@@ -53,9 +59,11 @@ def check_born_parameters(*, dim: Any, kind: Any = "quantum", circuit: Any = "me
     Raises:
         ValueError: unknown kind/circuit/normalize (valid ones listed), a dimension the circuit
             cannot have (a loop of delay d needs dim > d; every circuit needs dim >= 2),
-            n_photons outside [1, dim].
+            n_photons outside [1, dim], a circuit above ``max_bytes`` (24 dim^2 bytes).
     """
     dim = check_int("dim", dim, minimum=1)
+    check_cost(f"a born latent of dim={dim} (an m x m circuit: m^2 angles and a complex "
+               "unitary)", 24.0 * dim * dim, max_bytes, unit="bytes", knob="max_bytes")
     check_choice("kind", kind, tuple(BORN_KINDS))
     if not isinstance(circuit, str):
         raise TypeError(f"circuit must be one of {', '.join(map(repr, BORN_CIRCUITS))} (a "
@@ -84,6 +92,8 @@ class BornLatent(TrainableLatent):
         normalize: "center" (default), "standardize" or "none" (see the module docstring).
         seed: initial angles (int, numpy Generator or None for OS entropy); the loop circuits
             start at ``photonics.circuit_unitary(circuit, dim, rng=seed)``.
+        max_bytes: the most memory the circuit may take (24 dim^2 bytes; default
+            ``BORN_MAX_BYTES``, 1 GiB); a larger dim is refused before anything is built.
 
     Attributes:
         interferometer: the ``qlatent.quantum.optics`` module holding the parameters.
@@ -91,10 +101,11 @@ class BornLatent(TrainableLatent):
     """
 
     def __init__(self, dim: int, *, kind: str = "quantum", circuit: str = "mesh",
-                 n_photons: int | None = None, normalize: str = "center", seed: Any = None
-                 ) -> None:
+                 n_photons: int | None = None, normalize: str = "center", seed: Any = None,
+                 max_bytes: float = BORN_MAX_BYTES) -> None:
         dim, kind, circuit, n_photons, normalize = check_born_parameters(
-            dim=dim, kind=kind, circuit=circuit, n_photons=n_photons, normalize=normalize)
+            dim=dim, kind=kind, circuit=circuit, n_photons=n_photons, normalize=normalize,
+            max_bytes=max_bytes)
         super().__init__(dim)
         self.kind, self.circuit, self.n_photons, self.normalize = kind, circuit, n_photons, \
             normalize
@@ -114,12 +125,15 @@ class BornLatent(TrainableLatent):
         self.interferometer.check_finite()
         return self.interferometer()
 
-    def log_prob(self, counts: Any) -> torch.Tensor:
+    def log_prob(self, counts: Any, *, max_bytes: float = LOG_PROB_MAX_BYTES) -> torch.Tensor:
         """Exact log P_θ(S) of raw count vectors (before normalisation): float64 Tensor[B].
 
         Args:
             counts (int Tensor or array [B, m]): rows summing to n_photons (else ValueError).
+            max_bytes: the most working memory accepted (about B (m + n^2) 16 bytes: the rows
+                and their n x n submatrices); a larger batch is refused before any copy.
         """
+        check_batch_memory(counts, 16.0 * (self.dim + self.n_photons**2), max_bytes)
         return optics.log_prob(self.unitary(), self.input_state, counts,
                         distinguishable=self.distinguishable)
 

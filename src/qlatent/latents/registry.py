@@ -58,12 +58,13 @@ from qlatent.latents.banks import build_bank, check_bank_size, default_seed, der
 from qlatent.latents.base import LatentDistribution
 from qlatent.latents.bits import (
     MADE_HIDDEN_SIZES,
+    MADE_MAX_BYTES,
     BernoulliFitLatent,
     MADELatent,
     check_made_parameters,
 )
 from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
-from qlatent.latents.born import BornLatent, check_born_parameters
+from qlatent.latents.born import BORN_MAX_BYTES, BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
@@ -175,14 +176,14 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
 def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
           circuit: str | None = None, n_photons: int | None = None, normalize: str = "center",
           n_qubits: int | None = None, layers: int | None = None, entangler: Any = None,
-          data: Any = None) -> BornLatent | QubitBornLatent:
+          data: Any = None, max_bytes: float = BORN_MAX_BYTES) -> BornLatent | QubitBornLatent:
     qubit = qubit_born_request(kind=kind, dim=dim, circuit=circuit, n_photons=n_photons,
                                n_qubits=n_qubits, layers=layers, entangler=entangler, data=data,
                                normalize=normalize)
     if qubit is not None:
         return QubitBornLatent(**qubit, seed=seed)
     return BornLatent(dim, kind=kind, circuit="mesh" if circuit is None else circuit,
-                      n_photons=n_photons, normalize=normalize, seed=seed)
+                      n_photons=n_photons, normalize=normalize, seed=seed, max_bytes=max_bytes)
 
 
 def _bernoulli_fit(*, dim: int, seed: Any = None,
@@ -191,8 +192,9 @@ def _bernoulli_fit(*, dim: int, seed: Any = None,
 
 
 def _made(*, dim: int, seed: Any = None, hidden_sizes: Any = MADE_HIDDEN_SIZES,
-          normalize: str = "center") -> MADELatent:
-    return MADELatent(dim, hidden_sizes=hidden_sizes, normalize=normalize, seed=seed)
+          normalize: str = "center", max_bytes: float = MADE_MAX_BYTES) -> MADELatent:
+    return MADELatent(dim, hidden_sizes=hidden_sizes, normalize=normalize, seed=seed,
+                      max_bytes=max_bytes)
 
 
 def _multinomial(*, dim: int, seed: Any = None, n_photons: int | None = None,
@@ -306,7 +308,8 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         return
     if name == "born":
         given = {k: v for k, v in params.items() if k != "seed"}
-        if qubit_born_request(**{"kind": "quantum", **given, "dim": dim}) is None:
+        photonic_only = {k: v for k, v in given.items() if k != "max_bytes"}
+        if qubit_born_request(**{"kind": "quantum", **photonic_only, "dim": dim}) is None:
             check_born_parameters(dim=dim, **given)
         return
     if name == "made":

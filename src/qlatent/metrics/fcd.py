@@ -12,7 +12,14 @@ Lower is better (0 for identical statistics). Tr((Σ_X Σ_Y)^{1/2}) is computed 
 Statistics follow torchmetrics' FID: sufficient statistics (count, sum, sum of outer products)
 accumulated in float64, so batched accumulation equals one-shot. Reference statistics of a
 SMILES list are computed once and cached under ``cache_dir("fcd")`` keyed by a digest of the
-list, the ChemNet weights and the format version, written atomically.
+list, the ChemNet weights and the format version, written atomically. Every cache entry has a
+``.sha256`` file beside it binding its bytes to its key; an entry without one, or that does
+not match it (a damaged or edited file), is announced on stderr and computed again, never used.
+
+QM9's reference (the training split of the qm9 task's defaults) ships with the package
+(``SHIPPED_REFERENCE``: ``.npz`` of count, mean and covariance, and a ``.json`` of the key and
+provenance): :func:`reference_statistics` returns it, verified, when the request's key is its
+key, so the first evaluation on a fresh machine does not run ChemNet over QM9.
 
 References: Preuer et al., "Fréchet ChemNet Distance", J. Chem. Inf. Model. 58, 1736 (2018),
 arXiv:1803.09518; the ``fcd`` package (ChemNet weights shipped in its wheel, padding 350).
@@ -28,18 +35,30 @@ from pathlib import Path
 
 import numpy as np
 
-from qlatent._io import atomic_write, atomic_write_json, cache_dir, digest, file_digest
+from qlatent._io import (
+    atomic_write,
+    atomic_write_json,
+    atomic_write_text,
+    cache_dir,
+    digest,
+    file_digest,
+    notice,
+)
 from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_int
 
 __all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics",
            "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
-           "heldout_fcd", "HIGHER_IS_BETTER"]
+           "heldout_fcd", "shipped_statistics", "write_shipped_reference", "HIGHER_IS_BETTER",
+           "SHIPPED_REFERENCE"]
 
 #: Direction of this module's metric, by its name in metrics.json (``qlatent.metrics.direction``).
 HIGHER_IS_BETTER = {"fcd": False}
 FORMAT_VERSION = 1
 _PAD_LENGTH = 350  # the fcd package's default; other lengths change the scores
+#: The shipped reference statistics, without suffix: ``.npz`` (count, mean, covariance) and
+#: ``.json`` (key, SHA-256 of the ``.npz``, provenance).
+SHIPPED_REFERENCE = Path(__file__).parent / "data" / "qm9_chemnet_reference"
 
 
 @dataclass(frozen=True)
@@ -174,49 +193,124 @@ def chemnet_activations(smiles: Sequence[str], *, batch_size: int = 1000,
 
 
 def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000,
-                         device: str = "cpu") -> Statistics:
+                         device: str = "cpu", progress: bool = True) -> Statistics:
     """ChemNet statistics of ``smiles``, computed once and cached (keyed by the list's digest).
 
-    The distinct molecules are processed in chunks whose statistics are cached as they finish
-    (atomically), so an interrupted computation (the QM9 training set takes ChemNet minutes)
-    resumes where it stopped; the chunk files are removed once the total is written.
-    ``device``: where ChemNet runs if they must be computed (the cache is the same whichever).
+    The shipped QM9 reference (:func:`shipped_statistics`) is returned when its key is the
+    request's. Otherwise the distinct molecules are processed in chunks whose statistics are
+    cached as they finish (atomically, verified like the total), so an interrupted computation
+    (the QM9 training set takes ChemNet minutes) resumes where it stopped; the chunk files are
+    removed once the total is written. ``device``: where ChemNet runs if they must be computed
+    (the cache is the same whichever). ``progress``: report the chunks on stderr when there is
+    more than one (a transient bar on a terminal, a plain line per chunk otherwise).
     """
     chunk = check_int("chunk", chunk, minimum=1)
     smiles = list(smiles)
-    key = digest("fcd-reference", FORMAT_VERSION, _chemnet_digest(), _PAD_LENGTH, smiles)
+    key = reference_key(smiles)
+    shipped = shipped_statistics(key)
+    if shipped is not None:
+        return shipped
     path = cache_dir("fcd") / f"reference-{key[:24]}.npz"
-    if path.is_file():
-        try:
-            return _load_statistics(path)
-        except (OSError, KeyError, ValueError):
-            pass  # a damaged entry is recomputed
+    cached = _load_verified(path, key)
+    if cached is not None:
+        return cached
     distinct, counts = _distinct(smiles)
     parts = cache_dir("fcd", f"reference-{key[:24]}.parts")
+    starts = range(0, len(distinct), chunk)
     total = None
-    for k, start in enumerate(range(0, len(distinct), chunk)):
-        part = parts / f"chunk-{k:05d}-{chunk}.npz"
-        stats = None
-        if part.is_file():
-            try:
-                stats = _load_statistics(part)
-            except (OSError, KeyError, ValueError):
-                stats = None
-        if stats is None:
-            stats = _weighted(distinct[start:start + chunk], counts[start:start + chunk],
-                              device)
-            _save_statistics(part, stats)
-        total = stats if total is None else total + stats
-    _save_statistics(path, total)
-    for part in parts.glob("chunk-*.npz"):
+    with _ChunkProgress(len(starts), len(distinct), enabled=progress) as report:
+        for k, start in enumerate(starts):
+            part = parts / f"chunk-{k:05d}-{chunk}.npz"
+            stats = _load_verified(part, key)
+            if stats is None:
+                stats = _weighted(distinct[start:start + chunk], counts[start:start + chunk],
+                                  device)
+                _save_verified(part, stats, key)
+            total = stats if total is None else total + stats
+            report.advance(min(chunk, len(distinct) - start))
+    _save_verified(path, total, key)
+    for part in parts.glob("chunk-*"):
         part.unlink(missing_ok=True)
     parts.rmdir()
     return total
 
 
+def reference_key(smiles: Sequence[str]) -> str:
+    """The cache key of a reference list: a digest of the format version, the ChemNet weights,
+    the padding length and the SMILES in order."""
+    return digest("fcd-reference", FORMAT_VERSION, _chemnet_digest(), _PAD_LENGTH, list(smiles))
+
+
+class _ChunkProgress:
+    """Progress over the chunks of a reference: a transient rich bar on a terminal, a plain line
+    per chunk on stderr otherwise; nothing for a single chunk."""
+
+    def __init__(self, n_chunks: int, n_molecules: int, *, enabled: bool) -> None:
+        import sys
+
+        self.enabled = enabled and n_chunks > 1
+        self.tty = sys.stderr.isatty()
+        self.total, self.done, self.chunks = n_molecules, 0, 0
+        self.bar = self.task = None
+        if self.enabled and self.tty:
+            from qlatent._progress import progress_bar
+
+            self.bar, self.task = progress_bar("ChemNet reference statistics", n_molecules,
+                                               transient=True)
+
+    def __enter__(self) -> _ChunkProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self.chunks += 1
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+        elif self.enabled:
+            notice(f"ChemNet reference statistics: {self.done:,} / {self.total:,} molecules")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _checksum(key: str, path: Path) -> str:
+    """A cache entry's checksum: its key, its name and the SHA-256 of its bytes."""
+    return digest("qlatent-fcd-cache", key, path.name, file_digest(path))
+
+
+def _load_verified(path: Path, key: str) -> Statistics | None:
+    """The statistics cached at ``path`` for ``key``, or None (absent, or announced and
+    removed when it is damaged or does not match its checksum)."""
+    if not path.is_file():
+        return None
+    sidecar = path.with_name(path.name + ".sha256")
+    why = None
+    try:
+        if not sidecar.is_file():
+            why = "has no checksum file"
+        elif sidecar.read_text().strip() != _checksum(key, path):
+            why = "does not match its checksum (edited, damaged or of another request)"
+        else:
+            return _load_statistics(path)
+    except (OSError, KeyError, ValueError) as exc:
+        why = f"is unreadable ({type(exc).__name__}: {str(exc)[:100]})"
+    notice(f"the FCD cache entry {path} {why}; computing it again")
+    path.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
+    return None
+
+
 def _load_statistics(path: Path) -> Statistics:
-    with np.load(path) as f:
-        return Statistics(int(f["count"]), f["total"], f["outer"])
+    with np.load(path, allow_pickle=False) as f:
+        stats = Statistics(int(f["count"]), f["total"], f["outer"])
+    d = stats.total.shape[0] if stats.total.ndim == 1 else -1
+    if stats.count < 1 or stats.outer.shape != (d, d):
+        raise ValueError(f"count {stats.count}, total {list(stats.total.shape)}, outer "
+                         f"{list(stats.outer.shape)}")
+    return stats
 
 
 def _save_statistics(path: Path, stats: Statistics) -> None:
@@ -225,6 +319,61 @@ def _save_statistics(path: Path, stats: Statistics) -> None:
             np.savez(handle, count=stats.count, total=stats.total, outer=stats.outer)
 
     atomic_write(path, write)
+
+
+def _save_verified(path: Path, stats: Statistics, key: str) -> None:
+    _save_statistics(path, stats)
+    atomic_write_text(path.with_name(path.name + ".sha256"), _checksum(key, path) + "\n")
+
+
+def shipped_statistics(key: str) -> Statistics | None:
+    """The shipped reference statistics if ``key`` is theirs (None otherwise, or if none ship).
+
+    Raises:
+        ValueError: the shipped ``.npz`` does not match the SHA-256 its ``.json`` records, or
+            holds arrays of the wrong shape (a damaged installation: reinstall qlatent).
+    """
+    meta_path = SHIPPED_REFERENCE.with_suffix(".json")
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("key") != key:
+        return None
+    path = SHIPPED_REFERENCE.with_suffix(".npz")
+    if not path.is_file() or file_digest(path) != meta.get("sha256"):
+        raise ValueError(f"{path} does not match the SHA-256 in {meta_path}: the installed "
+                         "qlatent is damaged; reinstall it")
+    with np.load(path, allow_pickle=False) as f:
+        count, mean, cov = int(f["count"]), f["mean"].astype(np.float64), f["covariance"]
+    cov = cov.astype(np.float64)
+    if count < 2 or mean.ndim != 1 or cov.shape != (mean.shape[0], mean.shape[0]):
+        raise ValueError(f"{path} holds count {count}, mean {list(mean.shape)}, covariance "
+                         f"{list(cov.shape)}; expected count >= 2, [d] and [d, d]")
+    # back to sufficient statistics: Σφ = n μ, Σφφᵀ = (n − 1) Σ + n μμᵀ
+    return Statistics(count, count * mean, (count - 1) * cov + count * np.outer(mean, mean))
+
+
+def write_shipped_reference(path: str | Path, stats: Statistics, *, key: str,
+                            provenance: dict | None = None) -> Path:
+    """Write ``stats`` as shipped reference files ``path.npz`` and ``path.json``.
+
+    The ``.npz`` holds ``count`` (int64), ``mean`` float64[d] and ``covariance`` float64[d, d]
+    (no pickles); the ``.json`` holds ``key`` (:func:`reference_key` of the SMILES list),
+    the ``.npz``'s SHA-256, ``count`` and ``provenance``'s fields.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, count=np.int64(stats.count), mean=stats.mean,
+                     covariance=stats.covariance)
+
+    npz = atomic_write(path.with_suffix(".npz"), write)
+    meta = {"key": key, "sha256": file_digest(npz), "count": int(stats.count),
+            "format_version": FORMAT_VERSION, "pad_length": _PAD_LENGTH,
+            **dict(provenance or {})}
+    atomic_write_json(path.with_suffix(".json"), meta)
+    return npz
 
 
 def fcd(smiles: Sequence[str], reference: Sequence[str]) -> float:
@@ -274,11 +423,15 @@ def heldout_fcd(test: Sequence[str], train: Sequence[str], *, n: int = 10_000,
     if path.is_file():
         try:
             cached = json.loads(path.read_text())
+            check = cached.pop("checksum", None)
             if (set(cached) == {"fcd", "n"} and cached["n"] == len(sample)
-                    and isinstance(cached["fcd"], float)):
+                    and isinstance(cached["fcd"], float)
+                    and check == digest("qlatent-fcd-heldout", key, cached)):
                 return cached
-        except (OSError, ValueError):
-            pass  # a damaged entry is recomputed
+            notice(f"the FCD cache entry {path} does not match its checksum (edited, damaged "
+                   "or of another request); computing it again")
+        except (OSError, ValueError, AttributeError):
+            notice(f"the FCD cache entry {path} is unreadable; computing it again")
     out = {"fcd": fcd_to_reference(sample, train), "n": len(sample)}
-    atomic_write_json(path, out)
+    atomic_write_json(path, {**out, "checksum": digest("qlatent-fcd-heldout", key, out)})
     return out

@@ -17,18 +17,21 @@ Notation:
 from qlatent.photonics import reference
 from qlatent.photonics._checks import UNITARY_ATOL
 from qlatent.photonics.permanent import (
+    PERMANENT_MAX_OPERATIONS,
     PERMANENT_MAX_SIZE,
     PERMANENT_METHODS,
     PERMANENT_WARN_SIZE,
     permanent,
 )
 from qlatent.photonics.sampler import (
+    SAMPLE_MAX_OPERATIONS,
     SAMPLE_METHODS,
     TABLE_MAX_STATES,
     boson_sample,
     distinguishable_sample,
     exact_distribution,
     fock_space_size,
+    sampling_cost,
     standard_input,
 )
 from qlatent.photonics.statistics import (
@@ -52,12 +55,13 @@ from qlatent.photonics.unitaries import (
 )
 
 __all__ = [
-    "CIRCUITS", "PERMANENT_MAX_SIZE", "PERMANENT_METHODS", "PERMANENT_WARN_SIZE",
-    "SAMPLE_METHODS", "TABLE_MAX_STATES", "UNITARY_ATOL",
+    "CIRCUITS", "PERMANENT_MAX_OPERATIONS", "PERMANENT_MAX_SIZE", "PERMANENT_METHODS",
+    "PERMANENT_WARN_SIZE", "SAMPLE_MAX_OPERATIONS", "SAMPLE_METHODS", "TABLE_MAX_STATES",
+    "UNITARY_ATOL",
     "beam_splitter", "boson_sample", "bunching_probability", "circuit_unitary",
     "collision_probability",
     "distinguishable_sample", "empirical_distribution", "exact_distribution", "fano_factor",
     "fock_space_size", "haar_unitary", "is_unitary", "loop_unitary", "mean_occupancy",
     "mode_variance", "permanent", "photon_number_histogram", "probability_of_count",
-    "reference", "standard_input", "total_variation_distance",
+    "reference", "sampling_cost", "standard_input", "total_variation_distance",
 ]

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from qlatent._random import RngLike, as_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_choice, check_cost, check_int
 from qlatent.photonics import _sampler_kernels as _k
 from qlatent.photonics._checks import check_state, check_unitary, input_columns
 
@@ -31,6 +31,9 @@ TABLE_MAX_STATES = 4_000_000
 TABLE_HARD_MAX_STATES = 20_000_000
 #: Gray-code loops count terms in int64: far beyond any feasible run, but checked.
 CLIFFORD_MAX_PHOTONS = 60
+#: ``boson_sample`` refuses a call estimated above this many multiply-adds unless given a larger
+#: ``max_operations`` (the paper's largest bank, 24 photons x 200,000 samples, is 8e13).
+SAMPLE_MAX_OPERATIONS = 1e14
 _CHUNK_UNIFORMS = 1 << 21  # uniforms drawn per chunk (bounds memory, does not change output)
 _TABLE_CACHE: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
 _TABLE_CACHE_SIZE = 2
@@ -50,6 +53,15 @@ def fock_space_size(n_modes: int, n_photons: int) -> int:
     m = check_int("n_modes", n_modes, minimum=1)
     n = check_int("n_photons", n_photons, minimum=0)
     return math.comb(m + n - 1, n)
+
+
+def sampling_cost(n_modes: int, n_photons: int, n_samples: int, method: str) -> float:
+    """Estimated multiply-adds of ``boson_sample``: Clifford & Clifford costs about
+    n 2^n per sample; the table method K n^2 once (K = C(m + n - 1, n) states) plus O(1) per
+    sample."""
+    if method == "clifford":
+        return float(n_samples) * n_photons * 2.0**n_photons
+    return float(fock_space_size(n_modes, n_photons)) * n_photons**2 + n_samples
 
 
 def _check_common(U: Any, input_state: Any, n_samples: Any, n_jobs: Any
@@ -133,7 +145,8 @@ def exact_distribution(U: Any, input_state: Any) -> tuple[np.ndarray, np.ndarray
 
 
 def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, *,
-                 n_jobs: int = 1, method: str = "auto") -> np.ndarray:
+                 n_jobs: int = 1, method: str = "auto",
+                 max_operations: float = SAMPLE_MAX_OPERATIONS) -> np.ndarray:
     """Exact samples of indistinguishable single photons through U (photon-number resolving).
 
     P(S) = |Perm(U_{S,T})|^2 / (prod_j s_j! prod_k t_k!).
@@ -156,6 +169,8 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
         rng: Generator, SeedSequence, int seed or None.
         n_jobs: threads (1 .. numba.config.NUMBA_NUM_THREADS); does not change the output.
         method: "auto", "clifford" or "table".
+        max_operations: the most multiply-adds accepted (``sampling_cost``); a larger request
+            (e.g. 40 photons) is refused before any work starts.
 
     Returns:
         int64[n_samples, m] output counts.
@@ -178,6 +193,10 @@ def boson_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
     if method == "clifford" and bunched_input:
         raise ValueError("input_state must have at most one photon per mode for "
                          f"method='clifford' (got {t.tolist()}); use method='table'")
+    if n_samples > 0 and n > 0:
+        check_cost(f"boson sampling {n_samples:,} samples of {n} photons in {m} modes "
+                   f"({method})", sampling_cost(m, n, n_samples, method), max_operations,
+                   unit="multiply-adds", knob="max_operations")
     gen = as_generator(rng)
     out = np.zeros((n_samples, m), dtype=np.int64)
     if n_samples == 0 or n == 0:

@@ -24,6 +24,7 @@ of member 0, ...}``, ``failed`` a list of K ints (the step a member failed at, 0
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,21 +53,23 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint weights-only onto the CPU (``load_state_dict`` moves what it must; the
-    random states must stay CPU tensors).
+    random states must stay CPU tensors), and check its numbers.
 
     Raises:
         ValueError: naming the file, if it is not a weights-only checkpoint (it holds pickled
-            objects: refused, nothing of it runs), is truncated or corrupt, or lacks a key.
+            objects: refused, nothing of it runs), is truncated or corrupt, lacks a key, or holds
+            a number no run writes (``step`` outside [0, the config's steps], negative or
+            non-finite ``seconds``, a negative seed, ``members`` < 1, ``failed`` steps out of
+            range).
     """
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         reason = _unpickler_reason(err)
-        if reason.startswith("Unsupported operand"):  # bytes that are no pickle at all
-            raise _damaged(path, err, reason) from err
-        raise ValueError(f"{path} is not a weights-only checkpoint, refused unread "
-                         f"({reason}); delete it or train into another run directory") from err
+        if reason.startswith("it uses pickle opcode") and not _is_pickle(path):
+            raise _damaged(path, err, str(err)) from err  # bytes that are no pickle at all
+        raise _refused(path, reason) from err
     except OSError as err:
         if path.is_file():  # torch reports some truncated archives as an OSError (EINVAL)
             raise _damaged(path, err, str(err.strerror or err)) from err
@@ -83,15 +86,81 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if not isinstance(state[key], kind):
             raise ValueError(f"{path} is not a qlatent checkpoint ({key} is a "
                              f"{type(state[key]).__name__}, not a {kind.__name__})")
+    why = _bad_number(state)
+    if why is not None:
+        raise ValueError(f"{path} is not a usable checkpoint: {why}")
     return state
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad_number(state: Mapping[str, Any]) -> str | None:
+    """What is wrong with a checkpoint's step, seconds, seed(s), members or failed steps."""
+    steps = state["config"].get("steps", Config().steps)
+    if not _is_int(steps) or steps < 1:
+        return f"config steps must be a positive integer, got {steps!r}"
+    step = state["step"]
+    if not _is_int(step) or not 0 <= step <= steps:
+        return (f"step must be an integer in [0, {steps}] (the steps of its config), got "
+                f"{step!r}")
+    seconds = state.get("seconds", 0.0)
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds) or seconds < 0):
+        return f"seconds must be a finite number >= 0, got {seconds!r}"
+    members = state.get("members")
+    if members is not None and (not _is_int(members) or members < 1):
+        return f"members must be a positive integer, got {members!r}"
+    seeds = state.get("seed")
+    for seed in (seeds if isinstance(seeds, list) else [seeds]):
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            return f"seed must be a non-negative integer (or a list of them), got {seed!r}"
+    failed = state.get("failed")
+    if failed is not None and (
+            not isinstance(failed, list) or (members is not None and len(failed) != members)
+            or not all(_is_int(f) and 0 <= f <= steps for f in failed)):
+        return (f"failed must be a list of {members} integers in [0, {steps}] (the step each "
+                f"member failed at, 0 if it did not), got {failed!r}"[:300])
+    return None
+
+
+def _is_pickle(path: Path) -> bool:
+    """True if the file starts like a pickle (PROTO opcode, or protocol 0's first opcodes)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(1)
+    except OSError:
+        return False
+    return first in (b"\x80", b"(", b"c", b"}", b"]", b"d", b"l")
+
+
+def _refused(path: Path, reason: str) -> ValueError:
+    return ValueError(f"{path} is not a weights-only checkpoint, refused unread: {reason}; a "
+                      "checkpoint holds only tensors, numbers, strings, lists and dicts, so "
+                      "qlatent reads it weights-only and ran nothing from this file; delete it "
+                      "or train into another run directory")
+
+
 def _unpickler_reason(err: pickle.UnpicklingError) -> str:
-    # torch's message is a page long; keep the line that says what was refused.
+    """What torch's weights-only reader refused, in its own words, without its advice.
+
+    torch's message is a page: advice to load with the unsafe reader (which would run the
+    file's code), then the reason, then links. Keep the reason's first sentence only.
+    """
     text = str(err)
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1]
-    return _first_line(text).split(". Please")[0]
+    advice = ("weights_only", "weights only", "trusted source", "documentation", "allowlist",
+              "safe_globals")
+    for line in text.splitlines():
+        line = line.strip().split(". Please")[0].strip().rstrip(".")
+        if line and not any(word in line.lower() for word in advice):
+            if line.startswith("Unsupported operand"):
+                return (f"it uses pickle opcode {line.split()[-1]}, which the weights-only "
+                        "reader does not run")
+            return line[:200]
+    return "it needs Python objects that the weights-only reader does not build"
 
 
 def _first_line(text: str) -> str:

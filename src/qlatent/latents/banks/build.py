@@ -8,7 +8,8 @@ Reproducibility and resume: the rows are generated in blocks of ``block_size`` s
 uses its own ``SeedSequence(seed).spawn(...)`` child, so the bank does not depend on
 ``chunk_size`` (how many blocks are written per file and progress step) nor on ``n_jobs``.
 Finished chunks are kept in ``<key>.partial/``, each written atomically beside a
-``.sha256`` file of its bytes; an interrupted build resumes from them and gives a bank
+``.sha256`` file binding its bytes to the build's key (:func:`chunk_checksum`); an
+interrupted build resumes from them and gives a bank
 bit-identical to an uninterrupted one. A chunk without its checksum, with a wrong one, of the
 wrong shape or with a row whose photon number the noise model cannot produce is not used: a
 line on stderr says so and its blocks are generated again. One builder at a time works on a
@@ -32,7 +33,7 @@ import numpy as np
 from qlatent._io import atomic_write, atomic_write_text, digest, file_digest, notice
 from qlatent._progress import progress_bar
 from qlatent._random import as_generator
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_choice, check_cost, check_int
 from qlatent.latents.banks.store import (
     BANK_KINDS,
     DERIVED_KINDS,
@@ -104,15 +105,19 @@ def noise_model(kind: str, noise: Any) -> NoiseModel:
 
 
 def _sample_block(kind: str, U: np.ndarray, input_state: np.ndarray, noise: NoiseModel,
-                  n: int, seed: np.random.SeedSequence, n_jobs: int) -> tuple[np.ndarray, int]:
+                  n: int, seed: np.random.SeedSequence, n_jobs: int,
+                  max_operations: float | None = None) -> tuple[np.ndarray, int]:
     """One seeding block: ``(int64[n, m] counts, attempted shots)``."""
     from qlatent import photonics
     from qlatent.photonics.noise import noisy_sample
 
     rng = np.random.default_rng(seed)
     if not noise.deviations(IDEAL_NOISE[kind]):
-        sampler = photonics.boson_sample if kind == "quantum" else photonics.distinguishable_sample
-        return sampler(U, input_state, n, rng=rng, n_jobs=n_jobs), n
+        if kind == "photonic":
+            return photonics.distinguishable_sample(U, input_state, n, rng=rng, n_jobs=n_jobs), n
+        limit = photonics.SAMPLE_MAX_OPERATIONS if max_operations is None else max_operations
+        return photonics.boson_sample(U, input_state, n, rng=rng, n_jobs=n_jobs,
+                                      max_operations=limit), n
     rows, acceptance = noisy_sample(U, input_state, n, rng, n_jobs=n_jobs,
                                     return_acceptance=True, **noise.as_dict())
     return rows, (round(n / acceptance) if acceptance > 0 else n)
@@ -122,23 +127,30 @@ def _checksum_path(chunk: Path) -> Path:
     return chunk.with_name(chunk.name + ".sha256")
 
 
-def _write_chunk(path: Path, rows: np.ndarray, attempts: int) -> None:
+def chunk_checksum(key: str, chunk: Path) -> str:
+    """The checksum of a chunk file of the build of ``key``: a digest of the key, the chunk's
+    name (its blocks) and the SHA-256 of its bytes, so a chunk of another build, of other
+    blocks, or any file beside its plain SHA-256 does not pass."""
+    return digest("qlatent-bank-chunk", key, chunk.name, file_digest(chunk))
+
+
+def _write_chunk(path: Path, rows: np.ndarray, attempts: int, key: str) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez(handle, rows=rows, attempts=np.int64(attempts))
 
     atomic_write(path, write)
-    atomic_write_text(_checksum_path(path), file_digest(path) + "\n")
+    atomic_write_text(_checksum_path(path), chunk_checksum(key, path) + "\n")
 
 
-def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_photons: int
-                   ) -> tuple[str | None, np.ndarray | None, int]:
+def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_photons: int,
+                   key: str) -> tuple[str | None, np.ndarray | None, int]:
     """Why a chunk file cannot be used (None if it can), its rows and attempts."""
     checksum = _checksum_path(path)
     if not checksum.is_file():
         return "has no checksum file", None, 0
-    if file_digest(path) != checksum.read_text().strip():
-        return "does not match its SHA-256", None, 0
+    if chunk_checksum(key, path) != checksum.read_text().strip():
+        return "does not match its checksum for this build (the key and its bytes)", None, 0
     try:
         with np.load(path, allow_pickle=False) as data:
             rows, attempts = data["rows"], int(data["attempts"])
@@ -153,7 +165,7 @@ def _chunk_problem(path: Path, shape: tuple[int, int], noise: NoiseModel, n_phot
 
 
 def _read_chunks(partial: Path, n_blocks: int, block_size: int, n_samples: int, n_modes: int,
-                 noise: NoiseModel, n_photons: int
+                 noise: NoiseModel, n_photons: int, key: str
                  ) -> dict[int, tuple[np.ndarray, int, int]]:
     """Usable chunks of an interrupted build: first block -> (rows, attempts, stop block).
 
@@ -172,7 +184,7 @@ def _read_chunks(partial: Path, n_blocks: int, block_size: int, n_samples: int, 
             why, rows, attempts = "covers blocks this build does not have", None, 0
         else:
             shape = (min(stop * block_size, n_samples) - first * block_size, n_modes)
-            why, rows, attempts = _chunk_problem(path, shape, noise, n_photons)
+            why, rows, attempts = _chunk_problem(path, shape, noise, n_photons, key)
         if why is None and rows is not None:
             found[first] = (rows, attempts, stop)
             continue
@@ -206,7 +218,8 @@ def unfinished_builds() -> list[dict[str, Any]]:
 
 def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: NoiseModel,
                      n_samples: int, seed: int, *, block_size: int, chunk_size: int, n_jobs: int,
-                     progress: bool, folder: Path, metadata: dict[str, Any]) -> Bank:
+                     progress: bool, folder: Path, metadata: dict[str, Any],
+                     max_operations: float | None = None) -> Bank:
     """Build (resuming from ``<folder>.partial``) and publish; the caller holds the lock."""
     n_modes = U.shape[0]
     n_photons = int(input_state.sum())
@@ -215,7 +228,8 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
     block_seeds = np.random.SeedSequence(seed).spawn(3)[1].spawn(n_blocks)
     partial = folder.with_name(folder.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
-    done = _read_chunks(partial, n_blocks, block_size, n_samples, n_modes, noise, n_photons)
+    done = _read_chunks(partial, n_blocks, block_size, n_samples, n_modes, noise, n_photons,
+                        metadata["key"])
     rows = np.zeros((n_samples, n_modes), dtype=dtype)
     covered = np.zeros(n_blocks, dtype=bool)
     attempts = 0
@@ -245,7 +259,7 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
             for b in range(first, stop):
                 n = min((b + 1) * block_size, n_samples) - b * block_size
                 block, tried = _sample_block(kind, U, input_state, noise, n, block_seeds[b],
-                                             n_jobs)
+                                             n_jobs, max_operations)
                 parts.append(block.astype(dtype))
                 chunk_attempts += tried
             chunk_rows = np.concatenate(parts, axis=0)
@@ -256,7 +270,7 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
             rows[lo:lo + chunk_rows.shape[0]] = chunk_rows
             attempts += chunk_attempts
             _write_chunk(partial / f"blocks-{first:06d}-{stop:06d}.npz", chunk_rows,
-                         chunk_attempts)
+                         chunk_attempts, metadata["key"])
             bar.advance(task, chunk_rows.shape[0])
             i += stop - first
     meta = dict(metadata)
@@ -269,7 +283,8 @@ def _build_simulated(kind: str, U: np.ndarray, input_state: np.ndarray, noise: N
 def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, seed: int, *,
                n_modes: int | None = None, input_state: Any = None, noise: Any = None,
                n_jobs: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE,
-               block_size: int = DEFAULT_BLOCK_SIZE, progress: bool = True) -> Bank:
+               block_size: int = DEFAULT_BLOCK_SIZE, progress: bool = True,
+               max_operations: float | None = None) -> Bank:
     """Build (or load from the cache) a bank of photon-count samples.
 
     Args:
@@ -293,6 +308,10 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
             rounded to whole blocks).
         block_size: samples per seeding block (changes the rows; part of the key).
         progress: show a rich progress bar on stderr.
+        max_operations: the most multiply-adds the sampling of a ``quantum`` bank may cost
+            (:func:`qlatent.photonics.sampling_cost` of the whole bank; default
+            ``photonics.SAMPLE_MAX_OPERATIONS``); a larger request is refused before anything
+            is drawn or written.
 
     Returns:
         The verified :class:`Bank` (a cache hit if the same request was built before; a
@@ -323,6 +342,14 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
         t = t.astype(np.int64)
     n_total = int(t.sum())
     check_feasible(n_total, m, model)
+    limit = photonics.SAMPLE_MAX_OPERATIONS if max_operations is None else float(max_operations)
+    if source_kind == "quantum" and n_total > 0:
+        method = ("table" if np.any(t > 1)
+                  or photonics.fock_space_size(m, n_total) <= photonics.TABLE_MAX_STATES
+                  else "clifford")
+        check_cost(f"a quantum bank of {n_samples:,} samples of {n_total} photons in {m} modes",
+                   photonics.sampling_cost(m, n_total, n_samples, method), limit,
+                   unit="multiply-adds", knob="max_operations")
     check_bank_size(n_samples, m, compact_dtype(model.count_bounds(n_total, m)[2]).itemsize)
     request = {"kind": source_kind, "input_state": t.tolist(), "noise": model.as_dict(),
                "seed": seed, "n_samples": n_samples, "block_size": block_size,
@@ -334,18 +361,18 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
                 "block_size": block_size, "sampler_version": SAMPLER_VERSION}
     folder = banks_root() / key[:32]
     if is_finished(folder):
-        source = load_folder(folder)
+        source = load_folder(folder, key)
     else:
         with build_lock(folder.name):
             if is_finished(folder):  # built by another process while this one waited
-                source = load_folder(folder)
+                source = load_folder(folder, key)
             else:
                 partial = folder.with_name(folder.name + ".partial")
                 try:
                     source = _build_simulated(source_kind, U, t, model, n_samples, seed,
                                               block_size=block_size, chunk_size=chunk_size,
                                               n_jobs=n_jobs, progress=progress, folder=folder,
-                                              metadata=metadata)
+                                              metadata=metadata, max_operations=limit)
                 except BaseException:
                     with contextlib.suppress(OSError):
                         partial.rmdir()  # only if no chunk was finished: no empty litter

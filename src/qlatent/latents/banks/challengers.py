@@ -140,10 +140,10 @@ def derive_bank(kind: str, source: Bank | str | os.PathLike, seed: int) -> Bank:
     key = digest("qlatent-bank-derived", kind, source.key, seed, SAMPLER_VERSION)
     folder = banks_root() / key[:32]
     if is_finished(folder):
-        return load_folder(folder)
+        return load_folder(folder, key)
     with build_lock(folder.name):
         if is_finished(folder):
-            return load_folder(folder)
+            return load_folder(folder, key)
         meta = {k: source.metadata[k] for k in _PROVENANCE_KEYS if k in source.metadata}
         meta.update(key=key, kind=kind, seed=seed)
         rows, extra = _derive_rows(kind, source, seed)

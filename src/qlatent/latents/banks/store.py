@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -164,28 +165,35 @@ def _human(n_bytes: float) -> str:
     return f"{n_bytes:.3g} PB"  # pragma: no cover - the loop returns
 
 
-def check_bank_size(n_samples: int, n_modes: int, itemsize: int = 1) -> int:
+def check_bank_size(n_samples: int, n_modes: int, itemsize: int = 1, *,
+                    source: str | None = None) -> int:
     """Refuse a bank whose rows would not fit in memory, before anything is allocated.
 
     The rows take ``n_samples x n_modes x itemsize`` bytes (uint8: 1, uint16: 2); a bank is
-    refused when that exceeds :data:`MAX_BANK_BYTES` or the memory available now.
+    refused when that exceeds :data:`MAX_BANK_BYTES` or the memory available now. Every bank
+    passes this guard: simulated ones before sampling, imported ones before their rows are read
+    or decompressed (``source`` names the file).
 
     Returns:
         The estimated size in bytes.
 
     Raises:
-        ValueError: naming ``n_samples``, the estimate and the limit it exceeds.
+        ValueError: naming ``n_samples`` (or ``source``), the estimate and the limit it exceeds.
     """
     size = int(n_samples) * int(n_modes) * int(itemsize)
     available = _available_memory()
     limit, what = MAX_BANK_BYTES, f"the cap of {_human(MAX_BANK_BYTES)} per bank"
     if available is not None and available < limit:
         limit, what = available, f"the {_human(available)} of memory available"
-    if size > limit:
-        raise ValueError(f"n_samples must give a bank that fits in memory: {n_samples:,} rows x "
-                         f"{n_modes} modes x {itemsize} byte(s) = {_human(size)}, more than "
-                         f"{what}; got n_samples={n_samples}")
-    return size
+    if size <= limit:
+        return size
+    figure = (f"{n_samples:,} rows x {n_modes} modes x {itemsize} byte(s) = {_human(size)}, "
+              f"more than {what}")
+    if source is not None:
+        raise ValueError(f"{source}: {figure.replace(' rows ', ' shots ', 1)}; refused before "
+                         "reading the rows (a bank must fit in memory)")
+    raise ValueError(f"n_samples must give a bank that fits in memory: {figure}; got "
+                     f"n_samples={n_samples}")
 
 
 # ----------------------------------------------------------------------------- storage
@@ -248,12 +256,14 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
     returned, never overwritten.
     """
     if is_finished(folder):
-        return load_folder(folder)
+        return load_folder(folder, metadata["key"])
     root = folder.parent
     for stale in root.glob(f".{folder.name}.*.tmp"):  # left by a publisher that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the published bank is readable like the cache
+    # mkdir, not mkdtemp (always 0700): the bank gets the permissions of any folder the user
+    # makes (0777 less the umask), readable like the rest of the cache or private under 077.
+    tmp = root / f".{folder.name}.{secrets.token_hex(8)}.tmp"
+    tmp.mkdir()
     try:
         _save_npy(tmp / "samples.npy", rows)
         checksums = {"samples.npy": file_digest(tmp / "samples.npy")}
@@ -266,7 +276,8 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
             "format": "qlatent-bank", "format_version": FORMAT_VERSION,
             "n_samples": int(rows.shape[0]), "n_modes": int(rows.shape[1]),
             "dtype": rows.dtype.name, "checksums": checksums,
-            "statistics": column_statistics(rows),
+            # float64 blocks of 512 KB, whatever the width (the default is 65,536 rows)
+            "statistics": column_statistics(rows, chunk_rows=max(1, (1 << 16) // rows.shape[1])),
         })
         meta.setdefault("created", _now())
         meta.setdefault("versions", versions())
@@ -282,7 +293,8 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
             os.rename(tmp, folder)
         except OSError as exc:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) and is_finished(folder):
-                return load_folder(folder)  # another publisher won the race: use its bank
+                # another publisher won the race: use its bank
+                return load_folder(folder, metadata["key"])
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -355,8 +367,13 @@ def _check_statistics(rows: np.ndarray, meta: dict[str, Any], meta_path: Path) -
                             f"{float(want[j])!r}")
 
 
-def load_folder(folder: Path) -> Bank:
-    """Load the bank in ``folder`` and verify everything (see the module docstring)."""
+def load_folder(folder: Path, key: str | None = None) -> Bank:
+    """Load the bank in ``folder`` and verify everything (see the module docstring).
+
+    ``key``: the key of the request being served (a cache hit): the bank's stored key must be
+    it. Without one, a folder of the cache must hold the bank its name (``key[:32]``) names. A
+    bank moved, swapped or renamed is refused, never served for another request.
+    """
     if folder.is_file() and folder.name == "meta.json":
         folder = folder.parent
     meta_path = folder / "meta.json"
@@ -373,6 +390,16 @@ def load_folder(folder: Path) -> Bank:
     if missing:
         raise BankError(f"bank metadata {meta_path} is corrupted: it has no "
                         f"{', '.join(missing)}")
+    stored = str(meta["key"])
+    if key is not None and stored != key:
+        raise BankError(f"bank {folder} holds bank {stored[:16]}... ({meta['kind']}), not the "
+                        f"requested {key[:16]}...: bank folders were swapped or renamed; delete "
+                        "the folder and rebuild")
+    if (key is None and folder.parent.resolve() == banks_root().resolve()
+            and folder.name != stored[:32]):
+        raise BankError(f"bank {folder} holds bank {stored[:16]}... ({meta['kind']}), but its "
+                        f"folder in the cache names {folder.name[:16]}...: bank folders were "
+                        "swapped or renamed; delete the folder and rebuild")
     checksums = meta.get("checksums")
     if not isinstance(checksums, dict) or "samples.npy" not in checksums:
         raise BankError(f"bank metadata {meta_path} is corrupted: it has no SHA-256 entry for "
