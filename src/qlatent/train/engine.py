@@ -71,10 +71,10 @@ from torch import nn
 from qlatent._io import notice
 from qlatent._validation import check_device, check_int
 from qlatent.models.packed import member, members_of
-from qlatent.train.checkpoint import REQUIRED_KEYS, check_config_resumable, check_resumable
+from qlatent.train.checkpoint import REQUIRED_KEYS, check_resumable
 from qlatent.train.config import Config
 from qlatent.train.latent import is_trainable, latent_trainer
-from qlatent.train.skeleton import Callback, FitResult, Trainer, train
+from qlatent.train.skeleton import Callback, FitResult, Trainer, per_member, train
 from qlatent.train.step import Adversaries, PackState, StepLosses, training_step
 from qlatent.train.streams import STREAMS, RandomStreams
 
@@ -180,17 +180,11 @@ class AdversarialTrainer(Trainer):
         if self.members is None:
             check_resumable(state, config, self.seeds[0], path)
             return
-        if "members" not in state:
-            raise ValueError(f"{path} holds a solo run, not a pack; resume it with fit, or "
-                             "use another run_dir or resume=False")
-        if int(state["members"]) != self.members:
-            raise ValueError(f"{path} holds a pack of {state['members']} members, not "
-                             f"{self.members}; use another run_dir or resume=False")
+        super().check_resumable(state, config, path)
         saved = [int(s) for s in state["seed"]]
         if saved != self.seeds:
             raise ValueError(f"{path} was written with seeds {saved}, not {self.seeds}; resume "
                              "with those seeds, or use another run_dir or resume=False")
-        check_config_resumable(state, config, path)
 
     def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
         single = self.members is None
@@ -255,17 +249,6 @@ class _MemberInfo(dict):
 
 
 # --------------------------------------------------------------------------- fit, fit_pack
-def _per_member(name: str, values: Any, K: int) -> list[Any]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence of {K} (one per member), "
-                        f"got {type(values).__name__}")
-    values = list(values)
-    if len(values) != K:
-        raise ValueError(f"{name} must hold one entry per member of the pack ({K}), "
-                         f"got {len(values)}")
-    return values
-
-
 def _run(generator: nn.Module, critic: nn.Module, latents: list[Any], data: list[Any],
          config: Config, seeds: list[int], *, packed: bool, device: Any, **loop: Any
          ) -> list[FitResult]:
@@ -409,10 +392,10 @@ def fit_pack(generator: nn.Module, critic: nn.Module, latents: Sequence[nn.Modul
     if members_of(critic) != K:
         raise ValueError(f"critic must have as many members as generator ({K}), "
                          f"got {members_of(critic)}")
-    latents = _per_member("latents", latents, K)
-    data = _per_member("data", data, K)
+    latents = per_member("latents", latents, K)
+    data = per_member("data", data, K)
     seeds = [check_int(f"seeds[{k}]", s, minimum=0)
-             for k, s in enumerate(_per_member("seeds", seeds, K))]
+             for k, s in enumerate(per_member("seeds", seeds, K))]
     members = _run(generator, critic, latents, data, config, seeds, packed=True, device=device,
                    progress=progress, run_dir=run_dir, resume=resume, member_dirs=member_dirs,
                    callbacks=callbacks)

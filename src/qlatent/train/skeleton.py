@@ -84,7 +84,7 @@ from qlatent.train.checkpoint import (
 from qlatent.train.config import ConfigBase
 
 __all__ = ["LOG", "LOOP_KEYS", "Callback", "ConfigBase", "FitResult", "LoopConfig",
-           "LossWindow", "NonFiniteError", "Progress", "Trainer", "train"]
+           "LossWindow", "NonFiniteError", "Progress", "Trainer", "per_member", "train"]
 
 LOG = "log.jsonl"
 """The log's file name in a run (or member) directory."""
@@ -312,10 +312,12 @@ class Trainer:
         """Refuse (``ValueError`` naming ``path``) a checkpoint this run cannot continue: by
         default one of a pack for a single run (or the reverse), or one written with a config
         that differs in more than ``steps``, ``checkpoint_every`` and ``log_every``."""
-        if (self.members is None) != ("members" not in state):
-            what = "a single run" if "members" not in state else "a pack"
-            raise ValueError(f"{path} holds {what}, which this run is not; use another "
-                             "run_dir or resume=False")
+        if self.members is None and "members" in state:
+            raise ValueError(f"{path} holds a pack of {state['members']} members, not a "
+                             "single run; use another run_dir or resume=False")
+        if self.members is not None and "members" not in state:
+            raise ValueError(f"{path} holds a solo run, not a pack; use another run_dir or "
+                             "resume=False")
         if self.members is not None and int(state["members"]) != self.members:
             raise ValueError(f"{path} holds a pack of {state['members']} members, not "
                              f"{self.members}; use another run_dir or resume=False")
@@ -348,7 +350,9 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------- the loop
-def _per_member(name: str, values: Any, K: int) -> list[Any]:
+def per_member(name: str, values: Any, K: int) -> list[Any]:
+    """``values`` as a list of one entry per member of a pack of ``K`` (a ``TypeError`` or
+    ``ValueError`` naming ``name`` otherwise)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a sequence of {K} (one per member), "
                         f"got {type(values).__name__}")
@@ -367,7 +371,7 @@ def _check_callbacks(callbacks: Any, members: int | None) -> list[tuple[Callback
         per = [tuple(callbacks or ())]
     else:
         per = ([() for _ in range(K)] if callbacks is None
-               else [tuple(c) for c in _per_member("callbacks", callbacks, K)])
+               else [tuple(c) for c in per_member("callbacks", callbacks, K)])
     for k, cbs in enumerate(per):
         for cb in cbs:
             if not callable(cb):
@@ -417,84 +421,65 @@ def train(trainer: Trainer, config: Any, *, run_dir: str | Path | None = None,
         dirs = None if run_dir is None else [run_dir]
     else:
         dirs = (None if member_dirs is None
-                else [Path(p) for p in _per_member("member_dirs", member_dirs, K)])
+                else [Path(p) for p in per_member("member_dirs", member_dirs, K)])
 
-    window = LossWindow(trainer.device, members=trainer.members, keys=trainer.keys)
-    histories: list[list[dict[str, float]]] = [[] for _ in range(K)]
-    failed_at: list[int | None] = [None] * K
-    start, resumed_from, prior_seconds = 0, None, 0.0
+    loop = _LoopState(trainer, config)
     path = None if run_dir is None else run_dir / CHECKPOINT
     if path is not None and resume and path.exists():
         state = load_checkpoint(path, required=("step", "config", "history",
                                                 *trainer.checkpoint_keys))
         trainer.check_resumable(state, config, path)
         trainer.load_state_dict(state, path)
-        if "window" in state:  # older checkpoints were written at log steps only
-            window.load_state_dict(state["window"])
-        start = resumed_from = int(state["step"])
-        histories = [list(state["history"])] if single else [list(h) for h in state["history"]]
-        if not single:
-            failed_at = [int(f) or None for f in state["failed"]]
-        prior_seconds = float(state.get("seconds", 0.0))
+        loop.load_state_dict(state)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-    for d, history in zip(dirs or (), histories, strict=False):
+    for d, history in zip(dirs or (), loop.histories, strict=False):
         # The log holds exactly the history up to the starting point (a killed run may have
         # logged past its last checkpoint).
         atomic_write(d / LOG, lambda p, h=history: p.write_text(
             "".join(json.dumps(r) + "\n" for r in h)))
 
-    def save(step: int, seconds: float) -> None:
-        if path is None:
-            return
-        loop = {"step": step, "seconds": seconds, "config": config.to_dict(),
-                "history": histories[0] if single else histories,
-                "window": window.state_dict()}
-        if not single:
-            loop.update(members=K, failed=[f or 0 for f in failed_at])
-        save_checkpoint(path, {**loop, **trainer.state_dict()}, required=LOOP_KEYS)
+    def save(step: int) -> None:
+        if path is not None:
+            save_checkpoint(path, {**loop.state_dict(step, t0), **trainer.state_dict()},
+                            required=LOOP_KEYS)
 
     logs = None if dirs is None else [open(d / LOG, "a") for d in dirs]  # noqa: SIM115
-    bar = (Progress(trainer.description, steps, completed=start) if progress else None)
+    start = loop.start
+    bar = Progress(trainer.description, steps, completed=start) if progress else None
     t0 = time.perf_counter()
-    step, seconds = start, 0.0
+    step = start
     try:
         for step in range(start + 1, steps + 1):
-            if all(f is not None for f in failed_at):
+            if all(f is not None for f in loop.failed_at):
                 step -= 1
                 break  # every member of the pack has failed: nothing left to train
             figures = trainer.step(step)
             for k, what in trainer.failures(figures, step).items():
                 if single:
                     raise NonFiniteError(trainer.description, step, what)
-                failed_at[k] = step if failed_at[k] is None else failed_at[k]
-            window.add(figures)
+                loop.failed_at[k] = loop.failed_at[k] or step
+            loop.window.add(figures)
             rows: list[dict[str, float] | None] = [None] * K
             if step % config.log_every == 0 or step == steps:
-                seconds = prior_seconds + time.perf_counter() - t0
-                for k, means in enumerate(window.member_means() if not single
-                                          else [window.mean()]):
-                    if failed_at[k] is not None:
-                        continue  # a failed member's window holds non-finite figures
-                    rows[k] = {"step": step, **means, "seconds": round(seconds, 3)}
-                    histories[k].append(rows[k])
-                    if logs is not None:
-                        logs[k].write(json.dumps(rows[k]) + "\n")
-                        logs[k].flush()
+                rows = loop.log(step, t0)
+                for f, row in zip(logs or [None] * K, rows, strict=True):
+                    if f is not None and row is not None:
+                        f.write(json.dumps(row) + "\n")
+                        f.flush()
             if bar is not None:
                 bar.update(step, trainer.progress_text(rows[0])
                            if single and rows[0] is not None else "")
             if config.checkpoint_every and step % config.checkpoint_every == 0:
-                save(step, prior_seconds + time.perf_counter() - t0)
+                save(step)
             for k, cbs in enumerate(member_callbacks):
-                if cbs and failed_at[k] is None:
+                if cbs and loop.failed_at[k] is None:
                     info = trainer.callback_info(k, figures, None if rows[k] is None
                                                  else dict(rows[k]))
                     for cb in cbs:
                         cb(step, info)
-        seconds = time.perf_counter() - t0
         if start < steps and (not config.checkpoint_every or step % config.checkpoint_every):
-            save(max(step, start), prior_seconds + seconds)
+            save(max(step, start))
     finally:
         for f in logs or ():
             f.close()
@@ -505,9 +490,59 @@ def train(trainer: Trainer, config: Any, *, run_dir: str | Path | None = None,
                 close = getattr(cb, "close", None)
                 if callable(close):
                     close()
-    done = max(step, start)
-    return [FitResult(history=histories[k], seconds=seconds, resumed_from=resumed_from,
+    done, seconds = max(step, start), time.perf_counter() - t0
+    return [FitResult(history=loop.histories[k], seconds=seconds,
+                      resumed_from=loop.resumed_from,
                       run_dir=run_dir if single else (None if dirs is None else dirs[k]),
-                      steps=done if failed_at[k] is None else failed_at[k] - 1,
-                      failed_at=failed_at[k])
+                      steps=done if loop.failed_at[k] is None else loop.failed_at[k] - 1,
+                      failed_at=loop.failed_at[k])
             for k in range(K)]
+
+
+class _LoopState:
+    """What the loop itself keeps and saves beside the trainer's state: the log window, the
+    histories, the failures, where it started (see ``qlatent.train.checkpoint`` for the two
+    layouts, a single run's and a pack's)."""
+
+    def __init__(self, trainer: Trainer, config: Any) -> None:
+        self.single, self.config = trainer.members is None, config
+        K = 1 if self.single else trainer.members
+        self.window = LossWindow(trainer.device, members=trainer.members, keys=trainer.keys)
+        self.histories: list[list[dict[str, float]]] = [[] for _ in range(K)]
+        self.failed_at: list[int | None] = [None] * K
+        self.start, self.resumed_from, self.prior_seconds = 0, None, 0.0
+
+    def seconds(self, t0: float) -> float:
+        """Training wall time so far, this call's (since ``t0``) and the checkpoint's."""
+        return self.prior_seconds + time.perf_counter() - t0
+
+    def log(self, step: int, t0: float) -> list[dict[str, float] | None]:
+        """Close the log window: one row per member (``None`` for a failed one, whose window
+        holds non-finite figures), appended to the histories."""
+        seconds = round(self.seconds(t0), 3)
+        means = [self.window.mean()] if self.single else self.window.member_means()
+        rows: list[dict[str, float] | None] = []
+        for k, m in enumerate(means):
+            rows.append(None if self.failed_at[k] is not None
+                        else {"step": step, **m, "seconds": seconds})
+            if rows[k] is not None:
+                self.histories[k].append(rows[k])
+        return rows
+
+    def state_dict(self, step: int, t0: float) -> dict[str, Any]:
+        state = {"step": step, "seconds": self.seconds(t0), "config": self.config.to_dict(),
+                 "history": self.histories[0] if self.single else self.histories,
+                 "window": self.window.state_dict()}
+        if not self.single:
+            state.update(members=len(self.histories), failed=[f or 0 for f in self.failed_at])
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if "window" in state:  # older checkpoints were written at log steps only
+            self.window.load_state_dict(state["window"])
+        self.start = self.resumed_from = int(state["step"])
+        self.histories = ([list(state["history"])] if self.single
+                          else [list(h) for h in state["history"]])
+        if not self.single:
+            self.failed_at = [int(f) or None for f in state["failed"]]
+        self.prior_seconds = float(state.get("seconds", 0.0))
