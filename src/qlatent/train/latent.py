@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from qlatent.train.config import Config
+from qlatent.train.step import make_optimizer
 
 __all__ = ["LatentTrainer", "is_trainable", "latent_trainer", "score_function_surrogate"]
 
@@ -80,8 +81,6 @@ class LatentTrainer:
     """
 
     def __init__(self, latent: nn.Module, config: Config) -> None:
-        from qlatent.train.step import make_optimizer
-
         if not is_trainable(latent):
             raise TypeError(f"latent must be trainable (parameters and "
                             f"{', '.join(_METHODS)}), got {type(latent).__name__}")
@@ -89,7 +88,7 @@ class LatentTrainer:
         named = [(n, p) for n, p in latent.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
-        self.optimizer = make_optimizer(self.params, config.replace(lr=config.latent_lr))
+        self.optimizer = make_optimizer(self.params, config, lr=config.latent_lr)
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(counts int64[n, L], z float32[n, L]): the same draws ``latent.sample`` makes."""
