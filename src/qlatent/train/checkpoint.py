@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +39,27 @@ CHECKPOINT = "checkpoint.pt"
 """The checkpoint's file name in a run directory."""
 REQUIRED_KEYS = ("step", "config", "history", "generator", "critic", "opt_generator",
                  "opt_critic", "rng")
+"""The keys of an adversarial run's checkpoint (``fit``, ``fit_pack``); other trainers of the
+loop skeleton (``qlatent.train.skeleton``) pass their own ``required`` keys."""
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "log_every")
 """Config fields that may change between a run and its resumption."""
 
 
-def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
-    """Write ``state`` (the keys of the module docstring) to ``path`` atomically."""
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+def save_checkpoint(path: str | Path, state: Mapping[str, Any], *,
+                    required: Sequence[str] = REQUIRED_KEYS) -> None:
+    """Write ``state`` (the keys of the module docstring, at least ``required``) to ``path``
+    atomically."""
+    missing = [k for k in required if k not in state]
     if missing:
         raise ValueError(f"a checkpoint needs key(s) {', '.join(missing)}")
     atomic_write(Path(path), lambda p: torch.save(dict(state), p))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, *, required: Sequence[str] = REQUIRED_KEYS
+                    ) -> dict[str, Any]:
     """Read a checkpoint weights-only onto the CPU (``load_state_dict`` moves what it must; the
-    random states must stay CPU tensors), and check its numbers.
+    random states must stay CPU tensors), checking it holds the keys ``required`` and that its
+    numbers are usable.
 
     Raises:
         ValueError: naming the file, if it is not a weights-only checkpoint (it holds pickled
@@ -79,11 +85,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a qlatent checkpoint (it holds a "
                          f"{type(state).__name__}, not a dict)")
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+    missing = [k for k in required if k not in state]
     if missing:
         raise ValueError(f"{path} is not a qlatent checkpoint (no {', '.join(missing)})")
     for key, kind in (("config", dict), ("history", list), ("rng", dict)):
-        if not isinstance(state[key], kind):
+        if key in required and not isinstance(state[key], kind):
             raise ValueError(f"{path} is not a qlatent checkpoint ({key} is a "
                              f"{type(state[key]).__name__}, not a {kind.__name__})")
     why = _bad_number(state)
@@ -98,10 +104,14 @@ def _is_int(value: Any) -> bool:
 
 def _bad_number(state: Mapping[str, Any]) -> str | None:
     """What is wrong with a checkpoint's step, seconds, seed(s), members or failed steps."""
-    steps = state["config"].get("steps", Config().steps)
+    config = state.get("config")
+    steps = config.get("steps", Config().steps) if isinstance(config, dict) else None
+    step = state.get("step")
+    if steps is None:  # a trainer whose checkpoint holds no config: the step's sign only
+        return None if _is_int(step) and step >= 0 else (
+            f"step must be a non-negative integer, got {step!r}")
     if not _is_int(steps) or steps < 1:
         return f"config steps must be a positive integer, got {steps!r}"
-    step = state["step"]
     if not _is_int(step) or not 0 <= step <= steps:
         return (f"step must be an integer in [0, {steps}] (the steps of its config), got "
                 f"{step!r}")
@@ -196,12 +206,13 @@ def check_resumable(state: Mapping[str, Any], config: Config, seed: int,
     check_config_resumable(state, config, path)
 
 
-def check_config_resumable(state: Mapping[str, Any], config: Config, path: str | Path) -> None:
+def check_config_resumable(state: Mapping[str, Any], config: Any, path: str | Path) -> None:
     """Refuse a config that differs from the checkpoint's in more than ``RESUMABLE_CHANGES``
-    (a ValueError naming the file and every difference)."""
+    (a ValueError naming the file and every difference). ``config``: a frozen config of the
+    loop skeleton (``to_dict()``; its class builds with every field at its default)."""
     now = config.to_dict()
     # A key a checkpoint lacks was added later; it held the default when the run was written.
-    saved = {**Config().to_dict(),
+    saved = {**type(config)().to_dict(),
              **{k: v for k, v in state["config"].items() if k not in EXECUTION_KEYS}}
     diff = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved[k] != now[k])
     if diff:

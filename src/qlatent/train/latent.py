@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from qlatent.train.config import Config
+from qlatent.train.step import make_optimizer
 
 __all__ = ["LatentTrainer", "is_trainable", "latent_trainer", "score_function_surrogate"]
 
@@ -73,15 +74,13 @@ def score_function_surrogate(losses: torch.Tensor, log_prob: torch.Tensor) -> to
 
 
 class LatentTrainer:
-    """A trainable latent with its own optimiser: what ``fit`` adds when ``latent_lr > 0``.
+    """A trainable latent with its own optimiser: what the engine adds when ``latent_lr > 0``.
 
     The optimiser is ``config.optimizer`` (Adam with ``config.betas``, or RMSprop) at
     ``config.latent_lr``, over the latent's parameters that require gradients.
     """
 
     def __init__(self, latent: nn.Module, config: Config) -> None:
-        from qlatent.train.step import make_optimizer
-
         if not is_trainable(latent):
             raise TypeError(f"latent must be trainable (parameters and "
                             f"{', '.join(_METHODS)}), got {type(latent).__name__}")
@@ -89,31 +88,25 @@ class LatentTrainer:
         named = [(n, p) for n, p in latent.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
-        self.optimizer = make_optimizer(self.params, config.replace(lr=config.latent_lr))
+        self.optimizer = make_optimizer(self.params, config, lr=config.latent_lr)
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(counts int64[n, L], z float32[n, L]): the same draws ``latent.sample`` makes."""
         counts = self.latent.sample_counts(n, generator=generator)
         return counts, self.latent.normalized(counts)
 
-    def step(self, losses: torch.Tensor, counts: torch.Tensor, step: int, *,
-             strict: bool = True) -> str | None:
-        """One optimiser step along the score-function estimate.
+    def step(self, losses: torch.Tensor, counts: torch.Tensor) -> str | None:
+        """One optimiser step along the score-function estimate; a parameter that turns
+        non-finite (NaN or inf) puts every parameter back as it was.
 
         Args:
             losses (float Tensor[B]): the generator's per-sample losses ℓ(G(z_i)).
             counts (int Tensor[B, L]): the raw draws z_i those losses came from.
-            step: the training step (named in the error).
-            strict: raise on a non-finite parameter after the step (solo runs); False: put the
-                parameters back as they were and return the bad parameter's name (packs).
 
         Returns:
-            ``None``, or (``strict=False``) the name of the parameter that turned non-finite.
-
-        Raises:
-            FloatingPointError: (``strict``) naming the step and the parameter.
+            ``None``, or the name of the parameter that turned non-finite (the step is undone).
         """
-        saved = None if strict else [p.detach().clone() for p in self.params]
+        saved = [p.detach().clone() for p in self.params]
         surrogate = score_function_surrogate(losses, self.latent.log_prob(counts))
         grads = torch.autograd.grad(surrogate, self.params, allow_unused=True)
         for p, g in zip(self.params, grads, strict=True):
@@ -121,15 +114,10 @@ class LatentTrainer:
         self.optimizer.step()
         bad = next((n for n, p in zip(self.names, self.params, strict=True)
                     if not bool(torch.isfinite(p).all())), None)
-        if bad is None:
-            return None
-        if strict:
-            raise FloatingPointError(
-                f"the latent's parameter {bad!r} turned non-finite (NaN or inf) at step {step}; "
-                "the last checkpoint holds the last finite state (lower [train] latent_lr)")
-        with torch.no_grad():
-            for p, old in zip(self.params, saved, strict=True):
-                p.copy_(old)
+        if bad is not None:
+            with torch.no_grad():
+                for p, old in zip(self.params, saved, strict=True):
+                    p.copy_(old)
         return bad
 
     def state_dict(self) -> dict[str, Any]:
@@ -141,9 +129,23 @@ class LatentTrainer:
         self.optimizer.load_state_dict(state["opt_latent"])
 
 
-def latent_trainer(latent: Any, config: Config) -> LatentTrainer | None:
-    """A ``LatentTrainer`` if ``config.latent_lr > 0`` and the latent is trainable, else
-    ``None`` (the latent stays fixed)."""
-    if config.latent_lr > 0 and is_trainable(latent):
-        return LatentTrainer(latent, config)
-    return None
+def latent_trainer(latent: Any, config: Config, *, name: str = "latent"
+                   ) -> LatentTrainer | None:
+    """A ``LatentTrainer`` if ``config.latent_lr > 0``, else ``None`` (the latent stays fixed).
+
+    Raises:
+        ValueError: ``config.latent_lr > 0`` but the latent cannot be trained (no parameters
+            that require gradients, or not the score-function methods); names it as ``name``.
+    """
+    if config.latent_lr == 0:
+        return None
+    if not is_trainable(latent):
+        missing = [m for m in _METHODS if not callable(getattr(latent, m, None))]
+        has = (isinstance(latent, nn.Module)
+               and any(p.requires_grad for p in latent.parameters()))
+        why = ("has no parameters that require gradients" if not has
+               else "lacks " + ", ".join(missing))
+        raise ValueError(f"latent_lr is {config.latent_lr} but {name} ({type(latent).__name__}) "
+                         f"cannot be trained: it {why}; set latent_lr = 0 to keep it fixed, or "
+                         "use a trainable latent (born, multinomial)")
+    return LatentTrainer(latent, config)
