@@ -1,5 +1,6 @@
-"""The adversarial training loop (WGAN-GP / non-saturating), checkpoints and resume; adversarial
-training of a Born machine (the QGAN of Zoufal et al.)."""
+"""The adversarial training loop (WGAN-GP / non-saturating), checkpoints and resume; fitting a
+trainable distribution by likelihood or MMD (``fit_distribution`` with loss objects); adversarial
+training of a Born machine (the QGAN of Zoufal et al.); discrete VAEs."""
 
 from qlatent.train.born_gan import BornGANResult, fit_born_gan, near_uniform_weights
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
@@ -9,6 +10,16 @@ from qlatent.train.latent import (
     is_trainable,
     latent_trainer,
     score_function_surrogate,
+)
+from qlatent.train.likelihood import (
+    KL,
+    LBFGS,
+    MMD,
+    NLL,
+    Adam,
+    Bound,
+    LikelihoodConfig,
+    fit_distribution,
 )
 from qlatent.train.loop import FitResult, LossWindow, fit
 from qlatent.train.memory import (
@@ -35,7 +46,8 @@ from qlatent.train.step import (
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
 from qlatent.train.vae import TEMPERATURE, VAEFit, elbo, fit_vae, relaxed_bernoulli
 
-__all__ = ["Adversaries", "BornGANResult", "CHECKPOINT", "Config", "FitResult", "LOSSES",
+__all__ = ["KL", "LBFGS", "MMD", "NLL", "Adam", "Bound", "LikelihoodConfig", "fit_distribution",
+           "Adversaries", "BornGANResult", "CHECKPOINT", "Config", "FitResult", "LOSSES",
            "LatentTrainer", "LossWindow", "MemberMemory", "OPTIMIZERS", "PRECISIONS",
            "PackResult", "PackState", "RandomStreams", "STREAMS", "StepLosses", "TEMPERATURE",
            "VAEFit", "available_memory", "check_resumable", "elbo", "estimate_member_memory",

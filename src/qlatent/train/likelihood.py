@@ -225,7 +225,7 @@ class MMD:
 
 
 Loss = NLL | KL | MMD | Bound
-LOSSES = (NLL, KL, MMD, Bound)
+LIKELIHOOD_LOSSES = (NLL, KL, MMD, Bound)
 """The loss classes of ``LikelihoodConfig.loss``."""
 
 
@@ -315,7 +315,7 @@ class LikelihoodConfig:
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, minimum=0)
-        if not isinstance(self.loss, LOSSES):
+        if not isinstance(self.loss, LIKELIHOOD_LOSSES):
             raise TypeError(f"loss must be one of NLL(), KL(), MMD(...), Bound(), got "
                             f"{self.loss!r}")
         if not isinstance(self.optimizer, Adam | LBFGS):
