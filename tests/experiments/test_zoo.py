@@ -303,17 +303,17 @@ def test_a_killed_likelihood_cell_resumes_to_the_uninterrupted_metrics(tmp_path,
         "task": {"cardinality_bits": 5, "cardinality_k": 2, "n_eval": 100}})
     (whole,) = run_experiment(config, tmp_path / "a", console=Console(quiet=True),
                               progress=False)
-    step = likelihood._AdamSteps.step
+    step = likelihood.LikelihoodTrainer.step
 
     def stop_at_6(self, n):
         if n == 6:
             raise KeyboardInterrupt  # as a kill: nothing after the last checkpoint is kept
-        step(self, n)
+        return step(self, n)
 
-    monkeypatch.setattr(likelihood._AdamSteps, "step", stop_at_6)
+    monkeypatch.setattr(likelihood.LikelihoodTrainer, "step", stop_at_6)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, tmp_path / "b", console=Console(quiet=True), progress=False)
-    monkeypatch.setattr(likelihood._AdamSteps, "step", step)
+    monkeypatch.setattr(likelihood.LikelihoodTrainer, "step", step)
     cell = tmp_path / "b" / "cardinality" / "made" / "seed-0"
     assert not (cell / "metrics.json").exists() and (cell / "checkpoint.pt").is_file()
     (resumed,) = run_experiment(config, tmp_path / "b", console=Console(quiet=True),

@@ -15,16 +15,17 @@ Notation:
     the data; k the house kernel of ``qlatent.metrics.kernels`` (a mixture of Gaussians,
     bandwidths σ_1..σ_L).
 
-The loop is the shared one (checkpoint + bit-identical resume, ``log.jsonl``, callbacks,
-progress, a NaN guard naming the step): every random draw (minibatches, model samples, shots)
-comes from one ``torch.Generator`` seeded with ``seed`` and saved in the checkpoint.
+The loop is the skeleton's (``qlatent.train.skeleton``: checkpoint + bit-identical resume,
+``log.jsonl``, callbacks, progress, a guard naming the step of a non-finite loss); every random
+draw (minibatches, model samples, shots) comes from one ``torch.Generator`` seeded with
+``seed`` and saved in the checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,7 +36,14 @@ import torch
 from qlatent._random import torch_generator
 from qlatent._validation import check_bits_tensor, check_choice, check_float, check_int
 from qlatent.metrics.kernels import DEFAULT_BANDWIDTHS, check_bandwidths, gaussian_kernel
-from qlatent.train._steps import Callback, TrainResult, check_finite, run_steps
+from qlatent.train.skeleton import (
+    Callback,
+    FitResult,
+    LoopConfig,
+    NonFiniteError,
+    Trainer,
+    train,
+)
 
 MODEL_SIDES = ("auto", "exact", "samples", "shots")
 #: the exact model side builds a K x K kernel matrix; "auto" uses it up to this many states.
@@ -273,18 +281,20 @@ class Adam:
 
 @dataclass(frozen=True)
 class LBFGS:
-    """L-BFGS (``torch.optim.LBFGS``) with a strong-Wolfe line search: one step is one
-    iteration (a line search of one or more evaluations). The tolerances are 0, so it never
-    stops early on the scale of the loss (MMD^2 reaches 1e-8); the absolute tolerances of
-    torch's defaults stalled a 9-qubit MMD fit at its second iteration. It needs an exact,
-    deterministic loss: ``KL()``, ``NLL()`` on all the data (``batch_size=None`` or weights),
-    or ``MMD()`` with the exact model side."""
+    """SciPy's L-BFGS-B (``scipy.optimize.minimize``, as Liu & Wang) on the flattened
+    parameters in float64, the loss and its gradient by autograd; one step is one iteration (a
+    line search of one or more evaluations). ftol = gtol = 0, so the scale of the loss (MMD^2
+    reaches 1e-8) never stops it; SciPy stops early only when the line search can make no more
+    progress, and the later steps keep its last point. It needs an exact, deterministic loss:
+    ``KL()``, ``NLL()`` on all the data (``batch_size=None`` or weights), or ``MMD()`` with the
+    exact model side. (``torch.optim.LBFGS`` was tried: with its default tolerances it stalled
+    a 9-qubit MMD fit at its second iteration, and with tolerances 0 it reached a valid
+    fraction of 0.950 where SciPy reaches 0.988 in 100 iterations.)
 
-    history_size: int = 10
-    """Curvature pairs kept (>= 1)."""
-
-    def __post_init__(self) -> None:
-        check_int("history_size", self.history_size, minimum=1)
+    SciPy's internal state cannot be saved, so the iterations are computed at the first step
+    from the starting parameters, which the checkpoint holds: a resumed L-BFGS fit computes
+    them again from there and ends bit-identical to an uninterrupted one (it saves no time).
+    """
 
 
 Optimizer = Adam | LBFGS
@@ -292,15 +302,17 @@ Optimizer = Adam | LBFGS
 
 # --------------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class LikelihoodConfig:
-    """What ``fit_distribution`` trains: the loss, the optimiser and the budget.
+class LikelihoodConfig(LoopConfig):
+    """What ``fit_distribution`` trains: the loss, the optimiser and the budget (``steps``,
+    ``checkpoint_every`` and ``log_every`` as every loop of ``qlatent.train.skeleton``).
 
     How this process runs it (seed, run directory, progress) are arguments of
     ``fit_distribution``.
     """
 
-    steps: int
-    """Optimiser steps (>= 0; L-BFGS: iterations)."""
+    log_every: int = 10
+    """Steps between log rows; a row holds the loss averaged over the steps since the previous
+    one."""
     loss: Loss = NLL()
     """``NLL()``, ``KL()``, ``MMD(...)`` or ``Bound()``."""
     optimizer: Optimizer = Adam()
@@ -308,13 +320,9 @@ class LikelihoodConfig:
     batch_size: int | None = 256
     """Data rows per step, drawn with replacement (``None``: all of them; not used by ``KL``,
     by weighted ``NLL`` or by the exact MMD side)."""
-    log_every: int = 10
-    """Steps between log rows (and the last step)."""
-    checkpoint_every: int = 0
-    """Steps between checkpoints when a run directory is given (0: only at the end)."""
 
     def __post_init__(self) -> None:
-        check_int("steps", self.steps, minimum=0)
+        super().__post_init__()
         if not isinstance(self.loss, LIKELIHOOD_LOSSES):
             raise TypeError(f"loss must be one of NLL(), KL(), MMD(...), Bound(), got "
                             f"{self.loss!r}")
@@ -323,39 +331,25 @@ class LikelihoodConfig:
                             f"{self.optimizer!r}")
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, minimum=1)
-        check_int("log_every", self.log_every, minimum=1)
-        check_int("checkpoint_every", self.checkpoint_every, minimum=0)
-
-    def replace(self, **changes: Any) -> LikelihoodConfig:
-        """A copy with ``changes`` applied (validated again)."""
-        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (the loss and optimiser as dicts with their ``kind``)."""
-        return {"steps": self.steps, "loss": _plain(self.loss),
-                "optimizer": _plain(self.optimizer), "batch_size": self.batch_size,
-                "log_every": self.log_every, "checkpoint_every": self.checkpoint_every}
+        """Plain values (the loss and the optimiser as dicts with their ``kind``)."""
+        return {**super().to_dict(), "loss": _plain(self.loss),
+                "optimizer": _plain(self.optimizer)}
 
 
 # --------------------------------------------------------------------------- fit
 def fit_distribution(model: torch.nn.Module, data: Any, config: LikelihoodConfig, *, seed: int,
                      weights: Any = None, run_dir: str | Path | None = None,
                      resume: bool = True, progress: bool = False,
-                     callbacks: Sequence[Callback] = ()) -> TrainResult:
+                     callbacks: Sequence[Callback] = ()) -> FitResult:
     """Fit ``model``'s parameters to samples ``data`` with ``config``, in place.
 
     ``config.loss`` says what is minimised (``NLL``, ``KL``, ``MMD``, ``Bound``: each class
-    states its formula), ``config.optimizer`` how (``Adam`` or ``LBFGS``). With ``Adam`` a log
-    row holds the loss of the step's batch (before its update; ``KL``: the KL, ``MMD`` by
-    samples: the unbiased estimate); with ``LBFGS`` the loss after the iteration.
-
-    L-BFGS is SciPy's L-BFGS-B (``scipy.optimize.minimize``, as Liu & Wang) on the flattened
-    parameters in float64, the loss and its gradient by autograd, ftol = gtol = 0 (so the scale
-    of the loss, MMD^2 reaches 1e-8, never stops it; SciPy stops early only when the line search
-    can make no more progress, and the later steps keep its last point). Its internal state
-    cannot be saved, so its run is computed at the first step from the parameters it starts
-    from, which the checkpoint holds: a resumed L-BFGS fit recomputes the iterations from
-    there (deterministic: it ends bit-identical to an uninterrupted one, but saves no time).
+    states its formula), ``config.optimizer`` how (``Adam`` or ``LBFGS``). A log row holds the
+    loss averaged over the steps since the previous row: with ``Adam`` each step's loss on its
+    batch before the update (``KL``: the KL; ``MMD`` by samples: the unbiased estimate), with
+    ``LBFGS`` the loss after each iteration. The loop is ``qlatent.train.skeleton.train``.
 
     Args:
         model: an ``nn.Module`` with parameters and ``log_prob(counts)`` (trained in place).
@@ -368,104 +362,131 @@ def fit_distribution(model: torch.nn.Module, data: Any, config: LikelihoodConfig
         run_dir: folder of ``checkpoint.pt`` and ``log.jsonl`` (``None``: neither is written).
         resume: continue from ``run_dir/checkpoint.pt`` when it exists (same seed; the config
             may differ only in ``steps``, ``log_every`` and ``checkpoint_every``).
-        progress: show a progress bar.
-        callbacks: ``f(step, info)`` after every step, ``info`` holding ``modules``
-            (``{"model": model}``) and ``row`` (the log row on log steps, else ``None``); an
-            exception there stops training (the last checkpoint stays).
+        progress: show progress (a bar on a terminal, plain lines otherwise).
+        callbacks: ``f(step, info)`` after every step, ``info`` holding ``row`` (the log row on
+            log steps, else ``None``) and ``figures``; an exception there stops training (the
+            last checkpoint stays).
 
     Returns:
-        A ``TrainResult``.
+        A ``FitResult``.
 
     Raises:
-        FloatingPointError: the loss or a parameter is not finite; names the step (and the
-            parameter). The loss is checked before the update, so the parameters stay finite.
+        NonFiniteError (a FloatingPointError): the loss or a parameter turned non-finite;
+            names the step (and the parameter). The loss is checked before the update.
     """
-    if not isinstance(config, LikelihoodConfig):
-        raise TypeError(f"config must be a LikelihoodConfig, got {type(config).__name__}")
-    seed = check_int("seed", seed, minimum=0)
-    if not hasattr(model, "log_prob"):
-        raise TypeError(f"model must have a log_prob method, got {type(model).__name__}")
-    data = _check_counts_data(data, model)
-    if weights is not None:
-        weights = torch.as_tensor(weights, dtype=torch.float64)
-        if weights.shape != (data.shape[0],) or not torch.isfinite(weights).all() or bool(
-                (weights < 0).any()) or float(weights.sum()) <= 0:
-            raise ValueError(f"weights must be {data.shape[0]} finite non-negative numbers with "
-                             f"a positive sum (one per data row), got shape "
-                             f"{tuple(weights.shape)}")
-        weights = weights / weights.sum()
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"model must have trainable parameters, {type(model).__name__} has none")
-    generator = torch_generator(seed)
-    loss = config.loss
-    objective, deterministic = loss.bind(model, data, weights, batch_size=config.batch_size,
-                                         generator=generator)
-    if isinstance(config.optimizer, LBFGS) and not deterministic:
-        raise ValueError("LBFGS() needs an exact, deterministic loss: KL(), NLL() with "
-                         "batch_size=None (or weights), or MMD() with the exact model side; got "
-                         f"{loss!r} with batch_size={config.batch_size}")
-
-    def evaluate(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        value = objective()
-        check_finite("fit_distribution", f"the {loss.name} loss", value[0], step,
-                     "data outside the model's support, or a diverging step")
-        return value
-
-    stepper = (_AdamSteps(model, params, evaluate, config.optimizer, generator)
-               if isinstance(config.optimizer, Adam)
-               else _LBFGSSteps(model, params, evaluate, config.steps))
-    return run_steps(stepper, name="fit_distribution", steps=config.steps,
-                     log_every=config.log_every, checkpoint_every=config.checkpoint_every,
-                     config=config.to_dict(), seed=seed, run_dir=run_dir, resume=resume,
-                     progress=progress, callbacks=callbacks)
+    trainer = LikelihoodTrainer(model, data, config, seed=seed, weights=weights)
+    (result,) = train(trainer, config, run_dir=run_dir, resume=resume, progress=progress,
+                      callbacks=callbacks)
+    return result
 
 
-class _AdamSteps:
-    """One Adam update per step on the loss of one evaluation."""
+class LikelihoodTrainer(Trainer):
+    """``fit_distribution``'s step on the loop skeleton: made (and every argument checked)
+    before anything trains, so a config can be checked against a model without training.
 
-    def __init__(self, model: torch.nn.Module, params: list[torch.Tensor],
-                 evaluate: Callable[[int], tuple[torch.Tensor, torch.Tensor]], spec: Adam,
-                 generator: torch.Generator) -> None:
-        self.model, self.evaluate, self.generator = model, evaluate, generator
-        self.optimizer = torch.optim.Adam(params, lr=spec.lr)
-        self.value = math.nan
+    Args: those of ``fit_distribution``.
+    """
 
-    def step(self, step: int) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        objective, value = self.evaluate(step)
-        objective.backward()
-        self.optimizer.step()
-        self.value = value.detach()
+    keys = ("loss",)
+    description = "fit_distribution"
+    checkpoint_keys = ("seed", "model")
 
-    def row(self) -> dict[str, Any]:
-        return {"loss": float(self.value)}
+    def __init__(self, model: torch.nn.Module, data: Any, config: LikelihoodConfig, *,
+                 seed: int, weights: Any = None) -> None:
+        if not isinstance(config, LikelihoodConfig):
+            raise TypeError(f"config must be a LikelihoodConfig, got {type(config).__name__}")
+        self.seed = check_int("seed", seed, minimum=0)
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "log_prob"):
+            raise TypeError(f"model must be an nn.Module with a log_prob method, got "
+                            f"{type(model).__name__}")
+        data = _check_counts_data(data, model)
+        if weights is not None:
+            weights = torch.as_tensor(weights, dtype=torch.float64)
+            if weights.shape != (data.shape[0],) or not torch.isfinite(weights).all() or bool(
+                    (weights < 0).any()) or float(weights.sum()) <= 0:
+                raise ValueError(f"weights must be {data.shape[0]} finite non-negative numbers "
+                                 f"with a positive sum (one per data row), got shape "
+                                 f"{tuple(weights.shape)}")
+            weights = weights / weights.sum()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError(f"model must have trainable parameters, {type(model).__name__} "
+                             "has none")
+        self.model, self.loss = model, config.loss
+        self.device = self.params[0].device
+        self.generator = torch_generator(self.seed)
+        self.objective, deterministic = config.loss.bind(
+            model, data, weights, batch_size=config.batch_size, generator=self.generator)
+        self.lbfgs = isinstance(config.optimizer, LBFGS)
+        if self.lbfgs and not deterministic:
+            raise ValueError("LBFGS() needs an exact, deterministic loss: KL(), NLL() with "
+                             "batch_size=None (or weights), or MMD() with the exact model "
+                             f"side; got {config.loss!r} with batch_size={config.batch_size}")
+        if self.lbfgs:
+            self.start = self._flat()
+            self.iterates: list[np.ndarray] | None = None
+            self.steps = config.steps
+        else:
+            self.optimizer = torch.optim.Adam(self.params, lr=config.optimizer.lr)
 
-    def modules(self) -> dict[str, torch.nn.Module]:
-        return {"model": self.model}
+    def _evaluate(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        objective, value = self.objective()
+        if not bool(torch.isfinite(objective.detach())):
+            raise NonFiniteError(self.description, step,
+                                 f"the {self.loss.name} loss ({float(objective.detach())}: "
+                                 "data outside the model's support, or a diverging step)")
+        return objective, value
+
+    def _check_parameters(self, step: int) -> None:
+        for name, p in self.model.named_parameters():
+            if not bool(torch.isfinite(p.detach()).all()):
+                raise NonFiniteError(self.description, step, f"the model's parameter {name!r}")
+
+    def step(self, step: int) -> torch.Tensor:
+        if self.lbfgs:
+            if self.iterates is None:
+                self.iterates = self._lbfgs()
+            self._load(self.iterates[min(step, len(self.iterates)) - 1])
+            self._check_parameters(step)
+            with torch.no_grad():
+                _, value = self._evaluate(step)
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            objective, value = self._evaluate(step)
+            objective.backward()
+            self.optimizer.step()
+            self._check_parameters(step)
+        return value.detach().to(torch.float64).reshape(1)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        state = {"seed": self.seed, "model": self.model.state_dict()}
+        if self.lbfgs:
+            return {**state, "start": torch.from_numpy(self.start)}
+        return {**state, "optimizer": self.optimizer.state_dict(),
                 "generator": self.generator.get_state()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
+    def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            if self.lbfgs:
+                self.start = state["start"].numpy().copy()
+                self.iterates = None
+            else:
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.generator.set_state(state["generator"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise ValueError(f"{path} does not fit this model and optimiser "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]}); use "
+                             "another run_dir or resume=False") from err
 
+    def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
+        if int(state["seed"]) != self.seed:
+            raise ValueError(f"{path} was written with seed {state['seed']}, not {self.seed}; "
+                             f"resume with seed={state['seed']}, or use another run_dir or "
+                             "resume=False")
+        super().check_resumable(state, config, path)
 
-class _LBFGSSteps:
-    """SciPy's L-BFGS-B, run to ``steps`` iterations at the first step from the starting
-    parameters (kept in the state); step k then sets the model to iterate k."""
-
-    def __init__(self, model: torch.nn.Module, params: list[torch.Tensor],
-                 evaluate: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
-                 steps: int) -> None:
-        self.model, self.params, self.evaluate, self.steps = model, params, evaluate, steps
-        self.start = self._flat()
-        self.iterates: list[np.ndarray] | None = None
-        self.current = 0
-
+    # ---- L-BFGS: SciPy's run, computed at the first step
     def _flat(self) -> np.ndarray:
         return np.concatenate([p.detach().cpu().double().numpy().ravel() for p in self.params])
 
@@ -475,7 +496,8 @@ class _LBFGSSteps:
             for p, chunk in zip(self.params, np.split(x, np.cumsum(sizes)[:-1]), strict=True):
                 p.copy_(torch.from_numpy(chunk).reshape(p.shape).to(p.dtype))
 
-    def _run(self) -> list[np.ndarray]:
+    def _lbfgs(self) -> list[np.ndarray]:
+        """The iterates of SciPy's L-BFGS-B from ``start`` (at most ``steps``)."""
         from scipy.optimize import minimize  # scipy is a dependency; loaded when L-BFGS runs
 
         iterates: list[np.ndarray] = []
@@ -484,7 +506,7 @@ class _LBFGSSteps:
             self._load(x)
             for p in self.params:
                 p.grad = None
-            objective, _ = self.evaluate(len(iterates) + 1)
+            objective, _ = self._evaluate(len(iterates) + 1)
             objective.backward()
             grad = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p))
                                    .detach().cpu().double().numpy().ravel()
@@ -502,28 +524,6 @@ class _LBFGSSteps:
         if not iterates or not np.array_equal(iterates[-1], last):
             iterates.append(last)
         return iterates
-
-    def step(self, step: int) -> None:
-        if self.iterates is None:
-            self.iterates = self._run()
-        self.current = step
-        self._load(self.iterates[min(step, len(self.iterates)) - 1])
-
-    def row(self) -> dict[str, Any]:
-        with torch.no_grad():
-            _, value = self.evaluate(self.current)
-        return {"loss": float(value)}
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        return {"model": self.model}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "start": torch.from_numpy(self.start)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.start = state["start"].numpy().copy()
-        self.iterates = None
 
 
 def _dtype(model: Any) -> torch.dtype:

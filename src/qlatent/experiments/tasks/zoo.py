@@ -157,7 +157,7 @@ class ZooFit(Params):
 
     TABLE = "fit"
 
-    steps: int | None = param(None, minimum=0)
+    steps: int | None = param(None, minimum=1)
     """Optimiser steps (L-BFGS: iterations); required."""
     loss: str = param("nll", choices=("nll", "kl", "mmd", "bound"))
     """``"nll"`` (``NLL()``), ``"kl"`` (``KL()``), ``"mmd"`` (``MMD(...)``) or ``"bound"``
@@ -177,8 +177,9 @@ class ZooFit(Params):
     """MMD only: the kernel's σ's (unset: ``qlatent.metrics.kernels.DEFAULT_BANDWIDTHS``)."""
     log_every: int = param(10, minimum=1)
     """Steps between rows of the cell's ``log.jsonl``."""
-    checkpoint_every: int = param(0, minimum=0)
-    """Steps between checkpoints (0: at the end only)."""
+    checkpoint_every: int = param(100, minimum=0)
+    """Steps between checkpoints of the cell (0: at the end only); a killed cell resumes from
+    its last one."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -479,8 +480,8 @@ class ZooTask(Task):
                 model = build_family(fam, data, 0)
                 if fam.train == "adversarial":
                     adversaries(fam, config.model, data.dim, 0)
-                if fam.train == "likelihood":  # a dry run: checks the loss fits the model
-                    _fit(model, data, fam.fit.replace(steps=0), 0)
+                if fam.train == "likelihood":  # checks the loss fits the model; trains nothing
+                    _fit(model, data, fam.fit, 0, check_only=True)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
@@ -538,9 +539,11 @@ class ZooTask(Task):
 
 
 def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path | None = None,
-         progress: bool = False):
-    """fit_distribution on the data set: the exact target as weights where it exists."""
+         progress: bool = False, check_only: bool = False):
+    """fit_distribution on the data set: the exact target as weights where it exists
+    (``check_only``: make its trainer, which checks every argument, and train nothing)."""
     from qlatent.train import fit_distribution
+    from qlatent.train.likelihood import LikelihoodTrainer
 
     if data.probs is None:
         rows, weights = data.data, None
@@ -551,8 +554,12 @@ def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path |
         rows, weights = np.repeat(data.states, np.maximum(reps, 0), axis=0), None
     else:  # NLL: the exact cross-entropy; MMD, exact model side: the weighted histogram
         rows, weights = data.states, data.probs
-    return fit_distribution(model, np.asarray(rows, dtype=np.int64), fit.to_config(), seed=seed,
-                            weights=weights, run_dir=run_dir, progress=progress)
+    rows = np.asarray(rows, dtype=np.int64)
+    if check_only:
+        LikelihoodTrainer(model, rows, fit.to_config(), seed=seed, weights=weights)
+        return None
+    return fit_distribution(model, rows, fit.to_config(), seed=seed, weights=weights,
+                            run_dir=run_dir, progress=progress)
 
 
 def save_samples(path: Path, samples: np.ndarray) -> None:
