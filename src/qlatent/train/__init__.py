@@ -2,7 +2,7 @@
 trainable distribution by likelihood or MMD (``fit_distribution`` with loss objects); adversarial
 training of a Born machine (the QGAN of Zoufal et al.); discrete VAEs."""
 
-from qlatent.train.born_gan import BornGANResult, fit_born_gan, near_uniform_weights
+from qlatent.train.born_gan import BornGANConfig, fit_born_gan, near_uniform_weights
 from qlatent.train.checkpoint import CHECKPOINT, check_resumable, load_checkpoint, save_checkpoint
 from qlatent.train.config import LOSSES, OPTIMIZERS, PRECISIONS, Config
 from qlatent.train.latent import (
@@ -44,15 +44,15 @@ from qlatent.train.step import (
     training_step,
 )
 from qlatent.train.streams import STREAMS, RandomStreams, stream_seeds
-from qlatent.train.vae import TEMPERATURE, VAEFit, elbo, fit_vae, relaxed_bernoulli
+from qlatent.train.vae import TEMPERATURE, VAEConfig, elbo, fit_vae, relaxed_bernoulli
 
-__all__ = ["KL", "LBFGS", "MMD", "NLL", "Adam", "Bound", "LikelihoodConfig", "fit_distribution",
-           "Adversaries", "BornGANResult", "CHECKPOINT", "Config", "FitResult", "LOSSES",
-           "LatentTrainer", "LossWindow", "MemberMemory", "OPTIMIZERS", "PRECISIONS",
-           "PackResult", "PackState", "RandomStreams", "STREAMS", "StepLosses", "TEMPERATURE",
-           "VAEFit", "available_memory", "check_resumable", "elbo", "estimate_member_memory",
-           "fit", "fit_born_gan", "fit_pack", "fit_vae", "gradient_penalty", "interpolate",
-           "is_trainable", "latent_trainer", "load_checkpoint", "make_optimizer",
+__all__ = ["Adam", "Adversaries", "BornGANConfig", "Bound", "CHECKPOINT", "Config", "FitResult",
+           "KL", "LBFGS", "LOSSES", "LatentTrainer", "LikelihoodConfig", "LossWindow", "MMD",
+           "MemberMemory", "NLL", "OPTIMIZERS", "PRECISIONS", "PackResult", "PackState",
+           "RandomStreams", "STREAMS", "StepLosses", "TEMPERATURE", "VAEConfig",
+           "available_memory", "check_resumable", "elbo", "estimate_member_memory", "fit",
+           "fit_born_gan", "fit_distribution", "fit_pack", "fit_vae", "gradient_penalty",
+           "interpolate", "is_trainable", "latent_trainer", "load_checkpoint", "make_optimizer",
            "member_checkpoint", "near_uniform_weights", "pack_size_that_fits",
            "packed_training_step", "relaxed_bernoulli", "save_checkpoint",
            "score_function_surrogate", "stream_seeds", "training_step"]
