@@ -325,3 +325,63 @@ def test_a_killed_likelihood_cell_resumes_to_the_uninterrupted_metrics(tmp_path,
     first = whole.run_dir / "log.jsonl"
     assert [(r["step"], r["loss"]) for r in log] == [
         (r["step"], r["loss"]) for r in map(json.loads, first.read_text().splitlines())]
+
+
+
+@pytest.fixture(scope="module")
+def finished_zoo(tmp_path_factory):
+    """A finished zoo grid: a likelihood family (MADE) and an adversarial one (a GAN)."""
+    from rich.console import Console
+
+    from qlatent.experiments.config import ExperimentConfig
+    from qlatent.experiments.runner import run_experiment
+
+    out = tmp_path_factory.mktemp("zoo")
+    config = ExperimentConfig.from_dict({
+        "experiment": {"task": "zoo", "datasets": ["cardinality"], "latents": ["made", "gan"],
+                       "seeds": [0]},
+        "latent_params": {"made": {"fit": {"steps": 20, "batch_size": 16}},
+                          "gan": {"train": "adversarial", "latent_dim": 3}},
+        "model": {"hidden": [8]},
+        "train": {"steps": 3, "batch_size": 8, "n_critic": 1, "log_every": 1},
+        "task": {"cardinality_bits": 5, "cardinality_k": 2, "n_eval": 64}})
+    run_experiment(config, out, console=Console(quiet=True), progress=False)
+    return out / "cardinality"
+
+
+def _evaluate_seed(cell: Path) -> int:
+    return int(json.loads((cell / "config.json").read_text())["seeds"]["evaluate"])
+
+
+@pytest.mark.parametrize("family, steps", [("made", 20), ("gan", 3)])
+def test_finished_zoo_cells_reload_and_sample_what_they_scored(finished_zoo, family, steps):
+    """Issue 23 item 4.3: a finished likelihood cell and an adversarial one reload through
+    ``load_run`` with their trained weights: sampling with the cell's evaluation seed gives
+    back its samples.npy exactly."""
+    import torch
+
+    import qlatent as ql
+    from qlatent.experiments.runner import rebuild_cell
+
+    cell = finished_zoo / family / "seed-0"
+    run = ql.load_run(cell)
+    assert run.finished and run.step == run.steps == steps
+    again = run.sample(64, seed=_evaluate_seed(cell))
+    assert again.dtype == np.uint8
+    assert np.array_equal(again, np.load(cell / "samples.npy", allow_pickle=False))
+    trained = run.latent if family == "made" else run.generator
+    fresh = rebuild_cell(cell, weights=False)
+    untrained = fresh.latent if family == "made" else fresh.built.generator
+    assert not all(torch.equal(a, b) for a, b in zip(trained.parameters(),
+                                                     untrained.parameters(), strict=True))
+
+
+@pytest.mark.slow
+def test_qlatent_sample_on_a_finished_likelihood_cell(finished_zoo, tmp_path):
+    cell = finished_zoo / "made" / "seed-0"
+    out = tmp_path / "made.npy"
+    res = _run("sample", cell, "-n", 64, "-o", out, "--seed", _evaluate_seed(cell))
+    assert res.returncode == 0, res.stderr
+    assert "uint8 array 64 x 5" in res.stdout and "unfinished" not in res.stdout
+    assert np.array_equal(np.load(out, allow_pickle=False),
+                          np.load(cell / "samples.npy", allow_pickle=False))

@@ -86,6 +86,7 @@ from qlatent.experiments.tasks.base import (
     register_task,
     torch_generator,
 )
+from qlatent.train.checkpoint import load_checkpoint
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
 TRAININGS = ("likelihood", "adversarial")
@@ -531,6 +532,36 @@ class ZooTask(Task):
         x = x.astype(np.uint8)
         save_samples(run_dir / "samples.npy", x)
         return score_samples(x, built.data, cell.dataset, p)
+
+    def load_trained(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                     path: Path) -> tuple[int, int]:
+        """A likelihood family's fitted latent from its ``fit_distribution`` checkpoint
+        (weights-only); an adversarial family's networks as every task's."""
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        if fam.train == "adversarial":
+            return super().load_trained(built, latent, config, cell, path)
+        from qlatent.train.likelihood import LikelihoodTrainer
+
+        state = load_checkpoint(path, required=("step", "config", "history",
+                                                *LikelihoodTrainer.checkpoint_keys))
+        try:
+            latent.load_state_dict(state["model"])
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"{path}: its weights do not fit the cell's {fam.latent} "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
+        return int(state["step"]), fam.fit.steps
+
+    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+               seed: int) -> np.ndarray:
+        """uint8[n, width]: raw outcomes (likelihood families) or the generator's outputs
+        thresholded at 1/2 (adversarial), drawn as ``evaluate`` draws its ``samples.npy``."""
+        gen = torch_generator(seed)
+        with torch.no_grad():
+            if isinstance(built.generator, nn.Identity):  # a likelihood family
+                x = latent.sample_counts(n, generator=gen)
+            else:
+                x = built.generator(latent.sample(n, generator=gen)) > 0.5
+        return x.to(torch.uint8).cpu().numpy()
 
     def baselines(self, config: Any) -> tuple[str, ...]:
         """The classical families of ``config`` (``Family.classical``)."""
