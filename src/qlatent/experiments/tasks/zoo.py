@@ -56,7 +56,8 @@ Packs do not apply: likelihood families are distributions fitted in a few second
 packable generator/critic networks of ``qlatent.train.fit_pack`` (``packable = False``). Every
 cell writes ``log.jsonl`` and ``checkpoint.pt`` and a killed one resumes from its checkpoint
 (a likelihood cell checkpoints every ``fit.checkpoint_every`` steps and at the end); done cells
-(``metrics.json``) are skipped.
+(``metrics.json``) are skipped. A finished cell reloads (``load_trained``: the fitted latent,
+or the generator and critic) and samples as ``evaluate`` does (``sample``: uint8 outcomes).
 """
 
 from __future__ import annotations
