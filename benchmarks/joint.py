@@ -35,7 +35,13 @@ import torch  # noqa: E402
 
 from qlatent import latents, photonics  # noqa: E402
 from qlatent.models import MLP  # noqa: E402
-from qlatent.train import Adversaries, Config, RandomStreams, latent_trainer  # noqa: E402
+from qlatent.train import (  # noqa: E402
+    Adversaries,
+    Config,
+    PackState,
+    RandomStreams,
+    latent_trainer,
+)
 from qlatent.train.step import training_step  # noqa: E402
 
 M, N = 16, 8
@@ -63,8 +69,8 @@ def make_case(latent, config: Config, data: Counts, seed: int):
 
     def step() -> None:
         counter["step"] += 1
-        training_step(adversaries, latent, data, streams, config, trainer=trainer,
-                      step=counter["step"])
+        training_step(adversaries, [latent], [data], [streams], config, PackState(1),
+                      counter["step"], [trainer])
 
     return step
 
@@ -88,7 +94,7 @@ def main() -> None:
         fixed = latents.get("quantum", dim=M, seed=3, circuit="haar", n_samples=args.bank)
         torch.set_num_threads(args.threads)
         cases = {
-            "fixed": make_case(fixed, config, data, 0),
+            "fixed": make_case(fixed, config.replace(latent_lr=0.0), data, 0),
             "born-fixed": make_case(latents.get("born", dim=M, seed=3), config.replace(
                 latent_lr=0.0), data, 0),
             "joint-quantum": make_case(latents.get("born", dim=M, seed=3), config, data, 0),

@@ -21,8 +21,8 @@ latent's kind only how z is drawn, so L = 16 Gaussian stands for all. ``--device
 everything on the GPU (``benchmarks/gpu_pack.sh`` runs the whole GPU set in one command).
 
 Training steps (cases ``train-ring``, ``train-table1``): the real step code of the two loops,
-``qlatent.train.training_step`` (what ``fit`` runs per step) for K solo cells one after the
-other vs ``qlatent.train.packed_training_step`` (what ``fit_pack`` runs) for one pack of K,
+``qlatent.train.training_step`` for K solo cells one after the other (K = 1 each, what ``fit``
+runs per step) vs one pack of K (what ``fit_pack`` runs),
 each cell with its own seed streams, latent and data object: n_critic = 5 critic updates with
 the gradient penalty and the optimiser steps, then one generator update. The ring: 2x256
 LeakyReLU, L = 16, SevenGaussians, batch 32, Adam; Table I: 2x512 ReLU, L = 16, 16 Bernoulli
@@ -268,8 +268,8 @@ def qm9_cells(k: int, packed: bool, precision: str, device: str) -> tuple:
     datas = [data] * k
     streams = [RandomStreams(i, device=device, data_device=device) for i in range(k)]
     if packed:
-        return Adversaries(pack(gs).to(device).train(), pack(ds).to(device).train(), config), \
-            latents, datas, streams, config, PackState(k)
+        return Adversaries(pack(gs).to(device).train(), pack(ds).to(device).train(), config,
+                           packed=True), latents, datas, streams, config, PackState(k)
     return [Adversaries(g.to(device).train(), dd.to(device).train(), config)
             for g, dd in zip(gs, ds, strict=True)], latents, datas, streams, config, None
 
@@ -301,8 +301,8 @@ def training_cells(kind: str, k: int, packed: bool, precision: str,
                              data_device=getattr(dd, "device", "cpu")) for i, dd in
                enumerate(datas)]
     if packed:
-        return Adversaries(pack(gs).to(device), pack(ds).to(device), config), latents, datas, \
-            streams, config, PackState(k)
+        return Adversaries(pack(gs).to(device), pack(ds).to(device), config, packed=True), \
+            latents, datas, streams, config, PackState(k)
     return [Adversaries(g.to(device), dd.to(device), config)
             for g, dd in zip(gs, ds, strict=True)], latents, datas, streams, config, None
 
@@ -321,7 +321,7 @@ def fits(kind: str, k: int, args: argparse.Namespace) -> str | None:
 
 
 def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
-    from qlatent.train import packed_training_step, training_step
+    from qlatent.train import PackState, training_step
 
     names = {"ring": "ring training step (2x256 LeakyReLU, batch 32, n_critic 5, Adam)",
              "table1": "Table I training step (2x512 ReLU, batch 500, n_critic 5, RMSprop)",
@@ -351,12 +351,12 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
         def run_solo(c: tuple = solo) -> None:
             advs, lats, datas, streams, config, _ = c
             for a, lat, dt, st in zip(advs, lats, datas, streams, strict=True):
-                training_step(a, lat, dt, st, config)
+                training_step(a, [lat], [dt], [st], config, PackState(1), 1)
 
         def run_packed(c: tuple = pk, counter: dict = counter) -> None:
             adv, lats, datas, streams, config, state = c
             counter["step"] += 1
-            packed_training_step(adv, lats, datas, streams, config, state, counter["step"])
+            training_step(adv, lats, datas, streams, config, state, counter["step"])
 
         times: dict[str, list[float]] = {"solo": [], "packed": []}
         for _ in range(args.repeats):

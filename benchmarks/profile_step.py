@@ -6,7 +6,7 @@
 Builds one pack of K cells exactly as ``benchmarks/pack.py``'s training cases do (the ring:
 2x256 LeakyReLU, batch 32, Adam; Table I: 2x512 ReLU, batch 500, RMSprop; QM9: the paper's
 generator with the Gumbel relaxation and the R-GCN critic, batch 256, Adam), runs three
-warm-up steps of ``qlatent.train.packed_training_step`` (what ``fit_pack`` runs per step),
+warm-up steps of ``qlatent.train.training_step`` (what ``fit_pack`` runs per step),
 prints the CPU seconds per step of ``--steps`` more, then profiles ``--steps`` steps and prints
 the operators sorted by their own CPU time. The shares are what matter: matrix products
 (``bmm``, ``baddbmm``) against the element-wise and copy traffic around them (activations and
@@ -22,7 +22,7 @@ import torch
 from pack import training_cells
 from torch.profiler import ProfilerActivity, profile
 
-from qlatent.train import packed_training_step
+from qlatent.train import training_step
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
         nonlocal step
         for _ in range(n):
             step += 1
-            packed_training_step(adv, lats, datas, streams, config, state, step)
+            training_step(adv, lats, datas, streams, config, state, step)
 
     run(3)
     start = time.process_time()

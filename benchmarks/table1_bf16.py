@@ -4,7 +4,7 @@
         [--ks 1,6]
 
 Times the real step code of the runner (``qlatent.train.training_step`` for K solo cells one
-after the other, ``qlatent.train.packed_training_step`` for one pack of K) at Table I's shapes
+after the other, ``qlatent.train.training_step`` of one pack of K) at Table I's shapes
 (2x512 ReLU generator and critic, L = 16, 16 Bernoulli bits, batch 500, n_critic 5, RMSprop)
 in fp32 and in bf16 (``Config.precision``: forward passes under ``torch.autocast``), in ONE
 process with the four variants interleaved round by round, so that the load of a shared
@@ -24,7 +24,7 @@ import time
 import torch
 from pack import CLOCKS, timed, training_cells  # benchmarks/pack.py
 
-from qlatent.train import packed_training_step, training_step
+from qlatent.train import PackState, training_step
 
 
 def runner(kind: str, k: int, precision: str):
@@ -34,14 +34,14 @@ def runner(kind: str, k: int, precision: str):
 
         def run() -> None:
             for a, lat, dt, st in zip(advs, lats, datas, streams, strict=True):
-                training_step(a, lat, dt, st, config)
+                training_step(a, [lat], [dt], [st], config, PackState(1), 1)
         return run
     adv, lats, datas, streams, config, state = training_cells("table1", k, True, precision)
     counter = [0]
 
     def run_packed() -> None:
         counter[0] += 1
-        packed_training_step(adv, lats, datas, streams, config, state, counter[0])
+        training_step(adv, lats, datas, streams, config, state, counter[0])
     return run_packed
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 from qlatent.models import pack
@@ -18,14 +19,24 @@ v1 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(v1)
 
 
+# Bit for bit on the kernels that wrote the fixtures; elsewhere to round-off (a wrong resume
+# or a changed step differs by orders of magnitude more).
+EXACT = torch.backends.cpu.get_cpu_capability() == v1.CAPTURED_ON
+
+
 def _assert_equal_states(got, want, what):
     assert got.keys() == want.keys(), what
     for key in want:
-        assert torch.equal(got[key], want[key]), f"{what}: {key} differs"
+        if EXACT:
+            assert torch.equal(got[key], want[key]), f"{what}: {key} differs"
+        else:
+            torch.testing.assert_close(got[key], want[key], rtol=1e-6, atol=1e-7)
 
 
 def _strip(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+    rows = [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+    return rows if EXACT else [{k: pytest.approx(v, rel=1e-6, abs=1e-7) for k, v in row.items()}
+                               for row in rows]
 
 
 def test_an_old_solo_checkpoint_resumes_bit_identical(tmp_path):

@@ -190,16 +190,54 @@ def test_resume_of_a_checkpoint_with_the_seed_in_its_config(tmp_path):
     G2, D2 = _nets(width=8)
     full = fit(G2, D2, TinyLatent(4), PointData(), config, seed=11)
     assert resumed.resumed_from == 4
-    assert _equal_states(G1, G2) and _equal_states(D1, D2)
+    # The fixture was written on other CPU kernels (AVX-512): its step-4 weights differ from
+    # this machine's in the last bits, so the two runs agree to round-off, not bit for bit.
+    for a, b in zip([*G1.parameters(), *D1.parameters()], [*G2.parameters(), *D2.parameters()],
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     # Rows up to step 4 were logged by the old code (one step's losses, not a window's mean).
     assert [h["step"] for h in resumed.history] == [2, 4, 6, 8]
-    assert _strip_seconds(resumed.history[2:]) == _strip_seconds(full.history[2:])
+    for a, b in zip(resumed.history[2:], full.history[2:], strict=True):
+        assert _strip_seconds([a])[0] == pytest.approx(_strip_seconds([b])[0], rel=1e-5)
     state = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=True)
     assert state["seed"] == 11 and "seed" not in state["config"]  # rewritten in the new form
 
 
 def _strip_seconds(history):
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+class NaNAfter(TinyLatent):
+    """TinyLatent whose draws turn NaN from its ``n``-th call on (one call per step)."""
+
+    def __init__(self, dim, n):
+        super().__init__(dim)
+        self.n, self.calls = n, 0
+
+    def _sample(self, n, generator):
+        self.calls += 1
+        z = super()._sample(n, generator)
+        return z * float("nan") if self.calls >= self.n else z
+
+
+def test_a_non_finite_loss_stops_fit_naming_the_step_and_keeps_a_finite_checkpoint(tmp_path):
+    from qlatent.train import NonFiniteError
+
+    config = Config(steps=12, batch_size=8, checkpoint_every=5, log_every=2)
+    G, D = _nets()
+    with pytest.raises(NonFiniteError, match=r"the critic's loss turned non-finite \(NaN or "
+                                             r"inf\) at step 7") as err:
+        fit(G, D, NaNAfter(4, 7), PointData(), config, seed=0, run_dir=tmp_path)
+    assert err.value.step == 7
+    assert all(torch.isfinite(p).all() for p in [*G.parameters(), *D.parameters()])
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 5  # the last finite checkpoint, not one of the failed step
+    assert all(torch.isfinite(t).all() for key in ("generator", "critic")
+               for t in state[key].values())
+    # a rerun resumes the finite checkpoint and trains on (here, with data that stays finite)
+    G, D = _nets()
+    r = fit(G, D, TinyLatent(4), PointData(), config, seed=0, run_dir=tmp_path)
+    assert r.resumed_from == 5 and r.steps == 12
 
 
 def test_log_rows_are_means_over_the_logging_window(tmp_path):
@@ -362,7 +400,8 @@ def test_structure_mismatch_is_reported():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"loss": "hinge"}, "loss"), ({"optimizer": "sgd"}, "optimizer"),
-    ({"steps": -1}, "steps"), ({"betas": (0.5,)}, "betas"), ({"precision": "fp16"}, "precision"),
+    ({"steps": -1}, "steps"), ({"steps": 0}, "steps must be >= 1, got 0"),
+    ({"betas": (0.5,)}, "betas"), ({"precision": "fp16"}, "precision"),
     ({"seed": 0}, "seed"), ({"device": "cpu"}, "device"), ({"progress": True}, "progress"),
 ])
 def test_config_validation(kwargs, match):

@@ -21,6 +21,7 @@ from qlatent.train import (
     fit_pack,
     load_checkpoint,
     member_checkpoint,
+    save_checkpoint,
     score_function_surrogate,
 )
 
@@ -178,14 +179,46 @@ def test_resume_is_bit_identical_with_the_latent_and_its_optimiser(tmp_path, nam
             assert torch.equal(ckpt_a[i][key], ckpt_b[i][key])
 
 
-def test_resume_refuses_a_fixed_latent_checkpoint(tmp_path):
+def _a_grid_cell_of_a_fixed_latent(run_dir):
+    # What a grid with latent_lr > 0 wrote for its fixed latents before that was refused: a
+    # fixed latent's checkpoint whose config holds the grid's latent_lr.
     G, D = _models()
-    fit(G, D, get("gaussian", dim=4), Ring(), CONFIG.replace(steps=3), seed=3,
-        run_dir=tmp_path)
+    fit(G, D, get("gaussian", dim=4), Ring(), CONFIG.replace(steps=3, latent_lr=0.0), seed=3,
+        run_dir=run_dir)
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    state["config"]["latent_lr"] = CONFIG.latent_lr
+    save_checkpoint(run_dir / "checkpoint.pt", state)
+
+
+def test_resume_refuses_a_fixed_latent_checkpoint(tmp_path):
+    _a_grid_cell_of_a_fixed_latent(tmp_path)
     G, D = _models()
     with pytest.raises(ValueError, match="holds no latent state"):
         fit(G, D, get("born", dim=4, n_photons=2, seed=1), Ring(),
             CONFIG.replace(steps=6), seed=3, run_dir=tmp_path)
+
+
+def test_a_fixed_latent_checkpoint_of_a_grid_resumes_with_latent_lr_zero(tmp_path):
+    _a_grid_cell_of_a_fixed_latent(tmp_path)
+    G, D = _models()
+    r = fit(G, D, get("gaussian", dim=4), Ring(), CONFIG.replace(steps=6, latent_lr=0.0),
+            seed=3, run_dir=tmp_path)
+    assert r.resumed_from == 3 and r.steps == 6
+    with pytest.raises(ValueError, match="different config"):  # any other change is refused
+        fit(G, D, get("gaussian", dim=4), Ring(),
+            CONFIG.replace(steps=9, latent_lr=0.0, lr=0.1), seed=3, run_dir=tmp_path)
+
+
+def test_latent_lr_with_an_untrainable_latent_is_refused_naming_it(tmp_path):
+    G, D = _models()
+    with pytest.raises(ValueError, match=r"latent_lr is 0.05 but latent \(GaussianLatent\) "
+                                         r"cannot be trained: it has no parameters"):
+        fit(G, D, get("gaussian", dim=4), Ring(), CONFIG, seed=3, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    Gs, Ds = zip(*(_models(k) for k in range(2)), strict=True)
+    with pytest.raises(ValueError, match=r"but latents\[0\] \(GaussianLatent\)"):
+        fit_pack(pack(list(Gs)), pack(list(Ds)), [get("gaussian", dim=4)] * 2,
+                 [Ring(), Ring()], CONFIG, seeds=[1, 2])
 
 
 def test_a_nan_in_theta_stops_the_run_naming_the_step_and_the_parameter():

@@ -301,9 +301,9 @@ def test_a_killed_pack_resumes_bit_identical(tmp_path, monkeypatch, failing):
     full = fit_pack(G1, D1, lats(), graphs, config,
                     seeds=seeds, run_dir=tmp_path / "full")
     # kill a second pack after step 23 (its last checkpoint is at step 20)
-    import qlatent.train.pack as packmod
+    import qlatent.train.engine as engine
 
-    real_step, calls = packmod.packed_training_step, {"n": 0}
+    real_step, calls = engine.training_step, {"n": 0}
 
     def dying(*args, **kwargs):
         calls["n"] += 1
@@ -311,13 +311,13 @@ def test_a_killed_pack_resumes_bit_identical(tmp_path, monkeypatch, failing):
             raise Stop
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(packmod, "packed_training_step", dying)
+    monkeypatch.setattr(engine, "training_step", dying)
     G2, D2 = pack(Gs), pack(Ds)
     with pytest.raises(Stop):
         fit_pack(G2, D2, lats(), graphs, config,
                  seeds=seeds, run_dir=tmp_path / "killed",
                  member_dirs=[tmp_path / f"m{k}" for k in range(K)])
-    monkeypatch.setattr(packmod, "packed_training_step", real_step)
+    monkeypatch.setattr(engine, "training_step", real_step)
     G3, D3 = pack(Gs), pack(Ds)
     res = fit_pack(G3, D3, lats(), graphs, config,
                    seeds=seeds, run_dir=tmp_path / "killed",

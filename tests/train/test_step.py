@@ -8,6 +8,7 @@ from qlatent.models import MLP
 from qlatent.train import (
     Adversaries,
     Config,
+    PackState,
     RandomStreams,
     StepLosses,
     gradient_penalty,
@@ -83,6 +84,12 @@ class Cloud:
         return torch.tensor([1.0, -1.0]) + 0.3 * torch.randn(n, 2, generator=generator)
 
 
+def one_step(adversaries, latent, data, streams, config, state=None):
+    """One run's step: a member axis of one."""
+    return training_step(adversaries, [latent], [data], [streams], config,
+                         state or PackState(1), 1)
+
+
 def _gan(seed=0):
     g = torch.Generator().manual_seed(seed)
     return MLP(3, 2, hidden=(16, 16), generator=g), MLP(2, 1, hidden=(16, 16), generator=g)
@@ -137,9 +144,9 @@ def test_training_step_matches_a_plain_reference(loss, gp_weight):
     opt_d = torch.optim.SGD(D_ref.parameters(), lr=0.01)
     streams_ref = RandomStreams(8)
     for _ in range(4):
-        losses = training_step(adversaries, latent, data, streams, config)
+        losses = one_step(adversaries, latent, data, streams, config)
         expected = reference_step(G_ref, D_ref, opt_g, opt_d, latent, data, streams_ref, config)
-        assert losses.stacked().tolist() == pytest.approx(expected, rel=1e-4, abs=1e-5)
+        assert losses.stacked()[:, 0].tolist() == pytest.approx(expected, rel=1e-4, abs=1e-5)
     for fast, slow in ((G, G_ref), (D, D_ref)):
         for p, q in zip(fast.parameters(), slow.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
@@ -157,13 +164,13 @@ def test_training_step_calls_the_tested_gradient_penalty(monkeypatch):
 
     monkeypatch.setattr(step_module, "gradient_penalty", spy)
     config = Config(batch_size=8, n_critic=3)
-    training_step(Adversaries(*_gan(), config), get("gaussian", dim=3), Cloud(),
-                  RandomStreams(0), config)
-    assert calls == [(8,)] * 3
+    one_step(Adversaries(*_gan(), config), get("gaussian", dim=3), Cloud(), RandomStreams(0),
+             config)
+    assert calls == [(1, 8)] * 3  # one member, 8 weights each
     calls.clear()
     config = config.replace(gp_weight=0.0)
-    training_step(Adversaries(*_gan(), config), get("gaussian", dim=3), Cloud(),
-                  RandomStreams(0), config)
+    one_step(Adversaries(*_gan(), config), get("gaussian", dim=3), Cloud(), RandomStreams(0),
+             config)
     assert calls == []
 
 
@@ -179,13 +186,14 @@ class Noisy(nn.Module):
 def test_adversaries_pass_the_noise_stream_and_save_their_state():
     config = Config()
     noisy = Adversaries(Noisy(), MLP(2, 1, hidden=(4,)), config)
-    z = torch.zeros(5, 3)
-    a = noisy.generate(z, torch.Generator().manual_seed(1))
-    assert torch.equal(a, torch.randn(5, 2, generator=torch.Generator().manual_seed(1)))
+    z = torch.zeros(1, 5, 3)  # one member, 5 rows: the solo model sees [5, 3]
+    a = noisy.generate(z, [torch.Generator().manual_seed(1)])
+    assert torch.equal(a, torch.randn(1, 5, 2, generator=torch.Generator().manual_seed(1)))
     plain = Adversaries(*_gan(), config)
-    assert plain.generate(z, torch.Generator()).shape == (5, 2)
-    training_step(plain, get("gaussian", dim=3), Cloud(), RandomStreams(0),
-                  config.replace(batch_size=4, n_critic=1))
+    assert plain.generate(z, [torch.Generator()]).shape == (1, 5, 2)
+    assert plain.score(torch.zeros(1, 5, 2)).shape == (5, 1)  # what the solo critic returns
+    one_step(plain, get("gaussian", dim=3), Cloud(), RandomStreams(0),
+             config.replace(batch_size=4, n_critic=1))
     state = plain.state_dict()
     other = Adversaries(*_gan(seed=5), config)
     other.load_state_dict(state)
@@ -200,8 +208,8 @@ def test_frozen_parameters_are_not_trained():
     first.requires_grad_(False)
     before = first.clone()
     config = Config(batch_size=4, n_critic=1)
-    training_step(Adversaries(G, D, config), get("gaussian", dim=3), Cloud(), RandomStreams(0),
-                  config)
+    one_step(Adversaries(G, D, config), get("gaussian", dim=3), Cloud(), RandomStreams(0),
+             config)
     assert torch.equal(first, before)
 
 
@@ -209,3 +217,32 @@ def test_step_losses_stack_in_log_order():
     losses = StepLosses(*(torch.tensor(v) for v in (1.0, 2.0, 3.0, 4.0)))
     stacked = losses.stacked()
     assert stacked.dtype == torch.float64 and stacked.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+class ZeroGradientCritic(nn.Module):
+    """D(x) = relu(w·x − 100)·0 + c: finite scores whose input gradient is 0 everywhere, so the
+    penalty's √‖∇‖² has an infinite derivative and D's gradient turns NaN (loss finite)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(2))
+        self.c = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return torch.relu(x @ self.w - 100.0) + self.c
+
+
+def test_a_non_finite_gradient_fails_its_member_before_it_reaches_the_weights():
+    config = Config(batch_size=4, n_critic=2)
+    G, D = _gan()[0], ZeroGradientCritic()
+    adversaries = Adversaries(G, D, config)
+    before = [p.detach().clone() for p in D.parameters()]
+    state = PackState(1)
+    losses = one_step(adversaries, get("gaussian", dim=3), Cloud(), RandomStreams(0), config,
+                      state)
+    assert state.failed_at == [1] and state.what == ["the critic's gradient"]
+    assert torch.isfinite(losses.critic).all()  # the loss was finite, its gradient not
+    for p, q in zip(D.parameters(), before, strict=True):
+        assert torch.equal(p, q)  # frozen at the last finite state
+    assert all(torch.isfinite(p).all() for p in adversaries.opt_critic.state_dict()["state"][0]
+               .values() if isinstance(p, torch.Tensor))

@@ -7,8 +7,9 @@ runs it (seed, device, progress bar) are arguments of ``qlatent.train.fit``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from qlatent._validation import check_choice, check_float, check_int, check_keys
 
@@ -17,17 +18,45 @@ OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("fp32", "bf16")
 # How a process runs an experiment, not what it is: arguments of ``fit``, never config keys.
 EXECUTION_KEYS = ("seed", "device", "progress")
+C = TypeVar("C", bound="ConfigBase")
+
+
+class ConfigBase:
+    """The methods a frozen training config shares; subclass it with
+    ``@dataclass(frozen=True)``, give each field a default and a docstring, and validate the
+    fields in ``__post_init__`` (calling the parent's first, if it has one)."""
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (tuples as lists): what a checkpoint and a config file
+        hold."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any], *, where: str = "train",
+                  hint: str = "") -> C:
+        """Build from a mapping (a TOML table); an unknown key raises and names it (and
+        ``[where]``); lists become tuples where the field's default is a tuple."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        check_keys(values, set(fields), f"[{where}]", hint=hint)
+        values = {k: tuple(v) if isinstance(v, list) and isinstance(fields[k].default, tuple)
+                  else v for k, v in values.items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ConfigBase):
     """How ``fit`` trains a generator against a critic.
 
     One *step* is one generator update preceded by ``n_critic`` critic updates.
     """
 
     steps: int = 5000
-    """Number of generator updates (the paper's "iterations")."""
+    """Number of generator updates (the paper's "iterations"), >= 1."""
     batch_size: int = 32
     """Samples per critic and generator update (real and generated alike)."""
     n_critic: int = 5
@@ -70,7 +99,7 @@ class Config:
     previous one (read back from the device only then)."""
 
     def __post_init__(self) -> None:
-        check_int("steps", self.steps, minimum=0)
+        check_int("steps", self.steps, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("n_critic", self.n_critic, minimum=1)
         check_float("gp_weight", self.gp_weight, minimum=0.0)
@@ -90,24 +119,10 @@ class Config:
         check_int("checkpoint_every", self.checkpoint_every, minimum=0)
         check_int("log_every", self.log_every, minimum=1)
 
-    def replace(self, **changes: Any) -> Config:
-        """A copy with ``changes`` applied (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
     @classmethod
-    def from_dict(cls, values: dict[str, Any], *, where: str = "train") -> Config:
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "train",
+                  hint: str = "") -> Config:
         """Build from a mapping (a TOML table); an unknown key raises and names it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        check_keys(values, names, f"[{where}]", hint=(
-            "; seed, device and progress are arguments of qlatent.train.fit"
-            if set(values) & set(EXECUTION_KEYS) else ""))
-        values = dict(values)
-        if "betas" in values:
-            values["betas"] = tuple(values["betas"])
-        return cls(**values)
-
+        if not hint and set(values) & set(EXECUTION_KEYS):
+            hint = "; seed, device and progress are arguments of qlatent.train.fit"
+        return super().from_dict(values, where=where, hint=hint)

@@ -73,7 +73,7 @@ def score_function_surrogate(losses: torch.Tensor, log_prob: torch.Tensor) -> to
 
 
 class LatentTrainer:
-    """A trainable latent with its own optimiser: what ``fit`` adds when ``latent_lr > 0``.
+    """A trainable latent with its own optimiser: what the engine adds when ``latent_lr > 0``.
 
     The optimiser is ``config.optimizer`` (Adam with ``config.betas``, or RMSprop) at
     ``config.latent_lr``, over the latent's parameters that require gradients.
@@ -96,24 +96,18 @@ class LatentTrainer:
         counts = self.latent.sample_counts(n, generator=generator)
         return counts, self.latent.normalized(counts)
 
-    def step(self, losses: torch.Tensor, counts: torch.Tensor, step: int, *,
-             strict: bool = True) -> str | None:
-        """One optimiser step along the score-function estimate.
+    def step(self, losses: torch.Tensor, counts: torch.Tensor) -> str | None:
+        """One optimiser step along the score-function estimate; a parameter that turns
+        non-finite (NaN or inf) puts every parameter back as it was.
 
         Args:
             losses (float Tensor[B]): the generator's per-sample losses ℓ(G(z_i)).
             counts (int Tensor[B, L]): the raw draws z_i those losses came from.
-            step: the training step (named in the error).
-            strict: raise on a non-finite parameter after the step (solo runs); False: put the
-                parameters back as they were and return the bad parameter's name (packs).
 
         Returns:
-            ``None``, or (``strict=False``) the name of the parameter that turned non-finite.
-
-        Raises:
-            FloatingPointError: (``strict``) naming the step and the parameter.
+            ``None``, or the name of the parameter that turned non-finite (the step is undone).
         """
-        saved = None if strict else [p.detach().clone() for p in self.params]
+        saved = [p.detach().clone() for p in self.params]
         surrogate = score_function_surrogate(losses, self.latent.log_prob(counts))
         grads = torch.autograd.grad(surrogate, self.params, allow_unused=True)
         for p, g in zip(self.params, grads, strict=True):
@@ -121,15 +115,10 @@ class LatentTrainer:
         self.optimizer.step()
         bad = next((n for n, p in zip(self.names, self.params, strict=True)
                     if not bool(torch.isfinite(p).all())), None)
-        if bad is None:
-            return None
-        if strict:
-            raise FloatingPointError(
-                f"the latent's parameter {bad!r} turned non-finite (NaN or inf) at step {step}; "
-                "the last checkpoint holds the last finite state (lower [train] latent_lr)")
-        with torch.no_grad():
-            for p, old in zip(self.params, saved, strict=True):
-                p.copy_(old)
+        if bad is not None:
+            with torch.no_grad():
+                for p, old in zip(self.params, saved, strict=True):
+                    p.copy_(old)
         return bad
 
     def state_dict(self) -> dict[str, Any]:
@@ -141,9 +130,23 @@ class LatentTrainer:
         self.optimizer.load_state_dict(state["opt_latent"])
 
 
-def latent_trainer(latent: Any, config: Config) -> LatentTrainer | None:
-    """A ``LatentTrainer`` if ``config.latent_lr > 0`` and the latent is trainable, else
-    ``None`` (the latent stays fixed)."""
-    if config.latent_lr > 0 and is_trainable(latent):
-        return LatentTrainer(latent, config)
-    return None
+def latent_trainer(latent: Any, config: Config, *, name: str = "latent"
+                   ) -> LatentTrainer | None:
+    """A ``LatentTrainer`` if ``config.latent_lr > 0``, else ``None`` (the latent stays fixed).
+
+    Raises:
+        ValueError: ``config.latent_lr > 0`` but the latent cannot be trained (no parameters
+            that require gradients, or not the score-function methods); names it as ``name``.
+    """
+    if config.latent_lr == 0:
+        return None
+    if not is_trainable(latent):
+        missing = [m for m in _METHODS if not callable(getattr(latent, m, None))]
+        has = (isinstance(latent, nn.Module)
+               and any(p.requires_grad for p in latent.parameters()))
+        why = ("has no parameters that require gradients" if not has
+               else "lacks " + ", ".join(missing))
+        raise ValueError(f"latent_lr is {config.latent_lr} but {name} ({type(latent).__name__}) "
+                         f"cannot be trained: it {why}; set latent_lr = 0 to keep it fixed, or "
+                         "use a trainable latent (born, multinomial)")
+    return LatentTrainer(latent, config)

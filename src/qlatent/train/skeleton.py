@@ -62,26 +62,26 @@ A minimal trainer (plain SGD on a least-squares fit, its batches from its own ge
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import torch
 
 from qlatent._io import atomic_write
 from qlatent._progress import progress_bar
-from qlatent._validation import check_int, check_keys
+from qlatent._validation import check_int
 from qlatent.train.checkpoint import (
     CHECKPOINT,
     check_config_resumable,
     load_checkpoint,
     save_checkpoint,
 )
+from qlatent.train.config import ConfigBase
 
 __all__ = ["LOG", "LOOP_KEYS", "Callback", "ConfigBase", "FitResult", "LoopConfig",
            "LossWindow", "NonFiniteError", "Progress", "Trainer", "train"]
@@ -94,37 +94,9 @@ PLAIN_SECONDS = 10.0
 """Seconds between two plain progress lines (when the progress stream is not a terminal)."""
 
 Callback = Callable[[int, dict[str, Any]], None]
-C = TypeVar("C", bound="ConfigBase")
 
 
 # --------------------------------------------------------------------------- config
-class ConfigBase:
-    """The methods a frozen training config shares; subclass it with
-    ``@dataclass(frozen=True)``, give each field a default and a docstring, and validate the
-    fields in ``__post_init__`` (calling the parent's first)."""
-
-    def replace(self: C, **changes: Any) -> C:
-        """A copy with ``changes`` applied (validated again)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (tuples as lists): what a checkpoint and a config file
-        hold."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls: type[C], values: Mapping[str, Any], *, where: str = "train",
-                  hint: str = "") -> C:
-        """Build from a mapping (a TOML table); an unknown key raises and names it (and
-        ``[where]``); lists become tuples where the field's default is a tuple."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        check_keys(values, set(fields), f"[{where}]", hint=hint)
-        values = {k: tuple(v) if isinstance(v, list) and isinstance(fields[k].default, tuple)
-                  else v for k, v in values.items()}
-        return cls(**values)
-
-
 @dataclass(frozen=True)
 class LoopConfig(ConfigBase):
     """What every training loop is told: how long it runs, how often it logs and saves.

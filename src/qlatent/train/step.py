@@ -152,12 +152,24 @@ def _fused_ok(params: list[nn.Parameter]) -> bool:
 class Adversaries:
     """G and D with their optimisers: what a step updates and a checkpoint saves.
 
+    The step works on a member axis: every tensor it hands G and D is ``[K, n, ...]``, every
+    score it takes back ``[K, n]``. ``packed=True`` (a pack of ``qlatent.models`` networks,
+    ``members=K``): the models take and give those shapes themselves. ``packed=False`` (one
+    run, any ``nn.Module``): K = 1 and the axis is removed on the way in and put back on the
+    way out (``generate`` and ``score``), so G and D see exactly the solo shapes
+    ``[n, ...]``, and a run is what a solo training loop would compute, bit for bit.
+
     Build it after the models are on the training device (the optimisers' states follow their
     parameters). Only parameters with ``requires_grad`` are trained.
     """
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: Config) -> None:
-        self.generator, self.critic = generator, critic
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: Config, *,
+                 packed: bool = False) -> None:
+        self.generator, self.critic, self.packed = generator, critic, packed
+        for name, model in (("generator", generator), ("critic", critic)):
+            K = getattr(model, "members", 1)
+            if not packed and isinstance(K, int) and K > 1:
+                raise ValueError(f"{name} is a pack of {K} members: pass packed=True")
         self.generator_params = [p for p in generator.parameters() if p.requires_grad]
         self.critic_params = [p for p in critic.parameters() if p.requires_grad]
         self.opt_generator = make_optimizer(self.generator_params, config,
@@ -165,9 +177,24 @@ class Adversaries:
         self.opt_critic = make_optimizer(self.critic_params, config)
         self._noisy = "generator" in inspect.signature(generator.forward).parameters
 
-    def generate(self, z: torch.Tensor, noise: torch.Generator) -> Sample:
-        """G(z), with ``noise`` as G's ``generator`` keyword if its ``forward`` takes one."""
-        return self.generator(z, generator=noise) if self._noisy else self.generator(z)
+    def generate(self, z: torch.Tensor, noise: Sequence[torch.Generator]) -> Sample:
+        """G(z) for ``z`` ``[K, n, L]``, with ``noise`` (K generators) as G's ``generator``
+        keyword if its ``forward`` takes one; every output tensor ``[K, n, ...]``."""
+        if self.packed:
+            return self.generator(z, generator=noise) if self._noisy else self.generator(z)
+        out = (self.generator(z[0], generator=noise[0]) if self._noisy
+               else self.generator(z[0]))
+        if isinstance(out, (tuple, list)):
+            return tuple(t.unsqueeze(0) for t in out)
+        return out.unsqueeze(0) if isinstance(out, torch.Tensor) else out
+
+    def score(self, x: Sample) -> torch.Tensor:
+        """D(x) for samples ``[K, n, ...]``: what D returns (one score per sample)."""
+        if self.packed:
+            return self.critic(x)
+        if isinstance(x, (tuple, list)):
+            return self.critic(tuple(t[0] for t in x))
+        return self.critic(x[0])
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
@@ -181,10 +208,75 @@ class Adversaries:
         self.opt_critic.load_state_dict(state["opt_critic"])
 
 
+class PackState:
+    """Which members are still training, and the freezing of those that are not.
+
+    A member *fails* at the first update whose loss or gradient is not finite (NaN or ±inf):
+    from that update on its gradients are zeroed and its parameters restored after every
+    optimiser step (Adam's momentum would move them even so), so its weights and optimiser
+    state stay at their last finite values while the others go on. Detecting it reads one
+    boolean per member back from the device per update.
+
+    Attributes:
+        failed_at: per member, the step it failed at (``None``: alive).
+        what: per member, what turned non-finite (``None``: alive).
+    """
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.failed_at: list[int | None] = [None] * members
+        self.what: list[str | None] = [None] * members
+
+    @property
+    def dead(self) -> list[int]:
+        return [k for k, s in enumerate(self.failed_at) if s is not None]
+
+    def fail(self, k: int, step: int, what: str) -> None:
+        """Mark member ``k`` failed at ``step`` (the first failure counts)."""
+        if self.failed_at[k] is None:
+            self.failed_at[k], self.what[k] = step, what
+
+    def update(self, params: list[nn.Parameter], loss: torch.Tensor,
+               grads: Sequence[torch.Tensor | None], optimizer: torch.optim.Optimizer,
+               step: int, name: str) -> None:
+        """Check ``loss`` (``[K]``) and ``grads`` per member, then set the gradients and step
+        ``optimizer`` with the failed members frozen. ``name`` says whose update it is."""
+        K = self.members
+        grads = [_dense(g) for g in grads]
+        total = loss.detach().double()
+        for g in grads:
+            if g is not None:
+                total = total + g.view(K, -1).sum(1, dtype=torch.float64)
+        if not bool(torch.isfinite(total).all()):
+            finite = torch.isfinite(loss.detach()).tolist()
+            for k in torch.nonzero(~torch.isfinite(total)).flatten().tolist():
+                self.fail(k, step, f"the {name}'s " + ("gradient" if finite[k] else "loss"))
+        dead = self.dead
+        saved = []
+        for p, g in zip(params, grads, strict=True):
+            if dead and g is not None:
+                g.view(K, -1)[dead] = 0.0
+                saved.append(p.detach().view(K, -1)[dead].clone())
+            p.grad = g
+        optimizer.step()
+        if dead:
+            with torch.no_grad():
+                for p, rows in zip((p for p, g in zip(params, grads, strict=True)
+                                    if g is not None), saved, strict=True):
+                    p.view(K, -1)[dead] = rows
+
+
+def _dense(grad: torch.Tensor | None) -> torch.Tensor | None:
+    # torch 2.13's fused CPU Adam reads a gradient in its parameter's memory order, whatever
+    # the gradient's strides: a transposed one (a packed layer's weight gradient out of bmm)
+    # would be applied to the wrong entries. Contiguous costs nothing when it already is.
+    return None if grad is None else grad.contiguous()
+
+
 # --------------------------------------------------------------------------- one step
 @dataclass(frozen=True)
 class StepLosses:
-    """One step's figures, 0-d float32 tensors on the training device (nothing read back).
+    """One step's figures, ``float[K]`` tensors on the training device (nothing read back).
 
     Attributes:
         critic: the last critic update's loss, penalty term λ·GP included.
@@ -199,7 +291,7 @@ class StepLosses:
     wasserstein: torch.Tensor
 
     def stacked(self) -> torch.Tensor:
-        """``float64[4]``: critic, generator, gradient_penalty, wasserstein."""
+        """``float64[4, K]``: critic, generator, gradient_penalty, wasserstein."""
         return torch.stack((self.critic, self.generator, self.gradient_penalty,
                             self.wasserstein)).double()
 
@@ -208,94 +300,113 @@ def _autocast(device: torch.device, config: Config) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
-def _set_grads(params: list[nn.Parameter], grads: Sequence[torch.Tensor | None]) -> None:
-    for p, g in zip(params, grads, strict=True):
-        p.grad = _dense(g)
+def training_step(adversaries: Adversaries, latents: Sequence[Any], data: Sequence[Any],
+                  streams: Sequence[RandomStreams], config: Config, state: PackState,
+                  step: int, trainers: Sequence[Any] | None = None) -> StepLosses:
+    """One step of K ≥ 1 members: draw the step's randomness, run ``config.n_critic`` critic
+    updates, then one generator update (only G's gradients are computed there).
 
+    Member k draws from ``streams[k]`` exactly what its solo run draws (latent block, real
+    block, ε block, G's noise), in the same order and shapes. The losses are ``[K]``, one per
+    member, and the gradients come from the backward pass of their SUM, so member k receives
+    exactly the gradient of its own loss (no number crosses the member axis). A member whose
+    loss or gradient turns non-finite fails (``PackState``).
 
-def _dense(grad: torch.Tensor | None) -> torch.Tensor | None:
-    # torch 2.13's fused CPU Adam reads a gradient in its parameter's memory order, whatever
-    # the gradient's strides: a transposed one (a packed layer's weight gradient out of bmm)
-    # would be applied to the wrong entries. Contiguous costs nothing when it already is.
-    return None if grad is None else grad.contiguous()
-
-
-def training_step(adversaries: Adversaries, latent: Any, data: Any, streams: RandomStreams,
-                  config: Config, *, trainer: Any = None, step: int = 0) -> StepLosses:
-    """Draw one step's randomness, run ``config.n_critic`` critic updates, then one generator
-    update (only G's gradients are computed there); return the step's losses.
-
-    With a ``trainer`` (``qlatent.train.latent.LatentTrainer``), the latent's parameters take
-    one step too, after G's: along the score-function estimate built from the generator
-    batch's per-sample losses (the same numbers G's loss averages) and its raw draws.
+    With ``trainers[k]`` (a ``qlatent.train.latent.LatentTrainer``), member k's latent
+    parameters take one step too, after G's: along the score-function estimate built from the
+    generator batch's per-sample losses (the same numbers G's loss averages) and its raw draws;
+    if they turn non-finite the member fails (its θ put back).
 
     Args:
         adversaries: G, D and their optimisers (updated in place).
-        latent: ``sample(n, *, generator) -> Tensor[n, L]`` on ``streams.device``.
-        data: ``sample(n, *, generator)``, drawn with ``streams.data`` and moved to
-            ``streams.device`` if it lives elsewhere.
-        streams: the run's random streams (advanced).
+        latents: K latents (``sample(n, *, generator) -> Tensor[n, L]``, one L, on
+            ``streams[k].device``).
+        data: K data objects (``sample(n, *, generator)``, one structure), drawn with
+            ``streams[k].data`` and moved to the training device if they live elsewhere.
+        streams: K ``RandomStreams`` (advanced).
         config: the training config (B, k, λ, loss, precision).
-        trainer: the latent's trainer (``None``: the latent is fixed).
-        step: the step's number (named if the latent's parameters turn non-finite).
+        state: the members' failures (updated).
+        step: the step's number (recorded for a failure).
+        trainers: per member, its latent's trainer or ``None`` (fixed latent).
+
+    Returns:
+        ``StepLosses`` whose four fields are ``float[K]``.
     """
-    device = streams.device
-    B, k, lam = config.batch_size, config.n_critic, config.gp_weight
+    K = len(streams)
+    device = streams[0].device
+    B, n_critic, lam = config.batch_size, config.n_critic, config.gp_weight
     wgan = config.loss == "wgan-gp"
 
     def critic(x: Sample) -> torch.Tensor:
         with _autocast(device, config):
-            return adversaries.critic(x)
+            return adversaries.score(x)
 
-    # ---- randomness for the whole step, drawn in blocks
-    if trainer is not None:
-        counts_all, z_all = trainer.draw((1 + k) * B, streams.latent)
-    else:
-        z_all = latent.sample((1 + k) * B, generator=streams.latent)
-    real_all = _as_tuple(data.sample(k * B, generator=streams.data), "data.sample(...)")
-    if streams.data_device != device:
-        real_all = tuple(t.to(device, non_blocking=True) for t in real_all)
-    eps_all = torch.rand(k, B, generator=streams.epsilon, device=device) if lam > 0 else None
+    # ---- randomness for the whole step, each member from its own streams, drawn in blocks
+    trainers = list(trainers) if trainers is not None else [None] * K
+    counts_all: list[torch.Tensor | None] = []
+    draws = []
+    for lat, s, tr in zip(latents, streams, trainers, strict=True):
+        counts, z = ((None, lat.sample((1 + n_critic) * B, generator=s.latent)) if tr is None
+                     else tr.draw((1 + n_critic) * B, s.latent))
+        counts_all.append(counts)
+        draws.append(z)
+    z_all = torch.stack(draws)
+    reals = []
+    for d, s in zip(data, streams, strict=True):
+        parts = _as_tuple(d.sample(n_critic * B, generator=s.data), "data.sample(...)")
+        if s.data_device != device:
+            parts = tuple(t.to(device, non_blocking=True) for t in parts)
+        reals.append(parts)
+    if len({len(r) for r in reals}) != 1:
+        raise ValueError("the members' data objects return different numbers of tensors")
+    real_all = tuple(torch.stack(parts) for parts in zip(*reals, strict=True))
+    eps_all = (torch.stack([torch.rand(n_critic, B, generator=s.epsilon, device=device)
+                            for s in streams]) if lam > 0 else None)     # [K, k, B]
+    noise = [s.noise for s in streams]
     with torch.no_grad(), _autocast(device, config):
-        fake_out = _float(adversaries.generate(z_all[: k * B], streams.noise))
+        fake_out = _float(adversaries.generate(z_all[:, : n_critic * B], noise))
     tuple_out = isinstance(fake_out, (tuple, list))
     fake_all = _as_tuple(fake_out, "generator output")
     if len(fake_all) != len(real_all):
         raise ValueError(f"the generator returns {len(fake_all)} tensor(s) but "
                          f"data.sample returns {len(real_all)}")
-    real_chunks = [t.split(B) for t in real_all]
-    fake_chunks = [t.split(B) for t in fake_all]
+    real_chunks = [t.split(B, dim=1) for t in real_all]
+    fake_chunks = [t.split(B, dim=1) for t in fake_all]
     # ---- k critic updates
-    for i in range(k):
+    for i in range(n_critic):
         real = tuple(c[i] for c in real_chunks)
         fake = tuple(c[i] for c in fake_chunks)
-        batch = tuple(torch.cat((r, f)) for r, f in zip(real, fake, strict=True))
-        d_real, d_fake = _scores(critic(_restore(batch, tuple_out)), 2 * B).split(B)
+        batch = tuple(torch.cat((r, f), dim=1) for r, f in zip(real, fake, strict=True))
+        d_real, d_fake = _scores(critic(_restore(batch, tuple_out)), (K, 2 * B)).split(B, 1)
         gp = None
         if lam > 0:
             gp = gradient_penalty(critic, _restore(real, tuple_out), _restore(fake, tuple_out),
-                                  epsilon=eps_all[i])
+                                  epsilon=eps_all[:, i])
         if wgan:
-            loss_d = d_fake.mean() - d_real.mean()
+            loss_d = d_fake.mean(1) - d_real.mean(1)
         else:
-            loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+            loss_d = F.softplus(-d_real).mean(1) + F.softplus(d_fake).mean(1)
         if gp is not None:
             loss_d = loss_d + lam * gp
-        _set_grads(adversaries.critic_params,
-                   torch.autograd.grad(loss_d, adversaries.critic_params))
-        adversaries.opt_critic.step()
+        state.update(adversaries.critic_params, loss_d,
+                     torch.autograd.grad(loss_d.sum(), adversaries.critic_params),
+                     adversaries.opt_critic, step, "critic")
     # ---- one generator update
     with _autocast(device, config):
-        fake = _float(adversaries.generate(z_all[k * B:], streams.noise))
-    d_g = _scores(critic(fake), B)
+        fake = _float(adversaries.generate(z_all[:, n_critic * B:], noise))
+    d_g = _scores(critic(fake), (K, B))
     per_sample = -d_g if wgan else F.softplus(-d_g)
-    loss_g = per_sample.mean()
-    _set_grads(adversaries.generator_params,
-               torch.autograd.grad(loss_g, adversaries.generator_params))
-    adversaries.opt_generator.step()
-    if trainer is not None:
-        trainer.step(per_sample.detach(), counts_all[k * B:], step)
+    loss_g = per_sample.mean(1)
+    state.update(adversaries.generator_params, loss_g,
+                 torch.autograd.grad(loss_g.sum(), adversaries.generator_params),
+                 adversaries.opt_generator, step, "generator")
+    for k, tr in enumerate(trainers):
+        if tr is not None and state.failed_at[k] is None:
+            bad = tr.step(per_sample[k].detach(), counts_all[k][n_critic * B:])
+            if bad is not None:
+                state.fail(k, step, f"the latent's parameter {bad!r}")
     return StepLosses(
         critic=loss_d.detach(), generator=loss_g.detach(),
-        gradient_penalty=gp.detach() if gp is not None else torch.zeros((), device=device),
-        wasserstein=(d_real.mean() - d_fake.mean()).detach())
+        gradient_penalty=(gp.detach() if gp is not None
+                          else torch.zeros(K, device=device)),
+        wasserstein=(d_real.mean(1) - d_fake.mean(1)).detach())

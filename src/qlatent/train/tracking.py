@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qlatent.train.loop import Callback
+from qlatent.train.skeleton import Callback
 
 TRACKERS = ("tensorboard",)
 """The tracker names ``make_callbacks`` knows."""
