@@ -45,6 +45,7 @@ from torch import nn
 from qlatent._random import RngLike, as_generator, torch_generator
 from qlatent._validation import check_bits, check_float, check_int
 from qlatent.quantum.qubits import basis_bits, sample_indices
+from qlatent.train.checkpoint import check_resumable
 from qlatent.train.skeleton import (
     Callback,
     FitResult,
@@ -287,8 +288,4 @@ class BornGANTrainer(Trainer):
         self.curve = [(int(s), list(p)) for s, p in state["curve"] if int(s) <= step]
 
     def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
-        if int(state["seed"]) != self.seed:
-            raise ValueError(f"{path} was written with seed {state['seed']}, not {self.seed}; "
-                             f"resume with seed={state['seed']}, or use another run_dir or "
-                             "resume=False")
-        super().check_resumable(state, config, path)
+        check_resumable(state, config, self.seed, path)  # the seed too, as fit's

@@ -36,6 +36,7 @@ import torch
 from qlatent._random import torch_generator
 from qlatent._validation import check_bits_tensor, check_choice, check_float, check_int
 from qlatent.metrics.kernels import DEFAULT_BANDWIDTHS, check_bandwidths, gaussian_kernel
+from qlatent.train.checkpoint import check_resumable
 from qlatent.train.skeleton import (
     Callback,
     FitResult,
@@ -480,11 +481,7 @@ class LikelihoodTrainer(Trainer):
                              "another run_dir or resume=False") from err
 
     def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
-        if int(state["seed"]) != self.seed:
-            raise ValueError(f"{path} was written with seed {state['seed']}, not {self.seed}; "
-                             f"resume with seed={state['seed']}, or use another run_dir or "
-                             "resume=False")
-        super().check_resumable(state, config, path)
+        check_resumable(state, config, self.seed, path)  # the seed too, as fit's
 
     # ---- L-BFGS: SciPy's run, computed at the first step
     def _flat(self) -> np.ndarray:

@@ -37,6 +37,7 @@ import torch
 from qlatent._random import torch_generator
 from qlatent._validation import check_float, check_int
 from qlatent.models.vae import DiscreteVAE
+from qlatent.train.checkpoint import check_resumable
 from qlatent.train.skeleton import (
     Callback,
     FitResult,
@@ -212,8 +213,4 @@ class VAETrainer(Trainer):
         self.test_curve = [(int(s), float(v)) for s, v in state.get("test_curve", [])]
 
     def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
-        if int(state["seed"]) != self.seed:
-            raise ValueError(f"{path} was written with seed {state['seed']}, not {self.seed}; "
-                             f"resume with seed={state['seed']}, or use another run_dir or "
-                             "resume=False")
-        super().check_resumable(state, config, path)
+        check_resumable(state, config, self.seed, path)  # the seed too, as fit's
