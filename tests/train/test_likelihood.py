@@ -229,3 +229,54 @@ def test_resume_refuses_another_seed_or_config(tmp_path):
     more = fit_distribution(model, states, config.replace(steps=4), seed=0, weights=p,
                             run_dir=tmp_path)
     assert more.resumed_from == 2 and [r["step"] for r in more.history] == [2, 4]
+
+
+_KILLED = """
+import sys, time
+from qlatent.latents import BornLatent
+from qlatent.train import fit_distribution
+from tests_data import DATA, CONFIG
+
+def hang(step, info):
+    if step == 12:
+        print("ready", flush=True)
+        time.sleep(600)
+
+fit_distribution(BornLatent(4, n_photons=2, circuit="1-1", seed=1), DATA, CONFIG, seed=5,
+                 run_dir=sys.argv[1], callbacks=[hang])
+"""
+
+
+@pytest.mark.slow
+def test_fit_resumes_bit_identical_after_sigkill(tmp_path):
+    """A fit killed by SIGKILL at step 12 (checkpoint every 5) resumes from step 10 and ends
+    with the parameters of an uninterrupted run."""
+    import subprocess
+    import sys
+
+    states, p = _target(4, 2, seed=3)
+    data = states[np.random.default_rng(0).choice(len(p), 500, p=p)]
+    (tmp_path / "tests_data.py").write_text(
+        "import numpy as np\nfrom qlatent.train import Adam, LikelihoodConfig\n"
+        f"DATA = np.array({data.tolist()})\n"
+        "CONFIG = LikelihoodConfig(steps=30, optimizer=Adam(lr=0.05), batch_size=32, "
+        "log_every=3, checkpoint_every=5)\n")
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+    finally:
+        proc.kill()
+        proc.wait()
+    config = LikelihoodConfig(steps=30, optimizer=Adam(lr=0.05), batch_size=32, log_every=3,
+                              checkpoint_every=5)
+    resumed = BornLatent(4, n_photons=2, circuit="1-1", seed=1)
+    res = fit_distribution(resumed, data, config, seed=5, run_dir=tmp_path / "run")
+    whole = BornLatent(4, n_photons=2, circuit="1-1", seed=1)
+    full = fit_distribution(whole, data, config, seed=5)
+    assert res.resumed_from == 10
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [r["loss"] for r in res.history] == [r["loss"] for r in full.history]
