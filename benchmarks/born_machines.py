@@ -11,7 +11,7 @@ Reported per run: held-out NLL (nats per sample, the mean of -log q(x) over the 
 it estimates the cross-entropy H(p) + KL(p || q)), H(p), exact KL(p || q) and exact
 TVD(p, q) = 1/2 sum |p - q| (the model's whole distribution by ``quantum.output_distribution``),
 and an unbiased MMD^2 estimate between model samples and held-out samples (kernel:
-``train.likelihood.DEFAULT_BANDWIDTHS``). References: the untrained model, and distinguishable
+``metrics.kernels.DEFAULT_BANDWIDTHS``). References: the untrained model, and distinguishable
 photons through the *target* unitary (what the best no-interference model with the right circuit
 would reach).
 
@@ -38,8 +38,9 @@ import torch  # noqa: E402
 from qlatent import photonics  # noqa: E402
 from qlatent._io import atomic_write_json, atomic_write_text  # noqa: E402
 from qlatent.latents import BornLatent  # noqa: E402
+from qlatent.metrics.kernels import mmd2  # noqa: E402
 from qlatent.quantum import output_distribution  # noqa: E402
-from qlatent.train.likelihood import fit_distribution, mmd2  # noqa: E402
+from qlatent.train.likelihood import Adam, LikelihoodConfig, fit_distribution  # noqa: E402
 
 
 def make_target(n_modes: int, n_photons: int, data_seed: int, n_train: int, n_test: int
@@ -81,9 +82,9 @@ def run(kind: str, seed: int, target: dict, *, steps: int, lr: float, batch_size
     model = BornLatent(m, kind=kind, n_photons=n, seed=seed)
     before = evaluate(model, target, n_mmd, seed)
     start = time.perf_counter()
-    fit = fit_distribution(model, target["train"], loss="nll", steps=steps, lr=lr,
-                           batch_size=batch_size, generator=torch.Generator().manual_seed(seed),
-                           log_every=max(1, steps // 20))
+    config = LikelihoodConfig(steps=steps, optimizer=Adam(lr=lr), batch_size=batch_size,
+                              log_every=max(1, steps // 20))
+    fit = fit_distribution(model, target["train"], config, seed=seed)
     seconds = time.perf_counter() - start
     after = evaluate(model, target, n_mmd, seed + 1)
     return {"kind": kind, "seed": seed, "steps": steps, "lr": lr, "batch_size": batch_size,

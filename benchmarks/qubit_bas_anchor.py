@@ -7,8 +7,9 @@ with their Gaussian-kernel mixture (σ' = 0.5, 1, 2, 4 in exp(-|x-y|^2 / (2σ'))
 
 Here: ``latents.get("born", kind="qubit", n_qubits=9, layers=10, entangler="chow-liu",
 data=BAS)`` fitted with ``train.likelihood.fit_distribution``:
-  * exact: loss="mmd" (exact model side), optimizer="lbfgs", ``--lbfgs-steps`` iterations;
-  * shots: loss="mmd", model_side="shots", n_model_samples=2000, Adam lr 0.1, ``--adam-steps``.
+  * exact: ``MMD(model_side="exact")``, ``LBFGS()``, ``--lbfgs-steps`` iterations;
+  * shots: ``MMD(model_side="shots", n_model_samples=2000)``, ``Adam(lr=0.1)``,
+    ``--adam-steps``.
 χ = sum of the model's exact probabilities over the 14 valid patterns (also estimated from
 2,000 samples). One seed = the circuit's initial angles and the shot generator.
 
@@ -30,7 +31,8 @@ import torch
 from qlatent import latents
 from qlatent._io import atomic_write_json
 from qlatent.data import bars_and_stripes
-from qlatent.train.likelihood import LIU_WANG_BANDWIDTHS, fit_distribution
+from qlatent.metrics.kernels import LIU_WANG_BANDWIDTHS
+from qlatent.train.likelihood import LBFGS, MMD, Adam, LikelihoodConfig, fit_distribution
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "zoo" / "bas_anchor"
 
@@ -49,15 +51,14 @@ def valid_fraction(born, patterns: np.ndarray, n_samples: int, seed: int) -> tup
 def run(regime: str, seed: int, data: torch.Tensor, args) -> dict:
     born = latents.get("born", kind="qubit", n_qubits=9, layers=args.layers,
                        entangler=args.entangler, data=data, seed=seed, normalize="none")
-    g = torch.Generator().manual_seed(seed)
     if regime == "exact":
-        fit = fit_distribution(born, data, loss="mmd", model_side="exact", optimizer="lbfgs",
-                               steps=args.lbfgs_steps, bandwidths=LIU_WANG_BANDWIDTHS,
-                               log_every=50)
+        config = LikelihoodConfig(steps=args.lbfgs_steps, optimizer=LBFGS(), log_every=50,
+                                  loss=MMD(model_side="exact", bandwidths=LIU_WANG_BANDWIDTHS))
     else:
-        fit = fit_distribution(born, data, loss="mmd", model_side="shots", optimizer="adam",
-                               lr=0.1, steps=args.adam_steps, n_model_samples=args.shots,
-                               bandwidths=LIU_WANG_BANDWIDTHS, generator=g, log_every=50)
+        config = LikelihoodConfig(steps=args.adam_steps, optimizer=Adam(lr=0.1), log_every=50,
+                                  loss=MMD(model_side="shots", n_model_samples=args.shots,
+                                           bandwidths=LIU_WANG_BANDWIDTHS))
+    fit = fit_distribution(born, data, config, seed=seed)
     chi, chi_sampled = valid_fraction(born, data.numpy(), 2000, seed)
     return {"regime": regime, "seed": seed, "chi": chi, "chi_2000_samples": chi_sampled,
             "final_loss": fit.history[-1]["loss"] if fit.history else None,

@@ -19,7 +19,7 @@ import torch
 import qlatent as ql
 from qlatent.data import discrete
 from qlatent.metrics import discrete as dm
-from qlatent.train.likelihood import fit_distribution
+from qlatent.train.likelihood import Adam, LikelihoodConfig, fit_distribution
 
 MODELS = [("bernoulli_fit", {}), ("made", {"hidden_sizes": (64,)})]
 
@@ -31,8 +31,9 @@ def main() -> None:
     index = dm.bits_to_integers(bas.states)
     for name, params in MODELS:
         model = ql.latents.get(name, dim=9, seed=0, **params)
-        fit_distribution(model, bas.states, loss="nll", steps=1000, lr=0.01, weights=bas.probs,
-                         log_every=1000)
+        fit_distribution(model, bas.states, LikelihoodConfig(steps=1000, optimizer=Adam(lr=0.01),
+                                                             log_every=1000), seed=0,
+                         weights=bas.probs)
         q = model.output_distribution()[1].detach().numpy()[index]
         x = model.sample_counts(1000, generator=torch.Generator().manual_seed(1)).numpy()
         print(f"{name:14s} BAS 3x3: KL {dm.kl_divergence(bas.probs, q):.4f}  "
@@ -42,8 +43,9 @@ def main() -> None:
     solutions = discrete.solutions(card)
     for name, params in MODELS:
         model = ql.latents.get(name, dim=12, seed=0, **params)
-        fit_distribution(model, card.data, loss="nll", steps=1000, lr=0.01, batch_size=None,
-                         log_every=1000)
+        fit_distribution(model, card.data, LikelihoodConfig(steps=1000, optimizer=Adam(lr=0.01),
+                                                            batch_size=None, log_every=1000),
+                         seed=0)
         x = model.sample_counts(10_000, generator=torch.Generator().manual_seed(1)).numpy()
         scores = dm.generalization_metrics(x, card.data, solutions)
         print(f"{name:14s} cardinality 12/6, 30 %: "

@@ -36,7 +36,7 @@ from qlatent.data import log_normal
 from qlatent.metrics.discrete import ks_statistic, relative_entropy
 from qlatent.models import MLP
 from qlatent.quantum.qubits import LayeredAnsatz
-from qlatent.train.born_gan import fit_born_gan, near_uniform_weights
+from qlatent.train.born_gan import BornGANConfig, fit_born_gan, near_uniform_weights
 
 
 def run(seed: int, *, layers: int, epochs: int, n_train: int, batch_size: int,
@@ -46,13 +46,16 @@ def run(seed: int, *, layers: int, epochs: int, n_train: int, batch_size: int,
     born = near_uniform_weights(LayeredAnsatz(3, layers, entangler="ring"), rng=seed)
     D = MLP(3, 1, hidden=(50, 20), generator=torch_generator(seed))
     p0 = born.probabilities().detach().numpy()
-    result = fit_born_gan(born, D, rows, seed=seed, epochs=epochs, batch_size=batch_size,
-                          lr_generator=lr_generator, lr_discriminator=lr_discriminator)
-    curve = [{"epoch": h["epoch"], "ks": ks_statistic(h["probabilities"], target.probs),
-              "relative_entropy": relative_entropy(h["probabilities"], target.probs),
+    per_epoch = math.ceil(n_train / batch_size)
+    config = BornGANConfig(steps=epochs * per_epoch, log_every=per_epoch, batch_size=batch_size,
+                           lr_generator=lr_generator, lr_discriminator=lr_discriminator)
+    result = fit_born_gan(born, D, rows, config, seed=seed)
+    curve = [{"epoch": h["step"] // per_epoch, "ks": ks_statistic(p, target.probs),
+              "relative_entropy": relative_entropy(p, target.probs),
               "loss_discriminator": h["loss_discriminator"],
-              "loss_generator": h["loss_generator"]} for h in result.history]
-    p = np.array(result.history[-1]["probabilities"])
+              "loss_generator": h["loss_generator"]}
+             for h, p in zip(result.history, result.extra["probabilities"], strict=True)]
+    p = np.array(result.extra["probabilities"][-1])
     return {"seed": seed, "initial_ks": ks_statistic(p0, target.probs),
             "ks": ks_statistic(p, target.probs), "relative_entropy": relative_entropy(
                 p, target.probs), "probabilities": p.tolist(), "seconds": result.seconds,

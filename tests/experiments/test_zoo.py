@@ -159,7 +159,18 @@ n_eval = 10
     ('latent = "made"\nfit = {steps = 5}\ndatasets = ["mnist"]', "datasets must be"),
     ('latent = "made"\ntrain = "rl"\nfit = {steps = 5}', "train must be one of"),
     ('latent = "nope"\nfit = {steps = 5}', "on data set 'bas'"),
-    ('latent = "made"\nfit = {steps = 5, loss = "kl2"}', "loss"),
+    ('latent = "made"\nfit = {steps = 5, loss = "kl2"}',
+     "latent_params.made.fit.loss must be one of 'nll', 'kl', 'mmd', 'bound'; got 'kl2'"),
+    ('latent = "made"\nfit = {steps = 5, lr = -1}', "latent_params.made.fit.lr must be >= 0.0"),
+    ('latent = "made"\nfit = {steps = "5"}', "latent_params.made.fit.steps must be an integer"),
+    ('latent = "made"\nfit = {steps = 5, model_side = "exact"}',
+     "latent_params.made.fit.model_side applies to loss = 'mmd' only"),
+    ('latent = "made"\nfit = {steps = 5, optimizer = "lbfgs", lr = 0.1}',
+     "latent_params.made.fit.lr does not apply to optimizer = 'lbfgs'"),
+    ('latent = "made"\nfit = {steps = 5, optimizer = "lbfgs", loss = "mmd", '
+     'model_side = "samples"}', "LBFGS() needs an exact"),
+    ('latent = "made"\nfit = {steps = 5, loss = "bound"}', "Bound() needs model.bound_loss"),
+    ('latent = "made"\nfit = 3', "latent_params.made.fit must be a table"),
     ('train = "adversarial"\nfit = {steps = 5}', "fit applies to train = 'likelihood'"),
 ])
 def test_bad_family_tables_raise_before_anything_is_written(tmp_path, made, message):
@@ -272,3 +283,105 @@ def test_a_quantum_generator_family_whose_sizes_do_not_fit_is_refused(tmp_path):
     with pytest.raises(ValueError, match="latent_dim must equal the quantum generator's "
                                          "n_qubits"):
         load_config(_config(tmp_path, text))
+
+
+def test_a_killed_likelihood_cell_resumes_to_the_uninterrupted_metrics(tmp_path, monkeypatch):
+    """A likelihood cell checkpoints (fit.checkpoint_every) into its directory: stopped at step
+    6 of 12 and rerun, it resumes from step 4 and ends with the metrics and log of an
+    uninterrupted run."""
+    from rich.console import Console
+
+    from qlatent.experiments.config import ExperimentConfig
+    from qlatent.experiments.runner import run_experiment
+    from qlatent.train import likelihood
+
+    config = ExperimentConfig.from_dict({
+        "experiment": {"task": "zoo", "datasets": ["cardinality"], "latents": ["made"],
+                       "seeds": [0]},
+        "latent_params": {"made": {"fit": {"steps": 12, "batch_size": 16, "log_every": 3,
+                                           "checkpoint_every": 4}}},
+        "task": {"cardinality_bits": 5, "cardinality_k": 2, "n_eval": 100}})
+    (whole,) = run_experiment(config, tmp_path / "a", console=Console(quiet=True),
+                              progress=False)
+    step = likelihood.LikelihoodTrainer.step
+
+    def stop_at_6(self, n):
+        if n == 6:
+            raise KeyboardInterrupt  # as a kill: nothing after the last checkpoint is kept
+        return step(self, n)
+
+    monkeypatch.setattr(likelihood.LikelihoodTrainer, "step", stop_at_6)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, tmp_path / "b", console=Console(quiet=True), progress=False)
+    monkeypatch.setattr(likelihood.LikelihoodTrainer, "step", step)
+    cell = tmp_path / "b" / "cardinality" / "made" / "seed-0"
+    assert not (cell / "metrics.json").exists() and (cell / "checkpoint.pt").is_file()
+    (resumed,) = run_experiment(config, tmp_path / "b", console=Console(quiet=True),
+                                progress=False)
+    record = json.loads((cell / "metrics.json").read_text())
+    assert record["resumed_from"] == 4
+    assert resumed.metrics == whole.metrics
+    log = [json.loads(line) for line in (cell / "log.jsonl").read_text().splitlines()]
+    first = whole.run_dir / "log.jsonl"
+    assert [(r["step"], r["loss"]) for r in log] == [
+        (r["step"], r["loss"]) for r in map(json.loads, first.read_text().splitlines())]
+
+
+
+@pytest.fixture(scope="module")
+def finished_zoo(tmp_path_factory):
+    """A finished zoo grid: a likelihood family (MADE) and an adversarial one (a GAN)."""
+    from rich.console import Console
+
+    from qlatent.experiments.config import ExperimentConfig
+    from qlatent.experiments.runner import run_experiment
+
+    out = tmp_path_factory.mktemp("zoo")
+    config = ExperimentConfig.from_dict({
+        "experiment": {"task": "zoo", "datasets": ["cardinality"], "latents": ["made", "gan"],
+                       "seeds": [0]},
+        "latent_params": {"made": {"fit": {"steps": 20, "batch_size": 16}},
+                          "gan": {"train": "adversarial", "latent_dim": 3}},
+        "model": {"hidden": [8]},
+        "train": {"steps": 3, "batch_size": 8, "n_critic": 1, "log_every": 1},
+        "task": {"cardinality_bits": 5, "cardinality_k": 2, "n_eval": 64}})
+    run_experiment(config, out, console=Console(quiet=True), progress=False)
+    return out / "cardinality"
+
+
+def _evaluate_seed(cell: Path) -> int:
+    return int(json.loads((cell / "config.json").read_text())["seeds"]["evaluate"])
+
+
+@pytest.mark.parametrize("family, steps", [("made", 20), ("gan", 3)])
+def test_finished_zoo_cells_reload_and_sample_what_they_scored(finished_zoo, family, steps):
+    """Issue 23 item 4.3: a finished likelihood cell and an adversarial one reload through
+    ``load_run`` with their trained weights: sampling with the cell's evaluation seed gives
+    back its samples.npy exactly."""
+    import torch
+
+    import qlatent as ql
+    from qlatent.experiments.runner import rebuild_cell
+
+    cell = finished_zoo / family / "seed-0"
+    run = ql.load_run(cell)
+    assert run.finished and run.step == run.steps == steps
+    again = run.sample(64, seed=_evaluate_seed(cell))
+    assert again.dtype == np.uint8
+    assert np.array_equal(again, np.load(cell / "samples.npy", allow_pickle=False))
+    trained = run.latent if family == "made" else run.generator
+    fresh = rebuild_cell(cell, weights=False)
+    untrained = fresh.latent if family == "made" else fresh.built.generator
+    assert not all(torch.equal(a, b) for a, b in zip(trained.parameters(),
+                                                     untrained.parameters(), strict=True))
+
+
+@pytest.mark.slow
+def test_qlatent_sample_on_a_finished_likelihood_cell(finished_zoo, tmp_path):
+    cell = finished_zoo / "made" / "seed-0"
+    out = tmp_path / "made.npy"
+    res = _run("sample", cell, "-n", 64, "-o", out, "--seed", _evaluate_seed(cell))
+    assert res.returncode == 0, res.stderr
+    assert "uint8 array 64 x 5" in res.stdout and "unfinished" not in res.stdout
+    assert np.array_equal(np.load(out, allow_pickle=False),
+                          np.load(cell / "samples.npy", allow_pickle=False))

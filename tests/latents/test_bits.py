@@ -18,7 +18,7 @@ from qlatent.latents.bits import (
     made_masks,
 )
 from qlatent.metrics import discrete as dm
-from qlatent.train.likelihood import fit_distribution
+from qlatent.train.likelihood import Adam, LikelihoodConfig, fit_distribution
 
 SIZES = [(2, (3,)), (3, (8,)), (5, (16, 7)), (8, (32,)), (6, (2,))]
 
@@ -88,8 +88,8 @@ def test_bernoulli_adam_fit_agrees_with_the_closed_form():
     rng = np.random.default_rng(0)
     data = (rng.random((500, 5)) < [0.1, 0.3, 0.5, 0.7, 0.85]).astype(np.uint8)
     fitted = BernoulliFitLatent(5)
-    fit_distribution(fitted, data, loss="nll", steps=600, lr=0.05, batch_size=None,
-                     log_every=600)
+    fit_distribution(fitted, data, LikelihoodConfig(steps=600, optimizer=Adam(lr=0.05),
+                                                    batch_size=None, log_every=600), seed=0)
     closed = BernoulliFitLatent(5).fit_closed_form(data)
     np.testing.assert_allclose(closed.marginals().numpy(), data.mean(0), atol=1e-12)
     np.testing.assert_allclose(fitted.marginals().numpy(), data.mean(0), atol=2e-3)
@@ -102,8 +102,9 @@ def test_made_learns_bars_and_stripes_exactly():
     """2 x 2 BAS by exact NLL (every pattern, uniform weights): KL(data || model) small."""
     bas = discrete.bars_and_stripes(2)
     made = MADELatent(4, hidden_sizes=(32,), seed=0)
-    fit_distribution(made, bas.states, loss="nll", steps=400, lr=0.03, weights=bas.probs,
-                     log_every=400)
+    fit_distribution(made, bas.states, LikelihoodConfig(steps=400, optimizer=Adam(lr=0.03),
+                                                        log_every=400), seed=0,
+                     weights=bas.probs)
     states, q = made.output_distribution()
     index = dm.bits_to_integers(bas.states)
     q_on = q.detach().numpy()[index]
@@ -164,7 +165,7 @@ def test_bad_bits_are_named():
         made.log_prob(np.zeros((2, 3)))
     with pytest.raises(ValueError,
                        match=r"data must have 4 columns \(the model's dim\), got shape \(2, 5\)"):
-        fit_distribution(made, np.zeros((2, 5), dtype=int), steps=1)
+        fit_distribution(made, np.zeros((2, 5), dtype=int), LikelihoodConfig(steps=1), seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 0.5"):
         BernoulliFitLatent(2).fit_closed_form([[0.5, 1.0]])
     with pytest.raises(ValueError, match="n_bits must be <= 16"):

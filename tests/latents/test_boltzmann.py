@@ -11,7 +11,7 @@ from qlatent.data import bars_and_stripes
 from qlatent.latents import BoltzmannLatent
 from qlatent.quantum import ising
 from qlatent.quantum import ising_reference as reference
-from qlatent.train.likelihood import fit_distribution
+from qlatent.train.likelihood import Adam, Bound, LikelihoodConfig, fit_distribution
 
 
 def bas(rows, cols):
@@ -101,7 +101,8 @@ def test_exact_nll_training_on_bars_and_stripes(kind):
     latent = latents.get(kind, n_units=6, seed=0)
     before = _kl_uniform(latent, data)
     gamma0 = float(latent.gamma().detach())
-    fit_distribution(latent, data, loss="nll", steps=60, lr=0.1, batch_size=None)
+    fit_distribution(latent, data, LikelihoodConfig(steps=60, optimizer=Adam(lr=0.1),
+                                                    batch_size=None), seed=0)
     after = _kl_uniform(latent, data)
     assert after < 0.5 * before, (before, after)
     if kind == "qbm":  # Γ is a parameter of the exact likelihood
@@ -113,7 +114,9 @@ def test_bound_training_moves_biases_and_couplings_but_not_gamma():
     latent = latents.get("qbm", n_units=4, gamma=0.5, seed=1)
     gamma0 = latent.gamma_raw.detach().clone()
     bound0 = float(latent.bound_loss(data).detach())
-    fit_distribution(latent, data, loss="bound", steps=40, lr=0.1, batch_size=None)
+    fit_distribution(latent, data, LikelihoodConfig(steps=40, loss=Bound(),
+                                                    optimizer=Adam(lr=0.1), batch_size=None),
+                     seed=0)
     assert torch.equal(latent.gamma_raw.detach(), gamma0)
     assert float(latent.bound_loss(data).detach()) < bound0 - 0.3
     # the bound is above the exact NLL
@@ -159,9 +162,9 @@ def test_bad_input_is_named():
         latent.log_prob(torch.zeros(2, 9, dtype=torch.long))
     with pytest.raises(ValueError, match=r"data must have 4 columns \(the model's dim\), got "
                                          r"shape \(14, 9\)"):
-        fit_distribution(latent, bas(3, 3), steps=1)
+        fit_distribution(latent, bas(3, 3), LikelihoodConfig(steps=1), seed=0)
     with pytest.raises(ValueError, match="bits must hold only 0/1 values, got "):
         latent.log_prob(torch.tensor([[0, 1, 3, 0]]))
-    with pytest.raises(TypeError, match="loss='bound' needs model.bound_loss"):
-        fit_distribution(latents.get("born", dim=4, seed=0), [[1, 1, 0, 0]], loss="bound",
-                         steps=1)
+    with pytest.raises(TypeError, match=r"loss Bound\(\) needs model.bound_loss"):
+        fit_distribution(latents.get("born", dim=4, seed=0), [[1, 1, 0, 0]],
+                         LikelihoodConfig(steps=1, loss=Bound()), seed=0)

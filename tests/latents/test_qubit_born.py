@@ -10,8 +10,9 @@ from scipy import stats
 from qlatent import latents
 from qlatent.data import bars_and_stripes
 from qlatent.latents.qubit_born import QubitBornLatent
+from qlatent.metrics.kernels import exact_mmd2
 from qlatent.quantum import qubits_reference as ref
-from qlatent.train.likelihood import exact_mmd2, fit_distribution
+from qlatent.train.likelihood import KL, LBFGS, MMD, Adam, LikelihoodConfig, fit_distribution
 
 ALPHA = 1e-3  # chi-square level, fixed in advance
 
@@ -80,7 +81,8 @@ def test_lbfgs_on_exact_kl_learns_bars_and_stripes_2x2():
     data = bas(2, 2)
     born = latents.get("born", kind="qubit", n_qubits=4, layers=3, entangler="all", seed=1)
     before = _valid_fraction(born, data)
-    fit = fit_distribution(born, data, loss="kl", optimizer="lbfgs", steps=40, log_every=20)
+    fit = fit_distribution(born, data, LikelihoodConfig(steps=40, loss=KL(), optimizer=LBFGS(),
+                                                        log_every=20), seed=0)
     assert _valid_fraction(born, data) > 0.99 > before
     assert fit.history[-1]["loss"] < 0.01  # KL(q || p) in nats, q uniform on the 6 patterns
 
@@ -100,9 +102,9 @@ def test_mmd_fits_reduce_the_exact_mmd(side, optimizer, steps):
             return float(exact_mmd2(states, born.output_distribution()[1], q))
 
     before = mmd()
-    fit_distribution(born, data, loss="mmd", model_side=side, optimizer=optimizer, steps=steps,
-                     lr=None if optimizer == "lbfgs" else 0.1, n_model_samples=500,
-                     generator=torch.Generator().manual_seed(1))
+    config = LikelihoodConfig(steps=steps, loss=MMD(model_side=side, n_model_samples=500),
+                              optimizer=LBFGS() if optimizer == "lbfgs" else Adam(lr=0.1))
+    fit_distribution(born, data, config, seed=1)
     assert mmd() < before / 4
 
 
@@ -128,11 +130,11 @@ def test_bad_input_is_named():
         born.log_prob(torch.tensor([[0, 1, 2, 0]]))
     with pytest.raises(ValueError,
                        match="data must have 4 columns .the model's dim., got shape .[0-9]*, 5."):
-        fit_distribution(born, torch.zeros(3, 5, dtype=torch.long), steps=1)
+        fit_distribution(born, torch.zeros(3, 5, dtype=torch.long), LikelihoodConfig(steps=1),
+                         seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 3"):
-        fit_distribution(born, torch.tensor([[0, 1, 3, 0]]), steps=1)
+        fit_distribution(born, torch.tensor([[0, 1, 3, 0]]), LikelihoodConfig(steps=1), seed=0)
     with pytest.raises(ValueError, match="bandwidths must be"):
-        fit_distribution(born, torch.zeros(3, 4, dtype=torch.long), loss="mmd",
-                         bandwidths=(1.0, 0.0), steps=1)
+        MMD(bandwidths=(1.0, 0.0))
     with pytest.raises(ValueError, match="weights must have shape"):
         born.ansatz.probabilities(torch.zeros(3, 4, 3, dtype=torch.float64))

@@ -188,7 +188,7 @@ def test_bad_input_is_named():
         dm.kl_divergence([0.5, 0.5], [1.5, -0.5])
     with pytest.raises(ValueError, match=r"epsilon must be in \(0, 1\), got 0.0"):
         dm.kl_divergence([0.5, 0.5], [0.5, 0.5], epsilon=0.0)
-    with pytest.raises(ValueError, match="bandwidth must be > 0, got 0.0"):
+    with pytest.raises(ValueError, match="bandwidths must be > 0, got 0.0"):
         dm.exact_mmd(pats, np.full(6, 1 / 6), np.full(6, 1 / 6), bandwidths=0.0)
     with pytest.raises(ValueError, match="bandwidth must be > 0, got -1.0"):
         metrics.mmd(np.zeros((3, 2)), np.ones((3, 2)), bandwidth=(1.0, -1.0))

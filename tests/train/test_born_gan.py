@@ -6,7 +6,7 @@ from qlatent.data import log_normal
 from qlatent.metrics.discrete import ks_statistic, relative_entropy
 from qlatent.models import MLP
 from qlatent.quantum.qubits import LayeredAnsatz
-from qlatent.train import fit_born_gan, near_uniform_weights
+from qlatent.train import BornGANConfig, fit_born_gan, near_uniform_weights
 
 
 def _gen(seed):
@@ -33,12 +33,14 @@ def test_training_is_a_function_of_the_seed():
     for seed in (0, 0, 1):
         born, D = _setup(0)
         start = born.probabilities().detach().clone()
-        runs.append(fit_born_gan(born, D, rows, seed=seed, epochs=2, batch_size=500))
-    assert runs[0].steps == 8 and [h["epoch"] for h in runs[0].history] == [1, 2]
-    assert not torch.allclose(torch.tensor(runs[0].history[-1]["probabilities"],
+        runs.append(fit_born_gan(born, D, rows, BornGANConfig(steps=8, batch_size=500,
+                                                               log_every=4), seed=seed))
+        assert runs[-1].extra["probabilities"][-1] == born.probabilities().tolist()
+    assert runs[0].steps == 8 and [h["step"] for h in runs[0].history] == [4, 8]
+    assert not torch.allclose(torch.tensor(runs[0].extra["probabilities"][-1],
                                            dtype=torch.float64), start)
-    assert runs[0].history[-1]["probabilities"] == runs[1].history[-1]["probabilities"]
-    assert runs[0].history[-1]["probabilities"] != runs[2].history[-1]["probabilities"]
+    assert runs[0].extra["probabilities"] == runs[1].extra["probabilities"]
+    assert runs[0].extra["probabilities"][-1] != runs[2].extra["probabilities"][-1]
 
 
 @pytest.mark.slow
@@ -50,8 +52,8 @@ def test_learns_the_log_normal_at_zoufals_budget():
     for seed in (0, 1, 2):
         born, D = _setup(seed)
         rows = target.sample(20_000, generator=_gen(seed))
-        result = fit_born_gan(born, D, rows, seed=seed)
-        p = np.array(result.history[-1]["probabilities"])
+        result = fit_born_gan(born, D, rows, BornGANConfig(steps=200, log_every=10), seed=seed)
+        p = np.array(result.extra["probabilities"][-1])
         assert ks_statistic(p, target.probs) <= 0.1, seed
         assert relative_entropy(p, target.probs) <= 0.1, seed
 
@@ -65,10 +67,14 @@ def test_bad_input():
         fit_born_gan(born, D, np.full((10, 3), 2), seed=0)
     with pytest.raises(TypeError, match="born must have `n_qubits` and `probabilities"):
         fit_born_gan(D, D, rows, seed=0)
-    with pytest.raises(ValueError, match="epochs"):
-        fit_born_gan(born, D, rows, seed=0, epochs=0)
-    with pytest.raises(ValueError, match="lr_generator"):
-        fit_born_gan(born, D, rows, seed=0, lr_generator=-1.0)
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        BornGANConfig(steps=0)
+    with pytest.raises(ValueError, match="lr_generator must be >= 0.0, got -1.0"):
+        BornGANConfig(lr_generator=-1.0)
+    with pytest.raises(ValueError, match="betas must hold two numbers"):
+        BornGANConfig(betas=(0.9,))
+    with pytest.raises(TypeError, match="config must be a BornGANConfig, got dict"):
+        fit_born_gan(born, D, rows, {"steps": 1}, seed=0)
     with pytest.raises(ValueError, match="one logit per sample"):
         fit_born_gan(born, MLP(3, 2, hidden=(4,)), rows, seed=0)
     with pytest.raises(TypeError, match="LayeredAnsatz"):
@@ -83,7 +89,39 @@ def test_trains_the_qubit_born_latent():
     start = born.probabilities().detach().clone()
     D = MLP(3, 1, hidden=(8,), generator=_gen(0))
     rows = log_normal(3).sample(200, generator=_gen(0))
-    result = fit_born_gan(born, D, rows, seed=0, epochs=1,
-                          batch_size=100)
+    result = fit_born_gan(born, D, rows, BornGANConfig(steps=2, batch_size=100), seed=0)
     assert result.steps == 2
     assert not torch.equal(born.probabilities().detach(), start)
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_is_bit_identical(tmp_path):
+    """Stopped by a callback after step 7 (checkpoints every 3 steps: resumes from 6) and run
+    again from fresh modules on the same run directory: the final Born machine, discriminator,
+    log and probability curve equal an uninterrupted run's exactly. 150 rows in batches of 40
+    (the last batch of a pass has 30 rows), so the stop falls inside an epoch."""
+    rows = log_normal(3).sample(150, generator=_gen(0))
+    config = BornGANConfig(steps=12, batch_size=40, log_every=2, checkpoint_every=3)
+    born, D = _setup(0)
+    whole = fit_born_gan(born, D, rows, config, seed=3, run_dir=tmp_path / "a")
+
+    def stop(step, info):
+        if step == 7:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_born_gan(*_setup(0), rows, config, seed=3, run_dir=tmp_path / "b", callbacks=[stop])
+    born2, D2 = _setup(0)
+    again = fit_born_gan(born2, D2, rows, config, seed=3, run_dir=tmp_path / "b")
+    assert again.resumed_from == 6
+    for a, b in zip([*born.parameters(), *D.parameters()], [*born2.parameters(),
+                                                           *D2.parameters()], strict=True):
+        assert torch.equal(a, b)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in whole.history]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in again.history] == strip
+    assert again.extra["probabilities"] == whole.extra["probabilities"]
+    with pytest.raises(ValueError, match="was written with seed 3, not 4"):
+        fit_born_gan(born2, D2, rows, config, seed=4, run_dir=tmp_path / "b")

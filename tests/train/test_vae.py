@@ -9,7 +9,7 @@ import torch
 from qlatent import latents
 from qlatent.latents.bits import all_bit_strings
 from qlatent.models.vae import DiscreteVAE
-from qlatent.train.vae import elbo, fit_vae, relaxed_bernoulli
+from qlatent.train.vae import VAEConfig, elbo, fit_vae, relaxed_bernoulli
 
 
 def _tiny(prior_name="bm", data_dim=4, n=3, seed=0):
@@ -103,15 +103,27 @@ def test_bad_inputs_are_one_line_errors():
     with pytest.raises(ValueError, match="latent_dim must be <= 12, got 13"):
         DiscreteVAE(6, 13, prior)
     model = _tiny()
-    g = torch.Generator().manual_seed(0)
+    one = VAEConfig(steps=1)
     with pytest.raises(ValueError, match=r"data must have shape \(B, 4\) with B >= 1"):
-        fit_vae(model, torch.zeros(3, 5), steps=1, generator=g)
+        fit_vae(model, torch.zeros(3, 5), one, seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 2"):
-        fit_vae(model, torch.full((3, 4), 2), steps=1, generator=g)
+        fit_vae(model, torch.full((3, 4), 2), one, seed=0)
     with pytest.raises(ValueError, match="temperature must be > 0, got 0.0"):
-        fit_vae(model, torch.zeros(3, 4), steps=1, temperature=0.0, generator=g)
-    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
-        fit_vae(model, torch.zeros(3, 4), steps=1, generator=0)
+        VAEConfig(temperature=0.0)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        fit_vae(model, torch.zeros(3, 4), one, seed=torch.Generator())
+    with pytest.raises(TypeError, match="config must be a VAEConfig, got dict"):
+        fit_vae(model, torch.zeros(3, 4), {"steps": 1}, seed=0)
+
+    class Exploding(DiscreteVAE):  # a decoder whose log-likelihood is -inf
+        def decoder_log_prob(self, x, z):
+            return super().decoder_log_prob(x, z) - float("inf")
+
+    prior = latents.get("bm", dim=3, seed=0)
+    bad = Exploding(4, 3, prior, hidden=(8,), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(FloatingPointError, match="the negative ELBO turned non-finite .* at "
+                                                 "step 1"):
+        fit_vae(bad, torch.zeros(3, 4), one, seed=0)
     with pytest.raises(ValueError, match="k must be >= 1, got 0"):
         model.iwae(torch.zeros(3, 4), k=0)
 
@@ -128,10 +140,42 @@ def test_short_training_lowers_test_nll_and_is_reproducible():
         model = DiscreteVAE(64, 4, prior, hidden=(32,),
                             generator=torch.Generator().manual_seed(0))
         before = -float(model.exact_log_prob(test).mean())
-        fit = fit_vae(model, train, steps=steps, batch_size=32, lr=3e-3, log_every=5,
-                      generator=torch.Generator().manual_seed(1))
+        fit = fit_vae(model, train, VAEConfig(steps=steps, batch_size=32, lr=3e-3, log_every=5),
+                      seed=1)
         return before, -float(model.exact_log_prob(test).mean()), fit
 
     before, after, _ = run(80)
     assert after < before - 5.0, (before, after)
     assert [r["elbo"] for r in run(10)[2].history] == [r["elbo"] for r in run(10)[2].history]
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_is_bit_identical(tmp_path):
+    """Stopped by a callback after step 7 (checkpoints every 3: resumes from 6), then run
+    again from a fresh model on the same run directory: the final weights (prior included),
+    the log and the test ELBOs equal an uninterrupted run's exactly."""
+    data = torch.tensor([[0, 1, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 1]]).float()
+    config = VAEConfig(steps=12, batch_size=4, lr=1e-2, log_every=2, checkpoint_every=3)
+    whole = _tiny()
+    full = fit_vae(whole, data, config, seed=2, test_data=data, run_dir=tmp_path / "a")
+
+    def stop(step, info):
+        if step == 7:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_vae(_tiny(), data, config, seed=2, test_data=data, run_dir=tmp_path / "b",
+                callbacks=[stop])
+    again = _tiny()
+    res = fit_vae(again, data, config, seed=2, test_data=data, run_dir=tmp_path / "b")
+    assert res.resumed_from == 6
+    for (name, a), b in zip(whole.state_dict().items(), again.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert [(r["step"], r["elbo"]) for r in res.history] == [(r["step"], r["elbo"])
+                                                             for r in full.history]
+    assert res.extra["test_elbo"] == full.extra["test_elbo"] and len(full.extra["test_elbo"]) == 6
+    assert not torch.equal(whole.prior.couplings, _tiny().prior.couplings)  # the prior trained

@@ -58,12 +58,12 @@ def sample(
                 np.save(handle, samples, allow_pickle=False)
 
         atomic_write(output, write)
-        what = f"float32 array {samples.shape[0]} x {samples.shape[1]}"
+        what = f"{samples.dtype} array {samples.shape[0]} x {samples.shape[1]}"
     else:
         atomic_write_text(output, "".join(s + "\n" for s in samples))
         what = f"{len(samples)} SMILES ({sum(not s for s in samples)} not a molecule: empty line)"
     note = "" if run.finished else (f" (unfinished cell: checkpoint at step {run.step} of "
-                                    f"{run.config.train.steps})")
+                                    f"{run.steps})")
     typer.echo(f"{output}: {what} from {cell.key}, seed {seed}{note}")
 
 

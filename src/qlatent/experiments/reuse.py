@@ -30,7 +30,7 @@ from torch import nn
 from qlatent._validation import check_int
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.runner import read_cell, rebuild_cell
-from qlatent.experiments.tasks import Cell
+from qlatent.experiments.tasks import Built, Cell, get_task
 
 __all__ = ["SAMPLE_SUFFIX", "Run", "evaluate_smiles", "load_run", "read_cell",
            "read_smiles_file", "reference_smiles"]
@@ -49,7 +49,8 @@ class Run:
         config: the experiment config (the grid the cell belongs to).
         cell: which cell (dataset, latent, latent_dim, seed).
         path: the cell directory.
-        step: the generator step of the checkpoint (``config.train.steps`` once finished).
+        step: the training step of the checkpoint (``steps`` once finished).
+        steps: the cell's training steps.
         data: the task's data object (e.g. ``QM9Graphs``, whose ``spec`` decodes graphs).
     """
 
@@ -60,11 +61,12 @@ class Run:
     path: Path
     step: int
     data: Any
+    steps: int
 
     @property
     def finished(self) -> bool:
-        """True once training reached ``config.train.steps``."""
-        return self.step >= self.config.train.steps
+        """True once training reached ``steps``."""
+        return self.step >= self.steps
 
     @property
     def sample_suffix(self) -> str:
@@ -72,22 +74,19 @@ class Run:
         return SAMPLE_SUFFIX.get(self.config.task, ".npy")
 
     def sample(self, n: int, *, seed: int = 0) -> np.ndarray | list[str]:
-        """Draw ``n`` samples of the trained generator, latents from ``seed``.
+        """Draw ``n`` samples of the trained cell, latents from ``seed`` (the task's
+        ``sample``).
 
         Returns:
             QM9 cells: ``list[str]``, one SMILES per sample exactly as decoded (fragments
             joined by ``"."``, ``""`` where the graph is not a molecule), as in the cell's
-            ``samples.smi``. Other tasks: ``float32[n, d]``.
+            ``samples.smi``. Zoo cells: uint8[n, width], raw outcomes as in ``samples.npy``.
+            Other tasks: ``float32[n, d]``.
         """
         n = check_int("n", n, minimum=1)
         seed = check_int("seed", seed, minimum=0)
-        if self.config.task == "qm9":
-            from qlatent.experiments.tasks.qm9 import generate_smiles
-
-            return generate_smiles(self.generator, self.latent, n, seed, self.data.spec)
-        from qlatent.experiments.tasks._mlp import generate
-
-        return generate(self.generator, self.latent, n, seed).astype(np.float32)
+        built = Built(data=self.data, generator=self.generator, critic=nn.Identity())
+        return get_task(self.config.task).sample(built, self.latent, self.config, n, seed)
 
 
 def load_run(cell_dir: str | Path) -> Run:
@@ -110,7 +109,7 @@ def load_run(cell_dir: str | Path) -> Run:
     rebuilt.latent.eval()
     return Run(generator=rebuilt.built.generator, latent=rebuilt.latent, config=rebuilt.config,
                cell=rebuilt.cell, path=Path(cell_dir), step=rebuilt.step or 0,
-               data=rebuilt.built.data)
+               data=rebuilt.built.data, steps=rebuilt.steps)
 
 
 # --------------------------------------------------------------------------- SMILES files

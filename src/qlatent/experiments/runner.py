@@ -74,7 +74,7 @@ from qlatent.experiments.tasks import (
     get_task,
     register_task,
 )
-from qlatent.train import fit, load_checkpoint
+from qlatent.train import fit
 
 EXECUTORS = ("local", "ray")
 AUTO = "auto"
@@ -721,6 +721,7 @@ class RebuiltCell:
         built: the task's data, generator and critic (trained weights loaded when asked).
         latent: the latent distribution (with its normalisation), on the CPU.
         step: the training step of the loaded checkpoint (``None`` if weights were not loaded).
+        steps: the cell's training steps (``None`` if weights were not loaded).
     """
 
     config: ExperimentConfig
@@ -729,6 +730,7 @@ class RebuiltCell:
     built: Built
     latent: torch.nn.Module
     step: int | None = None
+    steps: int | None = None
 
 
 def read_cell(cell_dir: str | Path) -> tuple[ExperimentConfig, Cell, dict[str, Any]]:
@@ -771,8 +773,8 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
 
     Args:
         cell_dir: ``OUT/<dataset>/<latent>-L<dim>/seed-<k>``.
-        weights: load the trained generator and critic from ``checkpoint.pt`` (read by
-            ``qlatent.train.load_checkpoint``, weights-only: nothing is unpickled).
+        weights: load the trained weights from ``checkpoint.pt`` (the task's
+            ``load_trained``, weights-only: nothing is unpickled).
 
     Raises:
         FileNotFoundError: ``cell_dir`` does not exist.
@@ -793,19 +795,10 @@ def rebuild_cell(cell_dir: str | Path, *, weights: bool = True) -> RebuiltCell:
     task = get_task(config.task)
     built = task.build(config, cell, seeds)
     latent = task.make_latent(config, cell, seeds, built)
-    step = None
+    step = steps = None
     if weights:
-        state = load_checkpoint(ckpt)  # names the file if it is not a clean checkpoint
-        try:
-            built.generator.load_state_dict(state["generator"])
-            built.critic.load_state_dict(state["critic"])
-            if "latent" in state:  # a latent trained with the generator (latent_lr > 0)
-                latent.load_state_dict(state["latent"])
-        except (RuntimeError, TypeError, KeyError) as err:
-            raise ValueError(f"{ckpt}: its networks do not fit the cell's "
-                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
-        step = int(state["step"])
-    return RebuiltCell(config, cell, seeds, built, latent, step)
+        step, steps = task.load_trained(built, latent, config, cell, ckpt)
+    return RebuiltCell(config, cell, seeds, built, latent, step, steps)
 
 
 def _loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:

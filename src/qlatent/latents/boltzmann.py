@@ -18,7 +18,7 @@ Parameters (``named_parameters``):
     ``gamma_raw`` float64[] ("qbm" only): Γ = softplus(gamma_raw) > 0, so no optimiser step can
     make Γ negative; "bm" has no Γ parameter (Γ = 0 exactly).
 
-Training: the exact NLL by ``qlatent.train.fit_distribution(latent, bits, loss="nll")`` (all
+Training: the exact NLL by ``qlatent.train.fit_distribution`` with ``NLL()`` (all
 parameters, Γ included), or the bound (``bound_loss``: b and W only; the bound's gradient in Γ is
 sum <σˣ> >= 0 at every Γ, so it would only drive Γ to 0; Γ is held fixed, as Amin et al. do).
 

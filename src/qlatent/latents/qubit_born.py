@@ -16,7 +16,7 @@ divides by sqrt(E[x_q](1 - E[x_q])); ``"none"`` gives raw bits. Computed without
 
 Shot mode (hardware-like training): ``shot_distribution(n_shots, generator=...)`` gives the
 N-shot histogram over all K outcomes with parameter-shift gradients (see
-:mod:`qlatent.quantum.qubits`); ``fit_distribution(..., model_side="shots")`` uses it.
+:mod:`qlatent.quantum.qubits`); ``fit_distribution`` with ``MMD(model_side="shots")`` uses it.
 """
 
 from __future__ import annotations

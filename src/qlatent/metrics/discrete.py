@@ -171,9 +171,9 @@ def exact_mmd(states: Any, p: Any, q: Any, *, bandwidths: Any = None) -> float:
     """MMD^2(p, q) = (p - q)^T K (p - q) between two distributions on the same states
     (lower is better; 0 iff p = q for this characteristic kernel).
 
-    K is the house kernel of ``qlatent.train.likelihood`` (the one fitting uses), a mixture of
+    K is the house kernel of ``qlatent.metrics.kernels`` (the one fitting uses), a mixture of
     Gaussians on the state vectors: k(x, y) = (1/L) sum_l exp(-||x - y||^2 / (2 σ_l^2)),
-    σ = ``bandwidths`` (default ``likelihood.DEFAULT_BANDWIDTHS`` = (0.5, 1, 2, 4)); Liu &
+    σ = ``bandwidths`` (default ``kernels.DEFAULT_BANDWIDTHS`` = (0.5, 1, 2, 4)); Liu &
     Wang's γ = 1/(2σ^2). Both p and q must sum to 1 on ``states`` (every state either can
     produce). From samples, use ``qlatent.metrics.mmd(x, y, bandwidth=...)`` (same kernel,
     unbiased U-statistic).
@@ -182,31 +182,21 @@ def exact_mmd(states: Any, p: Any, q: Any, *, bandwidths: Any = None) -> float:
         states (uint8/int [K, n]); p, q (float[K]).
         bandwidths: σ_1..σ_L > 0 (a number or a sequence).
     """
+    # Imported here: kernels imports torch, which ``import qlatent.metrics`` (CLI start-up)
+    # must not.
     import torch
 
-    from qlatent.train import likelihood
+    from qlatent.metrics import kernels
 
     states = _rows("states", states)
     _index(states)
     p = _probs("p", p, size=len(states))
     q = _probs("q", q, size=len(states))
-    bw = likelihood.DEFAULT_BANDWIDTHS if bandwidths is None else _check_bandwidths(bandwidths)
-    value = likelihood.exact_mmd2(torch.from_numpy(states.astype(np.int64)),
-                                  torch.from_numpy(p), torch.from_numpy(q), bw)
+    bw = kernels.check_bandwidths(kernels.DEFAULT_BANDWIDTHS if bandwidths is None
+                                  else bandwidths)
+    value = kernels.exact_mmd2(torch.from_numpy(states.astype(np.int64)),
+                               torch.from_numpy(p), torch.from_numpy(q), bw)
     return float(value)
-
-
-def _check_bandwidths(bandwidths: Any) -> tuple[float, ...]:
-    values = (bandwidths,) if np.isscalar(bandwidths) else tuple(bandwidths)
-    if not values:
-        raise ValueError("bandwidths must be one or more numbers > 0, got none")
-    out = []
-    for b in values:
-        b = check_float("bandwidth", b)
-        if b <= 0:
-            raise ValueError(f"bandwidth must be > 0, got {b}")
-        out.append(b)
-    return tuple(out)
 
 
 @_mark(True)

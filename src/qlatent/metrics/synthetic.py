@@ -139,7 +139,7 @@ def mmd(x: Any, y: Any, *, bandwidth: Any = None) -> float:
     """Squared maximum mean discrepancy with a Gaussian kernel (unbiased; lower is better).
 
     k(a, b) = (1/L) sum_l exp(−‖a − b‖² / (2h_l²)), the house kernel of
-    ``qlatent.train.likelihood.gaussian_kernel`` (one MMD for fitting and scoring), with
+    ``qlatent.metrics.kernels.gaussian_kernel`` (one MMD for fitting and scoring), with
     h = ``bandwidth`` (one number, or several for a mixture such as Liu & Wang's
     σ = (0.5, 1, 2, 4) on bit strings) or the median heuristic (``median_bandwidth(x, y)``).
     The unbiased U-statistic of Gretton et al. (JMLR 13, 2012, eq. 3):
@@ -154,26 +154,19 @@ def mmd(x: Any, y: Any, *, bandwidth: Any = None) -> float:
         y: float[m, d] (e.g. held-out data), m >= 2.
         bandwidth: h > 0, a sequence of them, or ``None`` for the median heuristic.
     """
+    # Imported here: kernels imports torch, which ``import qlatent.metrics`` (CLI start-up)
+    # must not.
     import torch
 
-    from qlatent.train.likelihood import mmd2
+    from qlatent.metrics.kernels import check_bandwidths, mmd2
 
     x = _as_array("x", x)
     y = _as_array("y", y, cols=x.shape[1])
     n, m = x.shape[0], y.shape[0]
     if n < 2 or m < 2:
         raise ValueError(f"x and y must hold at least 2 samples each, got {n} and {m}")
-    if bandwidth is None:
-        bandwidths: tuple[float, ...] = (median_bandwidth(x, y),)
-    else:
-        values = (bandwidth,) if np.isscalar(bandwidth) else tuple(bandwidth)
-        if not values:
-            raise ValueError("bandwidth must be a number > 0 or a non-empty sequence of them, "
-                             "got an empty sequence")
-        bandwidths = tuple(check_float("bandwidth", h) for h in values)
-    for h in bandwidths:
-        if h <= 0:
-            raise ValueError(f"bandwidth must be > 0, got {h}")
+    bandwidths = check_bandwidths(median_bandwidth(x, y) if bandwidth is None else bandwidth,
+                                  name="bandwidth")
     return mmd2(torch.from_numpy(x), torch.from_numpy(y), bandwidths)
 
 

@@ -34,6 +34,7 @@ from torch import nn
 
 from qlatent._random import torch_generator  # noqa: F401 - the tasks' one way
 from qlatent._validation import check_choice, check_float, check_int, check_keys
+from qlatent.train.checkpoint import load_checkpoint
 
 # Stream labels of SeedSequence([seed, STREAM, ...]): independent streams per cell.
 STREAM_DATA, STREAM_LATENT, STREAM_MODEL, STREAM_TRAIN, STREAM_EVALUATE = 1, 2, 3, 4, 5
@@ -418,6 +419,35 @@ class Task(ABC):
         """Metrics of the trained generator (draws from ``torch_generator(seeds.evaluate)`` on
         the latent's device); may write plots and samples into ``run_dir``. Must return every
         name in ``metrics``."""
+
+    def load_trained(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                     path: Path) -> tuple[int, int]:
+        """Load a cell's trained weights from its checkpoint ``path`` (weights-only: nothing is
+        unpickled) into ``built`` and ``latent``, on the CPU; return (the checkpoint's step, the
+        cell's training steps). Default: the adversarial engine's checkpoint (generator,
+        critic, and the latent when it was trained with them).
+
+        Raises:
+            ValueError: naming ``path``: not a clean checkpoint, or one whose weights do not fit.
+        """
+        state = load_checkpoint(path)  # names the file if it is not a clean checkpoint
+        try:
+            built.generator.load_state_dict(state["generator"])
+            built.critic.load_state_dict(state["critic"])
+            if "latent" in state:  # a latent trained with the generator (latent_lr > 0)
+                latent.load_state_dict(state["latent"])
+        except (RuntimeError, TypeError, KeyError) as err:
+            raise ValueError(f"{path}: its networks do not fit the cell's "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
+        return int(state["step"]), config.train.steps
+
+    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+               seed: int) -> np.ndarray | list[str]:
+        """``n`` samples of a trained cell, latents drawn from ``seed`` (``qlatent sample``,
+        ``Run.sample``). Default: the generator's outputs, float32[n, d]."""
+        from qlatent.experiments.tasks._mlp import generate  # _mlp imports this module
+
+        return generate(built.generator, latent, n, seed).astype(np.float32)
 
     def warm(self, config: Any, device: str = "cpu") -> None:
         """Build the caches every cell of ``config`` reads (e.g. a processed data set), once,

@@ -6,8 +6,9 @@ A cell is (data set, family, seed). Every family is a trainable distribution ove
 * **likelihood families** (``train = "likelihood"``, the default): a trainable latent of the
   registry (``qlatent.latents.get``: the qubit or photonic Born machine ``born``, the
   Boltzmann machines ``qbm`` / ``bm``, the classical ``bernoulli_fit`` and ``made``), built at
-  the data's width and fitted by ``qlatent.train.likelihood.fit_distribution`` (NLL or MMD, as
-  its ``fit`` table says); samples are its raw outcomes (``sample_counts``).
+  the data's width and fitted by ``qlatent.train.fit_distribution`` (NLL, KL, MMD or the
+  Boltzmann bound, as its ``fit`` table, a ``ZooFit``, says); samples are its raw outcomes
+  (``sample_counts``).
 * **adversarial families** (``train = "adversarial"``): a generator network fed by a latent
   (``latent``, default ``gaussian``, of length ``latent_dim``), trained by ``qlatent.train.fit``
   against the MLP critic of the ``[model]`` table with the ``[train]`` table (a GAN on bits);
@@ -22,7 +23,7 @@ Each family is one ``[latent_params.<family>]`` table (its label is the name in
     layers = 6
     entangler = "ring"                # "chow-liu": the tree is learnt from the training rows
     datasets = ["bas", "gmm"]         # where the family applies (default: every data set)
-    fit = {loss = "mmd", steps = 300, lr = 0.05}   # keywords of fit_distribution
+    fit = {loss = "mmd", steps = 300, lr = 0.05}   # a typed table: ZooFit
 
     [latent_params.gan]
     train = "adversarial"
@@ -52,14 +53,15 @@ it (``score_samples``):
 A metric that does not apply to a data set is NaN with the reason in metrics.json ``notes``.
 
 Packs do not apply: likelihood families are distributions fitted in a few seconds, not the
-packable generator/critic networks of ``qlatent.train.fit_pack`` (``packable = False``). A
-killed likelihood cell is refitted from scratch on the next run (it has no checkpoint); an
-adversarial cell resumes from its ``checkpoint.pt``; done cells (``metrics.json``) are skipped.
+packable generator/critic networks of ``qlatent.train.fit_pack`` (``packable = False``). Every
+cell writes ``log.jsonl`` and ``checkpoint.pt`` and a killed one resumes from its checkpoint
+(a likelihood cell checkpoints every ``fit.checkpoint_every`` steps and at the end); done cells
+(``metrics.json``) are skipped. A finished cell reloads (``load_trained``: the fitted latent,
+or the generator and critic) and samples as ``evaluate`` does (``sample``: uint8 outcomes).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,11 +83,11 @@ from qlatent.experiments.tasks.base import (
     MetricSpec,
     Params,
     Task,
-    TaskFit,
     param,
     register_task,
     torch_generator,
 )
+from qlatent.train.checkpoint import load_checkpoint
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
 TRAININGS = ("likelihood", "adversarial")
@@ -93,8 +95,6 @@ ADVERSARIAL_GENERATORS = ("mlp", "quantum")
 #: Keys of a family table that are the zoo's, not the latent's.
 FAMILY_KEYS = ("latent", "train", "datasets", "fit", "latent_dim", "generator",
                "generator_params", "classical")
-#: Keywords of fit_distribution that the zoo sets itself.
-_FIT_RESERVED = ("model", "data", "weights", "generator", "callback")
 #: Rows standing for an exact target when a fit needs rows without weights.
 TARGET_ROWS = 10_000
 #: Registry names of classical latents: a family built on one is a classical baseline unless
@@ -151,6 +151,75 @@ class ZooParams(Params):
             raise ValueError(f"task.mmd_bandwidths must be > 0, got {list(self.mmd_bandwidths)}")
 
 
+@dataclass(frozen=True)
+class ZooFit(Params):
+    """The ``fit`` table of a likelihood family (``[latent_params.<label>] fit = {...}``): how
+    ``qlatent.train.fit_distribution`` fits it, as flat TOML keys (``to_config`` makes the
+    ``LikelihoodConfig`` with its loss and optimiser objects)."""
+
+    TABLE = "fit"
+
+    steps: int | None = param(None, minimum=1)
+    """Optimiser steps (L-BFGS: iterations); required."""
+    loss: str = param("nll", choices=("nll", "kl", "mmd", "bound"))
+    """``"nll"`` (``NLL()``), ``"kl"`` (``KL()``), ``"mmd"`` (``MMD(...)``) or ``"bound"``
+    (``Bound()``, Boltzmann machines)."""
+    optimizer: str = param("adam", choices=("adam", "lbfgs"))
+    """``"adam"`` (``Adam(lr)``) or ``"lbfgs"`` (``LBFGS()``, exact losses only)."""
+    lr: float | None = param(None, minimum=0.0)
+    """Adam's learning rate (unset: 0.02); not taken by L-BFGS."""
+    batch_size: int = param(256, minimum=1)
+    """Data rows per step (NLL, Bound, MMD by samples; a data set with an exact target is fitted
+    on all of its states, weighted, and does not use it)."""
+    model_side: str | None = param(None, choices=("auto", "exact", "samples", "shots"))
+    """MMD only: the model side (unset: ``"auto"``)."""
+    n_model_samples: int | None = param(None, minimum=2)
+    """MMD only: model samples or shots per step (unset: 256)."""
+    bandwidths: tuple[float, ...] | None = param(None, minimum=0.0)
+    """MMD only: the kernel's σ's (unset: ``qlatent.metrics.kernels.DEFAULT_BANDWIDTHS``)."""
+    log_every: int = param(10, minimum=1)
+    """Steps between rows of the cell's ``log.jsonl``."""
+    checkpoint_every: int = param(100, minimum=0)
+    """Steps between checkpoints of the cell (0: at the end only); a killed cell resumes from
+    its last one."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.steps is None:
+            raise ValueError("fit must set steps (the optimiser steps of fit_distribution)")
+        mmd_only = [k for k in ("model_side", "n_model_samples", "bandwidths")
+                    if getattr(self, k) is not None]
+        if mmd_only and self.loss != "mmd":
+            raise ValueError(f"fit.{mmd_only[0]} applies to loss = 'mmd' only, got loss = "
+                             f"{self.loss!r}")
+        if self.optimizer == "lbfgs" and self.lr is not None:
+            raise ValueError(f"fit.lr does not apply to optimizer = 'lbfgs' (L-BFGS chooses its "
+                             f"steps by a line search), got lr = {self.lr}")
+        if self.bandwidths is not None and min(self.bandwidths) <= 0:
+            raise ValueError(f"fit.bandwidths must be > 0, got {list(self.bandwidths)}")
+
+    @property
+    def samples_side(self) -> bool:
+        """Whether the loss is MMD on model samples or shots (which takes no weights)."""
+        return self.loss == "mmd" and self.model_side in ("samples", "shots")
+
+    def to_config(self):
+        """The ``qlatent.train.LikelihoodConfig`` this table describes."""
+        from qlatent.train import likelihood as lk
+
+        if self.loss == "mmd":
+            loss = lk.MMD(**{k: getattr(self, k) for k in ("model_side", "n_model_samples",
+                                                           "bandwidths")
+                             if getattr(self, k) is not None})
+        else:
+            loss = {"nll": lk.NLL, "kl": lk.KL, "bound": lk.Bound}[self.loss]()
+        optimizer = (lk.LBFGS() if self.optimizer == "lbfgs"
+                     else lk.Adam() if self.lr is None else lk.Adam(lr=self.lr))
+        return lk.LikelihoodConfig(steps=self.steps, loss=loss, optimizer=optimizer,
+                                   batch_size=self.batch_size, log_every=self.log_every,
+                                   checkpoint_every=self.checkpoint_every)
+
+
 # --------------------------------------------------------------------------- data
 def dataset(name: str, p: ZooParams):
     """The ``qlatent.data.discrete.DiscreteData`` of data set ``name`` under ``[task]`` ``p``."""
@@ -201,7 +270,7 @@ class Family:
     latent: str
     train: str
     datasets: tuple[str, ...] | None
-    fit: dict[str, Any]
+    fit: ZooFit | None
     latent_dim: int | None
     generator: str
     latent_params: dict[str, Any]
@@ -228,11 +297,7 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
             raise ValueError(f"{where}.datasets must be a non-empty list of "
                              f"{', '.join(DATASETS)}, got {datasets!r}")
         datasets = tuple(datasets)
-    fit = table.pop("fit", {})
-    if not isinstance(fit, Mapping):
-        raise TypeError(f"{where}.fit must be a table of fit_distribution keywords, "
-                        f"got {fit!r}")
-    fit = dict(fit)
+    fit = table.pop("fit", None)
     latent_dim = table.pop("latent_dim", None)
     generator = table.pop("generator", "mlp")
     generator_params = table.pop("generator_params", None)
@@ -245,9 +310,17 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
         if latent_dim is not None or generator != "mlp" or generator_params is not None:
             raise ValueError(f"{where}: latent_dim and generator apply to train = "
                              "'adversarial' only (a likelihood family takes the data's width)")
-        _check_fit_keys(where, fit)
+        try:
+            fit = ZooFit.from_table(fit, where=f"{where}.fit")
+        except (TypeError, ValueError) as err:
+            message = str(err)  # name the table in full: latent_params.<label>.fit
+            if message.startswith("fit"):
+                message = f"{where}.{message}"
+            elif where not in message:
+                message = f"{where}.fit: {message}"
+            raise type(err)(message) from err
     else:
-        if fit:
+        if fit is not None:
             raise ValueError(f"{where}.fit applies to train = 'likelihood' only; an "
                              "adversarial family trains with the [train] table")
         latent_dim = check_int(f"{where}.latent_dim", 8 if latent_dim is None else latent_dim,
@@ -264,19 +337,6 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
         raise TypeError(f"{where}.classical must be true or false, got {classical!r}")
     return Family(label, latent, train, datasets, fit, latent_dim, generator, table, classical,
                   dict(generator_params or {}))
-
-
-def _check_fit_keys(where: str, fit: Mapping[str, Any]) -> None:
-    from qlatent.train.likelihood import fit_distribution
-
-    valid = [k for k in inspect.signature(fit_distribution).parameters
-             if k not in _FIT_RESERVED]
-    unknown = sorted(set(fit) - set(valid))
-    if unknown:
-        raise ValueError(f"{where}.fit: unknown key(s) {', '.join(map(repr, unknown))}; valid "
-                         f"keys: {', '.join(valid)}")
-    if "steps" not in fit:
-        raise ValueError(f"{where}.fit must set steps (Adam steps of fit_distribution)")
 
 
 def adversaries(fam: Family, model: Any, width: int, seed: int) -> tuple[nn.Module, nn.Module]:
@@ -422,8 +482,8 @@ class ZooTask(Task):
                 model = build_family(fam, data, 0)
                 if fam.train == "adversarial":
                     adversaries(fam, config.model, data.dim, 0)
-                if fam.train == "likelihood":
-                    _fit(model, data, {**fam.fit, "steps": 0}, None)
+                if fam.train == "likelihood":  # checks the loss fits the model; trains nothing
+                    _fit(model, data, fam.fit, 0, check_only=True)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
@@ -454,9 +514,8 @@ class ZooTask(Task):
             return fit(built.generator, built.critic, latent, BitData(built.data),
                        config.train, seed=seeds.train, device=device, progress=progress,
                        run_dir=run_dir, resume=True)
-        result = _fit(latent, built.data, fam.fit, torch_generator(seeds.train))
-        steps = int(fam.fit["steps"])
-        return TaskFit(history=result.history, steps=steps, seconds=result.seconds)
+        return _fit(latent, built.data, fam.fit, seeds.train, run_dir=run_dir,
+                    progress=progress)
 
     def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
                  seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
@@ -475,29 +534,64 @@ class ZooTask(Task):
         save_samples(run_dir / "samples.npy", x)
         return score_samples(x, built.data, cell.dataset, p)
 
+    def load_trained(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+                     path: Path) -> tuple[int, int]:
+        """A likelihood family's fitted latent from its ``fit_distribution`` checkpoint
+        (weights-only); an adversarial family's networks as every task's."""
+        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        if fam.train == "adversarial":
+            return super().load_trained(built, latent, config, cell, path)
+        from qlatent.train.likelihood import LikelihoodTrainer
+
+        state = load_checkpoint(path, required=("step", "config", "history",
+                                                *LikelihoodTrainer.checkpoint_keys))
+        try:
+            latent.load_state_dict(state["model"])
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"{path}: its weights do not fit the cell's {fam.latent} "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
+        return int(state["step"]), fam.fit.steps
+
+    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+               seed: int) -> np.ndarray:
+        """uint8[n, width]: raw outcomes (likelihood families) or the generator's outputs
+        thresholded at 1/2 (adversarial), drawn as ``evaluate`` draws its ``samples.npy``."""
+        gen = torch_generator(seed)
+        with torch.no_grad():
+            if isinstance(built.generator, nn.Identity):  # a likelihood family
+                x = latent.sample_counts(n, generator=gen)
+            else:
+                x = built.generator(latent.sample(n, generator=gen)) > 0.5
+        return x.to(torch.uint8).cpu().numpy()
+
     def baselines(self, config: Any) -> tuple[str, ...]:
         """The classical families of ``config`` (``Family.classical``)."""
         return tuple(lat for lat in config.latents
                      if family(lat, config.latent_params.get(lat, {})).classical)
 
 
-def _fit(model: nn.Module, data: Any, fit: Mapping[str, Any],
-         generator: torch.Generator | None):
-    """fit_distribution on the data set: the exact target as weights where it exists."""
-    from qlatent.train.likelihood import fit_distribution
+def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path | None = None,
+         progress: bool = False, check_only: bool = False):
+    """fit_distribution on the data set: the exact target as weights where it exists
+    (``check_only``: make its trainer, which checks every argument, and train nothing)."""
+    from qlatent.train import fit_distribution
+    from qlatent.train.likelihood import LikelihoodTrainer
 
-    fit = dict(fit)
     if data.probs is None:
-        rows, kwargs = data.data, {}
-    elif fit.get("loss") == "mmd" and fit.get("model_side") in ("samples", "shots"):
+        rows, weights = data.data, None
+    elif fit.samples_side:
         # MMD on model samples takes no weights: the target's rows, each repeated in
         # proportion to its probability (``TARGET_ROWS`` rows; deterministic)
         reps = np.round(data.probs * TARGET_ROWS).astype(np.int64)
-        rows, kwargs = np.repeat(data.states, np.maximum(reps, 0), axis=0), {}
+        rows, weights = np.repeat(data.states, np.maximum(reps, 0), axis=0), None
     else:  # NLL: the exact cross-entropy; MMD, exact model side: the weighted histogram
-        rows, kwargs = data.states, {"weights": data.probs}
-    return fit_distribution(model, np.asarray(rows, dtype=np.int64), generator=generator,
-                            **kwargs, **fit)
+        rows, weights = data.states, data.probs
+    rows = np.asarray(rows, dtype=np.int64)
+    if check_only:
+        LikelihoodTrainer(model, rows, fit.to_config(), seed=seed, weights=weights)
+        return None
+    return fit_distribution(model, rows, fit.to_config(), seed=seed, weights=weights,
+                            run_dir=run_dir, progress=progress)
 
 
 def save_samples(path: Path, samples: np.ndarray) -> None:
