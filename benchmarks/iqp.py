@@ -60,7 +60,7 @@ def main() -> None:
           f"R = {args.groups}, {args.dtype}, torch threads = {torch.get_num_threads()}")
 
     for model in ("iqp", "bitflip"):
-        def step() -> float:
+        def step(model: str = model) -> float:
             optimizer.zero_grad()
             loss, _ = iqp.mmd2_estimate(theta, gates, data_t, sigma=sigma, n_ops=args.ops,
                                         n_samples=args.samples, n_groups=args.groups,

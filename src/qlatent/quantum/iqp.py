@@ -577,5 +577,6 @@ def init_from_data(gates: GateSet, data: Any, *, dtype: torch.dtype = torch.floa
     single = w == 1
     theta[single] = np.arcsin(np.sqrt(y.mean(0)[gates.qubits[single, 0]]))
     pair = w == 2
-    theta[pair] = cov[gates.qubits[pair, 0], gates.qubits[pair, 1]] * scale
+    if pair.any():
+        theta[pair] = cov[gates.qubits[pair, 0], gates.qubits[pair, 1]] * scale
     return torch.tensor(theta, dtype=dtype)

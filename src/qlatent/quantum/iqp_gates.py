@@ -76,7 +76,8 @@ class GateSet:
         rows, cols = np.nonzero(self.qubits < self.n_qubits)
         index = torch.from_numpy(np.stack([rows, self.qubits[rows, cols]]))
         return torch.sparse_coo_tensor(index, torch.ones(len(rows), dtype=dtype),
-                                       (self.n_gates, self.n_qubits)).coalesce()
+                                       (self.n_gates, self.n_qubits),
+                                       check_invariants=True).coalesce()
 
     def dense(self) -> np.ndarray:
         """The generator matrix as uint8 [G, n] (small circuits, tests)."""
