@@ -25,7 +25,7 @@ of member 0, ...}``, ``failed`` a list of K ints (the step a member failed at, 0
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,26 @@ CHECKPOINT = "checkpoint.pt"
 """The checkpoint's file name in a run directory."""
 REQUIRED_KEYS = ("step", "config", "history", "generator", "critic", "opt_generator",
                  "opt_critic", "rng")
+"""The keys of an adversarial run's checkpoint (``fit``, ``fit_pack``); other trainers of the
+loop skeleton (``qlatent.train.skeleton``) pass their own ``required`` keys."""
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "log_every")
 """Config fields that may change between a run and its resumption."""
 
 
-def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
-    """Write ``state`` (the keys of the module docstring) to ``path`` atomically."""
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+def save_checkpoint(path: str | Path, state: Mapping[str, Any], *,
+                    required: Sequence[str] = REQUIRED_KEYS) -> None:
+    """Write ``state`` (the keys of the module docstring, at least ``required``) to ``path``
+    atomically."""
+    missing = [k for k in required if k not in state]
     if missing:
         raise ValueError(f"a checkpoint needs key(s) {', '.join(missing)}")
     atomic_write(Path(path), lambda p: torch.save(dict(state), p))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, *, required: Sequence[str] = REQUIRED_KEYS
+                    ) -> dict[str, Any]:
     """Read a checkpoint weights-only onto the CPU (``load_state_dict`` moves what it must; the
-    random states must stay CPU tensors).
+    random states must stay CPU tensors), checking it holds the keys ``required``.
 
     Raises:
         ValueError: naming the file, if it is not a weights-only checkpoint (it holds pickled
@@ -76,11 +81,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a qlatent checkpoint (it holds a "
                          f"{type(state).__name__}, not a dict)")
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+    missing = [k for k in required if k not in state]
     if missing:
         raise ValueError(f"{path} is not a qlatent checkpoint (no {', '.join(missing)})")
     for key, kind in (("config", dict), ("history", list), ("rng", dict)):
-        if not isinstance(state[key], kind):
+        if key in required and not isinstance(state[key], kind):
             raise ValueError(f"{path} is not a qlatent checkpoint ({key} is a "
                              f"{type(state[key]).__name__}, not a {kind.__name__})")
     return state
@@ -127,12 +132,13 @@ def check_resumable(state: Mapping[str, Any], config: Config, seed: int,
     check_config_resumable(state, config, path)
 
 
-def check_config_resumable(state: Mapping[str, Any], config: Config, path: str | Path) -> None:
+def check_config_resumable(state: Mapping[str, Any], config: Any, path: str | Path) -> None:
     """Refuse a config that differs from the checkpoint's in more than ``RESUMABLE_CHANGES``
-    (a ValueError naming the file and every difference)."""
+    (a ValueError naming the file and every difference). ``config``: a frozen config of the
+    loop skeleton (``to_dict()``; its class builds with every field at its default)."""
     now = config.to_dict()
     # A key a checkpoint lacks was added later; it held the default when the run was written.
-    saved = {**Config().to_dict(),
+    saved = {**type(config)().to_dict(),
              **{k: v for k, v in state["config"].items() if k not in EXECUTION_KEYS}}
     diff = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved[k] != now[k])
     if diff:
