@@ -54,7 +54,8 @@ def test_resume_is_bit_identical(tmp_path, bas):
     resumed, result = fit_iqp(gates, bas, config, seed=3, run_dir=tmp_path / "split")
     assert result.resumed_from == 4
     assert torch.equal(whole, resumed)
-    rows = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    log = (tmp_path / "split" / "log.jsonl").read_text()
+    rows = [json.loads(line) for line in log.splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 8]
 
 
