@@ -14,8 +14,8 @@ from qlatent.data.discrete import (
     log_normal,
     sample_bars_and_stripes,
 )
-from qlatent.data.ising import ising_configurations
 from qlatent.data.empirical import EmpiricalData
+from qlatent.data.ising import ising_configurations
 from qlatent.data.qm9 import QM9Graphs, graphs_to_smiles, qm9_spec
 from qlatent.data.synthetic import BernoulliData, BosonData, SevenGaussians
 
