@@ -207,7 +207,7 @@ def test_requests_that_do_not_fit_are_refused_with_the_figure():
     big = lattice_gates(5, 5)
     with pytest.raises(ValueError, match="n_qubits <= 20"):
         iqp.probabilities(torch.zeros(lattice_gates(3, 7).n_gates), lattice_gates(3, 7))
-    with pytest.raises(ValueError, match="T <= 20, got T = 25"):
+    with pytest.raises(ValueError, match="T <= 20, got T = 25"):  # all 25 qubits in one op
         iqp.expval_exact(torch.zeros(big.n_gates), big, torch.ones(1, 25))
     with pytest.raises(ValueError, match=r"theta must have shape \(40,\)"):
         iqp.expval_exact(torch.zeros(3), g, ops[:1])

@@ -258,9 +258,10 @@ def _all_spins(n: int, dtype: torch.dtype, device: Any) -> torch.Tensor:
 def expval_exact(theta: torch.Tensor, gates: Any, ops: Any) -> torch.Tensor:
     """<Z_a> for K operators, exactly: the closed form averaged over all strings z.
 
-    Only the T qubits touched by the gates that anticommute with some operator of the batch
-    enter the closed form, so the average runs over 2^T strings: exact at any n when the
-    operators are local (e.g. one-qubit <Z_i> on a lattice: T = 5).
+    Only the T_a qubits touched by the gates that anticommute with Z_a enter its closed form,
+    so each operator's average runs over the 2^{T_a} strings of its own touched qubits (all
+    operators of the batch over 2^{max T_a} strings, the unused qubits averaging out): exact at
+    any n when the operators are local (e.g. one-qubit <Z_i> on a lattice: T = 5).
 
     Args:
         theta (float Tensor[G]): the gates' angles (autograd flows through).
@@ -272,18 +273,33 @@ def expval_exact(theta: torch.Tensor, gates: Any, ops: Any) -> torch.Tensor:
         Tensor[K] in θ's dtype.
 
     Raises:
-        ValueError: T > ``MAX_STATE_QUBITS``, or more than ``MAX_BYTES`` of tensors.
+        ValueError: max T_a > ``MAX_STATE_QUBITS``, or more than ``MAX_BYTES`` of tensors.
     """
     gates = _gates(gates, ops)
     theta = _check_theta(theta, gates)
-    batch = _Batch(gates, _as_bits("ops", ops, gates.n_qubits, theta.device))
-    if batch.n_touched > MAX_STATE_QUBITS:
-        raise ValueError(f"expval_exact averages over 2^T strings of the T qubits its gates "
-                         f"touch and needs T <= {MAX_STATE_QUBITS}, got T = {batch.n_touched}; "
-                         "use expval_estimate")
-    _check_bytes(batch.n_ops, 1 << batch.n_touched, batch.n_active, theta.dtype, "expval_exact")
-    spins = _all_spins(batch.n_touched, theta.dtype, theta.device)
-    return batch.cosines(theta, spins).mean(1)
+    ops = _as_bits("ops", ops, gates.n_qubits, theta.device)
+    n, K = gates.n_qubits, ops.shape[0]
+    k, j = _odd_pairs(gates, ops)
+    qubits = _qubit_index(gates, theta.device)[j]                             # [nnz, w]
+    real = qubits < n
+    # each operator's touched qubits, numbered 0..T_a - 1 in ascending order
+    key = (k[:, None] * (n + 1) + qubits)[real]
+    touched = torch.unique(key)
+    first = torch.zeros(K + 1, dtype=torch.int64, device=theta.device)
+    first[1:] = torch.cumsum(torch.bincount(touched // (n + 1), minlength=K), 0)
+    T = int((first[1:] - first[:-1]).max()) if K else 0
+    if T > MAX_STATE_QUBITS:
+        raise ValueError(f"expval_exact averages over the 2^T strings of the T qubits an "
+                         f"operator's gates touch and needs T <= {MAX_STATE_QUBITS}, got "
+                         f"T = {T}; use expval_estimate")
+    _check_bytes(K, 1 << T, k.numel(), theta.dtype, "expval_exact")
+    local = torch.full_like(qubits, T)                                        # T: padding
+    local[real] = torch.searchsorted(touched, key) - first[k[:, None].expand_as(qubits)[real]]
+    spins = torch.cat([_all_spins(T, theta.dtype, theta.device),
+                       torch.ones(1 << T, 1, dtype=theta.dtype, device=theta.device)], 1)
+    signs = spins[:, local].prod(-1)                                          # [2^T, nnz]
+    A = torch.zeros(1 << T, K, dtype=theta.dtype, device=theta.device)
+    return torch.cos(A.index_add(1, k, signs * (2 * theta[j]))).mean(0)
 
 
 def expval_estimate(theta: torch.Tensor, gates: Any, ops: Any, n_samples: int, *,
