@@ -317,7 +317,9 @@ def test_mmd2_model_square_is_unbiased_with_few_samples():
     assert bias > 6 * se
 
 
-def test_median_bandwidth_and_data_expval_by_brute_force():
+@pytest.mark.parametrize("density", [0.0, 1.0])                # matrix product, gather
+def test_median_bandwidth_and_data_expval_by_brute_force(monkeypatch, density):
+    monkeypatch.setattr(iqp, "_SPARSE_DATA_DENSITY", density)
     rng = np.random.default_rng(21)
     y = rng.integers(0, 2, size=(25, 9))
     d = [math.sqrt(np.abs(y[i] - y[j]).sum()) for i in range(25) for j in range(i + 1, 25)]

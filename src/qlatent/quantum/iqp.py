@@ -74,6 +74,9 @@ MAX_BYTES = 2 * 2**30
 #: Below this share of nonzero entries, the parity matrix is used entry by entry (an
 #: ``index_add``), above it in one matrix product (BLAS).
 _SPARSE_DENSITY = 1 / 16
+#: The same switch for the data's <Z_a> (a gather of M x nnz(ops) entries against a matrix
+#: product of M x n x K): the gather loses earlier.
+_SPARSE_DATA_DENSITY = 1 / 64
 #: Models of :func:`mmd2_estimate`.
 MODELS = ("iqp", "bitflip")
 
@@ -458,7 +461,8 @@ def data_expval(data: Any, ops: Any) -> torch.Tensor:
     """<Z_a>_data = (1/M) sum_m (-1)^{a.y_m} for K operators: float64 Tensor[K].
 
     a.y_m is summed over the nonzero entries of the operators only (an ``index_add`` of the
-    data's columns, M x nnz(ops)): the spectral operators of a narrow kernel touch few qubits.
+    data's columns, M x nnz(ops)) when they are sparse (the spectral operators of a narrow
+    kernel touch few qubits), else by one matrix product.
 
     Args:
         data (0/1 [M, n]), ops (0/1 [K, n]).
@@ -469,6 +473,9 @@ def data_expval(data: Any, ops: Any) -> torch.Tensor:
 
 def _data_expval(y: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
     k, i = ops.nonzero(as_tuple=True)
+    if k.numel() > _SPARSE_DATA_DENSITY * ops.numel():           # dense operators: BLAS
+        counts = y.to(torch.float32) @ ops.to(torch.float32).T   # exact integers below 2^24
+        return (1 - 2 * torch.remainder(counts, 2)).to(torch.float64).mean(0)
     counts = torch.zeros(y.shape[0], ops.shape[0], dtype=torch.int32, device=y.device)
     counts.index_add_(1, k, y[:, i].to(torch.int32))                  # [M, K] of a.y_m
     return (1 - 2 * (counts % 2)).to(torch.float64).mean(0)
