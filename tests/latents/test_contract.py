@@ -9,14 +9,14 @@ from qlatent.latents import LatentDistribution
 
 DIM = 6
 # Every registered name, plus the variants of a name that build another class.
-CASES = (*latents.names(), "born-qubit", "born-iqp")
+CASES = (*latents.names(), "born-qubit", "born-iqp", "born-bitflip")
 
 
 def _params(name, bank_path):
     if name == "born-qubit":
         return {"kind": "qubit", "n_qubits": DIM, "layers": 2, "seed": 3}
-    if name == "born-iqp":
-        return {"kind": "iqp", "n_qubits": DIM, "gates": "line", "seed": 3}
+    if name in ("born-iqp", "born-bitflip"):
+        return {"kind": name.split("-")[1], "n_qubits": DIM, "gates": "line", "seed": 3}
     if name in ("gaussian", "bernoulli", "uniform"):
         return {"dim": DIM}
     if name == "bank":

@@ -55,10 +55,25 @@ def test_data_initialisation_and_registry_errors():
     data = np.array([[0, 1, 1], [1, 1, 0], [0, 1, 0], [1, 1, 1]])
     latent = latents.get("born", kind="iqp", dim=3, data=data, normalize="none")
     assert torch.allclose(latent.moments()[0].float(), torch.tensor(data.mean(0)).float())
-    with pytest.raises(ValueError, match="gates applies to kind='iqp' only"):
+    with pytest.raises(ValueError, match="gates applies to kind=.iqp. or .bitflip. only"):
         latents.get("born", dim=4, gates="line")
     with pytest.raises(ValueError, match="layers do.*not apply to kind='iqp'"):
         latents.get("born", kind="iqp", n_qubits=4, layers=2)
     with pytest.raises(ValueError, match="gates must be one of"):
         latents.validate("born", kind="iqp", n_qubits=4, gates="ring")
     latents.validate("born", kind="iqp", n_qubits=9, gates="lattice")
+
+
+def test_bitflip_kind_samples_at_any_size_and_matches_its_distribution():
+    small = latents.get("born", kind="bitflip", n_qubits=5, gates="local", seed=4)
+    assert small.kind == "bitflip"
+    p = small.log_prob(qubits.basis_bits(5)).exp().detach().numpy()
+    theta = small.theta.detach().numpy()
+    assert np.allclose(p, ref.bitflip_probabilities(theta, small.gates.lists(), 5), atol=1e-12)
+    big = latents.get("born", kind="bitflip", n_qubits=1024, gates="lattice", seed=5,
+                      normalize="none")
+    x = big.sample(500, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (500, 1024) and set(x.unique().tolist()) <= {0.0, 1.0}
+    mean, _ = big.moments()
+    z = (x.double().mean(0) - mean) / torch.sqrt(mean * (1 - mean) / 500).clamp_min(1e-9)
+    assert z.abs().max() < 5                                    # 1,024 coordinates

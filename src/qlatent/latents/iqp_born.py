@@ -8,6 +8,10 @@ error; training by MMD^2 works at any size (``qlatent.train.iqp.fit_iqp`` on ``l
 and ``latent.theta``), and so do the moments used by the normalisation (E[x_q] =
 (1 - <Z_q>) / 2 by the exact closed form, which only involves the gates near q).
 
+``kind="bitflip"`` is the classical control with the same parameters (each gate flips its
+qubits with probability sin^2 θ_j): it is to ``iqp`` what ``photonic`` is to ``quantum``, and it
+samples at any size (``log_prob`` still needs the 2^n probabilities, n <= 20).
+
 Notation: n = ``dim`` = ``n_qubits``; x in {0, 1}^n a raw outcome (qubit 0 first).
 Normalisation as for the other Born machines: "center" (default), "standardize", "none".
 """
@@ -27,8 +31,10 @@ from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import iqp, qubits
 from qlatent.quantum.iqp_gates import GateSet, gate_set
 
-#: Keywords of ``latents.get("born", kind="iqp", ...)``.
+#: Keywords of ``latents.get("born", kind="iqp" | "bitflip", ...)``.
 IQP_BORN_KEYWORDS = ("n_qubits", "gates", "data")
+#: The kinds of :class:`IQPBornLatent`: the circuit and its classical control.
+IQP_KINDS = ("iqp", "bitflip")
 
 
 def check_iqp_born_parameters(*, n_qubits: Any, gates: Any = "local", data: Any = None,
@@ -47,10 +53,11 @@ def check_iqp_born_parameters(*, n_qubits: Any, gates: Any = "local", data: Any 
 
 
 class IQPBornLatent(TrainableLatent):
-    """A trainable IQP circuit Born machine.
+    """A trainable IQP circuit Born machine, or its bit-flip control.
 
     Args:
         n_qubits: n (the latent dimension).
+        kind: "iqp" (the circuit) or "bitflip" (the classical control, same parameters).
         gates: a layout name ("local", "line", "lattice"), a list of qubit lists, or a GateSet.
         data: bit rows [N, n]: initial angles from the data (``iqp.init_from_data``); None:
             θ_j ~ U[-π, π) drawn by ``seed``.
@@ -63,11 +70,10 @@ class IQPBornLatent(TrainableLatent):
         theta (nn.Parameter [G]): the angles.
     """
 
-    kind = "iqp"
-
-    def __init__(self, n_qubits: int, *, gates: Any = "local", data: Any = None,
-                 normalize: str = "center", seed: Any = None,
+    def __init__(self, n_qubits: int, *, kind: str = "iqp", gates: Any = "local",
+                 data: Any = None, normalize: str = "center", seed: Any = None,
                  dtype: torch.dtype = torch.float64) -> None:
+        self.kind = check_choice("kind", kind, IQP_KINDS)
         n, self.gates, normalize = check_iqp_born_parameters(
             n_qubits=n_qubits, gates=gates, data=data, normalize=normalize)
         if dtype not in (torch.float32, torch.float64):
@@ -96,6 +102,8 @@ class IQPBornLatent(TrainableLatent):
         self._check_size("probabilities")
         if not torch.isfinite(self.theta).all():
             raise FloatingPointError("the IQP latent's angles are not finite")
+        if self.kind == "bitflip":
+            return iqp.bitflip_probabilities(self.theta, self.gates)
         return iqp.probabilities(self.theta, self.gates)
 
     def log_prob(self, x: Any) -> torch.Tensor:
@@ -111,9 +119,13 @@ class IQPBornLatent(TrainableLatent):
         return qubits.basis_bits(self.dim, device=self.theta.device), self.probabilities()
 
     def sample_counts(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n raw measured bit rows: int64 Tensor[n, dim] (no gradient; n_qubits <= 20)."""
+        """n raw measured bit rows: int64 Tensor[n, dim] (no gradient; the circuit up to
+        n_qubits = 20, the bit-flip control at any size)."""
         n = check_int("n", n, minimum=0)
         check_generator(generator)
+        if self.kind == "bitflip":
+            return iqp.bitflip_sample(self.theta.detach(), self.gates, n,
+                                      generator=generator).long()
         self._check_size("sample")
         with torch.no_grad():
             return qubits.sample_bits(self.probabilities(), n, generator=generator)
@@ -122,8 +134,10 @@ class IQPBornLatent(TrainableLatent):
         """(E[x_q], E[x_q](1 - E[x_q])) float64[n], exactly: E[x_q] = (1 - <Z_q>) / 2."""
         with torch.no_grad():
             ops = torch.eye(self.dim, dtype=torch.uint8, device=self.theta.device)
-            mean = ((1 - iqp.expval_exact(self.theta, self.gates, ops)) / 2).double()
+            expval = iqp.bitflip_expval if self.kind == "bitflip" else iqp.expval_exact
+            mean = ((1 - expval(self.theta, self.gates, ops)) / 2).double()
         return mean, mean * (1 - mean)
 
     def extra_repr(self) -> str:
-        return f"n_qubits={self.dim}, gates={self.gates.name!r}, normalize={self.normalize!r}"
+        return (f"kind={self.kind!r}, n_qubits={self.dim}, gates={self.gates.name!r}, "
+                f"normalize={self.normalize!r}")

@@ -22,7 +22,8 @@ born                     trainable photonic Born machine: ``kind`` "quantum" | "
                          ``kind="iqp"``: an IQP circuit Born machine, ``n_qubits`` (or dim),
                          ``gates`` "local" | "line" | "lattice" | a list, ``data`` for the
                          data-dependent initial angles (``iqp_born.py``; exact log_prob and
-                         sample up to 20 qubits, trained by MMD^2 at any size)
+                         sample up to 20 qubits, trained by MMD^2 at any size);
+                         ``kind="bitflip"``: its classical control (samples at any size)
 bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
 made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
                          (default (64,)) (``bits.py``)
@@ -69,7 +70,7 @@ from qlatent.latents.bits import (
 from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
 from qlatent.latents.born import BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
-from qlatent.latents.iqp_born import IQPBornLatent, check_iqp_born_parameters
+from qlatent.latents.iqp_born import IQP_KINDS, IQPBornLatent, check_iqp_born_parameters
 from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
 
@@ -179,22 +180,24 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
 
 def _iqp_request(dim: Any, given: dict[str, Any]) -> dict[str, Any]:
     """The checked keywords of ``IQPBornLatent`` from a ``born`` request of kind "iqp"."""
+    kind = given.get("kind", "iqp")
     foreign = [k for k in ("circuit", "n_photons", "layers", "entangler")
                if given.get(k) is not None]
     if foreign:
-        raise ValueError(f"{', '.join(foreign)} do(es) not apply to kind='iqp' (use n_qubits, "
-                         "gates, data)")
+        raise ValueError(f"{', '.join(foreign)} do(es) not apply to kind={kind!r} (use "
+                         "n_qubits, gates, data)")
     n_qubits = given.get("n_qubits")
     if n_qubits is None and dim is None:
-        raise ValueError("n_qubits (or dim) is required for kind='iqp', got None")
+        raise ValueError(f"n_qubits (or dim) is required for kind={kind!r}, got None")
     if n_qubits is not None and dim is not None and dim != n_qubits:
-        raise ValueError(f"dim must equal n_qubits for kind='iqp', got dim={dim} and "
+        raise ValueError(f"dim must equal n_qubits for kind={kind!r}, got dim={dim} and "
                          f"n_qubits={n_qubits}")
     gates = "local" if given.get("gates") is None else given["gates"]
     n, gates, normalize = check_iqp_born_parameters(
         n_qubits=dim if n_qubits is None else n_qubits, gates=gates, data=given.get("data"),
         normalize=given.get("normalize", "center"))
-    return {"n_qubits": n, "gates": gates, "data": given.get("data"), "normalize": normalize}
+    return {"kind": kind, "n_qubits": n, "gates": gates, "data": given.get("data"),
+            "normalize": normalize}
 
 
 def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
@@ -202,14 +205,14 @@ def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
           n_qubits: int | None = None, layers: int | None = None, entangler: Any = None,
           data: Any = None, gates: Any = None
           ) -> BornLatent | QubitBornLatent | IQPBornLatent:
-    if kind == "iqp":
-        request = _iqp_request(dim, {"circuit": circuit, "n_photons": n_photons,
+    if kind in IQP_KINDS:
+        request = _iqp_request(dim, {"kind": kind, "circuit": circuit, "n_photons": n_photons,
                                      "layers": layers, "entangler": entangler,
                                      "n_qubits": n_qubits, "gates": gates, "data": data,
                                      "normalize": normalize})
         return IQPBornLatent(**request, seed=seed)
     if gates is not None:
-        raise ValueError(f"gates applies to kind='iqp' only, got kind={kind!r}")
+        raise ValueError(f"gates applies to kind='iqp' or 'bitflip' only, got kind={kind!r}")
     qubit = qubit_born_request(kind=kind, dim=dim, circuit=circuit, n_photons=n_photons,
                                n_qubits=n_qubits, layers=layers, entangler=entangler, data=data,
                                normalize=normalize)
@@ -340,11 +343,11 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         return
     if name == "born":
         given = {k: v for k, v in params.items() if k != "seed"}
-        if given.get("kind") == "iqp":
+        if given.get("kind") in IQP_KINDS:
             _iqp_request(dim, given)
             return
         if given.pop("gates", None) is not None:
-            raise ValueError(f"gates applies to kind='iqp' only, got kind="
+            raise ValueError(f"gates applies to kind='iqp' or 'bitflip' only, got kind="
                              f"{given.get('kind', 'quantum')!r}")
         if qubit_born_request(**{"kind": "quantum", **given, "dim": dim}) is None:
             check_born_parameters(dim=dim, **given)
