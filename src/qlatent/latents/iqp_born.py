@@ -91,6 +91,11 @@ class IQPBornLatent(TrainableLatent):
     def n_qubits(self) -> int:
         return self.dim
 
+    @property
+    def n_states(self) -> int:
+        """2^n: the number of outcomes (``fit_distribution`` picks its exact MMD side by it)."""
+        return 1 << self.dim
+
     def _check_size(self, what: str) -> None:
         if self.dim > iqp.MAX_STATE_QUBITS:
             raise ValueError(f"{what} of an IQP latent needs n_qubits <= {iqp.MAX_STATE_QUBITS} "
