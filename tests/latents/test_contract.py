@@ -21,7 +21,7 @@ def _params(name, bank_path):
         return {"dim": DIM}
     if name == "bank":
         return {"bank": bank_path}
-    if name in ("born", "bernoulli_fit", "made", "multinomial", "qbm", "bm"):
+    if name in ("born", "bernoulli_fit", "made", "multinomial", "qbm", "bm", "rbm"):
         return {"dim": DIM, "seed": 3}
     return {"dim": DIM, "seed": 3, "n_samples": 6000, "circuit": "haar"}
 

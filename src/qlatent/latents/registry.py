@@ -34,6 +34,9 @@ qbm                      trainable quantum Boltzmann machine (transverse field Î
                          default 1.0) on ``n_units`` (= dim) bits, exact Gibbs state
                          (``boltzmann.py``, ``quantum/ising.py``)
 bm                       the classical Boltzmann machine (Î“ = 0), the QBM's baseline
+rbm                      trainable restricted Boltzmann machine, ``n_hidden`` (16) hidden bits:
+                         exact log_prob and samples at any dim for n_hidden <= 16 (``rbm.py``;
+                         trained by PCD with ``qlatent.train.rbm.fit_rbm``, or exact NLL)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -73,6 +76,7 @@ from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLa
 from qlatent.latents.iqp_born import IQP_KINDS, IQPBornLatent, check_iqp_born_parameters
 from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
+from qlatent.latents.rbm import RBMLatent, check_rbm_parameters
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -237,6 +241,11 @@ def _multinomial(*, dim: int, seed: Any = None, n_photons: int | None = None,
     return MultinomialLatent(dim, n_photons=n_photons, normalize=normalize)
 
 
+def _rbm(*, dim: int, seed: Any = None, n_hidden: int = 16,
+         normalize: str = "center") -> RBMLatent:
+    return RBMLatent(dim, n_hidden=n_hidden, normalize=normalize, seed=seed)
+
+
 def _boltzmann_factory(kind: str) -> Callable[..., BoltzmannLatent]:
     def factory(*, dim: int | None = None, n_units: int | None = None, seed: Any = None,
                 gamma: float | None = None,
@@ -264,6 +273,7 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "multinomial": _multinomial,
     "qbm": _boltzmann_factory("qbm"),
     "bm": _boltzmann_factory("bm"),
+    "rbm": _rbm,
 }
 
 
@@ -351,6 +361,9 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
                              f"{given.get('kind', 'quantum')!r}")
         if qubit_born_request(**{"kind": "quantum", **given, "dim": dim}) is None:
             check_born_parameters(dim=dim, **given)
+        return
+    if name == "rbm":
+        check_rbm_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
         return
     if name == "made":
         check_made_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
