@@ -9,17 +9,19 @@ from qlatent.latents import LatentDistribution
 
 DIM = 6
 # Every registered name, plus the variants of a name that build another class.
-CASES = (*latents.names(), "born-qubit")
+CASES = (*latents.names(), "born-qubit", "born-iqp", "born-bitflip")
 
 
 def _params(name, bank_path):
     if name == "born-qubit":
         return {"kind": "qubit", "n_qubits": DIM, "layers": 2, "seed": 3}
+    if name in ("born-iqp", "born-bitflip"):
+        return {"kind": name.split("-")[1], "n_qubits": DIM, "gates": "line", "seed": 3}
     if name in ("gaussian", "bernoulli", "uniform"):
         return {"dim": DIM}
     if name == "bank":
         return {"bank": bank_path}
-    if name in ("born", "bernoulli_fit", "made", "multinomial", "qbm", "bm"):
+    if name in ("born", "bernoulli_fit", "made", "multinomial", "qbm", "bm", "rbm"):
         return {"dim": DIM, "seed": 3}
     return {"dim": DIM, "seed": 3, "n_samples": 6000, "circuit": "haar"}
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_bits, check_int
 
 #: bars_and_stripes refuses images with more pixels than this (2^n_rows + 2^n_cols patterns).
@@ -145,6 +146,43 @@ def bars_and_stripes(n_rows: int = 3, n_cols: int | None = None) -> DiscreteData
     return DiscreteData(name=f"bars_and_stripes({n_rows}x{n_cols})", data=patterns,
                         states=patterns.copy(), probs=np.full(k, 1.0 / k),
                         info={"n_rows": n_rows, "n_cols": n_cols, "n_patterns": k})
+
+
+def sample_bars_and_stripes(n_rows: int, n_cols: int | None = None, n_samples: int = 1000, *,
+                            rng: RngLike = None) -> DiscreteData:
+    """Rows drawn uniformly from the bars-and-stripes patterns of an n_rows x n_cols image,
+    for images too large to list (16 x 16 has 2^16 + 2^16 - 2 = 131,070 patterns).
+
+    The same target as :func:`bars_and_stripes` (uniform over its K = 2^n_rows + 2^n_cols - 2
+    distinct patterns, pixel (r, c) = bit r * n_cols + c): a uniform index u in [0, K) is a
+    stripes pattern (row bits = the binary digits of u) for u < 2^n_rows, else the bars pattern
+    of column bits u - 2^n_rows + 1 (so the empty and the full image, which are both, come
+    once). ``states`` and ``probs`` are left unset (K may be large); test membership with
+    :func:`is_bars_and_stripes`.
+
+    Args:
+        n_rows, n_cols: image size (1 <= each <= 30, n_rows * n_cols >= 2; n_cols defaults to
+            n_rows).
+        n_samples: rows to draw (>= 1).
+        rng: the only randomness.
+    """
+    n_rows = check_int("n_rows", n_rows, minimum=1, maximum=30)
+    n_cols = n_rows if n_cols is None else check_int("n_cols", n_cols, minimum=1, maximum=30)
+    if n_rows * n_cols < 2:
+        raise ValueError(f"n_rows * n_cols must be >= 2 pixels, got {n_rows} x {n_cols}")
+    n = check_int("n_samples", n_samples, minimum=1)
+    k = 2**n_rows + 2**n_cols - 2
+    u = as_generator(rng).integers(0, k, size=n)
+    stripes = u < 2**n_rows
+    code = np.where(stripes, u, u - 2**n_rows + 1)
+    row_bits = (code[:, None] >> np.arange(n_rows - 1, -1, -1)) & 1       # [n, n_rows]
+    col_bits = (code[:, None] >> np.arange(n_cols - 1, -1, -1)) & 1       # [n, n_cols]
+    image = np.where(stripes[:, None, None], row_bits[:, :, None], col_bits[:, None, :])
+    image = np.broadcast_to(image, (n, n_rows, n_cols)).reshape(n, n_rows * n_cols)
+    return DiscreteData(name=f"bars_and_stripes_sample({n_rows}x{n_cols})",
+                        data=image.astype(np.uint8),
+                        info={"n_rows": n_rows, "n_cols": n_cols, "n_patterns": k,
+                              "n_samples": n})
 
 
 def is_bars_and_stripes(bits: Any, n_rows: int, n_cols: int | None = None) -> np.ndarray:

@@ -18,7 +18,12 @@ born                     trainable photonic Born machine: ``kind`` "quantum" | "
                          (default dim // 2); parameters are the circuit's angles (``born.py``).
                          ``kind="qubit"``: a qubit circuit Born machine, ``n_qubits`` (or dim),
                          ``layers`` (10), ``entangler`` "ring" | "all" | "chow-liu" (learnt
-                         from ``data``) (``qubit_born.py``)
+                         from ``data``) (``qubit_born.py``).
+                         ``kind="iqp"``: an IQP circuit Born machine, ``n_qubits`` (or dim),
+                         ``gates`` "local" | "line" | "lattice" | a list, ``data`` for the
+                         data-dependent initial angles (``iqp_born.py``; exact log_prob and
+                         sample up to 20 qubits, trained by MMD^2 at any size);
+                         ``kind="bitflip"``: its classical control (samples at any size)
 bernoulli_fit            trainable independent bits, p_j = sigmoid(θ_j) (``bits.py``)
 made                     trainable autoregressive bits, a MADE with ``hidden_sizes``
                          (default (64,)) (``bits.py``)
@@ -29,6 +34,9 @@ qbm                      trainable quantum Boltzmann machine (transverse field �
                          default 1.0) on ``n_units`` (= dim) bits, exact Gibbs state
                          (``boltzmann.py``, ``quantum/ising.py``)
 bm                       the classical Boltzmann machine (Γ = 0), the QBM's baseline
+rbm                      trainable restricted Boltzmann machine, ``n_hidden`` (16) hidden bits:
+                         exact log_prob and samples at any dim for n_hidden <= 16 (``rbm.py``;
+                         trained by PCD with ``qlatent.train.rbm.fit_rbm``, or exact NLL)
 
 The challengers can also be derived from any existing bank, e.g. imported hardware samples:
 ``get("shuffled", bank=hardware_bank, seed=0)``.
@@ -66,8 +74,10 @@ from qlatent.latents.bits import (
 from qlatent.latents.boltzmann import BoltzmannLatent, check_boltzmann_parameters
 from qlatent.latents.born import BORN_MAX_BYTES, BornLatent, check_born_parameters
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
+from qlatent.latents.iqp_born import IQP_KINDS, IQPBornLatent, check_iqp_born_parameters
 from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
 from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
+from qlatent.latents.rbm import RBMLatent, check_rbm_parameters
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -173,10 +183,41 @@ def _bank(*, bank: Any, dim: int | None = None, seed: int | None = None,
     return latent
 
 
+def _iqp_request(dim: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The checked keywords of ``IQPBornLatent`` from a ``born`` request of kind "iqp"."""
+    kind = given.get("kind", "iqp")
+    foreign = [k for k in ("circuit", "n_photons", "layers", "entangler")
+               if given.get(k) is not None]
+    if foreign:
+        raise ValueError(f"{', '.join(foreign)} do(es) not apply to kind={kind!r} (use "
+                         "n_qubits, gates, data)")
+    n_qubits = given.get("n_qubits")
+    if n_qubits is None and dim is None:
+        raise ValueError(f"n_qubits (or dim) is required for kind={kind!r}, got None")
+    if n_qubits is not None and dim is not None and dim != n_qubits:
+        raise ValueError(f"dim must equal n_qubits for kind={kind!r}, got dim={dim} and "
+                         f"n_qubits={n_qubits}")
+    gates = "local" if given.get("gates") is None else given["gates"]
+    n, gates, normalize = check_iqp_born_parameters(
+        n_qubits=dim if n_qubits is None else n_qubits, gates=gates, data=given.get("data"),
+        normalize=given.get("normalize", "center"))
+    return {"kind": kind, "n_qubits": n, "gates": gates, "data": given.get("data"),
+            "normalize": normalize}
+
+
 def _born(*, dim: int | None = None, seed: Any = None, kind: str = "quantum",
           circuit: str | None = None, n_photons: int | None = None, normalize: str = "center",
           n_qubits: int | None = None, layers: int | None = None, entangler: Any = None,
-          data: Any = None, max_bytes: float = BORN_MAX_BYTES) -> BornLatent | QubitBornLatent:
+          data: Any = None, gates: Any = None, max_bytes: float = BORN_MAX_BYTES
+          ) -> BornLatent | QubitBornLatent | IQPBornLatent:
+    if kind in IQP_KINDS:
+        request = _iqp_request(dim, {"kind": kind, "circuit": circuit, "n_photons": n_photons,
+                                     "layers": layers, "entangler": entangler,
+                                     "n_qubits": n_qubits, "gates": gates, "data": data,
+                                     "normalize": normalize})
+        return IQPBornLatent(**request, seed=seed)
+    if gates is not None:
+        raise ValueError(f"gates applies to kind='iqp' or 'bitflip' only, got kind={kind!r}")
     qubit = qubit_born_request(kind=kind, dim=dim, circuit=circuit, n_photons=n_photons,
                                n_qubits=n_qubits, layers=layers, entangler=entangler, data=data,
                                normalize=normalize)
@@ -200,6 +241,11 @@ def _made(*, dim: int, seed: Any = None, hidden_sizes: Any = MADE_HIDDEN_SIZES,
 def _multinomial(*, dim: int, seed: Any = None, n_photons: int | None = None,
                  normalize: str = "center") -> MultinomialLatent:
     return MultinomialLatent(dim, n_photons=n_photons, normalize=normalize)
+
+
+def _rbm(*, dim: int, seed: Any = None, n_hidden: int = 16,
+         normalize: str = "center") -> RBMLatent:
+    return RBMLatent(dim, n_hidden=n_hidden, normalize=normalize, seed=seed)
 
 
 def _boltzmann_factory(kind: str) -> Callable[..., BoltzmannLatent]:
@@ -229,6 +275,7 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
     "multinomial": _multinomial,
     "qbm": _boltzmann_factory("qbm"),
     "bm": _boltzmann_factory("bm"),
+    "rbm": _rbm,
 }
 
 
@@ -308,9 +355,18 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         return
     if name == "born":
         given = {k: v for k, v in params.items() if k != "seed"}
+        if given.get("kind") in IQP_KINDS:
+            _iqp_request(dim, given)
+            return
+        if given.pop("gates", None) is not None:
+            raise ValueError(f"gates applies to kind='iqp' or 'bitflip' only, got kind="
+                             f"{given.get('kind', 'quantum')!r}")
         photonic_only = {k: v for k, v in given.items() if k != "max_bytes"}
         if qubit_born_request(**{"kind": "quantum", **photonic_only, "dim": dim}) is None:
             check_born_parameters(dim=dim, **given)
+        return
+    if name == "rbm":
+        check_rbm_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})
         return
     if name == "made":
         check_made_parameters(dim=dim, **{k: v for k, v in params.items() if k != "seed"})

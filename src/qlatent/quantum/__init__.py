@@ -13,11 +13,16 @@ layered ansätze (ring, all-to-all, Chow–Liu entanglers), exact probabilities,
 N-shot mode whose gradients follow the parameter-shift rule. Import it as a module
 (``from qlatent.quantum import qubits``); its docstring lists the public API.
 
+IQP circuits (:mod:`qlatent.quantum.iqp`, gates :mod:`qlatent.quantum.iqp_gates`, reference
+:mod:`qlatent.quantum.iqp_reference`): closed-form Pauli-Z expectation values, exact or unbiased
+Monte-Carlo estimates to a thousand qubits and beyond, the bit-flip control, MMD^2 to data
+without samples of the model (arXiv:2503.02934, arXiv:2501.04776). Import it as a module.
+
 This layer may import :mod:`qlatent.photonics` (samplers, oracles); ``photonics`` never imports
 it (nor torch).
 """
 
-from qlatent.quantum import ising, qubits
+from qlatent.quantum import iqp, iqp_gates, ising, qubits
 from qlatent.quantum.optics import (
     MAX_DISTRIBUTION_STATES,
     MAX_PERMANENT_PHOTONS,
@@ -34,6 +39,6 @@ from qlatent.quantum.optics import (
 
 __all__ = [
     "MAX_DISTRIBUTION_STATES", "MAX_PERMANENT_PHOTONS", "ClementsMesh", "Interferometer",
-    "LoopCircuit", "batched_permanent", "ising", "log_prob", "mean_occupancy",
+    "LoopCircuit", "batched_permanent", "iqp", "iqp_gates", "ising", "log_prob", "mean_occupancy",
     "nonnegative_permanent", "occupancy_variance", "output_distribution", "qubits",
 ]
