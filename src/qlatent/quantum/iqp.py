@@ -36,7 +36,7 @@ probability sin^2 θ_j, independently; x = XOR of the flipped g_j. Then
 A single gate on |0> gives the same marginal sin^2 θ_j in both models; the circuit differs by
 interference between gates.
 
-MMD^2 without samples. The Gaussian kernel of ``qlatent.train.likelihood`` (one bandwidth σ)
+MMD^2 without samples. The Gaussian kernel of ``qlatent.metrics.kernels`` (one bandwidth σ)
 on bit strings is k(x, y) = exp(-|x - y|^2 / (2 σ^2)) = q^{Hamming(x, y)}, q = exp(-1/(2σ^2)),
 and k(x, y) = E_a[Z_a(x) Z_a(y)] with a_i ~ Bernoulli(p) independently, p = (1 - q)/2 (the
 kernel's spectral distribution; arXiv:2503.02934 eq. 9). Hence
