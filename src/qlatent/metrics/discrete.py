@@ -238,7 +238,7 @@ def qbas_score(samples: Any, n_rows: int, n_cols: int | None = None) -> float:
         samples (0/1 [N, n_rows * n_cols]).
         n_rows, n_cols: the image (n_cols defaults to n_rows).
     """
-    from qlatent.data.discrete import bars_and_stripes
+    from qlatent.data.discrete import bars_and_stripes  # torch-free: qlatent.data imports torch
 
     patterns = bars_and_stripes(n_rows, n_cols).states
     x = _rows("samples", samples, width=patterns.shape[1], bits=True)

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qlatent._random import RngLike, as_generator, torch_generator
+from qlatent._random import RngLike, as_generator, seed_int, torch_generator
 from qlatent._validation import check_bits, check_float, check_int
 from qlatent.quantum.qubits import basis_bits, sample_indices
 
@@ -163,7 +163,7 @@ def fit_born_gan(born: nn.Module, discriminator: nn.Module, data: Any, *, seed: 
     discriminator.to(device)
     states = basis_bits(n, device=device).to(dtype)  # [K, n], basis order
     real_all = torch.from_numpy(rows).to(device=device, dtype=dtype)
-    shuffle_seed, fake_seed = (int(s.generate_state(1, np.uint64)[0] >> 1) for s in
+    shuffle_seed, fake_seed = (seed_int(s) for s in
                                np.random.SeedSequence([seed, 0x2B06]).spawn(2))
     shuffle, fake_stream = torch_generator(shuffle_seed), torch_generator(fake_seed, device)
     opt_g = torch.optim.Adam([p for p in born.parameters() if p.requires_grad],

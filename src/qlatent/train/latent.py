@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from qlatent.train.config import Config
+from qlatent.train.step import make_optimizer
 
 __all__ = ["LatentTrainer", "is_trainable", "latent_trainer", "score_function_surrogate"]
 
@@ -80,8 +81,6 @@ class LatentTrainer:
     """
 
     def __init__(self, latent: nn.Module, config: Config) -> None:
-        from qlatent.train.step import make_optimizer
-
         if not is_trainable(latent):
             raise TypeError(f"latent must be trainable (parameters and "
                             f"{', '.join(_METHODS)}), got {type(latent).__name__}")

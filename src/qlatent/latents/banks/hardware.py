@@ -11,6 +11,7 @@ Notation: N shots, m modes; a row is a count vector s (int[m]).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -206,8 +207,6 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
     Raises:
         ValueError: naming the file (and the row and column) for every problem.
     """
-    import json
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path, got {type(path).__name__}")
     path = Path(path)
