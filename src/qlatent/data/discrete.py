@@ -107,7 +107,9 @@ def _sorted_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def _all_bit_strings(n_bits: int) -> np.ndarray:
-    """uint8 [2^n, n]: every bit string, row x = the binary digits of x (MSB first)."""
+    """uint8 [2^n, n]: every bit string, row x = the binary digits of x (MSB first); the numpy
+    twin of ``quantum.qubits.basis_bits`` (torch, at most 16 bits) for data sets up to 24 bits.
+    """
     x = np.arange(2**n_bits, dtype=np.int64)
     shifts = np.arange(n_bits - 1, -1, -1, dtype=np.int64)
     return ((x[:, None] >> shifts[None, :]) & 1).astype(np.uint8)

@@ -328,7 +328,8 @@ def ks_statistic(p: Any, q: Any) -> float:
 
 def bits_to_integers(bits: Any) -> np.ndarray:
     """int64[N]: each row of bits read as a binary number, most significant bit first
-    (the order of ``qlatent.data.discrete``); at most 62 bits."""
+    (the order of ``qlatent.data.discrete``); at most 62 bits. The numpy twin of
+    ``quantum.qubits.bits_to_index`` (torch, at most 16 bits)."""
     x = _rows("bits", bits, bits=True)
     width = check_int("bits.shape[1]", x.shape[1], minimum=1, maximum=62)
     weights = np.left_shift(np.int64(1), np.arange(width - 1, -1, -1, dtype=np.int64))
