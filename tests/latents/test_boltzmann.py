@@ -9,8 +9,8 @@ import torch
 from qlatent import latents
 from qlatent.data import bars_and_stripes
 from qlatent.latents import BoltzmannLatent
-from qlatent.quantum import ising, qubits
 from qlatent.quantum import ising_reference as reference
+from qlatent.quantum import qubits
 from qlatent.train.likelihood import fit_distribution
 
 
