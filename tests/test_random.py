@@ -1,10 +1,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from qlatent._random import torch_generator
+from qlatent._random import seed_int, torch_generator
 
 
 def test_torch_generator_is_seeded_and_independent_of_global_state():
@@ -38,3 +39,17 @@ def test_random_module_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_seed_int_is_the_top_63_bits_of_the_first_word():
+    ss = np.random.SeedSequence([7, 0x6A17])
+    word = int(ss.generate_state(1, np.uint64)[0])
+    assert seed_int(ss) == word >> 1
+    # independent of numpy's uint64 view: the two 32-bit words, low word first
+    low, high = (int(w) for w in ss.generate_state(2, np.uint32))
+    assert seed_int(ss) == ((high << 32) | low) >> 1
+    seeds = [seed_int(child) for child in np.random.SeedSequence(0).spawn(200)]
+    assert all(0 <= s < 2**63 for s in seeds) and len(set(seeds)) == 200
+    assert max(seeds) >= 2**62  # the top bit of the range is used
+    with pytest.raises(TypeError, match="seed_sequence must be a numpy SeedSequence"):
+        seed_int(7)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -65,10 +66,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable))
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=jsonable))
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``json.dumps``' ``default``: numpy scalars and arrays as numbers and lists, paths as
+    text; anything else is a ``TypeError``."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -89,7 +92,7 @@ def digest(*items: Any) -> str:
         elif isinstance(item, bytes):
             h.update(b"bytes:" + item)
         else:
-            h.update(json.dumps(item, sort_keys=True, default=_jsonable).encode())
+            h.update(json.dumps(item, sort_keys=True, default=jsonable).encode())
         h.update(b"\x00")
     return h.hexdigest()
 
@@ -105,6 +108,4 @@ def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def notice(message: str) -> None:
     """Tell the user, in one line on stderr, what a cache did on its own (a rebuild, a skip)."""
-    import sys
-
     print(f"qlatent: {' '.join(message.split())}", file=sys.stderr, flush=True)

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
 
 def progress_bar(description: str, total: int, *, completed: int = 0, enabled: bool = True,
                  transient: bool = False) -> tuple[Any, Any]:
@@ -13,16 +23,6 @@ def progress_bar(description: str, total: int, *, completed: int = 0, enabled: b
     Use it as a context manager (``with bar: ...``) or call ``start()`` / ``stop()``; update
     with ``bar.update(task, completed=k, extra="...")``. ``enabled=False`` draws nothing.
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[extra]}"),
                    console=Console(stderr=True), disable=not enabled, transient=transient)

@@ -5,8 +5,11 @@
 results do not depend on the number of workers. Torch code takes a ``torch.Generator``
 (``generator`` arguments), made here by ``torch_generator``.
 
+An integer seed derived from a ``SeedSequence`` (for a ``torch.Generator`` or a child stream
+named by an int) is always ``seed_int(sequence)``.
+
 ``photonics`` imports this module and must never import torch, so torch is imported inside
-``torch_generator`` only.
+``torch_generator`` and ``check_generator`` only.
 """
 
 from __future__ import annotations
@@ -52,10 +55,20 @@ def as_seed_sequence(rng: RngLike, name: str = "rng") -> np.random.SeedSequence:
     return np.random.SeedSequence(int(rng))
 
 
+def seed_int(seed_sequence: np.random.SeedSequence) -> int:
+    """The int seed in [0, 2**63) that ``seed_sequence`` stands for: the top 63 bits of its first
+    64-bit word of state (``generate_state(1, uint64)[0] >> 1``), so it fits a signed int64
+    (torch's ``manual_seed``, JSON, a config) as well as numpy's seeds."""
+    if not isinstance(seed_sequence, np.random.SeedSequence):
+        raise TypeError(f"seed_sequence must be a numpy SeedSequence, got "
+                        f"{type(seed_sequence).__name__}")
+    return int(seed_sequence.generate_state(1, np.uint64)[0] >> 1)
+
+
 def torch_generator(seed: int, device: Any = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` (a name like ``"cuda:0"`` or a ``torch.device``)
     seeded with ``seed``, an int in [0, 2**64)."""
-    import torch
+    import torch  # torch-free: photonics imports this module
 
     seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
     g = torch.Generator(device=device)
@@ -68,7 +81,7 @@ def check_generator(generator: object, name: str = "generator") -> None:
     generator): the one check of every ``sample(n, *, generator)``."""
     if generator is None:
         return
-    import torch
+    import torch  # torch-free: photonics imports this module
 
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got "

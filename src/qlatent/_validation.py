@@ -1,12 +1,17 @@
 """Argument checks shared by every public function.
 
-Each raises ``TypeError`` or ``ValueError`` with a message that names the argument, says what
-was expected and shows what was received (STYLE.md rule 1).
+Each check raises ``TypeError`` or ``ValueError`` with a message that names the argument, says
+what was expected and shows what was received (STYLE.md rule 1).
+
+Shared infrastructure (``tests/test_layering.py``): every layer imports this module and
+``photonics`` must never import torch, so torch is imported only inside the functions that
+check tensors or CUDA devices.
 """
 
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 import numpy as np
@@ -85,8 +90,6 @@ def check_device(device: Any, *, name: str = "device", require_available: bool =
     needs ``torch.cuda.is_available()``, ``"cuda:k"`` needs k < ``torch.cuda.device_count()``.
     Pass ``False`` where the work runs elsewhere (e.g. Ray workers on other nodes).
     """
-    import re
-
     if type(device).__name__ == "device" and type(device).__module__ == "torch":
         device = str(device)
     if not isinstance(device, str):
@@ -97,7 +100,7 @@ def check_device(device: Any, *, name: str = "device", require_available: bool =
         raise ValueError(f"{name} must be 'cpu', 'cuda' or 'cuda:k' (k = 0, 1, ...), "
                          f"got {device!r}")
     if device != "cpu" and require_available:
-        import torch
+        import torch  # torch-free: only a CUDA device needs torch
 
         if not torch.cuda.is_available():
             raise ValueError(f"{name} is {device!r} but CUDA is not available here (torch "
@@ -164,7 +167,7 @@ def check_bits_tensor(name: str, value: Any, *, width: int | None = None,
     torch is imported only when called, so ``photonics`` (which imports this module) never
     pulls it in.
     """
-    import torch
+    import torch  # torch-free: only when called
 
     shape = f"(B, {width if width is not None else 'n'})"
     if isinstance(value, torch.Tensor):

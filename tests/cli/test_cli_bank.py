@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from qlatent import latents
@@ -144,6 +145,7 @@ def test_zero_where_zero_means_nothing_and_the_old_loss_option_are_usage_errors(
     assert not list(latents.list_banks())  # nothing was built
 
 
+@pytest.mark.slow  # installed runs (torch each); test_cli_errors' installed cases stay
 def test_library_errors_from_the_installed_command(tmp_path):
     """The real entry point: a corrupt bank and a bad hardware file fail with the library's
     one-line message naming the file (no per-command handler; exit code non-zero)."""

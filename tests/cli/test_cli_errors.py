@@ -222,9 +222,18 @@ class _InProcess:
         self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_and_writes_nothing(qlatent, tmp_path, case):
-    _, make_args, fragments, installed = case
+# Every case in-process; the cases marked "installed" also through the installed entry point (a
+# fresh process that imports torch: seconds each), two of them in the default suite.
+INSTALLED_DEFAULT = ("typo latent", "pack too big")
+PARAMS = [pytest.param(case, False, id=case[0]) for case in CASES] + [
+    pytest.param(case, True, id=f"{case[0]} (installed)",
+                 marks=() if case[0] in INSTALLED_DEFAULT else pytest.mark.slow)
+    for case in CASES if case[3]]
+
+
+@pytest.mark.parametrize("case, installed", PARAMS)
+def test_bad_input_is_one_line_and_writes_nothing(qlatent, tmp_path, case, installed):
+    _, make_args, fragments, _ = case
     inputs, work = tmp_path / "inputs", tmp_path / "work"
     inputs.mkdir()
     work.mkdir()

@@ -67,6 +67,7 @@ SAMPLES = ["CCO", "OCC", "C(O)C", "c1ccccc1", "C1=CC=CC=C1", "", "C.C", "XYZ", "
 REFERENCE = ["CCO", "CCC", "C1CC1", "CCN", "COC", "CC(C)O"]
 
 
+@pytest.mark.slow  # RDKit twice; evaluate's errors stay in test_cli_errors
 @pytest.mark.chem
 def test_evaluate_matches_an_independent_rdkit_count(qlatent, tmp_path):
     pytest.importorskip("rdkit")

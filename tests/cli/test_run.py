@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from qlatent.cli import app
@@ -10,6 +11,7 @@ from qlatent.cli import app
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 
 
+@pytest.mark.slow  # a Table I grid end to end; test_run_ring_and_bad_input stays
 def test_run_and_report_table1(tmp_path):
     text = (PAPER / "table1_quick.toml").read_text()
     text = text.replace("n_samples = 20000", "n_samples = 2000")

@@ -458,6 +458,7 @@ class _WatchedRing(RingTask):
         return [watch]
 
 
+@pytest.mark.slow  # a packed grid vs its solo runs; tests/train/test_pack.py stays
 def test_packs_feed_each_cells_task_callbacks_and_trackers_as_its_solo_run(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

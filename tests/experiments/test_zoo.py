@@ -182,6 +182,7 @@ def test_bad_family_tables_raise_before_anything_is_written(tmp_path, made, mess
     assert "latent_params.made" in str(err.value)
 
 
+@pytest.mark.slow  # installed runs; in-process: test_bad_family_tables_raise_...
 def test_cli_refuses_a_bad_zoo_config_and_packs_without_writing(tmp_path):
     bad = _config(tmp_path, BASE.format(made='latent = "made"\nfit = {lr = 0.1}'))
     out = tmp_path / "out"

@@ -14,7 +14,6 @@ from qlatent.latents.bits import (
     BITS_EXACT_MAX,
     BernoulliFitLatent,
     MADELatent,
-    all_bit_strings,
     made_masks,
 )
 from qlatent.metrics import discrete as dm
@@ -168,5 +167,5 @@ def test_bad_bits_are_named():
         fit_distribution(made, np.zeros((2, 5), dtype=int), LikelihoodConfig(steps=1), seed=0)
     with pytest.raises(ValueError, match="data must hold only 0/1 values, got 0.5"):
         BernoulliFitLatent(2).fit_closed_form([[0.5, 1.0]])
-    with pytest.raises(ValueError, match="n_bits must be <= 16"):
-        all_bit_strings(20)
+    with pytest.raises(ValueError, match="dim must be <= 16, got 20"):
+        MADELatent(20, normalize="none").output_distribution()

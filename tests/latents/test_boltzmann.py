@@ -9,8 +9,8 @@ import torch
 from qlatent import latents
 from qlatent.data import bars_and_stripes
 from qlatent.latents import BoltzmannLatent
-from qlatent.quantum import ising
 from qlatent.quantum import ising_reference as reference
+from qlatent.quantum import qubits
 from qlatent.train.likelihood import Adam, Bound, LikelihoodConfig, fit_distribution
 
 
@@ -131,7 +131,7 @@ def test_samples_follow_the_current_parameters_and_normalisation():
     N = 30_000
     bits = latent.sample_counts(N, generator=torch.Generator().manual_seed(0))
     states, probs = latent.output_distribution()
-    counts = np.bincount(ising.state_index(bits).numpy(), minlength=8)
+    counts = np.bincount(qubits.bits_to_index(bits).numpy(), minlength=8)
     assert scipy.stats.chisquare(counts, N * probs.detach().numpy()).pvalue > 1e-3
     # the cached Gibbs state follows a parameter change
     with torch.no_grad():

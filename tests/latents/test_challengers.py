@@ -75,6 +75,7 @@ def test_dirichlet_below_the_family_takes_the_multinomial_limit():
         assert 0.0 < concentration < 1e-9 and np.all(alpha < 1e-9)
 
 
+@pytest.mark.slow  # builds a bank; the multinomial limit: test_dirichlet_below_...
 def test_dirichlet_challenger_of_an_antibunched_bank_is_the_multinomial(tmp_path):
     # A "bank" with Fano factor below the multinomial's: 3 photons in 6 modes, never two
     # in one mode. The challenger is the multinomial with the same mean occupancy and photon

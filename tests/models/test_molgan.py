@@ -161,6 +161,7 @@ def test_gumbel_relaxation_samples_the_softmax_distribution():
     assert 0.5 * (freq - p.double()).abs().sum() < 4 / n**0.5
 
 
+@pytest.mark.slow  # a statistical test of many draws
 def test_gumbel_noise_keeps_its_tail_under_bf16_autocast():
     """A bond type whose logit trails by 9.5 wins with p = 1/(1 + e^9.5) ≈ 7.5e-5 per pair.
 

@@ -6,7 +6,7 @@ import pytest
 import scipy.stats
 import torch
 
-from qlatent.quantum import ising
+from qlatent.quantum import ising, qubits
 from qlatent.quantum import ising_reference as reference
 
 
@@ -110,9 +110,9 @@ def test_gibbs_diagonal_rejects_an_unknown_method():
 
 
 def test_spins_of_the_basis_follow_the_documented_convention():
-    bits = ising.basis_states(3)
+    bits = qubits.basis_bits(3)
     assert bits[5].tolist() == [1, 0, 1]  # index 5 = 0b101, unit 0 most significant
-    assert ising.state_index(bits).tolist() == list(range(8))
+    assert qubits.bits_to_index(bits).tolist() == list(range(8))
     # A positive bias favours bit 1 (spin +1).
     p = ising.gibbs_state([2.0, 0.0, 0.0], np.zeros((3, 3)), 0.5).probabilities
     assert float(p[bits[:, 0] == 1].sum()) > 0.9
@@ -140,7 +140,7 @@ def test_log_prob_gradients_equal_finite_differences(point, gamma):
     bt = torch.tensor(b, requires_grad=True)
     ut = torch.tensor(W[np.triu_indices(n, 1)], requires_grad=True)
     gt = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
-    bits = ising.basis_states(n)[[0, 3, 3, 9, 15, 6]]
+    bits = qubits.basis_bits(n)[[0, 3, 3, 9, 15, 6]]
     assert torch.autograd.gradcheck(
         lambda b_, u_, g_: ising.log_prob(b_, _matrix(u_, n), g_, bits), (bt, ut, gt))
     assert torch.autograd.gradcheck(
@@ -156,7 +156,7 @@ def test_gradients_at_gamma_zero_degenerate_spectrum(point):
     b, W = POINTS[point](n)
     bt = torch.tensor(b, requires_grad=True)
     ut = torch.tensor(W[np.triu_indices(n, 1)], requires_grad=True)
-    bits = ising.basis_states(n)[[1, 2, 14]]
+    bits = qubits.basis_bits(n)[[1, 2, 14]]
     assert torch.autograd.gradcheck(
         lambda b_, u_: ising.log_prob(b_, _matrix(u_, n), 0.0, bits), (bt, ut))
 
@@ -165,8 +165,8 @@ def test_exact_gradient_equals_finite_differences_of_the_expm_reference():
     # Independent of the fast forward: central differences of log P computed by scipy's expm.
     n, gamma, h = 3, 0.9, 1e-5
     b, W = _random(n, seed=8)
-    bits = ising.basis_states(n)[[2, 5, 5, 7]]
-    idx = ising.state_index(bits).numpy()
+    bits = qubits.basis_bits(n)[[2, 5, 5, 7]]
+    idx = qubits.bits_to_index(bits).numpy()
     bt = torch.tensor(b, requires_grad=True)
     Wt = torch.tensor(W, requires_grad=True)
     gt = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
@@ -188,7 +188,7 @@ def test_exact_gradient_equals_finite_differences_of_the_expm_reference():
 def test_bound_gradient_is_model_minus_data_statistics():
     n, gamma = 4, 1.1
     b, W = _random(n, seed=6)
-    bits = ising.basis_states(n)[[1, 4, 4, 12, 15]]
+    bits = qubits.basis_bits(n)[[1, 4, 4, 12, 15]]
     bt = torch.tensor(b, requires_grad=True)
     ut = torch.tensor(W[np.triu_indices(n, 1)], requires_grad=True)
     ising.bound_nll(bt, _matrix(ut, n), gamma, bits).mean().backward()
@@ -203,7 +203,7 @@ def test_bound_gradient_is_model_minus_data_statistics():
 def test_bound_is_an_upper_bound_tight_at_gamma_zero():
     n = 4
     b, W = _random(n, seed=7)
-    bits = ising.basis_states(n)
+    bits = qubits.basis_bits(n)
     for gamma, tight in ((0.0, True), (0.7, False)):
         exact = -ising.log_prob(b, W, gamma, bits)
         bound = ising.bound_nll(b, W, gamma, bits)
@@ -220,7 +220,7 @@ def test_samples_follow_the_exact_distribution_chi_square():
     b, W = _random(n, seed=9, scale=0.7)
     bits = ising.sample(b, W, gamma, N, generator=torch.Generator().manual_seed(0))
     assert bits.shape == (N, n) and bits.dtype == torch.int64
-    counts = np.bincount(ising.state_index(bits).numpy(), minlength=2**n)
+    counts = np.bincount(qubits.bits_to_index(bits).numpy(), minlength=2**n)
     p, _ = reference.probabilities(b, W, gamma)
     # every state included; alpha = 1e-3 fixed in advance
     assert scipy.stats.chisquare(counts, N * p).pvalue > 1e-3
@@ -264,4 +264,4 @@ def test_bad_input_is_named():
     with pytest.raises(TypeError, match="gamma must be real numbers"):
         ising.gibbs_state(b, W, "strong")
     with pytest.raises(ValueError, match="n_units must be <= 12"):
-        ising.basis_states(13)
+        ising.check_n_units(13)

@@ -330,6 +330,7 @@ class OneHotGraphs:
                 nn.functional.one_hot(atoms, a).float())
 
 
+@pytest.mark.slow  # two MolGAN runs; bf16: test_pack's test_bf16_pack_... stays
 def test_bf16_mixed_precision_tracks_fp32_on_molgan():
     # bf16 is offered for the MolGAN models (inputs in [0, 1], real and generated graphs far
     # apart at bfloat16's 8 significant bits): their training must follow the fp32 trajectory.

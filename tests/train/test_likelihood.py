@@ -33,6 +33,7 @@ def _tvd(model, p):
         return 0.5 * float(np.abs(model.output_distribution()[1].numpy() - p).sum())
 
 
+@pytest.mark.slow  # a long fit; test_nll_on_samples_improves_held_out_likelihood stays
 def test_mesh_reaches_a_boson_target_at_3_of_6():
     """Issue 12 part 3: 3 photons in 6 modes, target = the boson distribution of a Haar unitary
     of its own; the trainable mesh with indistinguishable photons, exact NLL (cross-entropy on

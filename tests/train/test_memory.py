@@ -58,6 +58,7 @@ def _train_pack(K, device, peak):
     return estimate.total, peak()
 
 
+@pytest.mark.slow  # trains packs for their peak; test_the_parts_of_the_estimate stays
 def test_the_estimate_follows_the_peak_memory_of_a_pack_on_the_cpu():
     # The growth of peak memory per member between a pack of 1 and a pack of 9 (what packing
     # adds) against the estimate of one member (0.79 measured on the development machine).

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from qlatent import latents
-from qlatent.latents.bits import all_bit_strings
 from qlatent.models.vae import DiscreteVAE
+from qlatent.quantum.qubits import basis_bits
 from qlatent.train.vae import VAEConfig, elbo, fit_vae, relaxed_bernoulli
 
 
@@ -20,7 +20,7 @@ def _tiny(prior_name="bm", data_dim=4, n=3, seed=0):
 
 def test_exact_log_prob_is_a_distribution_over_all_data_vectors():
     model = _tiny()
-    x = all_bit_strings(4)
+    x = basis_bits(4)
     assert float(torch.logsumexp(model.exact_log_prob(x), 0)) == pytest.approx(0.0, abs=1e-6)
 
 

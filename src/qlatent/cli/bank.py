@@ -16,15 +16,14 @@ import inspect
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from qlatent.cli import app
+from qlatent.cli.root import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 bank_app = typer.Typer(name="bank", no_args_is_help=True,
                        help="Build, inspect, import and list photon-count sample banks.")
@@ -34,6 +33,8 @@ KINDS = ("quantum", "photonic", "dirichlet_multinomial", "shuffled")
 
 
 def _console() -> Console:
+    from rich.console import Console  # CLI start-up
+
     console = Console(highlight=False)
     if not console.is_terminal:  # pipes and test runners: wide enough for the tables
         console = Console(highlight=False, width=120)
@@ -42,6 +43,7 @@ def _console() -> Console:
 
 def _noise_text(kind: str, noise: dict[str, Any] | None) -> str:
     """The noise settings that differ from the ideal sampler of ``kind``, or "none"."""
+    # CLI start-up
     from qlatent.latents.banks import IDEAL_NOISE
     from qlatent.photonics.noise import NoiseModel
 
@@ -60,6 +62,7 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
            transmission: float, indistinguishability: float | None, threshold: bool,
            dark_counts: float, min_photons: int | None, jobs: int, chunk_size: int | None,
            quiet: bool, source: str | None = None) -> None:
+    # CLI start-up
     from qlatent import latents
     from qlatent.latents.banks import DEFAULT_CHUNK_SIZE, DERIVED_KINDS
 
@@ -103,6 +106,8 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
 
 def _print_bank(bank, detail: str) -> None:
     """The lines a bank command ends with: kind, shape, ``detail``, key and folder."""
+    from rich.markup import escape  # CLI start-up
+
     console = _console()
     console.print(f"[bold]{bank.kind}[/bold] bank {bank.n_samples} x {bank.n_modes} {detail}")
     console.print(f"key  {bank.key}", soft_wrap=True)
@@ -171,6 +176,11 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Shape, provenance, moments, Fano factor, bunching, collisions, TVD to exact (small)."""
+    # CLI start-up
+    import numpy as np
+    from rich.markup import escape
+    from rich.table import Table
+
     from qlatent import latents
     from qlatent.latents.summary import summarize_bank
 
@@ -229,7 +239,7 @@ def import_(
                                     help="Provenance text: device, date, settings."),
 ) -> None:
     """Import recorded hardware samples as a bank (validated; errors name the row)."""
-    from qlatent import latents
+    from qlatent import latents  # CLI start-up
 
     bank = latents.import_bank(file, min_photons=min_photons, array_name=array,
                                description=description)
@@ -239,6 +249,10 @@ def import_(
 @bank_app.command(name="list")
 def list_() -> None:
     """The banks in the cache ($QLATENT_CACHE/banks), oldest first."""
+    # CLI start-up
+    from rich.markup import escape
+    from rich.table import Table
+
     from qlatent import latents
     from qlatent._io import cache_dir
     from qlatent.latents.banks import unfinished_builds

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qlatent.cli import app
+from qlatent.cli.root import app
 
 
 @app.command()
@@ -19,7 +19,7 @@ def demo(
         "default: all).")] = None,
 ) -> None:
     """Run the quick tour: photonic latents, synthetic GAN experiments, a tiny QM9 run."""
-    from qlatent.demo import check_parts, run_demo
+    from qlatent.demo import check_parts, run_demo  # CLI start-up
 
     try:
         parts = check_parts(part or None)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from qlatent.cli import app
+from qlatent.cli.root import app
 
 _TARGETS = ("qasm", "qiskit", "pennylane", "perceval")
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from qlatent.cli import app
+from qlatent.cli.root import app
 
 SUFFIXES = (".smi", ".npy")
 
@@ -33,11 +33,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="Seed of the latent draws.")] = 0,
 ) -> None:
     """Draw samples from the trained generator of CELL_DIR into a file (written atomically)."""
-    import numpy as np
-
-    from qlatent._io import atomic_write, atomic_write_text
-    from qlatent._validation import check_int
-    from qlatent.experiments.reuse import SAMPLE_SUFFIX, load_run, read_cell
+    from qlatent._validation import check_int  # CLI start-up
 
     check_int("-n", n, minimum=1)
     check_int("--seed", seed, minimum=0)
@@ -45,6 +41,12 @@ def sample(
         raise ValueError(f"-o must end in {' or '.join(SUFFIXES)}; got {str(output)!r}")
     if output.is_dir():
         raise ValueError(f"-o must be a file, got the folder {str(output)!r}")
+    # CLI start-up: the library (torch) only after the checks that do not need it
+    import numpy as np
+
+    from qlatent._io import atomic_write, atomic_write_text
+    from qlatent.experiments.reuse import SAMPLE_SUFFIX, load_run, read_cell
+
     config, cell, _ = read_cell(cell_dir)
     expected = SAMPLE_SUFFIX.get(config.task, ".npy")
     if output.suffix != expected:
@@ -87,6 +89,9 @@ def evaluate(
     Uniqueness: distinct valid / valid. Novelty: distinct valid not in the reference /
     distinct valid.
     """
+    if json_path is not None and json_path.is_dir():
+        raise ValueError(f"--json must be a file, got the folder {str(json_path)!r}")
+    # CLI start-up
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -94,8 +99,6 @@ def evaluate(
     from qlatent._io import atomic_write_json
     from qlatent.experiments.reuse import evaluate_smiles, read_smiles_file
 
-    if json_path is not None and json_path.is_dir():
-        raise ValueError(f"--json must be a file, got the folder {str(json_path)!r}")
     smiles = read_smiles_file(file)
     result = evaluate_smiles(smiles, reference=reference, fcd=fcd)
     m = result["metrics"]

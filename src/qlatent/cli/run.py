@@ -13,19 +13,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from qlatent.cli import app
-from qlatent.train.config import PRECISIONS
+from qlatent.cli.choices import LATENT_NAMES, PRECISIONS
+from qlatent.cli.root import app
 
-# Choices of click (shown in --help, a usage error otherwise), from the library's tuples.
+# Choices of click (shown in --help, a usage error otherwise), copies of the library's tuples.
 Precision = Literal[PRECISIONS]
 Executor = Literal[("local", "ray")]
 LogTo = Literal[("tensorboard",)]
 
 
 def _latent_names() -> tuple[str, ...]:
-    from qlatent.latents.registry import names
-
-    return names()
+    return LATENT_NAMES
 
 
 def _split(option: str, text: str | None) -> tuple[str, ...] | None:
@@ -39,7 +37,7 @@ def _split(option: str, text: str | None) -> tuple[str, ...] | None:
 
 def _check_extras(executor: str, log_to: str | None) -> None:
     """The optional packages the options need are installed (checked before any folder)."""
-    import importlib.util
+    import importlib.util  # CLI start-up
 
     if executor == "ray" and importlib.util.find_spec("ray") is None:
         raise ImportError("--executor ray needs Ray: pip install 'qlatent[cluster]'")
@@ -49,7 +47,7 @@ def _check_extras(executor: str, log_to: str | None) -> None:
 
 
 def _check_positive(option: str, value: int | None) -> None:
-    from qlatent._validation import check_int
+    from qlatent._validation import check_int  # CLI start-up
 
     if value is not None:
         check_int(option, value, minimum=1)
@@ -101,6 +99,9 @@ def run(
     Done cells are skipped; interrupted ones resume from their checkpoint. Every name and
     value is checked before the experiment directory is created.
     """
+    _check_positive("--steps", steps)
+    _check_positive("--threads", threads)
+    # CLI start-up: the library (torch) only after the checks that do not need it
     from rich.console import Console
     from rich.markup import escape
 
@@ -114,8 +115,6 @@ def run(
         select,
     )
 
-    _check_positive("--steps", steps)
-    _check_positive("--threads", threads)
     pack_size = check_pack(pack, name="--pack")
     check_device(device, name="--device", require_available=executor == "local")
     check_gpus_per_task(gpus_per_task, executor=executor, device=device,
@@ -164,10 +163,11 @@ def report(
     Mean ± SE and 95 % CI over seeds, the published numbers beside ours, paired tests of the
     anchor latent (default: quantum) against every other.
     """
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"RUN_DIR: no such folder: {run_dir}")
+    # CLI start-up
     from rich.console import Console
 
     from qlatent.experiments.report import write_report
 
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"RUN_DIR: no such folder: {run_dir}")
     write_report(run_dir, console=Console(), anchor=anchor)

@@ -18,9 +18,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import stats
 
-from qlatent._random import RngLike, as_generator
-from qlatent._validation import check_bits, check_int
+from qlatent import photonics
+from qlatent._random import RngLike, as_generator, check_generator
+from qlatent._validation import check_bits, check_float, check_int
+from qlatent.data.synthetic import BosonData
 
 #: bars_and_stripes refuses images with more pixels than this (2^n_rows + 2^n_cols patterns).
 BAS_MAX_PIXELS = 64
@@ -77,8 +80,6 @@ class DiscreteData:
         uniformly from ``data`` with replacement; ``generator`` (a ``torch.Generator`` on
         ``self.device``, or None for torch's default) is the only randomness.
         """
-        from qlatent._random import check_generator
-
         n = check_int("n", n, minimum=0)
         check_generator(generator)
         rows = self.states if self.probs is not None else self.data
@@ -106,7 +107,9 @@ def _sorted_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def _all_bit_strings(n_bits: int) -> np.ndarray:
-    """uint8 [2^n, n]: every bit string, row x = the binary digits of x (MSB first)."""
+    """uint8 [2^n, n]: every bit string, row x = the binary digits of x (MSB first); the numpy
+    twin of ``quantum.qubits.basis_bits`` (torch, at most 16 bits) for data sets up to 24 bits.
+    """
     x = np.arange(2**n_bits, dtype=np.int64)
     shifts = np.arange(n_bits - 1, -1, -1, dtype=np.int64)
     return ((x[:, None] >> shifts[None, :]) & 1).astype(np.uint8)
@@ -218,9 +221,6 @@ def cardinality(n_bits: int = 12, k: int | None = None, *, train_fraction: float
     Raises:
         ValueError: n, k or train_fraction out of range.
     """
-    from qlatent._random import as_generator
-    from qlatent._validation import check_float
-
     n_bits = check_int("n_bits", n_bits, minimum=2, maximum=CARDINALITY_MAX_BITS)
     k = n_bits // 2 if k is None else check_int("k", k, minimum=1, maximum=n_bits - 1)
     train_fraction = check_float("train_fraction", train_fraction, minimum=0.0, maximum=1.0)
@@ -294,10 +294,6 @@ def log_normal(n_bits: int = 3, *, mu: float = 1.0, sigma: float = 1.0, low: flo
         n_bits: n (1 <= n <= 12); mu, sigma: the parameters of log X ~ N(mu, sigma^2);
         low, high: the grid's ends (default 0 and 2^n - 1).
     """
-    from scipy import stats
-
-    from qlatent._validation import check_float
-
     n_bits = check_int("n_bits", n_bits, minimum=1, maximum=12)
     mu = check_float("mu", mu)
     sigma = check_float("sigma", sigma, minimum=0.0)
@@ -344,7 +340,7 @@ def binarized_digits(*, threshold: int = 8, digits: Any = None) -> DiscreteData:
         if not classes:
             raise ValueError("digits must name at least one class 0..9, got an empty list")
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # optional extra: digits (scikit-learn)
     except ImportError as err:
         raise ImportError("binarized_digits needs scikit-learn (it ships the 8x8 digits): "
                           "pip install 'qlatent[digits]'") from err
@@ -372,9 +368,6 @@ def boson_counts(n_modes: int = 16, n_photons: int = 8, *, seed: Any = None,
     Args:
         n_modes, n_photons, seed, n_samples: as in ``BosonData``.
     """
-    from qlatent import photonics
-    from qlatent.data.synthetic import BosonData
-
     source = BosonData(n_modes=n_modes, n_photons=n_photons, seed=seed, n_samples=n_samples)
     counts = source.bank.numpy().astype(np.uint8)
     states = probs = None

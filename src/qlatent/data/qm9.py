@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qlatent._chem import qm9pack_data_files, rdkit_chem
 from qlatent._io import atomic_write, cache_dir, digest, file_digest, notice
 from qlatent._random import check_generator
-from qlatent._validation import check_choice, check_float, check_int
+from qlatent._validation import check_choice, check_device, check_float, check_int
 
 __all__ = [
     "GraphSpec",
@@ -118,8 +119,6 @@ def encode_smiles(smiles: str, spec: GraphSpec) -> tuple[np.ndarray, np.ndarray]
     ``"unparsable"``, ``"too many atoms"``, ``"atom <label>"`` (outside the vocabulary) and
     ``"bond <type>"``.
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     _check_spec(spec)
     mol = chem.MolFromSmiles(smiles)
@@ -158,8 +157,6 @@ def _canonical(chem, mol) -> str:
 
 def canonical_smiles(smiles: str) -> str | None:
     """Canonical, non-isomeric RDKit SMILES of ``smiles``, or ``None`` if it does not parse."""
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     mol = chem.MolFromSmiles(smiles)
     return None if mol is None else _canonical(chem, mol)
@@ -180,8 +177,6 @@ def graph_to_mol(x: np.ndarray, a: np.ndarray, spec: GraphSpec):
         kekulise is retried with one hydrogen on a single aromatic nitrogen (the pyrrole-type
         [nH] the implicit-hydrogen encoding cannot store); nothing else is repaired.
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     x = np.asarray(x)
     a = np.asarray(a)
@@ -244,8 +239,6 @@ def graphs_to_smiles(x: np.ndarray, a: np.ndarray, spec: GraphSpec) -> list[str]
         One canonical, non-isomeric SMILES per graph; fragments are kept (joined by ``"."``);
         the empty string where the graph is not a molecule (no atom, or not sanitisable).
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     x = np.asarray(x)
     a = np.asarray(a)
@@ -266,8 +259,6 @@ def graphs_to_smiles(x: np.ndarray, a: np.ndarray, spec: GraphSpec) -> list[str]
 
 def read_qm9_smiles(files: Sequence[Path] | None = None) -> list[str]:
     """All SMILES of qm9pack's QM9 files (130,831), in file order; only that column is parsed."""
-    from qlatent._chem import qm9pack_data_files
-
     files = qm9pack_data_files() if files is None else [Path(f) for f in files]
     csv.field_size_limit(1 << 30)
     out: list[str] = []
@@ -285,8 +276,6 @@ def read_qm9_smiles(files: Sequence[Path] | None = None) -> list[str]:
 def _encode_chunk(args: tuple[list[str], GraphSpec]) -> tuple[np.ndarray, np.ndarray,
                                                                 list[str], list[str]]:
     """Worker: encode a chunk; returns X, A, canonical SMILES ("" if failed), reasons."""
-    from qlatent._chem import rdkit_chem
-
     smiles, spec = args
     chem = rdkit_chem()
     n = len(smiles)
@@ -366,8 +355,6 @@ class QM9Graphs:
     def __init__(self, *, charged: bool = False, kekulize: bool = True,
                  test_fraction: float = 0.1, split_seed: int = 0, permutation_p: float = 0.3,
                  workers: int = 0, files: Sequence[str | os.PathLike] | None = None) -> None:
-        from qlatent._chem import qm9pack_data_files
-
         start = time.perf_counter()
         self.spec = qm9_spec(charged=bool(charged), kekulize=bool(kekulize))
         self.test_fraction = check_float("test_fraction", test_fraction, minimum=0.0,
@@ -452,8 +439,6 @@ class QM9Graphs:
         ``sample`` draws, permutes and one-hot encodes there; returns ``self`` (moved in place,
         like ``nn.Module.to``: the many cells of a pack share one instance and one copy).
         ``graphs`` and ``smiles`` still return host arrays and lists."""
-        from qlatent._validation import check_device
-
         device = torch.device(check_device(device))
         if device != self.device:
             self._x, self._a = self._x.to(device), self._a.to(device)
@@ -536,8 +521,6 @@ def round_trip(smiles: Sequence[str], spec: GraphSpec) -> dict:
         "examples": [(original, decoded), ...] (up to 10 differences)}``; "identical" compares
         canonical non-isomeric SMILES.
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     out = {"n": len(smiles), "unencodable": 0, "identical": 0, "different": 0, "examples": []}
     for s in smiles:

@@ -17,8 +17,9 @@ import math
 import numpy as np
 import torch
 
-from qlatent._random import RngLike, as_seed_sequence, check_generator
+from qlatent._random import RngLike, as_seed_sequence, check_generator, seed_int
 from qlatent._validation import check_float, check_int
+from qlatent.latents.banks import build_bank
 
 
 class _Synthetic:
@@ -115,7 +116,7 @@ class BosonData(_Synthetic):
         n_modes: m (default 16).
         n_photons: n (default 8).
         seed: determines U and the bank (Generator, SeedSequence, int or None); it is turned
-            into the bank's integer seed by ``SeedSequence.generate_state``.
+            into the bank's integer seed by ``qlatent._random.seed_int``.
         n_samples: bank size (default 100,000).
 
     Attributes:
@@ -128,13 +129,12 @@ class BosonData(_Synthetic):
     def __init__(self, n_modes: int = 16, n_photons: int = 8, seed: RngLike = None,
                  n_samples: int = 100_000) -> None:
         super().__init__()
-        from qlatent.latents.banks import build_bank
 
         self.n_modes = check_int("n_modes", n_modes, minimum=1)
         self.n_photons = check_int("n_photons", n_photons, minimum=1, maximum=self.n_modes)
         self.n_samples = check_int("n_samples", n_samples, minimum=1)
         self.dim = self.n_modes
-        bank_seed = int(as_seed_sequence(seed, "seed").generate_state(1, np.uint64)[0] >> 1)
+        bank_seed = seed_int(as_seed_sequence(seed, "seed"))
         bank = build_bank("quantum", "haar", self.n_photons, self.n_samples, bank_seed,
                           n_modes=self.n_modes, progress=False)
         self.unitary = bank.unitary

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -66,8 +67,6 @@ def tour(out_dir: Path, console: Console, *, n_samples: int = 200_000) -> None:
                   f"kept {imported.n_samples:,} with >= {N_PHOTONS - 1} photons "
                   f"(acceptance {imported.metadata['acceptance_rate']:.3f}); "
                   f"bank {imported.key[:12]}")
-
-    import torch
 
     latent = latents.get("bank", bank=banks["quantum"], normalize="center")
     g = torch.Generator().manual_seed(0)

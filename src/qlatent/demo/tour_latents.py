@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qlatent._validation import check_int
+from qlatent.experiments.plotting import figure
 from qlatent.photonics import (
     boson_sample,
     bunching_probability,
@@ -123,8 +124,6 @@ def _count_probability(samples: np.ndarray, c: int) -> float:
 
 
 def _plot(quantum: np.ndarray, photonic: np.ndarray, path: Path) -> None:
-    from qlatent.experiments.plotting import figure
-
     top = int(max(quantum.max(), photonic.max()))
     hq = photon_number_histogram(quantum, top)
     hp = photon_number_histogram(photonic, top)

@@ -14,21 +14,20 @@ from pathlib import Path
 
 from rich.console import Console
 
+from qlatent._chem import qm9pack_data_files, rdkit_chem
+from qlatent.experiments.config import ExperimentConfig
+from qlatent.experiments.report import build_report, write_report
+from qlatent.experiments.runner import run_experiment
+from qlatent.experiments.tasks.qm9 import QM9Params, load_data
+from qlatent.train import Config
+
 STEPS = 160
 
 
 def tour(out_dir: Path, console: Console) -> None:
     """Run the tiny QM9 experiment and print its metrics."""
-    from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.report import build_report, write_report
-    from qlatent.experiments.runner import run_experiment
-    from qlatent.experiments.tasks.qm9 import QM9Params, load_data
-    from qlatent.train import Config
-
     console.rule("[bold]QM9 molecules: MolGAN with a latent-injected generator (tiny budget)")
     try:
-        from qlatent._chem import qm9pack_data_files, rdkit_chem
-
         rdkit_chem()
         qm9pack_data_files()
     except ImportError as err:

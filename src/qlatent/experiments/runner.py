@@ -60,6 +60,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from qlatent import UserError
 from qlatent._io import atomic_write_json, atomic_write_text
 from qlatent._validation import check_choice, check_device, check_float, check_int
 from qlatent.experiments.config import _PER_RUN, ExperimentConfig, latent_request, to_toml
@@ -338,7 +339,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, device: str
             else:
                 records[i] = record
     if failed:
-        raise RuntimeError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
+        raise UserError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
                            f"{', '.join(failed)}; the others are recorded")
     return [records[i] for i in sorted(records)]
 
@@ -475,7 +476,7 @@ def _run_on_ray(ray: Any, config: ExperimentConfig, task: Task, grid: list[Cell]
             console.print(f"[{i + 1}/{len(grid)}] {grid[i].key}: {summary}"
                           + (f" (a pack of {len(members)})" if len(members) > 1 else ""))
     if failed:
-        raise RuntimeError(f"{len(failed)} cell(s) failed on Ray (run the grid again to resume "
+        raise UserError(f"{len(failed)} cell(s) failed on Ray (run the grid again to resume "
                            "them):\n" + "\n".join(failed))
     return records
 

@@ -29,16 +29,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qlatent._random import as_seed_sequence, torch_generator
+from qlatent._random import as_seed_sequence, seed_int, torch_generator
 from qlatent._validation import (
     check_batch_memory,
     check_bits_tensor,
     check_choice,
     check_cost,
+    check_float,
     check_int,
 )
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
+from qlatent.quantum.qubits import basis_bits
 
 #: output_distribution (and MADE's exact normalisation) enumerate the 2^n strings up to this n.
 BITS_EXACT_MAX = 16
@@ -49,15 +51,6 @@ MADE_MAX_BYTES = float(2**30)
 LOG_PROB_MAX_BYTES = float(2**32)
 #: MADE's default hidden layer widths.
 MADE_HIDDEN_SIZES: tuple[int, ...] = (64,)
-
-
-def all_bit_strings(n_bits: int, *, device: Any = "cpu") -> torch.Tensor:
-    """int64 Tensor[2^n, n]: every string, row x = the bits of x, most significant first
-    (the order of ``qlatent.data.discrete``)."""
-    n_bits = check_int("n_bits", n_bits, minimum=1, maximum=BITS_EXACT_MAX)
-    x = torch.arange(2**n_bits, device=device)
-    shifts = torch.arange(n_bits - 1, -1, -1, device=device)
-    return (x[:, None] >> shifts[None, :]) & 1
 
 
 class _BitLatent(TrainableLatent):
@@ -93,11 +86,12 @@ class _BitLatent(TrainableLatent):
 
     def output_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(states int64[2^n, n], probs float64[2^n]) under the current θ (n <= BITS_EXACT_MAX),
-        states in the order of ``all_bit_strings``; differentiable in θ."""
+        states in the order of ``quantum.qubits.basis_bits`` (string x = the bits of x, most
+        significant first); differentiable in θ."""
         if self.dim > BITS_EXACT_MAX:
             raise ValueError(f"output_distribution enumerates 2^dim strings: dim must be <= "
                              f"{BITS_EXACT_MAX}, got {self.dim}")
-        states = all_bit_strings(self.dim, device=self.device)
+        states = basis_bits(self.dim, device=self.device)
         return states, self._log_prob(states.to(torch.float64)).exp()
 
     def marginals(self) -> torch.Tensor:
@@ -165,8 +159,6 @@ class BernoulliFitLatent(_BitLatent):
         Returns:
             self.
         """
-        from qlatent._validation import check_float
-
         clip = check_float("clip", clip, minimum=0.0, maximum=0.5)
         if not 0 < clip < 0.5:
             raise ValueError(f"clip must be in (0, 0.5), got {clip}")
@@ -242,8 +234,7 @@ class MADELatent(_BitLatent):
         masks = made_masks(dim, hidden_sizes)
         self.layers = nn.ModuleList(MaskedLinear(a, b, m) for a, b, m in
                                     zip(sizes[:-1], sizes[1:], masks, strict=True))
-        state = as_seed_sequence(seed, "seed").generate_state(1, np.uint64)[0]
-        g = torch_generator(int(state))
+        g = torch_generator(seed_int(as_seed_sequence(seed, "seed")))
         with torch.no_grad():
             for layer in self.layers:
                 bound = 1.0 / np.sqrt(layer.in_features)

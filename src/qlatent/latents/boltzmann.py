@@ -40,6 +40,7 @@ from qlatent._validation import check_choice, check_float
 from qlatent.latents.base import TrainableLatent
 from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.quantum import ising
+from qlatent.quantum.qubits import basis_bits
 
 #: name -> transverse field? ("bm": Γ = 0, the classical baseline).
 BOLTZMANN_KINDS: dict[str, bool] = {"qbm": True, "bm": False}
@@ -181,13 +182,13 @@ class BoltzmannLatent(TrainableLatent):
     def output_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(states int64[2^n, n], probs float64[2^n]) of the current parameters, differentiable.
         """
-        states = ising.basis_states(self.dim).to(self.biases.device)
+        states = basis_bits(self.dim, device=self.biases.device)
         return states, self.log_prob(states).exp()
 
     def sample_counts(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact raw samples (bit vectors) of the current parameters: int64 Tensor[n, dim]."""
-        index = ising.sample_indices(self.probabilities(), n, generator=generator)
-        return ising.basis_states(self.dim).to(index.device)[index]
+        index = ising.inverse_cdf_indices(self.probabilities(), n, generator=generator)
+        return basis_bits(self.dim, device=index.device)[index]
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(<v_i>, <v_i>(1 - <v_i>)) float64[n], <v_i> = (1 + <σᶻ_i>) / 2: the exact moments."""

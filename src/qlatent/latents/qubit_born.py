@@ -11,8 +11,9 @@ Notation:
     n = ``dim`` = ``n_qubits``; x in {0, 1}^n a raw outcome (qubit 0 first); K = 2^n.
 
 Normalisation, as for the photonic Born machine: ``"center"`` subtracts the exact mean
-E[x_q] = sum_x P(x) x_q of the current circuit at every ``sample`` call; ``"standardize"`` also
-divides by sqrt(E[x_q](1 - E[x_q])); ``"none"`` gives raw bits. Computed without gradient.
+``E[x_q] = sum_x P(x) x_q`` of the current circuit at every ``sample`` call; ``"standardize"``
+also divides by ``sqrt(E[x_q] (1 - E[x_q]))``; ``"none"`` gives raw bits. Computed without
+gradient.
 
 Shot mode (hardware-like training): ``shot_distribution(n_shots, generator=...)`` gives the
 N-shot histogram over all K outcomes with parameter-shift gradients (see
@@ -133,7 +134,8 @@ class QubitBornLatent(TrainableLatent):
             return qubits.sample_bits(self.probabilities(), n, generator=generator)
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E[x_q], E[x_q](1 - E[x_q])) float64[n]: the exact moments of the current circuit."""
+        """(``E[x_q]``, ``E[x_q] (1 - E[x_q])``) float64[n]: the exact moments of the current
+        circuit."""
         with torch.no_grad():
             states, p = self.output_distribution()
             mean = (p[:, None] * states.to(p.dtype)).sum(0).to(torch.float64)

@@ -60,7 +60,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from qlatent._validation import check_int
+from qlatent import photonics
+from qlatent._validation import check_choice, check_float, check_int
 from qlatent.latents.bank_latent import BankLatent
 from qlatent.latents.banks import build_bank, check_bank_size, default_seed, derive_bank
 from qlatent.latents.base import LatentDistribution
@@ -76,8 +77,10 @@ from qlatent.latents.born import BORN_MAX_BYTES, BornLatent, check_born_paramete
 from qlatent.latents.classical import BernoulliLatent, GaussianLatent, UniformLatent
 from qlatent.latents.iqp_born import IQP_KINDS, IQPBornLatent, check_iqp_born_parameters
 from qlatent.latents.multinomial import MultinomialLatent, check_multinomial_parameters
+from qlatent.latents.normalize import NORMALIZATIONS
 from qlatent.latents.qubit_born import QubitBornLatent, qubit_born_request
 from qlatent.latents.rbm import RBMLatent, check_rbm_parameters
+from qlatent.photonics.noise import NoiseModel
 
 DEFAULT_BANK_SAMPLES = 200_000
 
@@ -341,11 +344,6 @@ def validate(name: str, *, dim: int | None = None, **params: Any) -> None:
         ValueError: unknown name (the valid ones are listed) or an invalid value.
         TypeError: a parameter the latent does not take (the valid ones are listed).
     """
-    from qlatent import photonics
-    from qlatent._validation import check_choice, check_float
-    from qlatent.latents.normalize import NORMALIZATIONS
-    from qlatent.photonics.noise import NoiseModel
-
     _checked_factory(name, dim, params)
     if dim is not None:
         check_int("dim", dim, minimum=1)

@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import gammaln
 
+from qlatent import photonics
 from qlatent.latents.banks import Bank
+from qlatent.photonics.noise import NoiseModel, noisy_output_distribution
 
 __all__ = ["summarize_bank", "expected_tvd", "exact_reference"]
 
@@ -30,8 +33,6 @@ def expected_tvd(probs: np.ndarray, n: int) -> float:
     E|X - Np| = 2 (k + 1) C(N, k + 1) p^(k+1) (1 - p)^(N-k), k = floor(Np); exact for every p,
     unlike the normal approximation, which overstates it for states with Np << 1.
     """
-    from scipy.special import gammaln
-
     p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
     p = p[(p > 0) & (p < 1)]
     k = np.floor(n * p)
@@ -42,9 +43,6 @@ def expected_tvd(probs: np.ndarray, n: int) -> float:
 
 def exact_reference(bank: Bank) -> tuple[str, np.ndarray, np.ndarray] | None:
     """(label, states, probs) of the exact distribution the bank should follow, if small."""
-    from qlatent import photonics
-    from qlatent.photonics.noise import NoiseModel, noisy_output_distribution
-
     meta = bank.metadata
     if bank.unitary is None or meta.get("input_state") is None:
         return None
@@ -78,8 +76,6 @@ def summarize_bank(bank: Bank) -> dict[str, Any]:
     total_photon_histogram and, when the exact distribution is small enough, tvd = {reference,
     value, expected_for_exact_sampler, n_states}.
     """
-    from qlatent import photonics
-
     rows = bank.samples
     totals = rows.sum(axis=1, dtype=np.int64)
     meta = bank.metadata

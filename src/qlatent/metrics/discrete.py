@@ -228,7 +228,7 @@ def qbas_score(samples: Any, n_rows: int, n_cols: int | None = None) -> float:
         samples (0/1 [N, n_rows * n_cols]).
         n_rows, n_cols: the image (n_cols defaults to n_rows).
     """
-    from qlatent.data.discrete import bars_and_stripes
+    from qlatent.data.discrete import bars_and_stripes  # torch-free: qlatent.data imports torch
 
     patterns = bars_and_stripes(n_rows, n_cols).states
     x = _rows("samples", samples, width=patterns.shape[1], bits=True)
@@ -318,7 +318,8 @@ def ks_statistic(p: Any, q: Any) -> float:
 
 def bits_to_integers(bits: Any) -> np.ndarray:
     """int64[N]: each row of bits read as a binary number, most significant bit first
-    (the order of ``qlatent.data.discrete``); at most 62 bits."""
+    (the order of ``qlatent.data.discrete``); at most 62 bits. The numpy twin of
+    ``quantum.qubits.bits_to_index`` (torch, at most 16 bits)."""
     x = _rows("bits", bits, bits=True)
     width = check_int("bits.shape[1]", x.shape[1], minimum=1, maximum=62)
     weights = np.left_shift(np.int64(1), np.arange(width - 1, -1, -1, dtype=np.int64))

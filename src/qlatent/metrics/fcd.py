@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qlatent._chem import fcd_module
 from qlatent._io import (
     atomic_write,
     atomic_write_json,
@@ -45,7 +46,7 @@ from qlatent._io import (
     notice,
 )
 from qlatent._random import RngLike, as_generator
-from qlatent._validation import check_int
+from qlatent._validation import check_device, check_int
 
 __all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics",
            "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
@@ -147,15 +148,12 @@ def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
 @functools.cache
 def _chemnet(device: str = "cpu"):
     # One ChemNet per device (the weights ship inside the fcd wheel), in eval mode.
-    from qlatent._chem import fcd_module
 
     return fcd_module().load_ref_model().to(device).eval()
 
 
 @functools.lru_cache(maxsize=1)
 def _chemnet_digest() -> str:
-    from qlatent._chem import fcd_module
-
     return file_digest(Path(fcd_module().__file__).parent / "ChemNet_v0.13_pretrained.pt")
 
 
@@ -168,10 +166,7 @@ def chemnet_activations(smiles: Sequence[str], *, batch_size: int = 1000,
     (``"cpu"``, ``"cuda"``, ``"cuda:k"``) is where ChemNet runs: a run's own training device,
     so a GPU run scores on its GPU (equal to the CPU's to float32 round-off).
     """
-    import torch
-
-    from qlatent._chem import fcd_module
-    from qlatent._validation import check_device
+    import torch  # torch-free: qlatent.metrics imports no torch until a metric needs it
 
     if isinstance(smiles, str):
         raise TypeError("smiles must be a sequence of SMILES strings, got one str")

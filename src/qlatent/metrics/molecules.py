@@ -17,6 +17,8 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable, Sequence
 
+from qlatent._chem import rdkit_chem
+
 __all__ = [
     "canonical_valid",
     "validity",
@@ -56,8 +58,6 @@ def canonical_valid(smiles: Sequence[str]) -> list[str | None]:
     Returns:
         A list as long as ``smiles``.
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     smiles = _check_smiles_list("smiles", smiles)
     out: list[str | None] = []
@@ -176,8 +176,6 @@ def diversity(smiles: Sequence[str], *, train: Iterable[str],
         n samples}), ``top_share_of_valid`` (the ``top`` most frequent valid molecules' share
         of the valid samples) and ``top`` (those molecules with their counts).
     """
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     smiles = _check_smiles_list("smiles", smiles)
     train = train if isinstance(train, (set, frozenset)) else set(train)

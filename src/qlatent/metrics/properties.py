@@ -17,6 +17,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from qlatent._chem import rdkit_chem, rdkit_module
+from qlatent._io import atomic_write
+
 __all__ = ["property_means", "qed", "logp", "sa_score", "sa_available", "grid_image",
            "HIGHER_IS_BETTER"]
 
@@ -30,8 +33,6 @@ def _load_sascorer():
     """Import RDKit Contrib's sascorer, or return ``None`` if this RDKit wheel lacks it."""
     global _sascorer
     if _sascorer is None:
-        from qlatent._chem import rdkit_module
-
         rdconfig = rdkit_module("rdkit.RDConfig")
         path = Path(rdconfig.RDContribDir) / "SA_Score" / "sascorer.py"
         if not path.is_file():
@@ -50,8 +51,6 @@ def sa_available() -> bool:
 
 
 def _mols(smiles: Sequence[str]):
-    from qlatent._chem import rdkit_chem
-
     chem = rdkit_chem()
     if isinstance(smiles, str):
         raise TypeError("smiles must be a sequence of SMILES strings, got one str")
@@ -66,16 +65,12 @@ def _mols(smiles: Sequence[str]):
 
 def qed(smiles: Sequence[str]) -> list[float]:
     """QED of each molecule."""
-    from qlatent._chem import rdkit_module
-
     f = rdkit_module("rdkit.Chem.QED").qed
     return [float(f(m)) for m in _mols(smiles)]
 
 
 def logp(smiles: Sequence[str]) -> list[float]:
     """Crippen logP of each molecule."""
-    from qlatent._chem import rdkit_module
-
     f = rdkit_module("rdkit.Chem.Crippen").MolLogP
     return [float(f(m)) for m in _mols(smiles)]
 
@@ -116,9 +111,6 @@ def grid_image(smiles: Sequence[str], path: str | Path, *, per_row: int = 6,
         sub_image_size: pixel size of one cell.
         legend: text prefixed to each molecule's SMILES legend (e.g. the run name).
     """
-    from qlatent._chem import rdkit_module
-    from qlatent._io import atomic_write
-
     mols = _mols(smiles)
     if not mols:
         raise ValueError("grid_image needs at least one molecule")

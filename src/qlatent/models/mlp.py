@@ -55,14 +55,11 @@ def linear(in_dim: int, out_dim: int, *, bias: bool = True, members: int = 1,
     return PackedLinear(in_dim, out_dim, bias=bias, members=members, generator=generator)
 
 
-def _check_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
+def check_hidden(hidden: Sequence[int]) -> tuple[int, ...]:
+    """``hidden`` (a sequence of layer widths, each >= 1) as a tuple of ints."""
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
         raise TypeError(f"hidden must be a sequence of layer widths, got {hidden!r}")
     return tuple(check_int(f"hidden[{i}]", h, minimum=1) for i, h in enumerate(hidden))
-
-
-def _check_generator(generator: GeneratorArg, members: int = 1) -> None:
-    check_generators("generator", generator, members)
 
 
 def _check_input(name: str, x: Any, members: int, width: int) -> None:
@@ -102,12 +99,12 @@ class MLP(nn.Module):
         super().__init__()
         self.in_dim = check_int("in_dim", in_dim, minimum=1)
         self.out_dim = check_int("out_dim", out_dim, minimum=1)
-        self.hidden = _check_hidden(hidden)
+        self.hidden = check_hidden(hidden)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.output_activation = check_choice("output_activation", output_activation,
                                               OUTPUT_ACTIVATIONS)
         self.members = check_int("members", members, minimum=1)
-        _check_generator(generator, self.members)
+        check_generators("generator", generator, self.members)
         layers: list[nn.Module] = []
         width = self.in_dim
         for h in self.hidden:
@@ -164,7 +161,7 @@ class LatentInjectedMLP(nn.Module):
         super().__init__()
         self.in_dim = check_int("in_dim", in_dim, minimum=1)
         self.out_dim = None if out_dim is None else check_int("out_dim", out_dim, minimum=1)
-        self.hidden = _check_hidden(hidden)
+        self.hidden = check_hidden(hidden)
         if not self.hidden:
             raise ValueError("hidden must hold at least one layer width, got ()")
         if any(b < a for a, b in zip(self.hidden, self.hidden[1:], strict=False)):
@@ -175,7 +172,7 @@ class LatentInjectedMLP(nn.Module):
         if output_activation is not None and self.out_dim is None:
             raise ValueError("output_activation needs an output layer (out_dim is None)")
         self.members = check_int("members", members, minimum=1)
-        _check_generator(generator, self.members)
+        check_generators("generator", generator, self.members)
         self.inject_output = bool(inject_output) and self.out_dim is not None
         widths = [self.in_dim, *self.hidden]
         self.layers = nn.ModuleList(

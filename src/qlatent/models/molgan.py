@@ -36,8 +36,7 @@ from qlatent.models.mlp import (
     ACTIVATIONS,
     MLP,
     LatentInjectedMLP,
-    _check_generator,
-    _check_hidden,
+    check_hidden,
     linear,
     make_activation,
 )
@@ -118,7 +117,7 @@ class MolGANGenerator(nn.Module):
         super().__init__()
         self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
         self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
-        self.hidden = _check_hidden(hidden)
+        self.hidden = check_hidden(hidden)
         if not self.hidden:
             raise ValueError("hidden must hold at least one layer width, got ()")
         self.activation = check_choice("activation", activation, ACTIVATIONS)
@@ -127,7 +126,7 @@ class MolGANGenerator(nn.Module):
         if not isinstance(latent_injection, bool):
             raise TypeError(f"latent_injection must be a bool, got {latent_injection!r}")
         self.members = K = check_int("members", members, minimum=1)
-        _check_generator(generator, K)
+        check_generators("generator", generator, K)
         self.latent_injection = latent_injection
         width = self.hidden[-1]
         if latent_injection:
@@ -257,14 +256,14 @@ class RGCNCritic(nn.Module):
                  generator: GeneratorArg = None) -> None:
         super().__init__()
         self.n_atoms, self.n_atom_types, self.n_bond_types = _check_spec(spec)
-        self.graph_units = _check_hidden(graph_units)
+        self.graph_units = check_hidden(graph_units)
         if not self.graph_units:
             raise ValueError("graph_units must hold at least one layer width, got ()")
         self.aggregation_units = check_int("aggregation_units", aggregation_units, minimum=1)
-        self.dense_units = _check_hidden(dense_units)
+        self.dense_units = check_hidden(dense_units)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.members = K = check_int("members", members, minimum=1)
-        _check_generator(generator, K)
+        check_generators("generator", generator, K)
         a, R = self.n_atom_types, self.n_bond_types - 1
         self.n_relations = R
         self.convs = nn.ModuleList()

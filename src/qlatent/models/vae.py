@@ -26,18 +26,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from qlatent._validation import check_bits_tensor, check_int
-from qlatent.latents.bits import all_bit_strings
 from qlatent.models.mlp import MLP
+from qlatent.quantum.qubits import basis_bits, bits_to_index
 
 #: Most latent units: the exact KL and log p(x) enumerate the 2^n latent states.
 VAE_MAX_LATENT = 12
-
-
-def _state_index(z: torch.Tensor) -> torch.Tensor:
-    """Row index of each 0/1 row of ``z`` in ``all_bit_strings`` (most significant bit first)."""
-    n = z.shape[-1]
-    weights = 2 ** torch.arange(n - 1, -1, -1, device=z.device)
-    return (z.round().to(torch.long) * weights).sum(-1)
 
 
 class DiscreteVAE(nn.Module):
@@ -75,7 +68,7 @@ class DiscreteVAE(nn.Module):
                            generator=generator)
         self.decoder = MLP(self.latent_dim, self.data_dim, hidden=hidden[::-1],
                            activation="relu", generator=generator)
-        self.register_buffer("states", all_bit_strings(self.latent_dim).to(torch.float32),
+        self.register_buffer("states", basis_bits(self.latent_dim).to(torch.float32),
                              persistent=False)
 
     def check_data(self, x: Any, name: str = "x") -> torch.Tensor:
@@ -133,7 +126,7 @@ class DiscreteVAE(nn.Module):
                 log_q = (z * F.logsigmoid(logits) + (1 - z) * F.logsigmoid(-logits)).to(
                     torch.float64).sum(-1)
                 log_w = (self.decoder_log_prob(x, z).to(torch.float64)
-                         + log_prior[_state_index(z)] - log_q)
+                         + log_prior[bits_to_index(z.round().to(torch.long))] - log_q)
                 parts.append(log_w)
             return torch.logsumexp(torch.cat(parts), 0) - math.log(k)
 

@@ -44,10 +44,12 @@ from typing import Any
 
 import numpy as np
 
+from qlatent import UserError
 from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_float, check_int, check_keys
-from qlatent.photonics import _noise_kernels
+from qlatent.photonics import _noise_kernels, reference
 from qlatent.photonics._checks import check_state, check_unitary, input_columns
+from qlatent.photonics.sampler import TABLE_MAX_STATES, boson_sample, fock_space_size
 
 __all__ = ["NOISE_FIELDS", "NoiseModel", "check_feasible", "describe_bad_count_row",
            "max_detected", "noisy_output_distribution", "noisy_sample"]
@@ -217,13 +219,11 @@ def _method(n_shots: int, sub_input: np.ndarray) -> str:
     per shot at these sizes, so the table pays off from about K / 50 shots. The choice depends
     only on (shots, input), so a seeded call is still reproducible.
     """
-    from qlatent import photonics
-
     k = int(sub_input.sum())
     if np.any(sub_input > 1):
         return "table"  # Clifford & Clifford needs at most one photon per input mode
-    size = photonics.fock_space_size(sub_input.shape[0], k)
-    return "table" if 50 * n_shots >= size and size <= photonics.TABLE_MAX_STATES else "clifford"
+    size = fock_space_size(sub_input.shape[0], k)
+    return "table" if 50 * n_shots >= size and size <= TABLE_MAX_STATES else "clifford"
 
 
 def _group_patterns(common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -245,8 +245,6 @@ def _group_patterns(common: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _noisy_batch(U, t, photon_modes, cdfs, k, gen, noise, n_jobs):
     """k shots without post-selection: int64[k, m]."""
-    from qlatent import photonics
-
     m = U.shape[0]
     n = photon_modes.shape[0]
     # Every random choice is drawn up front, in a fixed order.
@@ -267,7 +265,7 @@ def _noisy_batch(U, t, photon_modes, cdfs, k, gen, noise, n_jobs):
             method = _method(rows.shape[0], sub)
             # Threads only pay for large groups (n_jobs never changes the samples).
             jobs = n_jobs if rows.shape[0] >= PARALLEL_MIN_SHOTS else 1
-            out[rows] += photonics.boson_sample(U, sub, rows.shape[0], rng=gen, n_jobs=jobs,
+            out[rows] += boson_sample(U, sub, rows.shape[0], rng=gen, n_jobs=jobs,
                                                 method=method)
         _noise_kernels.add_distinguishable(out, distinct, photon_modes, cdfs, route)
     if noise.dark_count_probability > 0:
@@ -284,7 +282,7 @@ def noisy_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
                  return_acceptance: bool = False):
     """Exact samples of a noisy boson sampler (see the module docstring for the models).
 
-    With no noise this is exactly ``photonics.boson_sample(U, input_state, n_samples, rng)``.
+    With no noise this is exactly ``boson_sample(U, input_state, n_samples, rng)``.
 
     Args:
         U (complex128[m, m]): the interferometer.
@@ -310,9 +308,7 @@ def noisy_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
     n = int(t.sum())
     check_feasible(n, m, noise)
     if noise.is_ideal:
-        from qlatent import photonics
-
-        samples = photonics.boson_sample(U, t, n_samples, rng=gen, n_jobs=n_jobs)
+        samples = boson_sample(U, t, n_samples, rng=gen, n_jobs=n_jobs)
         return (samples, 1.0) if return_acceptance else samples
     photon_modes = input_columns(t)
     cdfs = _cdfs(U)
@@ -334,7 +330,7 @@ def noisy_sample(U: Any, input_state: Any, n_samples: int, rng: RngLike = None, 
         kept.append(shots[good[:need]])
         n_kept += min(good.shape[0], need)
         if attempts > MAX_ATTEMPTS_PER_SAMPLE * max(n_samples, 1) and n_kept < n_samples:
-            raise RuntimeError(
+            raise UserError(
                 f"post-selection on min_photons={noise.min_photons} accepted {n_kept} of "
                 f"{attempts} shots; the acceptance rate is too low to reach {n_samples} samples")
     samples = np.concatenate(kept, axis=0) if kept else np.zeros((0, m), dtype=np.int64)
@@ -367,8 +363,6 @@ def noisy_output_distribution(U: Any, input_state: Any, *, transmission: float =
         (states int64[K, m] in lexicographic order, probs float64[K]) of the states with
         non-zero probability, and the acceptance probability if ``return_acceptance``.
     """
-    from qlatent.photonics import reference
-
     U = check_unitary("U", U)
     m = U.shape[0]
     t = check_state("input_state", input_state, m)

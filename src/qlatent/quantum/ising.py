@@ -4,7 +4,8 @@ gradients in torch (float64), the quantum Boltzmann machine of Amin et al.
 Notation:
     n (``n_units``) visible units, N = 2^n basis states. A bit vector v in {0, 1}^n is the basis
     state |v>; its index is k = sum_i v_i 2^(n-1-i) (unit 0 is the most significant bit, so
-    states are in lexicographic order). Spins s_i = 2 v_i - 1 in {-1, +1}: σᶻ_i |v> = s_i |v>.
+    states are in lexicographic order; ``qubits.bits_to_index`` and ``qubits.basis_bits``).
+    Spins s_i = 2 v_i - 1 in {-1, +1}: σᶻ_i |v> = s_i |v>.
     b (float64[n]) biases, W (float64[n, n]) couplings (symmetric, zero diagonal), Γ >= 0 the
     transverse field.
     H = - sum_i b_i σᶻ_i - sum_{i<j} W_ij σᶻ_i σᶻ_j - Γ sum_i σˣ_i   (Amin et al., PRX 8,
@@ -43,10 +44,14 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import scipy.sparse.linalg
+import scipy.special
 import torch
 
 from qlatent._random import check_generator
 from qlatent._validation import check_bits_tensor, check_choice, check_int
+from qlatent.quantum._ising_kernels import chebyshev_diagonal
+from qlatent.quantum.qubits import basis_bits, bits_to_index
 
 #: The exact method refuses more visible units: it diagonalises a dense 2^n x 2^n float64
 #: matrix (128 MiB of eigenvectors at n = 12, 2 GiB at 14; time grows as 8^n).
@@ -121,23 +126,11 @@ def _basis_cpu(n_units: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     N = 1 << n_units
     k = torch.arange(N)
     shifts = torch.arange(n_units - 1, -1, -1)
-    bits = (k[:, None] >> shifts) & 1
+    bits = basis_bits(n_units)
     spins = (2 * bits - 1).to(torch.float64)
     # flips[i, k]: the index of state k with bit i flipped (σˣ_i).
     flips = k[None, :] ^ (1 << shifts)[:, None]
     return bits, spins, flips
-
-
-def basis_states(n_units: int) -> torch.Tensor:
-    """All 2^n bit vectors in index order: int64 Tensor[N, n] (row k is the state k)."""
-    return _basis_cpu(check_n_units(n_units))[0].clone()
-
-
-def state_index(bits: torch.Tensor) -> torch.Tensor:
-    """Index k = sum_i v_i 2^(n-1-i) of bit vectors int[B, n]: int64 Tensor[B]."""
-    n = bits.shape[-1]
-    weights = 1 << torch.arange(n - 1, -1, -1, device=bits.device)
-    return (bits.to(torch.int64) * weights).sum(-1)
 
 
 def classical_energies(biases: torch.Tensor, couplings: torch.Tensor) -> torch.Tensor:
@@ -220,8 +213,6 @@ CHEBYSHEV_TOLERANCE = 1e-17
 def _extreme_energy(d: np.ndarray, gamma: float, n: int, which: str) -> float:
     """λ_0 (which "SA") or λ_max ("LA") of H by Lanczos (ARPACK, start vector all ones: it
     overlaps the positive ground state of this stoquastic H), to about machine precision."""
-    import scipy.sparse.linalg
-
     idx = np.arange(d.shape[0])
     flips = [idx ^ (1 << i) for i in range(n)]
 
@@ -242,8 +233,6 @@ def chebyshev_degree(half_width: float, tolerance: float = CHEBYSHEV_TOLERANCE) 
     """Smallest K >= h with 2 I_{K+1}(h) e^{-h} < tolerance: the degree of the Chebyshev series of
     e^{-h(x + 1)} on [-1, 1] (coefficients 2 (-1)^k I_k(h) e^{-h}, decaying super-exponentially
     once k > h)."""
-    import scipy.special
-
     K = max(1, int(np.ceil(half_width)))
     while 2.0 * scipy.special.ive(K + 1, half_width) >= tolerance:
         K += 1
@@ -267,8 +256,6 @@ def gibbs_diagonal(biases: Any, couplings: Any, gamma: Any, *, method: str = "au
     Returns:
         (P float64[N] summing to 1, log Z).
     """
-    from qlatent.quantum._ising_kernels import chebyshev_diagonal
-
     b, W, g = check_ising_parameters(biases, couplings, gamma)
     check_choice("method", method, DIAGONAL_METHODS)
     n = b.shape[0]
@@ -293,7 +280,6 @@ def gibbs_diagonal(biases: Any, couplings: Any, gamma: Any, *, method: str = "au
     margin = 1e-9 * max(1.0, hi - lo)
     lo, hi = lo - margin, hi + margin
     center, half = (lo + hi) / 2, (hi - lo) / 2
-    import scipy.special
 
     K = chebyshev_degree(half)
     k = np.arange(K + 1)
@@ -413,7 +399,7 @@ def log_prob(biases: Any, couplings: Any, gamma: Any, bits: Any) -> torch.Tensor
     """
     b, W, g = check_ising_parameters(biases, couplings, gamma)
     bits = check_bits_tensor("bits", bits, width=b.shape[0])
-    index = state_index(bits.to(torch.int64)).to(b.device)
+    index = bits_to_index(bits.to(torch.int64)).to(b.device)
     return _IsingLogProb.apply(b, W, g, index)
 
 
@@ -435,16 +421,17 @@ def bound_nll(biases: Any, couplings: Any, gamma: Any, bits: Any) -> torch.Tenso
     """
     b, W, g = check_ising_parameters(biases, couplings, gamma)
     bits = check_bits_tensor("bits", bits, width=b.shape[0])
-    index = state_index(bits.to(torch.int64)).to(b.device)
+    index = bits_to_index(bits.to(torch.int64)).to(b.device)
     energies = classical_energies(b, W)[index]
     return energies + _IsingLogPartition.apply(b, W, g)
 
 
-def sample_indices(probabilities: torch.Tensor, n: int, *,
+def inverse_cdf_indices(probabilities: torch.Tensor, n: int, *,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """n exact draws of state indices from ``probabilities`` (float64[N], e.g.
     ``GibbsState.probabilities`` or the first output of :func:`gibbs_diagonal`) by the inverse
-    CDF on float64 uniforms from ``generator``: int64[n]."""
+    CDF on float64 uniforms from ``generator``: int64[n]. (``qubits.sample_indices`` draws with
+    ``torch.multinomial`` instead, batched over rows of a state-vector distribution.)"""
     n = check_int("n", n, minimum=0)
     check_generator(generator)
     cdf = torch.cumsum(probabilities, 0)
@@ -464,5 +451,5 @@ def sample(biases: Any, couplings: Any, gamma: Any, n: int, *,
     """n exact samples v ~ P = diag(ρ): int64 Tensor[n, n_units] (bit vectors, unit 0 first);
     P from :func:`gibbs_diagonal` (``method``)."""
     probabilities, _ = gibbs_diagonal(biases, couplings, gamma, method=method)
-    index = sample_indices(probabilities, n, generator=generator)
+    index = inverse_cdf_indices(probabilities, n, generator=generator)
     return _basis_cpu(int(probabilities.shape[0]).bit_length() - 1)[0].to(index.device)[index]

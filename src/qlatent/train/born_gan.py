@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qlatent._random import RngLike, as_generator, torch_generator
+from qlatent._random import RngLike, as_generator, seed_int, torch_generator
 from qlatent._validation import check_bits, check_float, check_int
 from qlatent.quantum.qubits import basis_bits, sample_indices
 from qlatent.train.checkpoint import check_resumable
@@ -211,7 +211,7 @@ class BornGANTrainer(Trainer):
         self.born, self.discriminator, self.config = born, discriminator, config
         self.states = basis_bits(n, device=device).to(dtype)  # [K, n], basis order
         self.rows = torch.from_numpy(rows).to(device=device, dtype=dtype)
-        shuffle_seed, fake_seed = (int(s.generate_state(1, np.uint64)[0] >> 1) for s in
+        shuffle_seed, fake_seed = (seed_int(s) for s in
                                    np.random.SeedSequence([self.seed, 0x2B06]).spawn(2))
         self.shuffle = torch_generator(shuffle_seed)
         self.fake_stream = torch_generator(fake_seed, device)

@@ -37,6 +37,7 @@ interpreter, torch's own buffers, other processes).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -187,7 +188,6 @@ def available_memory(device: str | torch.device = "cpu") -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import os
 
     return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 

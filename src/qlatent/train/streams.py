@@ -9,12 +9,13 @@ draws exactly what the uninterrupted one would have drawn.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 
-from qlatent._random import torch_generator
+from qlatent._random import seed_int, torch_generator
 from qlatent._validation import check_int
 
 STREAMS = ("latent", "data", "epsilon", "noise")
@@ -29,7 +30,7 @@ def stream_seeds(seed: int) -> dict[str, int]:
     """
     seed = check_int("seed", seed, minimum=0)
     children = np.random.SeedSequence([seed, 0x6A17]).spawn(len(STREAMS))
-    return {name: int(ss.generate_state(1, np.uint64)[0] >> 1)
+    return {name: seed_int(ss)
             for name, ss in zip(STREAMS, children, strict=True)}
 
 
@@ -93,7 +94,5 @@ class RandomStreams:
 def moved_seed(state: torch.Tensor) -> int:
     """The seed of a stream whose saved ``state`` comes from another kind of device: the first
     63 bits of the SHA-256 of the state's bytes."""
-    import hashlib
-
     data = state.detach().cpu().contiguous().numpy().tobytes()
     return int.from_bytes(hashlib.sha256(data).digest()[:8], "little") >> 1

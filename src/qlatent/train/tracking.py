@@ -32,7 +32,7 @@ TRACKERS = ("tensorboard",)
 def _summary_writer() -> Any:
     # The one place that imports TensorBoard (an optional extra).
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # optional extra: tracking
     except ImportError as err:
         raise ImportError("the tensorboard tracker needs the tensorboard package: "
                           "pip install 'qlatent[tracking]'") from err

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
-from qlatent._random import torch_generator  # noqa: F401 - the tasks' one way
+from qlatent._random import seed_int, torch_generator  # noqa: F401 - the tasks' one way
 from qlatent._validation import check_choice, check_float, check_int, check_keys
 from qlatent.train.checkpoint import load_checkpoint
 
@@ -279,10 +279,6 @@ class CellSeeds:
     evaluate: int
 
 
-def _int_seed(ss: np.random.SeedSequence) -> int:
-    return int(ss.generate_state(1, np.uint64)[0] >> 1)
-
-
 def cell_seeds(seed: int, latent: str, *, paired_circuits: bool = True,
                latent_dim: int | None = None) -> CellSeeds:
     """Derive the cell's streams (see ``CellSeeds``); the latent length is mixed into the
@@ -291,10 +287,10 @@ def cell_seeds(seed: int, latent: str, *, paired_circuits: bool = True,
     lat = [] if paired_circuits else [zlib.crc32(latent.encode())]
     return CellSeeds(
         data=np.random.SeedSequence([seed, STREAM_DATA]),
-        latent=_int_seed(np.random.SeedSequence([seed, STREAM_LATENT, *dim, *lat])),
-        model=_int_seed(np.random.SeedSequence([seed, STREAM_MODEL, *dim])),
-        train=_int_seed(np.random.SeedSequence([seed, STREAM_TRAIN])) % (2**62),
-        evaluate=_int_seed(np.random.SeedSequence([seed, STREAM_EVALUATE])),
+        latent=seed_int(np.random.SeedSequence([seed, STREAM_LATENT, *dim, *lat])),
+        model=seed_int(np.random.SeedSequence([seed, STREAM_MODEL, *dim])),
+        train=seed_int(np.random.SeedSequence([seed, STREAM_TRAIN])) % (2**62),
+        evaluate=seed_int(np.random.SeedSequence([seed, STREAM_EVALUATE])),
     )
 
 

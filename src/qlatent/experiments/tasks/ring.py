@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from qlatent._random import seed_int
 from qlatent.data import SevenGaussians
 from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
@@ -95,7 +96,7 @@ class RingTask(Task):
         x = generate(built.generator, latent, p.n_eval, seeds.evaluate)
         data = p.data()
         held_out = data.sample(p.n_mmd, generator=torch_generator(
-            int(seeds.data.generate_state(1)[0]))).double().numpy()
+            seed_int(seeds.data))).double().numpy()
         np.save(run_dir / "samples.npy", x[: p.n_plot].astype(np.float32))
         _scatter(x[: p.n_plot], run_dir / "samples.png", f"{cell.latent}, seed {cell.seed}",
                  data)

@@ -30,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from qlatent import photonics
 from qlatent._io import atomic_write, atomic_write_text, digest, file_digest, notice
 from qlatent._progress import progress_bar
 from qlatent._random import as_generator
 from qlatent._validation import check_choice, check_cost, check_int
+from qlatent.latents.banks.challengers import derive_bank
 from qlatent.latents.banks.store import (
     BANK_KINDS,
     DERIVED_KINDS,
@@ -48,7 +50,7 @@ from qlatent.latents.banks.store import (
     load_folder,
     publish,
 )
-from qlatent.photonics.noise import NoiseModel, check_feasible
+from qlatent.photonics.noise import NoiseModel, check_feasible, noisy_sample
 
 DEFAULT_BLOCK_SIZE = 1 << 14
 DEFAULT_CHUNK_SIZE = 1 << 16
@@ -62,8 +64,6 @@ def default_seed() -> int:
 
 def resolve_circuit(circuit: Any, n_modes: int | None, seed: int) -> tuple[np.ndarray, str]:
     """Return ``(U complex128[m, m], name)`` for a circuit name (drawn from ``seed``) or array."""
-    from qlatent import photonics
-
     if isinstance(circuit, str):
         check_choice("circuit", circuit, tuple(photonics.CIRCUITS))
         if n_modes is None:
@@ -108,9 +108,6 @@ def _sample_block(kind: str, U: np.ndarray, input_state: np.ndarray, noise: Nois
                   n: int, seed: np.random.SeedSequence, n_jobs: int,
                   max_operations: float | None = None) -> tuple[np.ndarray, int]:
     """One seeding block: ``(int64[n, m] counts, attempted shots)``."""
-    from qlatent import photonics
-    from qlatent.photonics.noise import noisy_sample
-
     rng = np.random.default_rng(seed)
     if not noise.deviations(IDEAL_NOISE[kind]):
         if kind == "photonic":
@@ -317,9 +314,6 @@ def build_bank(kind: str, circuit: Any, n_photons: int | None, n_samples: int, s
         The verified :class:`Bank` (a cache hit if the same request was built before; a
         concurrent build of the same request waits for the first and loads its bank).
     """
-    from qlatent import photonics
-    from qlatent.latents.banks.challengers import derive_bank
-
     check_choice("kind", kind, BANK_KINDS)
     n_samples = check_int("n_samples", n_samples, minimum=1)
     seed = check_int("seed", seed, minimum=0)

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from qlatent import photonics
 from qlatent._io import digest
 from qlatent._validation import check_choice, check_int
 from qlatent.latents.banks.store import (
@@ -63,8 +64,6 @@ def fit_dirichlet_concentration(samples: np.ndarray) -> tuple[np.ndarray, float]
 
 def _dirichlet_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
     """(mu float64[m], A in (0, inf]) of :func:`fit_dirichlet_concentration`."""
-    from qlatent import photonics
-
     samples = np.asarray(samples)
     m = samples.shape[1]
     totals = samples.sum(axis=1, dtype=np.int64).astype(np.float64)
@@ -84,8 +83,6 @@ def _dirichlet_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _derive_rows(kind: str, source: Bank, seed: int) -> tuple[np.ndarray, dict]:
     """The derived rows (the source's dtype and shape) and what the fit found."""
-    from qlatent import photonics
-
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
     src = source.samples
     rows = np.empty_like(src)

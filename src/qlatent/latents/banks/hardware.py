@@ -20,6 +20,7 @@ Notation: N shots, m modes; a row is a count vector s (int[m]).
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import re
 import zipfile
@@ -432,8 +433,6 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
         ValueError: naming the file (and the row and column) for every problem; for a bank
             that would not fit in memory, with its size and the limit (before reading it).
     """
-    import json
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path, got {type(path).__name__}")
     path = Path(path)

@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 import qlatent
-from qlatent._io import _jsonable, cache_dir, digest, file_digest
+from qlatent._io import cache_dir, digest, file_digest, jsonable
 from qlatent.latents.normalize import column_statistics
 from qlatent.photonics.noise import NoiseModel, describe_bad_count_row
 
@@ -205,8 +206,6 @@ def banks_root() -> Path:
 
 
 def versions() -> dict[str, str]:
-    import numba
-
     return {"qlatent": qlatent.__version__, "numpy": np.__version__, "numba": numba.__version__,
             "python": platform.python_version()}
 
@@ -228,7 +227,7 @@ def build_lock(name: str) -> Iterator[None]:
     exits, killed or not, so a crashed builder never blocks the next one. Lock files stay (a
     removed lock file could be locked twice by two later builders).
     """
-    import fcntl
+    import fcntl  # optional extra: fcntl is POSIX only, needed only to build banks
 
     folder = banks_root() / ".locks"
     folder.mkdir(exist_ok=True)
@@ -282,7 +281,7 @@ def publish(folder: Path, rows: np.ndarray, metadata: dict[str, Any],
         meta.setdefault("created", _now())
         meta.setdefault("versions", versions())
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True,
-                                                default=_jsonable))
+                                                default=jsonable))
         if folder.exists():
             # A folder without meta.json is not a bank (an unfinished build of an older
             # qlatent, or debris): set it aside, then put the new bank in its place.
