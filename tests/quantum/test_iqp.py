@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from qlatent.metrics.kernels import gaussian_kernel
 from qlatent.quantum import iqp, qubits
 from qlatent.quantum import iqp_reference as ref
 from qlatent.quantum.iqp_gates import gate_set, lattice_gates, line_gates, local_gates
-from qlatent.metrics.kernels import gaussian_kernel
 
 
 def random_gates(n, n_gates, rng, max_weight=3):

@@ -292,8 +292,11 @@ def compare(
 ) -> None:
     """Compare two banks: photon-number histograms, TVD of the mode marginals, two-mode
     correlators, Fano factors, bunching (formulas: qlatent.interop.compare)."""
-    from qlatent import latents
-    from qlatent.interop.compare import compare_samples, comparison_figure
+    from rich.markup import escape  # CLI start-up
+    from rich.table import Table  # CLI start-up
+
+    from qlatent import latents  # CLI start-up
+    from qlatent.interop.compare import compare_samples, comparison_figure  # CLI start-up
 
     if figure is not None and figure.suffix not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--figure must end in .png, .svg or .pdf, got {str(figure)!r}")
