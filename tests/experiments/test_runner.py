@@ -8,16 +8,12 @@ import torch
 from rich.console import Console
 
 from qlatent._validation import check_device
+from qlatent.experiments.cell import rebuild_cell
 from qlatent.experiments.config import load_config
+from qlatent.experiments.executors import run_experiment
+from qlatent.experiments.grid import cells, select
+from qlatent.experiments.packing import pack_plan, plan_packs
 from qlatent.experiments.report import build_report, paired_test, summarize
-from qlatent.experiments.runner import (
-    cells,
-    pack_plan,
-    plan_packs,
-    rebuild_cell,
-    run_experiment,
-    select,
-)
 from qlatent.experiments.tasks import Cell, register_task
 from qlatent.experiments.tasks._mlp import generate
 from qlatent.experiments.tasks.ring import RingTask
@@ -115,10 +111,10 @@ class _FailingRing(RingTask):
 
     name = "ring-failing-test"
 
-    def build(self, config, cell, seeds):
-        if cell.latent == "bernoulli":
-            raise RuntimeError(f"no {cell.latent} today")
-        return super().build(config, cell, seeds)
+    def build(self, ctx):
+        if ctx.cell.latent == "bernoulli":
+            raise RuntimeError(f"no {ctx.cell.latent} today")
+        return super().build(ctx)
 
 
 def test_failed_validation_leaves_nothing(tmp_path):
@@ -376,13 +372,13 @@ def test_trained_latents_in_a_pack_record_and_rebuild_their_theta(tmp_path):
 
 
 def _member_bytes(config):
-    from qlatent.experiments.runner import make_latent, seeds_of
-    from qlatent.experiments.tasks import get_task
+    from qlatent.experiments.grid import seeds_of
+    from qlatent.experiments.tasks import CellContext, get_task, make_latent
     from qlatent.train.memory import estimate_member_memory
 
     cell = cells(config)[0]
     seeds = seeds_of(config, cell)
-    built = get_task(config.task).build(config, cell, seeds)
+    built = get_task(config.task).build(CellContext(config, cell, seeds, Path("unused")))
     return estimate_member_memory(built.generator, built.critic,
                                   make_latent(config, cell, seeds), built.data,
                                   config.train).total
@@ -446,8 +442,9 @@ class _WatchedRing(RingTask):
 
     name = "ring-watched-test"
 
-    def callbacks(self, built, latent, config, cell, seeds, *, run_dir):
-        z = torch.randn(5, cell.latent_dim, generator=torch.Generator().manual_seed(3))
+    def callbacks(self, ctx, built, latent):
+        run_dir = ctx.cell_dir
+        z = torch.randn(5, ctx.cell.latent_dim, generator=torch.Generator().manual_seed(3))
 
         def watch(step, info):
             with torch.no_grad():
@@ -531,10 +528,10 @@ def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path
     # dies while evaluating leaves solo resume points at the last step: the rerun evaluates
     # the unfinished cells from those (their step count and training time unchanged) instead
     # of training them again in a new pack.
-    from qlatent.experiments import runner
+    from qlatent.experiments import cell as cell_module
 
     config = _tiny_ring(steps=4)
-    finish = runner._finish_cell
+    finish = cell_module.finish_cell
     calls = []
 
     def dies_on_the_second(*args, **kwargs):
@@ -543,10 +540,10 @@ def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path
             raise RuntimeError("killed while evaluating")
         return finish(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish_cell", dies_on_the_second)
+    monkeypatch.setattr(cell_module, "finish_cell", dies_on_the_second)
     with pytest.raises(RuntimeError, match="killed while evaluating"):
         run_experiment(config, tmp_path, console=Console(quiet=True), progress=False, pack=4)
-    monkeypatch.setattr(runner, "_finish_cell", finish)
+    monkeypatch.setattr(cell_module, "finish_cell", finish)
     grid = cells(config)
     saved = {c.key: torch.load(tmp_path / c.key / "checkpoint.pt", weights_only=True)
              for c in grid}

@@ -202,7 +202,7 @@ def test_cells_without_a_latent_length_have_short_directories():
 
 def test_families_apply_to_their_data_sets_only():
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import cells
+    from qlatent.experiments.grid import cells
 
     config = ExperimentConfig.from_dict({
         "experiment": {"task": "zoo", "datasets": ["bas", "cardinality"],
@@ -240,7 +240,7 @@ def test_a_quantum_generator_family_trains_and_scores_in_process(tmp_path):
     from rich.console import Console
 
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
     from qlatent.models import QuantumGenerator
 
     config = ExperimentConfig.from_dict({

@@ -20,8 +20,8 @@ STEPS = 160
 def tour(out_dir: Path, console: Console) -> None:
     """Run the tiny QM9 experiment and print its metrics."""
     from qlatent.experiments.config import ExperimentConfig
+    from qlatent.experiments.executors import run_experiment
     from qlatent.experiments.report import build_report, write_report
-    from qlatent.experiments.runner import run_experiment
     from qlatent.experiments.tasks.qm9 import QM9Params, load_data
     from qlatent.train import Config
 

@@ -16,13 +16,13 @@ import numpy as np
 from torch import nn
 
 from qlatent.data import SevenGaussians
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
 from qlatent.experiments.tasks.base import (
     Built,
-    Cell,
+    CellContext,
     CellRecord,
-    CellSeeds,
     MetricSpec,
     Params,
     ReferenceBudget,
@@ -84,14 +84,13 @@ class RingTask(Task):
     model_table = MLPModel
     task_table = RingParams
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
-        data = config.task_params.data()
-        generator, critic = networks(config.model, cell.latent_dim, 2, seeds.model)
+    def build(self, ctx: CellContext) -> Built:
+        data = ctx.config.task_params.data()
+        generator, critic = networks(ctx.config.model, ctx.cell.latent_dim, 2, ctx.seeds.model)
         return Built(data=data, generator=generator, critic=critic, info={"data": repr(data)})
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        p = config.task_params
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        p, cell, seeds, run_dir = ctx.config.task_params, ctx.cell, ctx.seeds, ctx.cell_dir
         x = generate(built.generator, latent, p.n_eval, seeds.evaluate)
         data = p.data()
         held_out = data.sample(p.n_mmd, generator=torch_generator(
@@ -105,7 +104,7 @@ class RingTask(Task):
             "mmd": mmd(x[: p.n_mmd], held_out),
         }
 
-    def figures(self, records: list[CellRecord], config: Any,
+    def figures(self, records: list[CellRecord], config: ExperimentConfig,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """A scatter grid of generated samples: one column per latent, one row per seed."""
         have = [r for r in records if (r.run_dir / "samples.npy").exists()]

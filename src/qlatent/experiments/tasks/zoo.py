@@ -72,11 +72,12 @@ from torch import nn
 
 from qlatent._io import atomic_write
 from qlatent._validation import check_choice, check_int
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.tasks._mlp import MLPModel
 from qlatent.experiments.tasks.base import (
     Built,
     Cell,
-    CellSeeds,
+    CellContext,
     Metrics,
     MetricSpec,
     Params,
@@ -410,7 +411,8 @@ class ZooTask(Task):
     sized_latents = False
     packable = False
 
-    def check_latent(self, name: str, params: Mapping[str, Any], config: Any) -> None:
+    def check_latent(self, name: str, params: Mapping[str, Any],
+                     config: ExperimentConfig) -> None:
         """Parse the family and build it (cheap: small circuits and networks) at the width of
         every data set it applies to, then dry-run its fit (0 steps) to check the fit keys."""
         fam = family(name, params)
@@ -427,11 +429,12 @@ class ZooTask(Task):
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
-    def applies(self, config: Any, cell: Cell) -> bool:
+    def applies(self, config: ExperimentConfig, cell: Cell) -> bool:
         table = config.latent_params.get(cell.latent, {})
         return _applies(family(cell.latent, table), cell.dataset)
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
+    def build(self, ctx: CellContext) -> Built:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
         data = dataset(cell.dataset, config.task_params)
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         info = {"data": repr(data), "family": fam.label, "registry_name": fam.latent,
@@ -441,12 +444,14 @@ class ZooTask(Task):
             generator, critic = adversaries(fam, config.model, data.dim, seeds.model)
         return Built(data=data, generator=generator, critic=critic, info=info)
 
-    def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
+    def make_latent(self, ctx: CellContext, built: Built) -> nn.Module:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         return build_family(fam, built.data, seeds.latent)
 
-    def train(self, built: Built, latent: nn.Module, config: Any, cell: Cell, seeds: CellSeeds,
-              *, run_dir: Path, device: str, progress: bool) -> Any:
+    def train(self, ctx: CellContext, built: Built, latent: nn.Module) -> Any:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
+        run_dir, device, progress = ctx.cell_dir, ctx.device, ctx.progress
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         if fam.train == "adversarial":
             from qlatent.train import fit
@@ -458,8 +463,8 @@ class ZooTask(Task):
         steps = int(fam.fit["steps"])
         return TaskFit(history=result.history, steps=steps, seconds=result.seconds)
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        config, cell, seeds, run_dir = ctx.config, ctx.cell, ctx.seeds, ctx.cell_dir
         p = config.task_params
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         gen = torch_generator(seeds.evaluate)
@@ -475,7 +480,7 @@ class ZooTask(Task):
         save_samples(run_dir / "samples.npy", x)
         return score_samples(x, built.data, cell.dataset, p)
 
-    def baselines(self, config: Any) -> tuple[str, ...]:
+    def baselines(self, config: ExperimentConfig) -> tuple[str, ...]:
         """The classical families of ``config`` (``Family.classical``)."""
         return tuple(lat for lat in config.latents
                      if family(lat, config.latent_params.get(lat, {})).classical)
