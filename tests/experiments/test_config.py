@@ -231,7 +231,8 @@ def test_bad_variants_are_named(tmp_path, old, new, error, match):
 def test_variant_names_must_be_folder_safe(tmp_path):
     text = VARIANTS.replace('"born_q", "born_p"', '"born/q", "born_p"').replace(
         "[latent_params.born_q]", '[latent_params."born/q"]')
-    with pytest.raises(ValueError, match="letters, digits and '_'"):
+    with pytest.raises(ValueError, match="experiment.latents: a name must hold only letters, "
+                       "digits, '_', '-' and '.'.*it names a folder.*'born/q'"):
         load_config(_write(tmp_path, text))
 
 

@@ -64,18 +64,25 @@ def test_runner_writes_cells_and_skips_done_ones(ring_run):
     assert [r.metrics for r in again] == [r.metrics for r in records]
 
 
-def test_runner_resumes_an_interrupted_cell(tmp_path):
-    config = _tiny_ring(steps=4)
-    run_experiment(config.replace(seeds=(0,), latents=("gaussian",)), tmp_path / "a",
-                   console=Console(quiet=True), progress=False)
-    # Interrupted: the checkpoint of step 2 exists but no metrics.json.
-    short = config.replace(seeds=(0,), latents=("gaussian",),
-                           train=config.train.replace(steps=2))
-    run_experiment(short, tmp_path / "b", console=Console(quiet=True), progress=False)
-    (tmp_path / "b" / "ring" / "gaussian-L16" / "seed-0" / "metrics.json").unlink()
+def test_runner_resumes_an_interrupted_cell(tmp_path, monkeypatch):
+    config = _tiny_ring(steps=4).replace(seeds=(0,), latents=("gaussian",))
+    run_experiment(config, tmp_path / "a", console=Console(quiet=True), progress=False)
+
+    def interrupted(self, ctx, built, latent):  # stops the run right after step 2's checkpoint
+        def stop(step, info):
+            if step == 2:
+                raise KeyboardInterrupt
+        return [stop]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RingTask, "callbacks", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, tmp_path / "b", console=Console(quiet=True), progress=False)
+    cell = tmp_path / "b" / "ring" / "gaussian-L16" / "seed-0"
+    assert not (cell / "metrics.json").exists()
+    assert torch.load(cell / "checkpoint.pt", weights_only=True)["step"] == 2
     console = Console(record=True, width=200)
-    run_experiment(config.replace(seeds=(0,), latents=("gaussian",)), tmp_path / "b",
-                   console=console, progress=False)
+    run_experiment(config, tmp_path / "b", console=console, progress=False)
     assert "resuming" in console.export_text()
     rec = [json.loads((tmp_path / d / "ring/gaussian-L16/seed-0/metrics.json").read_text())
            for d in ("a", "b")]
@@ -385,7 +392,7 @@ def _member_bytes(config):
 
 
 def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_path, monkeypatch):
-    from qlatent.train import memory
+    from qlatent.experiments import packing
 
     config = _tiny_ring()
     grid = cells(config)
@@ -394,7 +401,7 @@ def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_pat
     assert "packs of 4 for ring L=16" in console.export_text()
     # A device with room for 2.5 members (after the 80 % fill): auto packs 2, 3 is refused.
     member = _member_bytes(config)
-    monkeypatch.setattr(memory, "available_memory", lambda device: int(2.5 * member / 0.8))
+    monkeypatch.setattr(packing, "available_memory", lambda device: int(2.5 * member / 0.8))
     assert pack_plan(config, grid, range(4), tmp_path, "auto") == [[0, 1], [2, 3]]
     assert pack_plan(config, grid, range(4), tmp_path, 2) == [[0, 1], [2, 3]]
     out = tmp_path / "out"
@@ -405,7 +412,7 @@ def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_pat
     assert message.startswith("pack 3 does not fit in memory for ring L=16")
     assert "at most 2 members" in message and "MiB per member" in message
     # Ray tasks get a share of the device: with 2 threads of this machine's CPUs, fewer fit.
-    monkeypatch.setattr(memory, "available_memory", lambda device: int(8.5 * member / 0.8))
+    monkeypatch.setattr(packing, "available_memory", lambda device: int(8.5 * member / 0.8))
     assert pack_plan(config, grid, range(4), tmp_path, "auto", threads=2, share=0.25) == [
         [0, 1], [2, 3]]
 

@@ -10,6 +10,7 @@ Layout of a cell directory ``OUT/<dataset>/<latent>-L<dim>/seed-<k>/``::
     checkpoint.pt, log.jsonl         from qlatent.train.fit (resume point, loss log)
     loss.png, samples.png, ...       plots
     metrics.json                     written last: its presence marks the cell done
+    .lock                            locked while a run trains the cell (``cell_locks``)
 
 ``rebuild_cell(cell_dir)`` turns a cell directory back into its config, seeds, networks (with
 the trained weights) and latent.
@@ -17,10 +18,13 @@ the trained weights) and latent.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,44 @@ from qlatent.experiments.tasks import (
 )
 from qlatent.models import pack, unpack
 from qlatent.train import fit, fit_pack, load_checkpoint, member_checkpoint, save_checkpoint
+
+
+class CellBusy(RuntimeError):
+    """Another run holds the lock of a cell: it is training it (``cell_locks``)."""
+
+    def __init__(self, cell_dirs: Sequence[Path]) -> None:
+        self.cell_dirs = list(cell_dirs)
+        super().__init__("another run is training " + ", ".join(map(str, self.cell_dirs)))
+
+
+@contextmanager
+def cell_locks(cell_dirs: Sequence[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on each cell directory's ``.lock`` (``fcntl.flock``) while the
+    block runs, so that two runs on one experiment directory never train one cell twice; the
+    locks go when the block ends or the process dies.
+
+    Raises:
+        CellBusy: another process holds the lock of some of the cells (none is kept).
+    """
+    held, busy = [], []
+    try:
+        for cell_dir in cell_dirs:
+            Path(cell_dir).mkdir(parents=True, exist_ok=True)
+            fd = os.open(Path(cell_dir) / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                         0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                busy.append(Path(cell_dir))
+                continue
+            held.append(fd)
+        if busy:
+            raise CellBusy(busy)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # closing the descriptor releases its lock
 
 
 @dataclass
@@ -143,14 +185,20 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
     """
     console = console or Console()
     threads = torch.get_num_threads() if threads is None else threads
-    p = prepare_cell(config, cell, cell_dir, device=device, threads=threads, progress=progress)
-    callbacks = cell_callbacks(p, tuple(log_to))
-    result = p.task.train(p.ctx, p.built, p.latent)
-    if result is None:
-        result = fit(p.built.generator, p.built.critic, p.latent, p.built.data, config.train,
-                     seed=p.ctx.seeds.train, device=device, progress=progress,
-                     run_dir=p.ctx.cell_dir, resume=True, callbacks=callbacks)
-    return finish_cell(p, result, console)
+    cell_dir = Path(cell_dir)
+    with cell_locks([cell_dir]):
+        if (cell_dir / "metrics.json").exists():  # another run finished it meanwhile
+            return CellRecord(cell, cell_dir, read_metrics(cell_dir))
+        p = prepare_cell(config, cell, cell_dir, device=device, threads=threads,
+                         progress=progress)
+        callbacks = cell_callbacks(p, tuple(log_to))
+        result = p.task.train(p.ctx, p.built, p.latent)
+        if result is None:
+            result = fit(p.built.generator, p.built.critic, p.latent, p.built.data,
+                         config.train, seed=p.ctx.seeds.train, device=device,
+                         progress=progress, run_dir=p.ctx.cell_dir, resume=True,
+                         callbacks=callbacks)
+        return finish_cell(p, result, console)
 
 
 def cell_callbacks(p: Prepared, log_to: tuple[str, ...]) -> list:
@@ -182,10 +230,27 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
     Returns:
         One record per cell, ``None`` for a member whose loss turned NaN (reported, and its
         cell left without ``metrics.json``; the others are recorded).
+
+    Raises:
+        CellBusy: another run is training some of the cells (``cell_locks``).
     """
+    out_dir = Path(out_dir)
+    with cell_locks([out_dir / c.key for c in cells]):
+        done = {c.key: CellRecord(c, out_dir / c.key, read_metrics(out_dir / c.key))
+                for c in cells if (out_dir / c.key / "metrics.json").exists()}
+        todo = [c for c in cells if c.key not in done]  # another run may have finished some
+        trained = _train_pack(config, todo, out_dir, device=device, console=console,
+                              progress=progress, threads=threads, log_to=log_to) if todo else []
+    by_key = {**done, **{c.key: r for c, r in zip(todo, trained, strict=True)}}
+    return [by_key[c.key] for c in cells]
+
+
+def _train_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
+                device: str, console: Console | None, progress: bool, threads: int | None,
+                log_to: Sequence[str]) -> list[CellRecord | None]:
+    # run_pack's work, its cells locked.
     console = console or Console()
     threads = torch.get_num_threads() if threads is None else threads
-    out_dir = Path(out_dir)
     prepared = [prepare_cell(config, c, out_dir / c.key, device=device, threads=threads,
                              progress=progress) for c in cells]
     callbacks = [cell_callbacks(p, tuple(log_to)) for p in prepared]

@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from qlatent._validation import check_int
-from qlatent.experiments.tasks.base import NoParams, Params, check_datasets, check_keys, get_task
+from qlatent.experiments.tasks.base import (
+    NoParams,
+    Params,
+    check_datasets,
+    check_folder_name,
+    check_keys,
+    get_task,
+)
 from qlatent.train import Config
 
 _TABLES = ("experiment", "latent_params", "model", "train", "task")
@@ -97,6 +104,8 @@ class ExperimentConfig:
                                  f"got {value!r}")
             if len(set(value)) != len(value):
                 raise ValueError(f"experiment.{name} must be distinct, got {list(value)!r}")
+            for v in value:
+                check_folder_name(f"experiment.{name}", v)
             object.__setattr__(self, name, tuple(value))
         check_datasets(self.datasets, task)
         if isinstance(self.seeds, str) or not isinstance(self.seeds, list | tuple):

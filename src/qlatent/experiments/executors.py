@@ -39,7 +39,7 @@ from rich.console import Console
 
 from qlatent._io import atomic_write_text
 from qlatent._validation import check_choice, check_device, check_float, check_int
-from qlatent.experiments.cell import read_metrics, run_cell, run_pack
+from qlatent.experiments.cell import CellBusy, read_metrics, run_cell, run_pack
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.grid import cells
 from qlatent.experiments.packing import check_pack, pack_plan
@@ -232,28 +232,44 @@ def run_locally(config: ExperimentConfig, grid: list[Cell], plan: list[list[int]
     cell_args = dict(device=options.device, threads=options.threads, log_to=options.log_to,
                      progress=options.progress, console=console)
     records: dict[int, CellRecord] = {}
-    failed = []
+    failed, busy = [], []
     for members in plan:
-        if len(members) == 1:
-            i = members[0]
-            cell, cell_dir = grid[i], out_dir / grid[i].key
-            resuming = (cell_dir / "checkpoint.pt").exists()
-            console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
-                          + (" (resuming)" if resuming else ""))
-            records[i] = run_cell(config, cell, cell_dir, **cell_args)
+        try:
+            out = run_members(config, grid, members, out_dir, console, cell_args)
+        except CellBusy:  # another run on this folder is training them: left to it
+            for i in members:
+                console.print(f"[yellow][{i + 1}/{len(grid)}] {grid[i].key}: another run is "
+                              "training it, skipped[/yellow]")
+            busy.extend(members)
             continue
-        console.print(f"[bold][{', '.join(str(i + 1) for i in members)}/{len(grid)}] a pack "
-                      f"of {len(members)}: {', '.join(grid[i].key for i in members)}[/bold]")
-        out = run_pack(config, [grid[i] for i in members], out_dir, **cell_args)
         for i, record in zip(members, out, strict=True):
             if record is None:
                 failed.append(grid[i].key)
             else:
                 records[i] = record
+    if busy:
+        console.print(f"{len(busy)} cell(s) left to the run training them; run again once it "
+                      "has ended to collect them")
     if failed:
         raise RuntimeError(f"{len(failed)} cell(s) failed (loss turned NaN in a pack): "
                            f"{', '.join(failed)}; the others are recorded")
     return records
+
+
+def run_members(config: ExperimentConfig, grid: list[Cell], members: list[int], out_dir: Path,
+                console: Console, cell_args: dict[str, Any]) -> list[CellRecord | None]:
+    """Run one entry of a pack plan here: a lone cell (``run_cell``) or a pack (``run_pack``);
+    one record per member (``None``: its loss turned NaN)."""
+    if len(members) == 1:
+        i = members[0]
+        cell, cell_dir = grid[i], out_dir / grid[i].key
+        resuming = (cell_dir / "checkpoint.pt").exists()
+        console.print(f"[bold][{i + 1}/{len(grid)}] {cell.key}[/bold]"
+                      + (" (resuming)" if resuming else ""))
+        return [run_cell(config, cell, cell_dir, **cell_args)]
+    console.print(f"[bold][{', '.join(str(i + 1) for i in members)}/{len(grid)}] a pack "
+                  f"of {len(members)}: {', '.join(grid[i].key for i in members)}[/bold]")
+    return run_pack(config, [grid[i] for i in members], out_dir, **cell_args)
 
 
 def ray_init(options: RunOptions) -> Any:

@@ -60,8 +60,14 @@ def latent_record(latent: torch.nn.Module) -> dict[str, Any]:
 
 def experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
     """The experiment's ``config.toml``; over an earlier one in ``out_dir``, the union of the
-    seeds, latents, datasets and latent lengths run there (which must be the same experiment
-    otherwise)."""
+    seeds, latents, datasets and latent lengths run there, which must be the same experiment
+    otherwise (``training_differences``: cells trained differently are never merged, so the
+    report never pairs them).
+
+    Raises:
+        ValueError: the earlier config cannot be read, is another task's, or trains its cells
+            differently (the message names every differing field).
+    """
     path = out_dir / "config.toml"
     if not path.exists():
         return to_toml(config.to_dict())
@@ -73,6 +79,14 @@ def experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
     if old.task != config.task:
         raise ValueError(f"out_dir {out_dir} holds an experiment of task {old.task!r}, not "
                          f"{config.task!r}; choose another out_dir")
+    differences = training_differences(old, config)
+    if differences:
+        raise ValueError(
+            f"out_dir {out_dir} holds an experiment trained differently: "
+            + "; ".join(f"{key} = {there!r} there, {here!r} here"
+                        for key, (there, here) in differences.items())
+            + "; its cells could not be compared with these: choose another out_dir (--out) "
+            "for a new experiment, or run with the same settings")
     merged = config.replace(
         seeds=tuple(dict.fromkeys(old.seeds + config.seeds)),
         latents=tuple(dict.fromkeys(old.latents + config.latents)),
@@ -80,3 +94,29 @@ def experiment_config_text(config: ExperimentConfig, out_dir: Path) -> str:
         latent_dims=tuple(dict.fromkeys(old.latent_dims + config.latent_dims)),
         latent_params={**old.latent_params, **config.latent_params})
     return to_toml(merged.to_dict())
+
+
+def training_differences(old: ExperimentConfig, new: ExperimentConfig
+                         ) -> dict[str, tuple[Any, Any]]:
+    """The fields, ``"table.key"`` -> ``(old value, new value)``, in which two configs of one
+    task train or score their cells differently: ``paired_circuits``, the ``[model]``,
+    ``[train]`` and ``[task]`` tables, and the parameters of the latents both run. The grid
+    (seeds, latents, datasets, latent lengths) and the name may differ."""
+    def flat(config: ExperimentConfig, latents: set[str]) -> dict[str, Any]:
+        tables = config.to_dict()
+        out = {"experiment.paired_circuits": config.paired_circuits}
+        for table in ("model", "train", "task"):
+            out.update({f"{table}.{k}": v for k, v in tables[table].items()})
+        for lat in sorted(latents):
+            out.update({f"latent_params.{lat}.{k}": v
+                        for k, v in config.latent_params.get(lat, {}).items()})
+        return out
+
+    def plain(v: Any) -> Any:  # a list read from TOML equals the tuple given in code
+        return [plain(x) for x in v] if isinstance(v, list | tuple) else v
+
+    both = set(old.latents) & set(new.latents)
+    there = {k: plain(v) for k, v in flat(old, both).items()}
+    here = {k: plain(v) for k, v in flat(new, both).items()}
+    return {key: (there.get(key), here.get(key)) for key in dict.fromkeys([*there, *here])
+            if there.get(key) != here.get(key)}

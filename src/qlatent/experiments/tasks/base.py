@@ -245,14 +245,35 @@ class Metrics(dict):
         self.notes: dict[str, str] = dict(notes or {})
 
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def check_folder_name(where: str, name: Any) -> str:
+    """Return ``name`` if it can name a folder of a run directory, else raise naming
+    ``where``: letters, digits, ``_``, ``-`` and ``.``, not starting with ``.`` (so never
+    ``..``, a hidden file, a separator, a newline or an absolute path), at most 100
+    characters. Every name that becomes a path (a cell's dataset and latent) passes here."""
+    if not isinstance(name, str) or not _FOLDER_NAME.fullmatch(name):
+        raise ValueError(f"{where}: a name must hold only letters, digits, '_', '-' and '.', "
+                         f"not start with '.', and have at most 100 characters (it names a "
+                         f"folder), got {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One run of the grid."""
+    """One run of the grid (its dataset and latent name folders: ``check_folder_name``)."""
 
     dataset: str
     latent: str
     latent_dim: int
     seed: int
+
+    def __post_init__(self) -> None:
+        check_folder_name("cell.dataset", self.dataset)
+        check_folder_name("cell.latent", self.latent)
+        check_int("cell.latent_dim", self.latent_dim, minimum=0)
+        check_int("cell.seed", self.seed, minimum=0)
 
     @property
     def key(self) -> str:
@@ -390,9 +411,6 @@ def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...
             raise ValueError(f"{where}.{VARIANT_KEY} must be {name!r} or absent: {name!r} is a "
                              f"registered latent, so a variant of {base!r} needs a name of its "
                              "own")
-        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise ValueError(f"experiment.latents: a named variant's name must hold only "
-                             f"letters, digits and '_' (it names folders), got {name!r}")
         name, params = latent_request(name, params)
     elif name not in latents.names():
         raise ValueError(f"experiment.latents: name must be one of "

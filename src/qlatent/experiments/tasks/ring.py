@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from qlatent._io import atomic_save_array
 from qlatent.data import SevenGaussians
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
@@ -95,7 +96,7 @@ class RingTask(Task):
         data = p.data()
         held_out = data.sample(p.n_mmd, generator=torch_generator(
             int(seeds.data.generate_state(1)[0]))).double().numpy()
-        np.save(run_dir / "samples.npy", x[: p.n_plot].astype(np.float32))
+        atomic_save_array(run_dir / "samples.npy", x[: p.n_plot].astype(np.float32))
         _scatter(x[: p.n_plot], run_dir / "samples.png", f"{cell.latent}, seed {cell.seed}",
                  data)
         return {

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from qlatent._io import atomic_save_array
 from qlatent.data import BernoulliData, BosonData
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
@@ -107,7 +108,7 @@ class Table1Task(Task):
 
     def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
         x = generate(built.generator, latent, ctx.config.task_params.n_eval, ctx.seeds.evaluate)
-        np.save(ctx.cell_dir / "samples.npy", x[:1000].astype(np.float32))
+        atomic_save_array(ctx.cell_dir / "samples.npy", x[:1000].astype(np.float32))
         return {"integer_distance": integer_distance(x)}
 
     def figures(self, records: list[CellRecord], config: ExperimentConfig,
