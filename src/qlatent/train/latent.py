@@ -89,7 +89,7 @@ class LatentTrainer:
         named = [(n, p) for n, p in latent.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
-        self.optimizer = make_optimizer(self.params, config.replace(lr=config.latent_lr))
+        self.optimizer = make_optimizer(self.params, config, lr=config.latent_lr)
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(counts int64[n, L], z float32[n, L]): the same draws ``latent.sample`` makes."""
