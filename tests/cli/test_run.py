@@ -162,7 +162,7 @@ def test_a_damaged_metrics_file_is_named_not_a_traceback(qlatent, ring_config, t
     metrics = out / "ring/gaussian-L16/seed-0/metrics.json"
     metrics.write_text(content)
     result = qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path)
-    _one_line_error(result, str(metrics), "delete it")
+    _one_line_error(result, str(metrics), "delete the file")
 
 
 def test_samples_are_written_in_place_of_a_planted_link_never_through_it(qlatent, ring_config,

@@ -610,3 +610,23 @@ def test_a_warning_while_building_a_latent_names_its_cell(tmp_path, monkeypatch)
     messages = [str(w.message) for w in record if "multinomial limit" in str(w.message)]
     assert messages == ["ring/bernoulli-L16/seed-1: the challenger is its multinomial limit"]
     assert (tmp_path / "ring/bernoulli-L16/seed-1/metrics.json").exists()
+
+
+def test_the_report_refuses_to_pair_cells_trained_differently(ring_run, tmp_path):
+    # issue 23 F4: a cell trained with another lr (e.g. merged by an older version) must not
+    # be summarised or paired with the others.
+    import shutil
+
+    _, out, _ = ring_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert len(build_report(copy)[1]["summaries"]) > 0  # alike: reported
+    cell = copy / "ring/bernoulli-L16/seed-1/config.json"
+    tables = json.loads(cell.read_text())
+    tables["train"]["lr"] = 0.01
+    cell.write_text(json.dumps(tables))
+    with pytest.raises(ValueError) as err:
+        build_report(copy)
+    message = str(err.value)
+    assert str(cell.parent) in message and "train.lr = 0.01 in the cell" in message
+    assert "0.0005 in the experiment" in message and "\n" not in message

@@ -36,7 +36,7 @@ from qlatent._io import atomic_write_json, atomic_write_text, digest
 from qlatent.experiments.config import PER_RUN, ExperimentConfig, to_toml
 from qlatent.experiments.grid import seeds_of
 from qlatent.experiments.plotting import figure
-from qlatent.experiments.provenance import environment, latent_record
+from qlatent.experiments.provenance import environment, latent_record, training_differences
 from qlatent.experiments.tasks import (
     Built,
     Cell,
@@ -396,19 +396,73 @@ def loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:
         ax.legend()
 
 
+def _bad(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: {what}; a cell's metrics.json is written by `qlatent run` "
+                      "(delete the file to rerun that cell)")
+
+
+def read_record(path: Path) -> tuple[CellRecord, int]:
+    """A finished cell's record and its training steps, from its ``metrics.json`` at
+    ``path``; a damaged file raises a one-line ValueError naming it."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise _bad(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except json.JSONDecodeError as err:
+        raise _bad(path, f"invalid JSON ({err.msg}: line {err.lineno}, column "
+                         f"{err.colno})") from err
+    if not isinstance(rec, dict):
+        raise _bad(path, f"expected a JSON object, got {type(rec).__name__}")
+    missing = [k for k in ("cell", "metrics", "steps") if k not in rec]
+    if missing:
+        raise _bad(path, f"missing key(s) {', '.join(map(repr, missing))}")
+    c = rec["cell"]
+    types = {"dataset": str, "latent": str, "latent_dim": int, "seed": int}
+    if not isinstance(c, dict) or any(
+            not isinstance(c.get(k), t) or isinstance(c.get(k), bool) for k, t in types.items()):
+        raise _bad(path, "'cell' must hold dataset (str), latent (str), latent_dim (int) and "
+                         f"seed (int), got {c!r}"[:300])
+    metrics = rec["metrics"]
+    if not isinstance(metrics, dict) or any(
+            not isinstance(v, int | float) or isinstance(v, bool) for v in metrics.values()):
+        raise _bad(path, "'metrics' must map metric names to numbers, got "
+                         f"{metrics!r}"[:300])
+    steps = rec["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise _bad(path, f"'steps' must be a non-negative int, got {steps!r}")
+    notes = rec.get("notes", {})
+    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+        raise _bad(path, f"'notes' must map metric names to text, got {notes!r}"[:300])
+    cell = Cell(c["dataset"], c["latent"], c["latent_dim"], c["seed"])
+    return CellRecord(cell, path.parent, {k: float(v) for k, v in metrics.items()},
+                      dict(notes)), steps
+
+
 def read_metrics(cell_dir: Path) -> dict[str, float]:
-    """The metrics a finished cell recorded (its ``metrics.json``, written last).
+    """The metrics a finished cell recorded (its ``metrics.json``, written last; checked by
+    ``read_record``)."""
+    return read_record(Path(cell_dir) / "metrics.json")[0].metrics
+
+
+def check_trained_alike(config: ExperimentConfig, records: Sequence[CellRecord]) -> None:
+    """Raise if a finished cell was trained differently from ``config`` (its resolved
+    ``config.json`` against the experiment's, ``training_differences``): such cells must
+    not be summarised or paired together. A cell without ``config.json`` is not checked.
 
     Raises:
-        ValueError: the file is not a cell's record (names it and says how to rerun the cell).
+        ValueError: names the first such cell and every differing field.
     """
-    path = Path(cell_dir) / "metrics.json"
-    try:
-        record = json.loads(path.read_text())
-        metrics = record["metrics"]
-        if not isinstance(metrics, dict):
-            raise TypeError(f"its metrics are {type(metrics).__name__}, not a table")
-        return {str(k): float(v) for k, v in metrics.items()}
-    except (ValueError, TypeError, KeyError) as err:
-        raise ValueError(f"{path} is not the record of a finished cell ({type(err).__name__}: "
-                         f"{err}); delete it to run the cell again") from err
+    for record in records:
+        if not (record.run_dir / "config.json").is_file():
+            continue
+        cell_config, _, _ = read_cell(record.run_dir)
+        differences = training_differences(cell_config, config)
+        if differences:
+            raise ValueError(
+                f"{record.run_dir} was trained differently from its experiment's "
+                "config.toml: "
+                + "; ".join(f"{key} = {cell!r} in the cell, {exp!r} in the experiment"
+                            for key, (cell, exp) in differences.items())
+                + "; cells trained differently are not paired: move it to an experiment of "
+                "its own")
+
