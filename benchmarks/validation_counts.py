@@ -83,7 +83,7 @@ def main() -> None:
     _count_calls("qlatent.latents.registry", "validate", "latents.validate")
     _optional("qlatent.experiments.packing", "check_pack", "check_pack")
     _count_calls("qlatent._validation", "check_device", "check_device")
-    _optional("qlatent.experiments.cell", "check_log_to", "check_log_to")
+    _optional("qlatent.experiments.executors", "check_log_to", "check_log_to")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         args = ["run", str(ROOT / "configs/paper/fig2_ring_quick.toml"), "--seeds", "0-1",
