@@ -64,6 +64,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
+def atomic_save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` as ``.npy`` (no pickle) to ``path`` atomically: a file (or a link)
+    already at ``path`` is replaced, never written through."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+
+    return atomic_write(path, write)
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=jsonable))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from qlatent.experiments.runner import run_experiment
+from qlatent.experiments.executors import run_experiment
 
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 QUICK = PAPER / "fig2_ring_quick.toml"

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -67,3 +68,115 @@ def test_run_ring_and_bad_input(tmp_path):
     assert result.exit_code != 0 and "lr_g" in result.output
     result = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert result.exit_code != 0
+
+
+# ---------------------------------------------------------------- hostile input (issue 23)
+def _one_line_error(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def _tiny_ring_args(config, out, *more):
+    return ("run", config, "--steps", "2", "--seeds", "0", "--latents", "gaussian", "--out",
+            out, "--no-progress", *more)
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", "a\nb", "sub/dir", ".hidden"])
+def test_a_name_that_would_leave_the_experiment_folder_is_refused(qlatent, tmp_path, name):
+    # F1: a zoo family's label becomes a folder; `../../x` wrote outside --out.
+    text = (Path(__file__).resolve().parents[2] / "configs/zoo/quick.toml").read_text()
+    label = json.dumps(name)  # a TOML basic string: quotes and \n escaped
+    text = text.replace('latents = ["qubit-ring", "bm", "bernoulli", "made", "gan"]',
+                        f'latents = [{label}]')
+    start = text.index("[latent_params.qubit-ring]")
+    text = text[:start] + (f'[latent_params.{label}]\nlatent = "bernoulli_fit"\n'
+                           'fit = {loss = "nll", steps = 2, lr = 0.1}\n\n'
+                           + text[text.index("[model]"):])
+    config = tmp_path / "zoo.toml"
+    config.write_text(text)
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = qlatent("run", config, "--out", work / "out", "--no-progress", cwd=work)
+    line = _one_line_error(result, "experiment.latents", "folder")
+    assert repr(name) in line or json.dumps(name) in line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_rerunning_into_an_experiment_with_other_training_is_refused(qlatent, ring_config,
+                                                                      tmp_path):
+    # F4: another lr (or steps) into the same --out was merged silently, and the report then
+    # paired seeds trained differently.
+    out = tmp_path / "out"
+    assert qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path).returncode == 0
+    other_lr = tmp_path / "other_lr.toml"
+    other_lr.write_text(ring_config.read_text().replace("lr = 5e-4", "lr = 1e-3"))
+    before = sorted(out.rglob("*"))
+    result = qlatent("run", other_lr, "--steps", "2", "--seeds", "1", "--latents", "gaussian",
+                     "--out", out, "--no-progress", cwd=tmp_path)
+    _one_line_error(result, "train.lr", "0.0005", "0.001", "--out")
+    result = qlatent(*_tiny_ring_args(ring_config, out), "--steps", "3", cwd=tmp_path)
+    _one_line_error(result, "train.steps", "2", "3")
+    assert sorted(out.rglob("*")) == before
+    # the same training with more seeds is the same experiment, and joins it
+    result = qlatent("run", ring_config, "--steps", "2", "--seeds", "1", "--latents",
+                     "gaussian", "--out", out, "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (out / "ring/gaussian-L16/seed-1/metrics.json").is_file()
+
+
+def test_a_cell_another_run_is_training_is_left_to_it(qlatent, ring_config, tmp_path):
+    # F8: two runs on one --out both trained every cell. A run holds a lock per cell while
+    # it trains it (released when it ends, or dies); another run leaves that cell alone.
+    import fcntl
+
+    out = tmp_path / "out"
+    busy = out / "ring/gaussian-L16/seed-0"
+    busy.mkdir(parents=True)
+    with open(busy / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "another run" holds seed 0
+        result = qlatent("run", ring_config, "--steps", "2", "--seeds", "0-1", "--latents",
+                         "gaussian", "--out", out, "--no-progress", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "ring/gaussian-L16/seed-0: another run is training it" in " ".join(
+            result.stdout.split())
+        assert not (busy / "metrics.json").exists()
+        assert not (busy / "checkpoint.pt").exists()
+        assert (out / "ring/gaussian-L16/seed-1/metrics.json").is_file()
+    # released: the next run trains it
+    result = qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (busy / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"metrics": 3}', "not json"])
+def test_a_damaged_metrics_file_is_named_not_a_traceback(qlatent, ring_config, tmp_path,
+                                                          content):
+    # F10: metrics.json = {} crashed `qlatent run` with a traceback.
+    out = tmp_path / "out"
+    assert qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path).returncode == 0
+    metrics = out / "ring/gaussian-L16/seed-0/metrics.json"
+    metrics.write_text(content)
+    result = qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path)
+    _one_line_error(result, str(metrics), "delete the file")
+
+
+def test_samples_are_written_in_place_of_a_planted_link_never_through_it(qlatent, ring_config,
+                                                                          tmp_path):
+    # F12: samples.npy was written through a symlink planted in the cell's folder.
+    out = tmp_path / "out"
+    cell = out / "ring/gaussian-L16/seed-0"
+    cell.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (cell / "samples.npy").symlink_to(victim)
+    result = qlatent(*_tiny_ring_args(ring_config, out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious"
+    assert not (cell / "samples.npy").is_symlink()
+    assert np.load(cell / "samples.npy", allow_pickle=False).shape[1] == 2

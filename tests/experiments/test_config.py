@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qlatent.experiments.config import ExperimentConfig, load_config, to_toml
-from qlatent.experiments.runner import cells, parse_seeds, select
+from qlatent.experiments.grid import cells, parse_seeds, select
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "configs" / "paper"
@@ -187,7 +187,8 @@ kind = "photonic"
 
 
 def test_named_variants_build_their_registered_latent(tmp_path):
-    from qlatent.experiments.runner import make_latent, seeds_of
+    from qlatent.experiments.grid import seeds_of
+    from qlatent.experiments.tasks import make_latent
 
     config = load_config(_write(tmp_path, VARIANTS))
     assert [c.key for c in cells(config)] == ["ring/born_q-L4/seed-0", "ring/born_p-L4/seed-0",
@@ -230,7 +231,8 @@ def test_bad_variants_are_named(tmp_path, old, new, error, match):
 def test_variant_names_must_be_folder_safe(tmp_path):
     text = VARIANTS.replace('"born_q", "born_p"', '"born/q", "born_p"').replace(
         "[latent_params.born_q]", '[latent_params."born/q"]')
-    with pytest.raises(ValueError, match="letters, digits and '_'"):
+    with pytest.raises(ValueError, match="experiment.latents: a name must hold only letters, "
+                       "digits, '_', '-' and '.'.*it names a folder.*'born/q'"):
         load_config(_write(tmp_path, text))
 
 

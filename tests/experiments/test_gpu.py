@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from qlatent.experiments.cell import rebuild_cell, run_cell
 from qlatent.experiments.config import load_config
-from qlatent.experiments.runner import cells, rebuild_cell, run_cell, run_experiment
+from qlatent.experiments.executors import run_experiment
+from qlatent.experiments.grid import cells
 
 pytestmark = pytest.mark.gpu
 

@@ -7,7 +7,8 @@ import pytest
 from rich.console import Console
 
 from qlatent.experiments.config import load_config
-from qlatent.experiments.runner import run_experiment, select
+from qlatent.experiments.executors import run_experiment
+from qlatent.experiments.grid import select
 
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 

@@ -242,7 +242,7 @@ def test_a_reason_recorded_by_the_task_travels_through_the_runner_to_the_report(
 
     from qlatent.experiments import tasks
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
     from qlatent.experiments.tasks.ring import RingTask
 
     class NotedRing(RingTask):

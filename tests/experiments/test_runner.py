@@ -8,16 +8,12 @@ import torch
 from rich.console import Console
 
 from qlatent._validation import check_device
+from qlatent.experiments.cell import rebuild_cell
 from qlatent.experiments.config import load_config
+from qlatent.experiments.executors import run_experiment
+from qlatent.experiments.grid import cells, select
+from qlatent.experiments.packing import pack_plan, plan_packs
 from qlatent.experiments.report import build_report, paired_test, summarize
-from qlatent.experiments.runner import (
-    cells,
-    pack_plan,
-    plan_packs,
-    rebuild_cell,
-    run_experiment,
-    select,
-)
 from qlatent.experiments.tasks import Cell, register_task
 from qlatent.experiments.tasks._mlp import generate
 from qlatent.experiments.tasks.ring import RingTask
@@ -68,18 +64,25 @@ def test_runner_writes_cells_and_skips_done_ones(ring_run):
     assert [r.metrics for r in again] == [r.metrics for r in records]
 
 
-def test_runner_resumes_an_interrupted_cell(tmp_path):
-    config = _tiny_ring(steps=4)
-    run_experiment(config.replace(seeds=(0,), latents=("gaussian",)), tmp_path / "a",
-                   console=Console(quiet=True), progress=False)
-    # Interrupted: the checkpoint of step 2 exists but no metrics.json.
-    short = config.replace(seeds=(0,), latents=("gaussian",),
-                           train=config.train.replace(steps=2))
-    run_experiment(short, tmp_path / "b", console=Console(quiet=True), progress=False)
-    (tmp_path / "b" / "ring" / "gaussian-L16" / "seed-0" / "metrics.json").unlink()
+def test_runner_resumes_an_interrupted_cell(tmp_path, monkeypatch):
+    config = _tiny_ring(steps=4).replace(seeds=(0,), latents=("gaussian",))
+    run_experiment(config, tmp_path / "a", console=Console(quiet=True), progress=False)
+
+    def interrupted(self, ctx, built, latent):  # stops the run right after step 2's checkpoint
+        def stop(step, info):
+            if step == 2:
+                raise KeyboardInterrupt
+        return [stop]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RingTask, "callbacks", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(config, tmp_path / "b", console=Console(quiet=True), progress=False)
+    cell = tmp_path / "b" / "ring" / "gaussian-L16" / "seed-0"
+    assert not (cell / "metrics.json").exists()
+    assert torch.load(cell / "checkpoint.pt", weights_only=True)["step"] == 2
     console = Console(record=True, width=200)
-    run_experiment(config.replace(seeds=(0,), latents=("gaussian",)), tmp_path / "b",
-                   console=console, progress=False)
+    run_experiment(config, tmp_path / "b", console=console, progress=False)
     assert "resuming" in console.export_text()
     rec = [json.loads((tmp_path / d / "ring/gaussian-L16/seed-0/metrics.json").read_text())
            for d in ("a", "b")]
@@ -115,10 +118,10 @@ class _FailingRing(RingTask):
 
     name = "ring-failing-test"
 
-    def build(self, config, cell, seeds):
-        if cell.latent == "bernoulli":
-            raise RuntimeError(f"no {cell.latent} today")
-        return super().build(config, cell, seeds)
+    def build(self, ctx):
+        if ctx.cell.latent == "bernoulli":
+            raise RuntimeError(f"no {ctx.cell.latent} today")
+        return super().build(ctx)
 
 
 def test_failed_validation_leaves_nothing(tmp_path):
@@ -376,20 +379,20 @@ def test_trained_latents_in_a_pack_record_and_rebuild_their_theta(tmp_path):
 
 
 def _member_bytes(config):
-    from qlatent.experiments.runner import make_latent, seeds_of
-    from qlatent.experiments.tasks import get_task
+    from qlatent.experiments.grid import seeds_of
+    from qlatent.experiments.tasks import CellContext, get_task, make_latent
     from qlatent.train.memory import estimate_member_memory
 
     cell = cells(config)[0]
     seeds = seeds_of(config, cell)
-    built = get_task(config.task).build(config, cell, seeds)
+    built = get_task(config.task).build(CellContext(config, cell, seeds, Path("unused")))
     return estimate_member_memory(built.generator, built.critic,
                                   make_latent(config, cell, seeds), built.data,
                                   config.train).total
 
 
 def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_path, monkeypatch):
-    from qlatent.train import memory
+    from qlatent.experiments import packing
 
     config = _tiny_ring()
     grid = cells(config)
@@ -398,7 +401,7 @@ def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_pat
     assert "packs of 4 for ring L=16" in console.export_text()
     # A device with room for 2.5 members (after the 80 % fill): auto packs 2, 3 is refused.
     member = _member_bytes(config)
-    monkeypatch.setattr(memory, "available_memory", lambda device: int(2.5 * member / 0.8))
+    monkeypatch.setattr(packing, "available_memory", lambda device: int(2.5 * member / 0.8))
     assert pack_plan(config, grid, range(4), tmp_path, "auto") == [[0, 1], [2, 3]]
     assert pack_plan(config, grid, range(4), tmp_path, 2) == [[0, 1], [2, 3]]
     out = tmp_path / "out"
@@ -409,7 +412,7 @@ def test_pack_auto_takes_what_memory_holds_and_a_pack_too_big_is_refused(tmp_pat
     assert message.startswith("pack 3 does not fit in memory for ring L=16")
     assert "at most 2 members" in message and "MiB per member" in message
     # Ray tasks get a share of the device: with 2 threads of this machine's CPUs, fewer fit.
-    monkeypatch.setattr(memory, "available_memory", lambda device: int(8.5 * member / 0.8))
+    monkeypatch.setattr(packing, "available_memory", lambda device: int(8.5 * member / 0.8))
     assert pack_plan(config, grid, range(4), tmp_path, "auto", threads=2, share=0.25) == [
         [0, 1], [2, 3]]
 
@@ -446,8 +449,9 @@ class _WatchedRing(RingTask):
 
     name = "ring-watched-test"
 
-    def callbacks(self, built, latent, config, cell, seeds, *, run_dir):
-        z = torch.randn(5, cell.latent_dim, generator=torch.Generator().manual_seed(3))
+    def callbacks(self, ctx, built, latent):
+        run_dir = ctx.cell_dir
+        z = torch.randn(5, ctx.cell.latent_dim, generator=torch.Generator().manual_seed(3))
 
         def watch(step, info):
             with torch.no_grad():
@@ -532,10 +536,10 @@ def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path
     # dies while evaluating leaves solo resume points at the last step: the rerun evaluates
     # the unfinished cells from those (their step count and training time unchanged) instead
     # of training them again in a new pack.
-    from qlatent.experiments import runner
+    from qlatent.experiments import cell as cell_module
 
     config = _tiny_ring(steps=4)
-    finish = runner._finish_cell
+    finish = cell_module.finish_cell
     calls = []
 
     def dies_on_the_second(*args, **kwargs):
@@ -544,10 +548,10 @@ def test_a_pack_stopped_while_evaluating_resumes_without_training_again(tmp_path
             raise RuntimeError("killed while evaluating")
         return finish(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_finish_cell", dies_on_the_second)
+    monkeypatch.setattr(cell_module, "finish_cell", dies_on_the_second)
     with pytest.raises(RuntimeError, match="killed while evaluating"):
         run_experiment(config, tmp_path, console=Console(quiet=True), progress=False, pack=4)
-    monkeypatch.setattr(runner, "_finish_cell", finish)
+    monkeypatch.setattr(cell_module, "finish_cell", finish)
     grid = cells(config)
     saved = {c.key: torch.load(tmp_path / c.key / "checkpoint.pt", weights_only=True)
              for c in grid}
@@ -607,3 +611,23 @@ def test_a_warning_while_building_a_latent_names_its_cell(tmp_path, monkeypatch)
     messages = [str(w.message) for w in record if "multinomial limit" in str(w.message)]
     assert messages == ["ring/bernoulli-L16/seed-1: the challenger is its multinomial limit"]
     assert (tmp_path / "ring/bernoulli-L16/seed-1/metrics.json").exists()
+
+
+def test_the_report_refuses_to_pair_cells_trained_differently(ring_run, tmp_path):
+    # issue 23 F4: a cell trained with another lr (e.g. merged by an older version) must not
+    # be summarised or paired with the others.
+    import shutil
+
+    _, out, _ = ring_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert len(build_report(copy)[1]["summaries"]) > 0  # alike: reported
+    cell = copy / "ring/bernoulli-L16/seed-1/config.json"
+    tables = json.loads(cell.read_text())
+    tables["train"]["lr"] = 0.01
+    cell.write_text(json.dumps(tables))
+    with pytest.raises(ValueError) as err:
+        build_report(copy)
+    message = str(err.value)
+    assert str(cell.parent) in message and "train.lr = 0.01 in the cell" in message
+    assert "0.0005 in the experiment" in message and "\n" not in message

@@ -214,7 +214,7 @@ def test_cells_without_a_latent_length_have_short_directories():
 
 def test_families_apply_to_their_data_sets_only():
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import cells
+    from qlatent.experiments.grid import cells
 
     config = ExperimentConfig.from_dict({
         "experiment": {"task": "zoo", "datasets": ["bas", "cardinality"],
@@ -252,7 +252,7 @@ def test_a_quantum_generator_family_trains_and_scores_in_process(tmp_path):
     from rich.console import Console
 
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
     from qlatent.models import QuantumGenerator
 
     config = ExperimentConfig.from_dict({
@@ -293,7 +293,7 @@ def test_a_killed_likelihood_cell_resumes_to_the_uninterrupted_metrics(tmp_path,
     from rich.console import Console
 
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
     from qlatent.train import likelihood
 
     config = ExperimentConfig.from_dict({
@@ -335,7 +335,7 @@ def finished_zoo(tmp_path_factory):
     from rich.console import Console
 
     from qlatent.experiments.config import ExperimentConfig
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
 
     out = tmp_path_factory.mktemp("zoo")
     config = ExperimentConfig.from_dict({
@@ -362,7 +362,7 @@ def test_finished_zoo_cells_reload_and_sample_what_they_scored(finished_zoo, fam
     import torch
 
     import qlatent as ql
-    from qlatent.experiments.runner import rebuild_cell
+    from qlatent.experiments.cell import rebuild_cell
 
     cell = finished_zoo / family / "seed-0"
     run = ql.load_run(cell)

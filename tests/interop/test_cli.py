@@ -125,7 +125,7 @@ def cells(tmp_path_factory):
     from rich.console import Console
 
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
 
     root = tmp_path_factory.mktemp("export")
     cache = root / "cache"

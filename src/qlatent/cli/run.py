@@ -26,6 +26,19 @@ def _latent_names() -> tuple[str, ...]:
     return LATENT_NAMES
 
 
+def _latent_tables(config: Path) -> tuple[str, ...]:
+    """The ``[latent_params]`` table names of the config file (zoo families have labels of
+    their own); the file is read again, and checked, by ``load_config``."""
+    import tomllib
+
+    try:
+        with open(config, "rb") as handle:
+            params = tomllib.load(handle).get("latent_params", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return ()  # load_config says what is wrong with the file
+    return tuple(params) if isinstance(params, dict) else ()
+
+
 def _split(option: str, text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -105,48 +118,44 @@ def run(
     from rich.console import Console
     from rich.markup import escape
 
-    from qlatent._validation import check_device
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import (
-        check_gpus_per_task,
-        check_pack,
-        parse_seeds,
-        run_experiment,
-        select,
-    )
+    from qlatent.experiments.executors import RunOptions, run_grid
+    from qlatent.experiments.grid import parse_seeds
 
-    pack_size = check_pack(pack, name="--pack")
-    check_device(device, name="--device", require_available=executor == "local")
-    check_gpus_per_task(gpus_per_task, executor=executor, device=device,
-                        name="--gpus-per-task")
+    class CommandLineOptions(RunOptions):
+        OPTION_NAMES = {"device": "--device", "threads": "--threads", "pack": "--pack",
+                        "gpus_per_task": "--gpus-per-task", "log_to": "--log-to",
+                        "executor": "--executor", "progress": "--progress"}
+
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = max(1, int(os.environ["OMP_NUM_THREADS"]))
+    # Each option is checked here, once, under its own name; the runner takes them as made.
+    options = CommandLineOptions(device=device, progress=progress, threads=threads,
+                                 executor=executor, log_to=() if log_to is None else (log_to,),
+                                 pack=pack, gpus_per_task=gpus_per_task)
     _check_extras(executor, log_to)
-    cfg = load_config(config)
-    names = _split("--latents", latents)
-    if names is not None:
-        # the registry's names, and the labels the config gives its own tables (zoo families)
-        valid = tuple(dict.fromkeys((*_latent_names(), *cfg.latent_params)))
-        bad = [n for n in names if n not in valid]
-        if bad:
-            raise ValueError(f"--latents: unknown latent(s) {', '.join(map(repr, bad))}; "
-                             f"valid names: {', '.join(valid)}")
     try:
         seed_list = None if seeds is None else parse_seeds(seeds)
     except ValueError as err:
         raise ValueError(f"--seeds: {err}") from err
-    # select checks the overridden config as load_config checked the file: names, every
+    names = _split("--latents", latents)
+    if names is not None:
+        # the registry's names, and the labels the config gives its own tables (zoo families)
+        valid = tuple(dict.fromkeys((*_latent_names(), *_latent_tables(config))))
+        bad = [n for n in names if n not in valid]
+        if bad:
+            raise ValueError(f"--latents: unknown latent(s) {', '.join(map(repr, bad))}; "
+                             f"valid names: {', '.join(valid)}")
+    # The file and the overrides make one config, checked once: names, every
     # [latent_params.X] at every latent length, the task's tables; no bank is built.
-    cfg = select(cfg, seeds=seed_list, latents=names, datasets=_split("--datasets", datasets),
-                 steps=steps, precision=precision)
+    cfg = load_config(config, seeds=seed_list, latents=names,
+                      datasets=_split("--datasets", datasets), steps=steps, precision=precision)
     out = out or Path("runs") / config.stem
     console = Console()
     console.print(f"[bold]{escape(cfg.name)}[/bold]: {len(cfg.seeds)} seed(s) x {len(cfg.latents)} "
                   f"latent(s) x {len(cfg.datasets)} dataset(s) x {len(cfg.latent_dims)} size(s), "
                   f"{cfg.train.steps} steps -> {escape(str(out))}")
-    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        threads = int(os.environ["OMP_NUM_THREADS"])
-    run_experiment(cfg, out, device=device, console=console, progress=progress,
-                   threads=threads, executor=executor, log_to=() if log_to is None else (log_to,),
-                   pack=pack_size, gpus_per_task=gpus_per_task)
+    run_grid(cfg, out, options, console=console)
     console.print(f"done; `qlatent report {escape(str(out))}` writes the tables")
 
 

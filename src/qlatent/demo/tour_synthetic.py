@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.console import Console
 
 from qlatent.experiments.config import ExperimentConfig
+from qlatent.experiments.executors import run_experiment
 from qlatent.experiments.report import build_report, write_report
-from qlatent.experiments.runner import run_experiment
 from qlatent.train import Config
 
 RING_STEPS = 300

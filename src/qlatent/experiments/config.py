@@ -33,20 +33,27 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qlatent._validation import check_int
-from qlatent.experiments.tasks.base import NoParams, Params, check_datasets, check_keys, get_task
+from qlatent.experiments.tasks.base import (
+    NoParams,
+    Params,
+    check_datasets,
+    check_folder_name,
+    check_keys,
+    get_task,
+)
 from qlatent.train import Config
 
 _TABLES = ("experiment", "latent_params", "model", "train", "task")
 _EXPERIMENT_KEYS = ("name", "task", "datasets", "latents", "seeds", "latent_dims",
                     "paired_circuits")
 # Set by the runner per cell or on the command line, never by a config's [train] table.
-_PER_RUN = ("seed", "device", "progress")
+PER_RUN = ("seed", "device", "progress")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class ExperimentConfig:
                                  f"got {value!r}")
             if len(set(value)) != len(value):
                 raise ValueError(f"experiment.{name} must be distinct, got {list(value)!r}")
+            for v in value:
+                check_folder_name(f"experiment.{name}", v)
             object.__setattr__(self, name, tuple(value))
         check_datasets(self.datasets, task)
         if isinstance(self.seeds, str) or not isinstance(self.seeds, list | tuple):
@@ -148,7 +157,7 @@ class ExperimentConfig:
         """The resolved config as the nested tables of its TOML file (``latent_params`` of the
         listed latents only)."""
         train = self.train.to_dict()
-        for k in _PER_RUN:
+        for k in PER_RUN:
             train.pop(k, None)
         return {
             "experiment": {"name": self.name, "task": self.task,
@@ -182,7 +191,7 @@ class ExperimentConfig:
         elif not isinstance(seeds, list):
             raise TypeError(f"experiment.seeds must be an int or a list of ints, got {seeds!r}")
         train = dict(tables.get("train", {}))
-        for k in _PER_RUN:
+        for k in PER_RUN:
             if k in train:
                 raise ValueError(f"[train] must not set {k!r}: it is set per cell / on the "
                                  "command line")
@@ -213,59 +222,23 @@ def _table(kind: type[Params], value: Any, table: str) -> Params:
     raise TypeError(f"[{table}] must be a table or a {kind.__name__}, got {value!r}")
 
 
-VARIANT_KEY = "latent"
-"""The key of ``[latent_params.NAME]`` that makes NAME a named variant of a registered latent."""
+def load_config(path: str | Path, *, seeds: Sequence[int] | None = None,
+                latents: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
+                steps: int | None = None, precision: str | None = None) -> ExperimentConfig:
+    """Read an experiment TOML file, override what is given, and build the config once (every
+    name and value checked).
 
+    Args:
+        path: the TOML file.
+        seeds, latents, datasets: replace ``[experiment]`` seeds, latents, datasets (a
+            selection: ``[latent_params]`` tables of latents left out stay, checked).
+        steps, precision: replace ``[train]`` steps, precision.
 
-def latent_request(name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The registered latent and its keyword arguments behind experiment latent ``name``:
-    ``(params["latent"], the other params)`` for a named variant, else ``(name, params)``."""
-    params = dict(params)
-    return params.pop(VARIANT_KEY, name), params
-
-
-def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
-    """Check one latent request (``[latent_params.<name>]``) at every latent length, without
-    building anything (``Task.check_latent``'s default)."""
-    import re
-
-    from qlatent import latents
-
-    where = f"latent_params.{name}"
-    if VARIANT_KEY in params:
-        base = params[VARIANT_KEY]
-        if not isinstance(base, str) or base not in latents.names():
-            raise ValueError(f"{where}.{VARIANT_KEY} must be one of "
-                             f"{', '.join(map(repr, latents.names()))}, got {base!r}")
-        if name in latents.names() and name != base:
-            raise ValueError(f"{where}.{VARIANT_KEY} must be {name!r} or absent: {name!r} is a "
-                             f"registered latent, so a variant of {base!r} needs a name of its "
-                             "own")
-        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise ValueError(f"experiment.latents: a named variant's name must hold only "
-                             f"letters, digits and '_' (it names folders), got {name!r}")
-        name, params = latent_request(name, params)
-    elif name not in latents.names():
-        raise ValueError(f"experiment.latents: name must be one of "
-                         f"{', '.join(map(repr, latents.names()))}, or a named variant with "
-                         f"[latent_params.{name}] {VARIANT_KEY} = \"<one of them>\"; got {name!r}")
-    if name == "bank":
-        raise ValueError("experiment.latents: 'bank' needs a Bank object and cannot be named "
-                         "in a config; use 'quantum', 'photonic' or a challenger")
-    for key in ("seed", "dim"):
-        if key in params:
-            raise ValueError(f"{where} must not set {key!r}: the runner sets it per cell")
-    for dim in dims:
-        try:
-            latents.validate(name, dim=dim, **params)
-        except (TypeError, ValueError) as err:
-            prefix = "experiment.latents" if name not in latents.names() else \
-                f"{where} (latent_dim {dim})"
-            raise type(err)(f"{prefix}: {err}") from err
-
-
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read an experiment TOML file and build the config (every name and value checked)."""
+    Raises:
+        FileNotFoundError: no such file.
+        TypeError, ValueError: a bad table, key or value (the message names the file and the
+            overridden fields).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -274,11 +247,22 @@ def load_config(path: str | Path) -> ExperimentConfig:
             tables = tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: invalid TOML: {err}") from err
+    overrides = {"experiment": {k: list(v) for k, v in (("seeds", seeds), ("latents", latents),
+                                                        ("datasets", datasets))
+                                if v is not None},
+                 "train": {k: v for k, v in (("steps", steps), ("precision", precision))
+                           if v is not None}}
+    changed = [f"{table}.{key}" for table, values in overrides.items() for key in values]
+    where = f"{path} (with {', '.join(changed)} overridden)" if changed else f"{path}"
     try:
         _check_stray_latent_params(tables)
+        for table, values in overrides.items():
+            if values and not isinstance(tables.get(table, {}), Mapping):
+                raise TypeError(f"[{table}] must be a table, got {tables[table]!r}")
+            tables[table] = {**tables.get(table, {}), **values}
         return ExperimentConfig.from_dict(tables)
     except (ValueError, TypeError) as err:
-        raise type(err)(f"{path}: {err}") from err
+        raise type(err)(f"{where}: {err}") from err
 
 
 def _check_stray_latent_params(tables: Mapping[str, Any]) -> None:

@@ -41,7 +41,7 @@ def diagnose_cell(cell_dir: str | Path, *, n: int = 10_000, seed: int = SEED) ->
     Raises:
         FileNotFoundError, ValueError: not a cell directory, no checkpoint, not a qm9 cell.
     """
-    from qlatent.experiments.runner import rebuild_cell
+    from qlatent.experiments.cell import rebuild_cell
     from qlatent.experiments.tasks.qm9 import generate_smiles
     from qlatent.metrics.molecules import diversity, evaluate_molecules
 

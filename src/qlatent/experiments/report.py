@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from qlatent._io import atomic_write_text
+from qlatent.experiments.cell import check_trained_alike, read_record
 from qlatent.experiments.config import ExperimentConfig, load_config
 from qlatent.experiments.plotting import figure
 from qlatent.experiments.stats import (
@@ -43,7 +44,7 @@ from qlatent.experiments.stats import (
     paired_test,
     summarize,
 )
-from qlatent.experiments.tasks import Cell, CellRecord, MetricSpec, get_task
+from qlatent.experiments.tasks import CellRecord, MetricSpec, get_task
 
 __all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "summarize",
            "write_report"]
@@ -68,54 +69,13 @@ def _read_config(path: Path) -> ExperimentConfig:
         raise ValueError(text) from err
 
 
-def _bad(path: Path, what: str) -> ValueError:
-    return ValueError(f"{path}: {what}; a cell's metrics.json is written by `qlatent run` "
-                      "(delete the file to rerun that cell)")
-
-
-def _read_metrics(path: Path) -> tuple[CellRecord, int]:
-    """A finished cell's record and its training steps; a corrupt file raises a one-line
-    ValueError naming it."""
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise _bad(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
-    except json.JSONDecodeError as err:
-        raise _bad(path, f"invalid JSON ({err.msg}: line {err.lineno}, column "
-                         f"{err.colno})") from err
-    if not isinstance(rec, dict):
-        raise _bad(path, f"expected a JSON object, got {type(rec).__name__}")
-    missing = [k for k in ("cell", "metrics", "steps") if k not in rec]
-    if missing:
-        raise _bad(path, f"missing key(s) {', '.join(map(repr, missing))}")
-    c = rec["cell"]
-    types = {"dataset": str, "latent": str, "latent_dim": int, "seed": int}
-    if not isinstance(c, dict) or any(
-            not isinstance(c.get(k), t) or isinstance(c.get(k), bool) for k, t in types.items()):
-        raise _bad(path, "'cell' must hold dataset (str), latent (str), latent_dim (int) and "
-                         f"seed (int), got {c!r}"[:300])
-    metrics = rec["metrics"]
-    if not isinstance(metrics, dict) or any(
-            not isinstance(v, int | float) or isinstance(v, bool) for v in metrics.values()):
-        raise _bad(path, "'metrics' must map metric names to numbers, got "
-                         f"{metrics!r}"[:300])
-    steps = rec["steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise _bad(path, f"'steps' must be a non-negative int, got {steps!r}")
-    notes = rec.get("notes", {})
-    if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
-        raise _bad(path, f"'notes' must map metric names to text, got {notes!r}"[:300])
-    cell = Cell(c["dataset"], c["latent"], c["latent_dim"], c["seed"])
-    return CellRecord(cell, path.parent, {k: float(v) for k, v in metrics.items()},
-                      dict(notes)), steps
-
-
 def load_records(run_dir: str | Path) -> tuple[ExperimentConfig, list[CellRecord]]:
     """The experiment config and every finished cell (a ``metrics.json``) under ``run_dir``.
 
     Raises:
         FileNotFoundError: ``run_dir`` has no ``config.toml``.
-        ValueError: a corrupt ``config.toml`` or ``metrics.json`` (one line naming the file).
+        ValueError: a corrupt ``config.toml`` or ``metrics.json`` (one line naming the file),
+            or a cell trained differently from the experiment (``check_trained_alike``).
     """
     config, records, _ = _load(Path(run_dir))
     return config, records
@@ -125,9 +85,10 @@ def _load(run_dir: Path) -> tuple[ExperimentConfig, list[CellRecord], dict[Path,
     config = _read_config(run_dir / "config.toml")
     records, steps = [], {}
     for path in sorted(run_dir.glob("**/metrics.json")):
-        record, n_steps = _read_metrics(path)
+        record, n_steps = read_record(path)
         records.append(record)
         steps[record.run_dir] = n_steps
+    check_trained_alike(config, records)  # never pair cells trained differently
     return config, records, steps
 
 

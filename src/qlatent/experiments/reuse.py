@@ -8,7 +8,7 @@ generator, latent and config), drawing samples from it, and scoring any SMILES f
 A cell directory (``<experiment>/<dataset>/<latent>-L<dim>/seed-<k>/``) holds its resolved
 config (``config.json``, with the ``[cell]`` it is) and the training checkpoint
 (``checkpoint.pt``). ``load_run`` rebuilds the networks and the latent exactly as the runner
-built them (``runner.rebuild_cell``: the task's ``build`` and ``qlatent.latents.get`` with the
+built them (``cell.rebuild_cell``: the task's ``build`` and ``qlatent.latents.get`` with the
 cell's derived seeds; banks come from the cache, rebuilt deterministically when missing) and
 loads the weights weights-only (``qlatent.train.load_checkpoint``): nothing is unpickled.
 
@@ -28,8 +28,8 @@ import numpy as np
 from torch import nn
 
 from qlatent._validation import check_int
+from qlatent.experiments.cell import read_cell, rebuild_cell
 from qlatent.experiments.config import ExperimentConfig
-from qlatent.experiments.runner import read_cell, rebuild_cell
 from qlatent.experiments.tasks import Built, Cell, get_task
 
 __all__ = ["SAMPLE_SUFFIX", "Run", "evaluate_smiles", "load_run", "read_cell",
@@ -91,7 +91,7 @@ class Run:
 
 def load_run(cell_dir: str | Path) -> Run:
     """The trained generator, its latent and its config, from a cell directory of
-    ``qlatent run`` (see the module docstring; built by ``runner.rebuild_cell``).
+    ``qlatent run`` (see the module docstring; built by ``cell.rebuild_cell``).
 
     Args:
         cell_dir: ``<experiment>/<dataset>/<latent>-L<dim>/seed-<k>``.

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qlatent._random import as_seed_sequence, seed_int, torch_generator
+from qlatent._random import as_seed_sequence, torch_generator
 from qlatent._validation import (
     check_batch_memory,
     check_bits_tensor,
@@ -234,7 +234,9 @@ class MADELatent(_BitLatent):
         masks = made_masks(dim, hidden_sizes)
         self.layers = nn.ModuleList(MaskedLinear(a, b, m) for a, b, m in
                                     zip(sizes[:-1], sizes[1:], masks, strict=True))
-        g = torch_generator(seed_int(as_seed_sequence(seed, "seed")))
+        # The whole first 64-bit word, not seed_int: the committed zoo MADE cells were
+        # initialised from it, and reruns must reproduce them.
+        g = torch_generator(int(as_seed_sequence(seed, "seed").generate_state(1, np.uint64)[0]))
         with torch.no_grad():
             for layer in self.layers:
                 bound = 1.0 / np.sqrt(layer.in_features)

@@ -103,16 +103,16 @@ def test_registry():
         datasets = ("d",)
         metrics = ()
 
-        def build(self, config, cell, seeds):
+        def build(self, ctx):
             raise NotImplementedError
 
-        def evaluate(self, built, latent, config, cell, seeds, *, run_dir):
+        def evaluate(self, ctx, built, latent):
             raise NotImplementedError
 
     task = register_task(Minimal())
     assert get_task("minimal-test-task") is task
     # The hooks have defaults, so the runner and the report call them directly.
-    assert task.callbacks(None, None, None, None, None, run_dir=None) == []
+    assert task.callbacks(None, None, None) == []
     assert task.report_sections([], None, None) == [] and task.figures([], None, None) == []
 
 

@@ -118,7 +118,7 @@ def test_a_pack_gives_each_cell_its_progress_scores(tmp_path, small_qm9):
     from rich.console import Console
 
     from qlatent.experiments.config import load_config
-    from qlatent.experiments.runner import run_experiment
+    from qlatent.experiments.executors import run_experiment
 
     cfg = tmp_path / "qm9.toml"
     cfg.write_text(CONFIG.replace("fcd = true", "fcd = false"))

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from qlatent.experiments.config import ExperimentConfig, load_config
-from qlatent.experiments.runner import make_latent
-from qlatent.experiments.tasks import Cell, cell_seeds, get_task
+from qlatent.experiments.tasks import Cell, CellContext, cell_seeds, get_task, make_latent
 from qlatent.experiments.tasks._mlp import MLPModel
 from qlatent.experiments.tasks.ring import RingParams
 from qlatent.metrics import interpolation_rate
@@ -42,13 +41,14 @@ def test_an_untrained_cell_builds_and_scores(tmp_path, generator):
     task = get_task("ring")
     cell = Cell("ring", "gaussian", 16, 0)
     seeds = cell_seeds(0, "gaussian", latent_dim=16)
-    built = task.build(config, cell, seeds)
-    again = task.build(config, cell, seeds)
+    ctx = CellContext(config, cell, seeds, tmp_path)
+    built = task.build(ctx)
+    again = task.build(ctx)
     for a, b in zip(built.generator.parameters(), again.generator.parameters(), strict=True):
         assert torch.equal(a, b)  # weights follow seeds.model
     latent = make_latent(config, cell, seeds)
     assert built.generator(latent.sample(5)).shape == (5, 2)
-    metrics = task.evaluate(built, latent, config, cell, seeds, run_dir=tmp_path)
+    metrics = task.evaluate(ctx, built, latent)
     assert set(metrics) == {m.name for m in task.metrics}
     kept = np.load(tmp_path / "samples.npy")
     assert kept.shape == (40, 2) and (tmp_path / "samples.png").is_file()

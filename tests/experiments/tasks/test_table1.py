@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qlatent.experiments.config import load_config
-from qlatent.experiments.tasks import Cell, cell_seeds, get_task
+from qlatent.experiments.tasks import Cell, CellContext, cell_seeds, get_task
 from qlatent.experiments.tasks.table1 import Table1Model, Table1Params
 
 PAPER = Path(__file__).resolve().parents[3] / "configs" / "paper"
@@ -34,9 +34,12 @@ def test_cells_of_a_seed_share_the_data():
     config = load_config(PAPER / "table1_quick.toml").replace(
         task_params={"data_samples": 500, "n_modes": 6, "n_photons": 3})
     task = get_task("table1")
-    built = {lat: task.build(config, Cell("quantum", lat, 16, 0), cell_seeds(0, lat))
-             for lat in ("quantum", "photonic")}
-    other = task.build(config, Cell("quantum", "quantum", 16, 1), cell_seeds(1, "quantum"))
+    def build(latent, seed):
+        cell = Cell("quantum", latent, 16, seed)
+        return task.build(CellContext(config, cell, cell_seeds(seed, latent), Path(cell.key)))
+
+    built = {lat: build(lat, 0) for lat in ("quantum", "photonic")}
+    other = build("quantum", 1)
     assert built["quantum"].info["data_digest"] == built["photonic"].info["data_digest"]
     assert built["quantum"].info["data_digest"] != other.info["data_digest"]
     assert built["quantum"].generator(torch.zeros(3, 16)).shape == (3, 6)  # n_modes outputs

@@ -10,8 +10,10 @@ from qlatent.experiments.tasks.base import (
     STREAM_LATENT,
     STREAM_MODEL,
     STREAM_TRAIN,
+    VARIANT_KEY,
     Built,
     Cell,
+    CellContext,
     CellRecord,
     CellSeeds,
     Metrics,
@@ -24,8 +26,11 @@ from qlatent.experiments.tasks.base import (
     cell_seeds,
     check_datasets,
     check_keys,
+    check_latent_request,
     field_docs,
     get_task,
+    latent_request,
+    make_latent,
     param,
     register_task,
     task_names,
@@ -33,9 +38,9 @@ from qlatent.experiments.tasks.base import (
 )
 
 __all__ = [
-    "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN", "Built",
-    "Cell", "CellRecord", "CellSeeds", "MetricSpec", "Metrics", "NoParams", "Params",
-    "ReferenceBudget", "Task", "TaskFit", "cell_seeds",
-    "check_datasets", "check_keys", "field_docs", "get_task", "param", "register_task",
-    "task_names", "torch_generator",
+    "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN",
+    "VARIANT_KEY", "Built", "Cell", "CellContext", "CellRecord", "CellSeeds", "MetricSpec",
+    "Metrics", "NoParams", "Params", "ReferenceBudget", "Task", "TaskFit", "cell_seeds",
+    "check_datasets", "check_keys", "check_latent_request", "field_docs", "get_task",
+    "latent_request", "make_latent", "param", "register_task", "task_names", "torch_generator",
 ]

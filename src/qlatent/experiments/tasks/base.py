@@ -1,16 +1,22 @@
 """What the runner needs to know about one kind of experiment: the ``Task`` base class, the
-typed ``[model]`` / ``[task]`` tables, cells and their seeds, and the task registry.
+typed ``[model]`` / ``[task]`` tables, cells, their seeds and context, and the task registry.
 
-The runner (``qlatent.experiments.runner``) owns everything generic: the grid of cells
-(dataset x latent x latent_dim x seed), seeds, run directories, the latent (built with
-``qlatent.latents.get``), training (``qlatent.train.fit``), skipping done cells, resuming, the
-resolved config and environment records. A *task* (a subclass of ``Task``, one module each:
-``ring``, ``table1``, ``qm9``) supplies the rest: its datasets, metrics, published numbers,
-its two typed tables (``Model`` and ``Params``: frozen dataclasses with a docstring per field,
-parsed and validated once by ``from_table``), how to build a cell and how to score it.
+The runner (``qlatent.experiments.grid``, ``cell``, ``executors``) owns everything generic:
+the grid of cells (dataset x latent x latent_dim x seed), seeds, run directories, the latent
+(built with ``qlatent.latents.get``, ``make_latent``), training (``qlatent.train.fit``),
+skipping done cells, resuming, the resolved config and environment records. A *task* (a
+subclass of ``Task``, one module each: ``ring``, ``table1``, ``qm9``, ``zoo``) supplies the
+rest: its datasets, metrics, published numbers, its two typed tables (``Model`` and
+``Params``: frozen dataclasses with a docstring per field, parsed and validated once by
+``from_table``), how to build a cell and how to score it.
 
 A task receives tables that are already valid (``ExperimentConfig`` parses them when it is
-built), so its methods read ``config.model.hidden`` and never check a key again.
+built), so its methods read ``ctx.config.model.hidden`` and never check a key again. Its cell
+hooks (``build``, ``make_latent``, ``train``, ``evaluate``, ``callbacks``) receive one
+``CellContext``: the config, the cell, its seeds, its directory, the device.
+
+Imports: this module sits below ``qlatent.experiments.config`` (which asks the registry for
+a task's tables); it names ``ExperimentConfig`` in annotations only.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -27,14 +34,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from torch import nn
 
+from qlatent import latents
 from qlatent._random import seed_int, torch_generator  # noqa: F401 - the tasks' one way
 from qlatent._validation import check_choice, check_float, check_int, check_keys
+from qlatent.metrics import direction, direction_arrow
 from qlatent.train.checkpoint import load_checkpoint
+
+if TYPE_CHECKING:  # annotations only: config imports this module
+    from qlatent.experiments.config import ExperimentConfig
 
 # Stream labels of SeedSequence([seed, STREAM, ...]): independent streams per cell.
 STREAM_DATA, STREAM_LATENT, STREAM_MODEL, STREAM_TRAIN, STREAM_EVALUATE = 1, 2, 3, 4, 5
@@ -193,22 +205,16 @@ class MetricSpec:
     fmt: str = "{:.4f}"
 
     def __post_init__(self) -> None:
-        from qlatent.metrics import direction
-
         direction(self.name)
 
     @property
     def higher_is_better(self) -> bool | None:
         """``True`` / ``False`` / ``None`` (no better direction), from ``qlatent.metrics``."""
-        from qlatent.metrics import direction
-
         return direction(self.name)
 
     @property
     def heading(self) -> str:
         """The label (or name) with the direction's arrow: ``"FCD ↓"``, ``"logP"``."""
-        from qlatent.metrics import direction_arrow
-
         arrow = direction_arrow(self.name)
         return f"{self.label or self.name} {arrow}".rstrip()
 
@@ -240,14 +246,35 @@ class Metrics(dict):
         self.notes: dict[str, str] = dict(notes or {})
 
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def check_folder_name(where: str, name: Any) -> str:
+    """Return ``name`` if it can name a folder of a run directory, else raise naming
+    ``where``: letters, digits, ``_``, ``-`` and ``.``, not starting with ``.`` (so never
+    ``..``, a hidden file, a separator, a newline or an absolute path), at most 100
+    characters. Every name that becomes a path (a cell's dataset and latent) passes here."""
+    if not isinstance(name, str) or not _FOLDER_NAME.fullmatch(name):
+        raise ValueError(f"{where}: a name must hold only letters, digits, '_', '-' and '.', "
+                         f"not start with '.', and have at most 100 characters (it names a "
+                         f"folder), got {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One run of the grid."""
+    """One run of the grid (its dataset and latent name folders: ``check_folder_name``)."""
 
     dataset: str
     latent: str
     latent_dim: int
     seed: int
+
+    def __post_init__(self) -> None:
+        check_folder_name("cell.dataset", self.dataset)
+        check_folder_name("cell.latent", self.latent)
+        check_int("cell.latent_dim", self.latent_dim, minimum=0)
+        check_int("cell.seed", self.seed, minimum=0)
 
     @property
     def key(self) -> str:
@@ -333,6 +360,82 @@ class CellRecord:
     """Why a metric is NaN, as the task recorded it (metrics.json ``notes``)."""
 
 
+@dataclass(frozen=True)
+class CellContext:
+    """One cell as a task's cell hooks see it (``build``, ``make_latent``, ``train``,
+    ``evaluate``, ``callbacks``); made by the runner, read-only.
+
+    Attributes:
+        config: the experiment (every table already parsed and checked).
+        cell: dataset, latent, latent length and seed.
+        seeds: the cell's random streams (``cell_seeds`` with the config's pairing).
+        cell_dir: the cell's directory, ``OUT/<dataset>/<latent>-L<dim>/seed-<k>`` (it may
+            not exist yet when the runner only builds the cell, e.g. to size a pack).
+        device: where the cell trains (``"cpu"``, ``"cuda"``, ``"cuda:k"``).
+        progress: whether training shows its progress bar.
+    """
+
+    config: ExperimentConfig
+    cell: Cell
+    seeds: CellSeeds
+    cell_dir: Path
+    device: str = "cpu"
+    progress: bool = False
+
+
+# --------------------------------------------------------------------------- latents
+VARIANT_KEY = "latent"
+"""The key of ``[latent_params.NAME]`` that makes NAME a named variant of a registered latent."""
+
+
+def latent_request(name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered latent and its keyword arguments behind experiment latent ``name``:
+    ``(params["latent"], the other params)`` for a named variant, else ``(name, params)``."""
+    params = dict(params)
+    return params.pop(VARIANT_KEY, name), params
+
+
+def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...]) -> None:
+    """Check one latent request (``[latent_params.<name>]``) at every latent length, without
+    building anything (``Task.check_latent``'s default)."""
+    where = f"latent_params.{name}"
+    if VARIANT_KEY in params:
+        base = params[VARIANT_KEY]
+        if not isinstance(base, str) or base not in latents.names():
+            raise ValueError(f"{where}.{VARIANT_KEY} must be one of "
+                             f"{', '.join(map(repr, latents.names()))}, got {base!r}")
+        if name in latents.names() and name != base:
+            raise ValueError(f"{where}.{VARIANT_KEY} must be {name!r} or absent: {name!r} is a "
+                             f"registered latent, so a variant of {base!r} needs a name of its "
+                             "own")
+        name, params = latent_request(name, params)
+    elif name not in latents.names():
+        raise ValueError(f"experiment.latents: name must be one of "
+                         f"{', '.join(map(repr, latents.names()))}, or a named variant with "
+                         f"[latent_params.{name}] {VARIANT_KEY} = \"<one of them>\"; got {name!r}")
+    if name == "bank":
+        raise ValueError("experiment.latents: 'bank' needs a Bank object and cannot be named "
+                         "in a config; use 'quantum', 'photonic' or a challenger")
+    for key in ("seed", "dim"):
+        if key in params:
+            raise ValueError(f"{where} must not set {key!r}: the runner sets it per cell")
+    for dim in dims:
+        try:
+            latents.validate(name, dim=dim, **params)
+        except (TypeError, ValueError) as err:
+            prefix = "experiment.latents" if name not in latents.names() else \
+                f"{where} (latent_dim {dim})"
+            raise type(err)(f"{prefix}: {err}") from err
+
+
+def make_latent(config: ExperimentConfig, cell: Cell, seeds: CellSeeds) -> nn.Module:
+    """The cell's latent: ``qlatent.latents.get(cell.latent, dim=cell.latent_dim,
+    seed=seeds.latent, **config.latent_params[cell.latent])`` (for a named variant, the
+    registered latent its ``latent`` key names)."""
+    name, params = latent_request(cell.latent, config.latent_params.get(cell.latent, {}))
+    return latents.get(name, dim=cell.latent_dim, seed=seeds.latent, **params)
+
+
 # --------------------------------------------------------------------------- tasks
 class Task(ABC):
     """One kind of experiment. Subclasses set the class attributes and implement ``build`` and
@@ -366,57 +469,54 @@ class Task(ABC):
     packable: ClassVar[bool] = True
     """False: the runner refuses ``pack > 1`` (the task trains its cells itself, ``train``)."""
 
-    def check_latent(self, name: str, params: Mapping[str, Any], config: Any) -> None:
-        """Check one ``[latent_params.<name>]`` request of ``config`` (an ``ExperimentConfig``
-        whose other fields are already checked) without building anything costly; the default
-        calls ``qlatent.latents.validate`` at every latent length."""
-        from qlatent.experiments.config import check_latent_request
-
+    def check_latent(self, name: str, params: Mapping[str, Any],
+                     config: ExperimentConfig) -> None:
+        """Check one ``[latent_params.<name>]`` request of ``config`` (whose other fields are
+        already checked) without building anything costly; the default calls
+        ``qlatent.latents.validate`` at every latent length (``check_latent_request``)."""
         check_latent_request(name, dict(params), config.latent_dims)
 
-    def baselines(self, config: Any) -> tuple[str, ...]:
+    def baselines(self, config: ExperimentConfig) -> tuple[str, ...]:
         """The latents of ``config`` that are classical baselines: when there are any, the
         report adds a latent x dataset table and paired tests of every other latent against
         the best baseline of each dataset (default: none)."""
         return ()
 
-    def applies(self, config: Any, cell: Cell) -> bool:
+    def applies(self, config: ExperimentConfig, cell: Cell) -> bool:
         """Whether ``cell`` belongs to the grid of ``config`` (default: every cell of the
         product datasets x latents x latent_dims x seeds)."""
         return True
 
-    def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
-        """The cell's latent (default: ``qlatent.experiments.runner.make_latent``); called after
-        ``build``, so a task may use its data."""
-        from qlatent.experiments.runner import make_latent
+    def make_latent(self, ctx: CellContext, built: Built) -> nn.Module:
+        """The cell's latent (default: ``make_latent(ctx.config, ctx.cell, ctx.seeds)``);
+        called after ``build``, so a task may use its data."""
+        return make_latent(ctx.config, ctx.cell, ctx.seeds)
 
-        return make_latent(config, cell, seeds)
-
-    def train(self, built: Built, latent: nn.Module, config: Any, cell: Cell, seeds: CellSeeds,
-              *, run_dir: Path, device: str, progress: bool) -> Any:
-        """Train the cell itself and return a ``TaskFit`` (or any object with ``history``,
-        ``steps``, ``seconds`` and ``resumed_from``); ``None`` (the default) lets the runner
-        train ``built.generator`` against ``built.critic`` with ``qlatent.train.fit``."""
+    def train(self, ctx: CellContext, built: Built, latent: nn.Module) -> Any:
+        """Train the cell itself (in ``ctx.cell_dir``, on ``ctx.device``) and return a
+        ``TaskFit`` (or any object with ``history``, ``steps``, ``seconds`` and
+        ``resumed_from``); ``None`` (the default) lets the runner train ``built.generator``
+        against ``built.critic`` with ``qlatent.train.fit``."""
         return None
 
     @abstractmethod
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
-        """Data, generator and critic of one cell.
+    def build(self, ctx: CellContext) -> Built:
+        """Data, generator and critic of one cell (nothing written: ``ctx.cell_dir`` may not
+        exist).
 
-        Weights are drawn from ``torch_generator(seeds.model)`` (the same for every latent of a
-        seed); data randomness from ``seeds.data`` (the same for every latent of a seed, so
-        cells are paired). The generator maps Tensor[B, cell.latent_dim] to the data's
-        structure (a Tensor or a tuple of Tensors; see ``qlatent.train.fit``).
+        Weights are drawn from ``torch_generator(ctx.seeds.model)`` (the same for every latent
+        of a seed); data randomness from ``ctx.seeds.data`` (the same for every latent of a
+        seed, so cells are paired). The generator maps Tensor[B, cell.latent_dim] to the
+        data's structure (a Tensor or a tuple of Tensors; see ``qlatent.train.fit``).
         """
 
     @abstractmethod
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        """Metrics of the trained generator (draws from ``torch_generator(seeds.evaluate)`` on
-        the latent's device); may write plots and samples into ``run_dir``. Must return every
-        name in ``metrics``."""
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        """Metrics of the trained generator (draws from ``torch_generator(ctx.seeds.evaluate)``
+        on the latent's device); may write plots and samples into ``ctx.cell_dir``. Must return
+        every name in ``metrics``."""
 
-    def load_trained(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+    def load_trained(self, ctx: CellContext, built: Built, latent: nn.Module,
                      path: Path) -> tuple[int, int]:
         """Load a cell's trained weights from its checkpoint ``path`` (weights-only: nothing is
         unpickled) into ``built`` and ``latent``, on the CPU; return (the checkpoint's step, the
@@ -435,9 +535,9 @@ class Task(ABC):
         except (RuntimeError, TypeError, KeyError) as err:
             raise ValueError(f"{path}: its networks do not fit the cell's "
                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
-        return int(state["step"]), config.train.steps
+        return int(state["step"]), ctx.config.train.steps
 
-    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+    def sample(self, built: Built, latent: nn.Module, config: ExperimentConfig, n: int,
                seed: int) -> np.ndarray | list[str]:
         """``n`` samples of a trained cell, latents drawn from ``seed`` (``qlatent sample``,
         ``Run.sample``). Default: the generator's outputs, float32[n, d]."""
@@ -445,23 +545,22 @@ class Task(ABC):
 
         return generate(built.generator, latent, n, seed).astype(np.float32)
 
-    def warm(self, config: Any, device: str = "cpu") -> None:
+    def warm(self, config: ExperimentConfig, device: str = "cpu") -> None:
         """Build the caches every cell of ``config`` reads (e.g. a processed data set), once,
         before cells are sent to other processes (``--executor ray``), so that no task builds
         them again or races another to write them; nothing by default."""
         return None
 
-    def callbacks(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                  seeds: CellSeeds, *, run_dir: Path) -> list:
+    def callbacks(self, ctx: CellContext, built: Built, latent: nn.Module) -> list:
         """Callbacks ``f(step, info)`` for ``fit`` (e.g. intermediate scores); none by default."""
         return []
 
-    def report_sections(self, records: list[CellRecord], config: Any,
+    def report_sections(self, records: list[CellRecord], config: ExperimentConfig,
                         run_dir: Path) -> list[str]:
         """Extra Markdown lines for the report (e.g. the paper's own layout); none by default."""
         return []
 
-    def figures(self, records: list[CellRecord], config: Any,
+    def figures(self, records: list[CellRecord], config: ExperimentConfig,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """Report figures (title, png path) from finished cells; none by default."""
         return []

@@ -34,11 +34,11 @@ import torch
 from torch import nn
 
 from qlatent._io import atomic_write_text
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.tasks.base import (
     Built,
-    Cell,
+    CellContext,
     CellRecord,
-    CellSeeds,
     Metrics,
     MetricSpec,
     Params,
@@ -258,14 +258,14 @@ class QM9Task(Task):
     model_table = QM9Model
     task_table = QM9Params
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
-        data = load_data(config.task_params)
-        generator, critic = build_networks(config.model, cell.latent_dim, data.spec,
-                                           seeds.model)
+    def build(self, ctx: CellContext) -> Built:
+        data = load_data(ctx.config.task_params)
+        generator, critic = build_networks(ctx.config.model, ctx.cell.latent_dim, data.spec,
+                                           ctx.seeds.model)
         return Built(data=data, generator=generator, critic=critic,
                      info={"data": repr(data), "qm9": data.report.as_dict()})
 
-    def warm(self, config: Any, device: str = "cpu") -> None:
+    def warm(self, config: ExperimentConfig, device: str = "cpu") -> None:
         """Build the processed QM9 cache and, with ``task.fcd``, the FCD statistics of the
         training split (ChemNet on ``device``), so tasks sent elsewhere only read them."""
         p = config.task_params
@@ -275,16 +275,15 @@ class QM9Task(Task):
 
             reference_statistics(data.smiles("train"), device=device)
 
-    def callbacks(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                  seeds: CellSeeds, *, run_dir: Path) -> list:
+    def callbacks(self, ctx: CellContext, built: Built, latent: nn.Module) -> list:
         """Intermediate scores every ``progress_every`` steps (validity, unique, novel of
-        ``n_progress`` samples), appended to ``run_dir/progress.jsonl`` and printed."""
-        p = config.task_params
+        ``n_progress`` samples), appended to ``cell_dir/progress.jsonl`` and printed."""
+        p, cell, seeds = ctx.config.task_params, ctx.cell, ctx.seeds
         if not p.progress_every:
             return []
         data = built.data
         train = _train_set(data)  # one set per data set: a pack's cells share it
-        path = Path(run_dir) / "progress.jsonl"
+        path = ctx.cell_dir / "progress.jsonl"
 
         def score(step: int, info: dict[str, Any]) -> None:
             if step % p.progress_every:
@@ -308,26 +307,25 @@ class QM9Task(Task):
 
         return [score]
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        return evaluate_generator(built.generator, latent, built.data, config.task_params,
-                                  seeds.evaluate,
-                                  Path(run_dir), title=f"{cell.latent}-L{cell.latent_dim}, "
-                                                       f"seed {cell.seed}")
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        cell = ctx.cell
+        return evaluate_generator(built.generator, latent, built.data, ctx.config.task_params,
+                                  ctx.seeds.evaluate, ctx.cell_dir,
+                                  title=f"{cell.latent}-L{cell.latent_dim}, seed {cell.seed}")
 
-    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+    def sample(self, built: Built, latent: nn.Module, config: ExperimentConfig, n: int,
                seed: int) -> list[str]:
         """One SMILES per sample exactly as decoded (fragments joined by ``"."``, ``""`` where
         the graph is not a molecule), as in a cell's ``samples.smi``."""
         return generate_smiles(built.generator, latent, n, seed, built.data.spec)
 
-    def report_sections(self, records: list[CellRecord], config: Any,
+    def report_sections(self, records: list[CellRecord], config: ExperimentConfig,
                         run_dir: Path) -> list[str]:
         """Table II as the paper lays it out (ours beside the paper's), the held-out FCD floor,
         and the latest intermediate scores of unfinished cells."""
         return table2_sections(records, config, Path(run_dir))
 
-    def figures(self, records: list[CellRecord], config: Any,
+    def figures(self, records: list[CellRecord], config: ExperimentConfig,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """The molecule grid of the first finished cell of each latent."""
         out = []
@@ -385,7 +383,8 @@ def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
 QM9 = register_task(QM9Task())
 
 
-def table2_sections(records: list[CellRecord], config: Any, run_dir: Path) -> list[str]:
+def table2_sections(records: list[CellRecord], config: ExperimentConfig,
+                    run_dir: Path) -> list[str]:
     """Markdown lines: Table II layout, the held-out floor, cells in progress."""
     from qlatent.experiments.report import summarize
 

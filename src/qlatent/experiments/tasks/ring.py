@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from qlatent._random import seed_int
+from qlatent._io import atomic_save_array
 from qlatent.data import SevenGaussians
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
 from qlatent.experiments.tasks.base import (
     Built,
-    Cell,
+    CellContext,
     CellRecord,
-    CellSeeds,
     MetricSpec,
     Params,
     ReferenceBudget,
@@ -85,19 +85,20 @@ class RingTask(Task):
     model_table = MLPModel
     task_table = RingParams
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
-        data = config.task_params.data()
-        generator, critic = networks(config.model, cell.latent_dim, 2, seeds.model)
+    def build(self, ctx: CellContext) -> Built:
+        data = ctx.config.task_params.data()
+        generator, critic = networks(ctx.config.model, ctx.cell.latent_dim, 2, ctx.seeds.model)
         return Built(data=data, generator=generator, critic=critic, info={"data": repr(data)})
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        p = config.task_params
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        p, cell, seeds, run_dir = ctx.config.task_params, ctx.cell, ctx.seeds, ctx.cell_dir
         x = generate(built.generator, latent, p.n_eval, seeds.evaluate)
         data = p.data()
+        # The low 32 bits of the data stream's first word, not seed_int: the committed ring
+        # results drew their held-out rows with this seed, and reruns must reproduce them.
         held_out = data.sample(p.n_mmd, generator=torch_generator(
-            seed_int(seeds.data))).double().numpy()
-        np.save(run_dir / "samples.npy", x[: p.n_plot].astype(np.float32))
+            int(seeds.data.generate_state(1)[0]))).double().numpy()
+        atomic_save_array(run_dir / "samples.npy", x[: p.n_plot].astype(np.float32))
         _scatter(x[: p.n_plot], run_dir / "samples.png", f"{cell.latent}, seed {cell.seed}",
                  data)
         return {
@@ -106,7 +107,7 @@ class RingTask(Task):
             "mmd": mmd(x[: p.n_mmd], held_out),
         }
 
-    def figures(self, records: list[CellRecord], config: Any,
+    def figures(self, records: list[CellRecord], config: ExperimentConfig,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """A scatter grid of generated samples: one column per latent, one row per seed."""
         have = [r for r in records if (r.run_dir / "samples.npy").exists()]

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from torch import nn
 
+from qlatent._io import atomic_save_array
 from qlatent.data import BernoulliData, BosonData
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
 from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
 from qlatent.experiments.tasks.base import (
     Built,
-    Cell,
+    CellContext,
     CellRecord,
-    CellSeeds,
     MetricSpec,
     Params,
     ReferenceBudget,
@@ -93,7 +93,8 @@ class Table1Task(Task):
     model_table = Table1Model
     task_table = Table1Params
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
+    def build(self, ctx: CellContext) -> Built:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
         p = config.task_params
         if cell.dataset == "quantum":
             data = BosonData(p.n_modes, p.n_photons, seed=seeds.data,
@@ -105,13 +106,12 @@ class Table1Task(Task):
         generator, critic = networks(config.model, cell.latent_dim, p.n_modes, seeds.model)
         return Built(data=data, generator=generator, critic=critic, info=info)
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
-        x = generate(built.generator, latent, config.task_params.n_eval, seeds.evaluate)
-        np.save(run_dir / "samples.npy", x[:1000].astype(np.float32))
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        x = generate(built.generator, latent, ctx.config.task_params.n_eval, ctx.seeds.evaluate)
+        atomic_save_array(ctx.cell_dir / "samples.npy", x[:1000].astype(np.float32))
         return {"integer_distance": integer_distance(x)}
 
-    def figures(self, records: list[CellRecord], config: Any,
+    def figures(self, records: list[CellRecord], config: ExperimentConfig,
                 out_dir: Path) -> list[tuple[str, Path]]:
         """Histogram of generated coordinates (all cells of a latent pooled), per dataset."""
         have = [r for r in records if (r.run_dir / "samples.npy").exists()]

@@ -74,11 +74,12 @@ from torch import nn
 
 from qlatent._io import atomic_write
 from qlatent._validation import check_choice, check_int
+from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.tasks._mlp import MLPModel
 from qlatent.experiments.tasks.base import (
     Built,
     Cell,
-    CellSeeds,
+    CellContext,
     Metrics,
     MetricSpec,
     Params,
@@ -470,7 +471,8 @@ class ZooTask(Task):
     sized_latents = False
     packable = False
 
-    def check_latent(self, name: str, params: Mapping[str, Any], config: Any) -> None:
+    def check_latent(self, name: str, params: Mapping[str, Any],
+                     config: ExperimentConfig) -> None:
         """Parse the family and build it (cheap: small circuits and networks) at the width of
         every data set it applies to, then dry-run its fit (0 steps) to check the fit keys."""
         fam = family(name, params)
@@ -487,11 +489,12 @@ class ZooTask(Task):
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
-    def applies(self, config: Any, cell: Cell) -> bool:
+    def applies(self, config: ExperimentConfig, cell: Cell) -> bool:
         table = config.latent_params.get(cell.latent, {})
         return _applies(family(cell.latent, table), cell.dataset)
 
-    def build(self, config: Any, cell: Cell, seeds: CellSeeds) -> Built:
+    def build(self, ctx: CellContext) -> Built:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
         data = dataset(cell.dataset, config.task_params)
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         info = {"data": repr(data), "family": fam.label, "registry_name": fam.latent,
@@ -501,12 +504,14 @@ class ZooTask(Task):
             generator, critic = adversaries(fam, config.model, data.dim, seeds.model)
         return Built(data=data, generator=generator, critic=critic, info=info)
 
-    def make_latent(self, config: Any, cell: Cell, seeds: CellSeeds, built: Built) -> nn.Module:
+    def make_latent(self, ctx: CellContext, built: Built) -> nn.Module:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         return build_family(fam, built.data, seeds.latent)
 
-    def train(self, built: Built, latent: nn.Module, config: Any, cell: Cell, seeds: CellSeeds,
-              *, run_dir: Path, device: str, progress: bool) -> Any:
+    def train(self, ctx: CellContext, built: Built, latent: nn.Module) -> Any:
+        config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
+        run_dir, device, progress = ctx.cell_dir, ctx.device, ctx.progress
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         if fam.train == "adversarial":
             from qlatent.train import fit
@@ -517,8 +522,8 @@ class ZooTask(Task):
         return _fit(latent, built.data, fam.fit, seeds.train, run_dir=run_dir,
                     progress=progress)
 
-    def evaluate(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
-                 seeds: CellSeeds, *, run_dir: Path) -> dict[str, float]:
+    def evaluate(self, ctx: CellContext, built: Built, latent: nn.Module) -> dict[str, float]:
+        config, cell, seeds, run_dir = ctx.config, ctx.cell, ctx.seeds, ctx.cell_dir
         p = config.task_params
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         gen = torch_generator(seeds.evaluate)
@@ -534,13 +539,13 @@ class ZooTask(Task):
         save_samples(run_dir / "samples.npy", x)
         return score_samples(x, built.data, cell.dataset, p)
 
-    def load_trained(self, built: Built, latent: nn.Module, config: Any, cell: Cell,
+    def load_trained(self, ctx: CellContext, built: Built, latent: nn.Module,
                      path: Path) -> tuple[int, int]:
         """A likelihood family's fitted latent from its ``fit_distribution`` checkpoint
         (weights-only); an adversarial family's networks as every task's."""
-        fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
+        fam = family(ctx.cell.latent, ctx.config.latent_params.get(ctx.cell.latent, {}))
         if fam.train == "adversarial":
-            return super().load_trained(built, latent, config, cell, path)
+            return super().load_trained(ctx, built, latent, path)
         from qlatent.train.likelihood import LikelihoodTrainer
 
         state = load_checkpoint(path, required=("step", "config", "history",
@@ -552,7 +557,7 @@ class ZooTask(Task):
                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
         return int(state["step"]), fam.fit.steps
 
-    def sample(self, built: Built, latent: nn.Module, config: Any, n: int,
+    def sample(self, built: Built, latent: nn.Module, config: ExperimentConfig, n: int,
                seed: int) -> np.ndarray:
         """uint8[n, width]: raw outcomes (likelihood families) or the generator's outputs
         thresholded at 1/2 (adversarial), drawn as ``evaluate`` draws its ``samples.npy``."""
@@ -564,7 +569,7 @@ class ZooTask(Task):
                 x = built.generator(latent.sample(n, generator=gen)) > 0.5
         return x.to(torch.uint8).cpu().numpy()
 
-    def baselines(self, config: Any) -> tuple[str, ...]:
+    def baselines(self, config: ExperimentConfig) -> tuple[str, ...]:
         """The classical families of ``config`` (``Family.classical``)."""
         return tuple(lat for lat in config.latents
                      if family(lat, config.latent_params.get(lat, {})).classical)
