@@ -16,8 +16,8 @@ from rich.console import Console
 
 from qlatent._chem import qm9pack_data_files, rdkit_chem
 from qlatent.experiments.config import ExperimentConfig
-from qlatent.experiments.report import build_report, write_report
 from qlatent.experiments.executors import run_experiment
+from qlatent.experiments.report import build_report, write_report
 from qlatent.experiments.tasks.qm9 import QM9Params, load_data
 from qlatent.train import Config
 
