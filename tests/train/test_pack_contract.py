@@ -11,12 +11,13 @@ Run once (7 Dec 2026, 716 s on a shared 2-core CPU): p = 0.75; interpolation rat
 0.012 solo, 0.881 ± 0.008 packed (mean ± sd).
 
 What it does not assert: every member's first logged window within 1 % of its solo run's. That
-was the first plan, and it does not hold at this budget: measured on 7 Dec 2026 (the same
-12 seeds; the test prints the largest deviation, first_window_max_rel: 0.16), 7 of 12 members' first windows equal their solo
-runs' to the last bit, the others differ by 0.1 %, 0.2 %, 1.4 %, 7.7 % and 16 % (the generator's
-loss; the critic's figures by up to 3 %): the round-off of the batched products is amplified
-within the first 100 steps for some seeds. The fast test below checks the first windows where
-they do hold to 1 %: three members, 40 steps of small networks.
+was the first plan, and it does not hold at this budget: measured on 7 Dec 2026 (the same 12
+seeds; the test prints the largest deviation, first_window_max_rel: 0.16), 7 of 12 members'
+first windows equal their solo runs' to the last bit, the others differ by 0.1 %, 0.2 %,
+1.4 %, 7.7 % and 16 % (the generator's loss; the critic's figures by up to 3 %): the round-off
+of the batched products is amplified within the first 100 steps for some seeds. The fast test
+below checks the first windows where they do hold to 1 %: three members, 40 steps of small
+networks.
 """
 
 import json
