@@ -10,6 +10,11 @@ training budget (steps, batch size, seeds) differs from the one behind the publi
 (``Task.reference_budget``). Directions (↑ higher is better, ↓ lower) come from
 ``qlatent.metrics.direction``.
 
+A task of model families without published numbers (the zoo) gets its own layout instead:
+per data set, families as rows and the metrics that apply as columns, the exact target's
+sample floor (``sample_floor``) and paired tests against the best classical baseline; no
+latent length, no reference column, a log axis where the primary metric spans a decade.
+
 ``write_report(run_dir)`` writes, beside each other in ``run_dir``: ``report.md``,
 ``report.json`` (the numbers; standard JSON, undefined values as null),
 ``report_summary.csv`` and ``report_paired.csv`` (the same
@@ -45,8 +50,8 @@ from qlatent.experiments.stats import (
 )
 from qlatent.experiments.tasks import Cell, CellRecord, MetricSpec, get_task
 
-__all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "summarize",
-           "write_report"]
+__all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "sample_floor",
+           "summarize", "write_report"]
 
 #: The latent every other latent of a grid is compared with in the paired tests.
 ANCHOR = "quantum"
