@@ -134,5 +134,5 @@ def test_the_zoo_part_shows_a_real_effect_through_the_command(tmp_path):
     p = f"{t.pvalue:.3g}" if t.pvalue >= 1e-4 else f"{t.pvalue:.1e}"
     assert (f"paired over seeds: {d.mean():+.2e}, 95 % CI [{d.mean() - half:+.2e}, "
             f"{d.mean() + half:+.2e}], paired t p = {p}, n = 5") in said
-    assert "| *exact target, 2,000 samples (floor)* |" in said
+    assert "exact target (floor)" in said and "report.md" in said
     assert "What this budget cannot show" in said and not (out / "ring_quick").exists()
