@@ -1,6 +1,8 @@
 """The demo: its parts, the configs it trains, and ``qlatent demo --part`` as a command."""
 
 import importlib.util
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,7 +119,8 @@ def test_the_zoo_part_shows_a_real_effect_through_the_command(tmp_path):
 
     out = tmp_path / "demo"
     result = subprocess.run([str(QLATENT), "demo", "--part", "zoo", "--out", str(out)],
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "COLUMNS": "250"})  # table rows unwrapped
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
     mmd = {}
@@ -134,5 +137,7 @@ def test_the_zoo_part_shows_a_real_effect_through_the_command(tmp_path):
     p = f"{t.pvalue:.3g}" if t.pvalue >= 1e-4 else f"{t.pvalue:.1e}"
     assert (f"paired over seeds: {d.mean():+.2e}, 95 % CI [{d.mean() - half:+.2e}, "
             f"{d.mean() + half:+.2e}], paired t p = {p}, n = 5") in said
-    assert "exact target (floor)" in said and "report.md" in said
+    born = [mmd["born", s] for s in range(5)]
+    assert f"│ born │ 5 │ {np.mean(born):.2e} ± {np.std(born, ddof=1) / np.sqrt(5):.2e} [" in said
+    assert re.search(r"│ exact target \(floor\) │ 20 │ [0-9.e-]+ \(SD [0-9.e-]+\) │", said)
     assert "What this budget cannot show" in said and not (out / "ring_quick").exists()
