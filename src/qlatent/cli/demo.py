@@ -15,10 +15,12 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's plots and runs.")] = Path(
         "demo-output"),
     part: Annotated[list[str] | None, typer.Option(
-        help="Run only this part: latents, banks, synthetic or qm9 (repeatable; "
+        help="Run only this part: latents, banks, synthetic, zoo or qm9 (repeatable; "
         "default: all).")] = None,
 ) -> None:
-    """Run the quick tour: photonic latents, synthetic GAN experiments, a tiny QM9 run."""
+    """Run the quick tour: photonic latents, sample banks, synthetic GAN experiments, the
+    model zoo (one effect tested over 5 seeds), a tiny QM9 run; it says what its budget can
+    and cannot show."""
     from qlatent.demo import check_parts, run_demo  # CLI start-up
 
     try:

@@ -71,6 +71,12 @@ def tour(out_dir: Path, console: Console, *, ring_steps: int = RING_STEPS,
     run_experiment(table1, t1_dir, console=console, progress=False)
     write_report(t1_dir)
     console.print(_table_only(build_report(t1_dir)[0]))
+    console.print(
+        f"[bold]Read these rows as a pipeline check, not a result:[/bold] one seed (no error "
+        f"bar, no test) and {ring_steps} / {table1_steps} steps, where the paper trains 5,000 "
+        "(ring, 5 seeds) and 40,000 (Table I, 12 seeds). These rows cannot say which latent is "
+        "better, and they are not comparable with the reference column beside them. The zoo "
+        "part shows an effect that is real at demo budget, over 5 seeds.")
     console.print(f"reports: {ring_dir / 'report.md'}, {t1_dir / 'report.md'} "
                   f"(figure: {ring_dir / 'ring_samples.png'}); full scale: "
                   "`qlatent run configs/paper/table1.toml`")

@@ -12,6 +12,7 @@ the global ``rcParams`` are left as they were. Both files are written atomically
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,15 @@ def save_figure(fig: Any, path: str | Path, *, formats: Sequence[str] = FORMATS,
 def _metadata(fmt: str) -> dict[str, Any]:
     # No creation date in vector files: the same figure gives the same bytes.
     return {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
+
+
+def spans_decades(values: Sequence[float], decades: float = 1.0) -> bool:
+    """Whether a log axis suits ``values``: all finite values positive, at least two, and
+    log10(max / min) >= ``decades`` (False otherwise, e.g. for a value <= 0)."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if len(finite) < 2 or min(finite) <= 0:
+        return False
+    return math.log10(max(finite) / min(finite)) >= decades
 
 
 @contextmanager

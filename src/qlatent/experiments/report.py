@@ -10,6 +10,11 @@ training budget (steps, batch size, seeds) differs from the one behind the publi
 (``Task.reference_budget``). Directions (↑ higher is better, ↓ lower) come from
 ``qlatent.metrics.direction``.
 
+A task of model families without published numbers (the zoo) gets its own layout instead:
+per data set, families as rows and the metrics that apply as columns, the exact target's
+sample floor (``sample_floor``) and paired tests against the best classical baseline; no
+latent length, no reference column, a log axis where the primary metric spans a decade.
+
 ``write_report(run_dir)`` writes, beside each other in ``run_dir``: ``report.md``,
 ``report.json`` (the numbers; standard JSON, undefined values as null),
 ``report_summary.csv`` and ``report_paired.csv`` (the same
@@ -34,7 +39,7 @@ from rich.markdown import Markdown
 from qlatent._io import atomic_write_text
 from qlatent.experiments.cell import check_trained_alike, read_record
 from qlatent.experiments.config import ExperimentConfig, load_config
-from qlatent.experiments.plotting import figure
+from qlatent.experiments.plotting import figure, spans_decades
 from qlatent.experiments.stats import (
     CONFIDENCE,
     NOT_AVAILABLE,
@@ -46,8 +51,8 @@ from qlatent.experiments.stats import (
 )
 from qlatent.experiments.tasks import CellRecord, MetricSpec, get_task
 
-__all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "summarize",
-           "write_report"]
+__all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "sample_floor",
+           "summarize", "write_report"]
 
 #: The latent every other latent of a grid is compared with in the paired tests.
 ANCHOR = "quantum"
@@ -205,9 +210,12 @@ def _numbers(grid: _Grid, anchor: str) -> dict[str, Any]:
                                    "higher_is_better": primary.higher_is_better,
                                    "favoured": _favoured(primary, t["mean_difference"],
                                                          anchor, other), **t})
-    return {"summaries": summaries, "paired": paired, "budget": _budget(grid),
-            "confidence": CONFIDENCE, "anchor": anchor,
-            "versus_best_baseline": _versus_best_baseline(grid)}
+    out = {"summaries": summaries, "paired": paired, "budget": _budget(grid),
+           "confidence": CONFIDENCE, "anchor": anchor,
+           "versus_best_baseline": _versus_best_baseline(grid)}
+    if _families_layout(grid):
+        out["sample_floor"] = sample_floor(grid.config) if grid.records else {}
+    return out
 
 
 def _better(spec: MetricSpec, a: float, b: float) -> bool:
@@ -301,6 +309,201 @@ def _baseline_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------- the zoo's layout
+#: Draws of the exact target behind the sample floor of a families report, and their seed.
+FLOOR_REPEATS = 20
+FLOOR_SEED = 0
+
+
+def _families_layout(grid: _Grid) -> bool:
+    """A task of model families (the zoo): cells without a latent length and no published
+    reference; its report has one section per data set, families as rows."""
+    return not grid.task.sized_latents and not grid.task.reference
+
+
+def sample_floor(config: ExperimentConfig, *, repeats: int = FLOOR_REPEATS,
+                 seed: int = FLOOR_SEED) -> dict[str, dict[str, dict[str, float]]]:
+    """What the exact target itself scores, per data set of a zoo ``config`` with one.
+
+    A cell is scored on ``n_eval`` samples (``[task]``), so even a model equal to the target
+    p scores above zero: q̂ is a histogram of ``n_eval`` draws. This draws ``repeats`` sets of
+    ``n_eval`` samples from p and scores each with the zoo's ``score_samples``, as
+    ``benchmarks/zoo_sample_floor.py`` does (the same streams: data set k of
+    ``tasks.zoo.DATASETS`` draws from child k of ``SeedSequence(seed)``, repeat r from its
+    child r, so its ``--repeats`` first rows agree).
+
+    Returns:
+        data set -> metric -> {"mean", "sd" (ddof 1), "q025", "q975", "repeats", "n_eval"}
+        for every distance (a metric where lower is better) finite in every draw; data sets
+        without an exact target (digits) are left out. Empty for a task other than the zoo.
+    """
+    import numpy as np
+
+    from qlatent.experiments.tasks.zoo import DATASETS, ZooTask, dataset, score_samples
+
+    task = get_task(config.task)
+    if not isinstance(task, ZooTask):
+        return {}
+    p = config.task_params
+    streams = np.random.SeedSequence(seed).spawn(len(DATASETS))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in config.datasets:
+        data = dataset(name, p)
+        if data.probs is None:
+            continue
+        states = np.asarray(data.states, dtype=np.uint8)
+        values: dict[str, list[float]] = {m.name: [] for m in task.metrics
+                                          if m.higher_is_better is False}
+        for child in streams[DATASETS.index(name)].spawn(repeats):
+            rng = np.random.default_rng(child)
+            scored = score_samples(states[rng.choice(len(states), size=p.n_eval, p=data.probs)],
+                                   data, name, p)
+            for metric, vs in values.items():
+                vs.append(float(scored[metric]))
+        out[name] = {}
+        for metric, vs in values.items():
+            v = np.asarray(vs)
+            if np.isfinite(v).all():
+                q025, q975 = np.quantile(v, [0.025, 0.975])
+                out[name][metric] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)),
+                                     "q025": float(q025), "q975": float(q975),
+                                     "repeats": repeats, "n_eval": int(p.n_eval)}
+    return out
+
+
+def _shown_metrics(grid: _Grid, ds: str) -> list[MetricSpec]:
+    """The metrics with a finite value in some cell of data set ``ds``."""
+    return [m for m in grid.task.metrics
+            if any(math.isfinite(v) for lat in grid.latents
+                   for dim in grid.dims for v in grid.values(ds, lat, dim, m.name).values())]
+
+
+def _family_name(lat: str, baselines: Sequence[str], best: str | None) -> str:
+    tags = (["classical"] if lat in baselines else []) + (["best baseline"] if lat == best
+                                                          else [])
+    return lat + (f" ({'; '.join(tags)})" if tags else "")
+
+
+def _versus_table(rows: Sequence[Mapping[str, Any]], pct: str) -> list[str]:
+    lines = [f"| family − best baseline | n | mean difference [{pct} CI] | paired t (p) | "
+             "Wilcoxon W (p) | better on average |", "|---|---|---|---|---|---|"]
+    for t in rows:
+        c = _paired_cells(t)
+        approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
+        lines.append(f"| {t['latent']} − {t['baseline']} | {t['n']} | {c['diff']} {c['ci']} | "
+                     f"{c['t']} ({c['t_p']}) | {c['w']} ({c['w_p']}{approx}) | "
+                     f"{t['favoured']} |")
+    return lines
+
+
+def _families_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
+    """The zoo's report: per data set, families as rows and the metrics that apply as columns
+    (mean ± SE [CI] (n)), the exact target's sample floor, and paired tests against the best
+    classical baseline; then the primary metric as a family x data set table."""
+    config, task = grid.config, grid.task
+    primary = task.metrics[0]
+    pct = f"{CONFIDENCE:.0%}"
+    steps = sorted(set(grid.steps.values()))
+    floors = numbers.get("sample_floor", {})
+    baselines = [b for b in task.baselines(config) if b in grid.latents]
+    adversarial = [lat for lat in grid.latents
+                   if config.latent_params.get(lat, {}).get("train") == "adversarial"]
+    t = config.train
+    text = (f"Task `{task.name}`: {len(grid.latents)} families on {len(grid.datasets)} data "
+            f"set(s); training steps {', '.join(map(str, steps))} (each family's own budget")
+    if adversarial:
+        text += (f"; the adversarial ones, {', '.join(adversarial)}: batch {t.batch_size}, "
+                 f"n_critic {t.n_critic}, {t.optimizer} lr {t.lr}, loss {t.loss} "
+                 f"(λ = {t.gp_weight}), {t.precision}")
+    n_eval = getattr(config.task_params, "n_eval", None)
+    text += (")" + (f"; every cell is scored on {n_eval:,} samples of its trained model"
+                    if n_eval is not None else "") + ". Mean ± standard error (s/√n, ddof 1) "
+             f"over seeds, the {pct} confidence interval [low, high] (Student t, n − 1 dof; "
+             "n/a for one seed) and n, the seeds that finished. This task has no published "
+             "reference numbers.")
+    lines = [text, ""]
+    lines += _overview(grid, numbers, baselines)
+    best = {r["dataset"]: r["baseline"] for r in numbers["versus_best_baseline"]}
+    for ds in grid.datasets:
+        shown = _shown_metrics(grid, ds)
+        lines += [f"## {ds}", "", "| family | " + " | ".join(m.heading for m in shown) + " |",
+                  "|---|" + "---|" * len(shown)]
+        for lat in grid.latents:
+            for dim in grid.dims:
+                if not grid.group(ds, lat, dim):
+                    continue
+                row = [_summary_of(numbers, ds, lat, dim, m.name).format(m.fmt, ci=True)
+                       for m in shown]
+                lines.append(f"| {_family_name(lat, baselines, best.get(ds))} | "
+                             + " | ".join(row) + " |")
+        floor = floors.get(ds, {})
+        if floor:
+            cells = [_floor_text(floor[m.name], m.fmt) if m.name in floor else "–"
+                     for m in shown]
+            any_floor = next(iter(floor.values()))
+            lines.append(f"| *exact target, {any_floor['n_eval']:,} samples (floor)* | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+        hidden = [m for m in task.metrics if m not in shown]
+        if hidden:
+            reasons = list(dict.fromkeys(
+                reason for m in hidden for lat in grid.latents for dim in grid.dims
+                for reason in grid.reasons(ds, lat, dim, m.name)))
+            why = f" ({'; '.join(reasons)})" if reasons else ""
+            lines += [f"Not applicable to {ds}: {', '.join(m.heading for m in hidden)}{why}.",
+                      ""]
+        if "sample_floor" in numbers and not floor:
+            lines += [f"No floor row: {ds} has no exact target distribution to draw from.", ""]
+        if floor:
+            f = next(iter(floor.values()))
+            lines += [f"Floor: the exact target itself, {f['repeats']} independent draws of "
+                      f"{f['n_eval']:,} samples scored as a cell is: mean (SD) [2.5 %, 97.5 % "
+                      "quantiles]. A family at the floor is not told apart from the target by "
+                      "this many samples.", ""]
+        vs = [r for r in numbers["versus_best_baseline"] if r["dataset"] == ds]
+        if vs:
+            lines += [f"### Paired tests against the best classical baseline, {vs[0]['baseline']} "
+                      f"({primary.heading}; {_direction_words(primary)})", ""]
+            lines += _versus_table(vs, pct) + [""]
+    if numbers["versus_best_baseline"]:
+        n_tests = len(numbers["versus_best_baseline"])
+        lines += [f"Paired tests: over the seeds both finished with a finite value, d = family "
+                  f"− best baseline; mean with its {pct} Student-t CI, two-sided paired t-test "
+                  "(`scipy.stats.ttest_rel`) and Wilcoxon signed-rank test "
+                  "(`scipy.stats.wilcoxon`, exact where it can be). The best baseline is the "
+                  "classical family with the best mean on the same seeds (a selection that "
+                  f"favours it slightly). No correction for the {n_tests} comparisons.", ""]
+    lines += _nan_notes(grid, shown={ds: _shown_metrics(grid, ds) for ds in grid.datasets})
+    return lines
+
+
+def _floor_text(f: Mapping[str, float], fmt: str) -> str:
+    return (f"{fmt.format(f['mean'])} (SD {fmt.format(f['sd'])}) "
+            f"[{fmt.format(f['q025'])}, {fmt.format(f['q975'])}]")
+
+
+def _overview(grid: _Grid, numbers: dict[str, Any], baselines: Sequence[str]) -> list[str]:
+    """The primary metric as a family x data set table, the best baseline in bold."""
+    primary = grid.task.metrics[0]
+    best = {r["dataset"]: r["baseline"] for r in numbers["versus_best_baseline"]}
+    lines = [f"## {primary.heading}: model family × data set", "",
+             "| family | " + " | ".join(grid.datasets) + " |",
+             "|---|" + "---|" * len(grid.datasets)]
+    for lat in grid.latents:
+        for dim in grid.dims:
+            texts = []
+            for ds in grid.datasets:
+                text = (_summary_of(numbers, ds, lat, dim, primary.name).format(primary.fmt)
+                        if grid.group(ds, lat, dim) else "–")
+                texts.append(f"**{text}**" if best.get(ds) == lat else text)
+            lines.append(f"| {_family_name(lat, baselines, None)} | " + " | ".join(texts)
+                         + " |")
+    return lines + ["", "Mean ± SE over seeds (n = finished seeds); – : the family does not "
+                    "apply to the data set or has not run."
+                    + (f" Classical baselines: {', '.join(baselines)}; the best of them per data "
+                       "set (by mean) in bold." if baselines else ""), ""]
+
+
 # --------------------------------------------------------------------------- Markdown
 def _summary_of(numbers: dict[str, Any], ds: str, lat: str, dim: int, metric: str) -> Summary:
     row = next(s for s in numbers["summaries"] if (s["dataset"], s["latent"], s["latent_dim"],
@@ -323,6 +526,8 @@ def _markdown(grid: _Grid, numbers: dict[str, Any], run_dir: Path, anchor: str) 
         return lines + [f"No finished cell yet: no `metrics.json` under `{run_dir}` (a cell "
                         "writes it when it ends). Run or resume the grid with `qlatent run`.",
                         ""]
+    if _families_layout(grid):
+        return lines + _families_markdown(grid, numbers)
     steps = sorted(set(grid.steps.values()))
     pct = f"{CONFIDENCE:.0%}"
     lines += [f"Task `{task.name}`; training steps {', '.join(map(str, steps))}; batch "
@@ -382,11 +587,13 @@ def _markdown(grid: _Grid, numbers: dict[str, Any], run_dir: Path, anchor: str) 
     return lines
 
 
-def _nan_notes(grid: _Grid) -> list[str]:
-    """One line per (metric, reason): where a metric is NaN and why."""
+def _nan_notes(grid: _Grid, shown: Mapping[str, Sequence[MetricSpec]] | None = None
+               ) -> list[str]:
+    """One line per (metric, reason): where a metric is NaN and why (only the metrics
+    ``shown`` per data set, when given)."""
     found: dict[tuple[str, str], list[str]] = {}
     for r in grid.records:
-        for m in grid.task.metrics:
+        for m in (grid.task.metrics if shown is None else shown[r.cell.dataset]):
             v = r.metrics.get(m.name)
             if v is not None and not math.isfinite(v):
                 reason = r.notes.get(m.name, _NO_REASON)
@@ -515,6 +722,8 @@ def _latex_table(caption: str, label: str, header: Sequence[str],
 
 
 def _latex(grid: _Grid, numbers: dict[str, Any], anchor: str) -> str:
+    if _families_layout(grid):
+        return _families_latex(grid, numbers)
     task = grid.task
     specs = {m.name: m for m in task.metrics}
     primary = task.metrics[0]
@@ -568,6 +777,54 @@ def _latex(grid: _Grid, numbers: dict[str, Any], anchor: str) -> str:
     return "\n".join(out)
 
 
+def _families_latex(grid: _Grid, numbers: dict[str, Any]) -> str:
+    """The zoo's tables for LaTeX: per data set, families x the metrics that apply (with the
+    exact target's floor), and the paired tests against the best classical baseline."""
+    task = grid.task
+    pct = f"{CONFIDENCE:.0%}".replace("%", r"\%")
+    name = latex_escape(grid.config.name)
+    by_key = {(s["dataset"], s["latent"], s["latent_dim"], s["metric"]): s
+              for s in numbers["summaries"]}
+    out = [f"% {grid.config.name}: tables written by `qlatent report` (the same numbers as "
+           "report.md and the CSV files).", r"% Needs \usepackage{booktabs}.", ""]
+    for ds in grid.datasets:
+        shown = _shown_metrics(grid, ds)
+        rows = [[latex_escape(lat), str(len(grid.group(ds, lat, dim)))]
+                + [_latex_summary(by_key[(ds, lat, dim, m.name)], m.fmt) for m in shown]
+                for lat in grid.latents for dim in grid.dims if grid.group(ds, lat, dim)]
+        floor = numbers.get("sample_floor", {}).get(ds, {})
+        if floor:
+            rows.append([r"\emph{exact target (floor)}", "--"] + [
+                latex_escape(_floor_text(floor[m.name], m.fmt)) if m.name in floor
+                else "--" for m in shown])
+        out += _latex_table(
+            f"{name}, {latex_escape(ds)}: mean $\\pm$ SE [{pct} CI] over seeds"
+            + ("; floor: the exact target's own score, mean (SD) [2.5, 97.5 \\%] over "
+               "repeated draws" if floor else "") + ".",
+            f"tab:{task.name}-{ds}", ["family", "seeds", *(latex_escape(m.heading)
+                                                            for m in shown)],
+            rows, "lr" + "l" * len(shown))
+    if numbers["versus_best_baseline"]:
+        rows = []
+        for t in numbers["versus_best_baseline"]:
+            c = _paired_cells(t)
+            approx = "$^a$" if t["wilcoxon_method"] == "normal approximation" else ""
+            rows.append([latex_escape(t["dataset"]),
+                         latex_escape(f"{t['latent']} − {t['baseline']}"), str(t["n"]),
+                         f"{_math(c['diff'])} {_math(c['ci'])}",
+                         f"{_math(c['t'])} ({_math(c['t_p'])})",
+                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}"])
+        primary = task.metrics[0]
+        out += _latex_table(
+            f"{name}: paired tests against the best classical baseline on "
+            f"{latex_escape(primary.heading)} ({latex_escape(_direction_words(primary))}); "
+            f"mean difference [{pct} CI], two-sided paired $t$ and Wilcoxon signed-rank ($p$).",
+            f"tab:{task.name}-versus-baseline",
+            ["dataset", "comparison", "$n$", "mean difference", "paired $t$ ($p$)",
+             "Wilcoxon $W$ ($p$)"], rows, "llrlll")
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- figures
 def _bar_chart(grid: _Grid, out_dir: Path) -> Path | None:
     """Primary metric per latent: bars at the mean with the 95 % CI, dots for seeds, a star for
@@ -595,6 +852,52 @@ def _bar_chart(grid: _Grid, out_dir: Path) -> Path | None:
                 ax.set_xticks(range(len(grid.latents)), grid.latents, rotation=20)
                 ax.set_title(f"{ds} (L = {dim})")
                 ax.set_ylabel(m.heading)
+    return path
+
+
+def _families_chart(grid: _Grid, numbers: dict[str, Any], out_dir: Path) -> Path:
+    """Primary metric per family, one panel per data set: the mean with its 95 % CI, the
+    seeds as dots and the exact target's floor (2.5–97.5 % band, dashed mean); a log axis
+    where the values span a decade or more (``plotting.spans_decades``)."""
+    m = grid.task.metrics[0]
+    floors = numbers.get("sample_floor", {})
+    path = out_dir / "report.png"
+    ncols = len(grid.datasets)
+    with figure(path, ncols=ncols, figsize=(4 * ncols, 3.2)) as (_, axes):
+        for ax, ds in zip(axes[0], grid.datasets, strict=True):
+            names, colors, shown = [], [], []  # a family keeps its colour in every panel
+            for k, lat in enumerate(grid.latents):
+                for dim in grid.dims:
+                    vals = [v for v in grid.values(ds, lat, dim, m.name).values()
+                            if math.isfinite(v)]
+                    if vals:
+                        names.append(lat)
+                        colors.append(f"C{k % 10}")
+                        shown.append(vals)
+            floor = floors.get(ds, {}).get(m.name)
+            every = [v for vals in shown for v in vals] + (
+                [floor["q025"], floor["q975"]] if floor else [])
+            log = spans_decades(every)
+            if log:
+                ax.set_yscale("log")
+            positive = min((v for v in every if v > 0), default=1.0)
+            for i, vals in enumerate(shown):
+                s = summarize(vals)
+                low = s.ci_low if s.n > 1 else s.mean
+                high = s.ci_high if s.n > 1 else s.mean
+                if log:  # a CI reaching below zero is drawn down to the axis
+                    low = max(low, positive / 2)
+                ax.errorbar([i], [s.mean], yerr=[[s.mean - low], [high - s.mean]], fmt="o",
+                            color=colors[i], capsize=3, zorder=3)
+                ax.scatter([i + 0.15] * len(vals), vals, s=6, color="k", zorder=2)
+            if floor:
+                ax.axhspan(floor["q025"], floor["q975"], color="0.85", zorder=0,
+                           label="exact target (floor)")
+                ax.axhline(floor["mean"], color="0.4", linestyle="--", linewidth=0.8, zorder=1)
+                ax.legend(loc="best")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_title(f"{ds}" + (" (log axis)" if log else ""))
+            ax.set_ylabel(m.heading)
     return path
 
 
@@ -628,7 +931,11 @@ def _build(grid: _Grid, run_dir: Path, anchor: str) -> tuple[str, dict[str, Any]
     if sections is not None:
         lines += sections(grid.records, grid.config, run_dir)
     figures = []
-    if grid.records:
+    if grid.records and _families_layout(grid):
+        figures.append((f"{grid.task.metrics[0].heading} per family (points: mean with the "
+                        f"{CONFIDENCE:.0%} CI; dots: seeds; grey band: the exact target's "
+                        "floor, 2.5–97.5 %)", _families_chart(grid, numbers, run_dir)))
+    elif grid.records:
         figures.append((f"{grid.task.metrics[0].heading} per latent (bars: mean with the "
                         f"{CONFIDENCE:.0%} CI; dots: seeds; star: reference)",
                         _bar_chart(grid, run_dir)))
@@ -669,8 +976,9 @@ def write_report(run_dir: str | Path, console: Console | None = None, *,
     if grid.records:
         atomic_write_text(run_dir / "report_summary.csv",
                           _csv(numbers["summaries"], _SUMMARY_COLUMNS))
-        atomic_write_text(run_dir / "report_paired.csv",
-                          _csv(numbers["paired"], _PAIRED_COLUMNS))
+        paired = (numbers["versus_best_baseline"] if _families_layout(grid)
+                  else numbers["paired"])
+        atomic_write_text(run_dir / "report_paired.csv", _csv(paired, _PAIRED_COLUMNS))
         atomic_write_text(run_dir / "report.tex", _latex(grid, numbers, anchor))
     atomic_write_text(run_dir / "report.json",
                       json.dumps(_strict(numbers), indent=2, allow_nan=False))
