@@ -82,32 +82,12 @@ LOCAL_IMPORT_REASONS = ("optional extra", "CLI start-up", "torch-free")
 #: entry when its fix lands (the test fails on an entry that matches nothing).
 KNOWN_VIOLATIONS: dict[str, dict[str, str]] = {
     "layer": {
-        "qlatent.metrics.* (metrics) imports qlatent.train.likelihood (train)":
-            "issue 20 item 5 (helper trainers): the MMD kernel moves from train/likelihood.py "
-            "into metrics",
     },
     "cycle": {
-        "cycle: qlatent.experiments.config <-> *qlatent.experiments.runner*":
-            "issue 20 item 3 (helper runner): config -> tasks/base -> runner -> tasks",
     },
     "private": {
-        "qlatent.train.pack imports qlatent.train.step._*":
-            "issue 20 item 1 (helper engine): one adversarial engine, no private helpers shared",
-        "qlatent.experiments.reuse imports qlatent.experiments.tasks._mlp":
-            "issue 20 item 3 (helper runner): the runner in rooms",
-        "qlatent.experiments.runner imports qlatent.experiments.config._PER_RUN":
-            "issue 20 item 3 (helper runner): the runner in rooms",
     },
     "local": {
-        "qlatent.experiments.* imports * inside a function without a reason":
-            "issue 20 item 3 (helper runner): imports inside functions only for optional "
-            "extras, each with a comment",
-        "qlatent.metrics.* imports qlatent.train.likelihood inside a function without a "
-        "reason": "issue 20 item 5 (helper trainers): the MMD kernel moves into metrics",
-        "qlatent.metrics.* imports torch inside a function without a reason":
-            "issue 20 item 5 (helper trainers): the MMD kernel moves into metrics",
-        "qlatent.train.likelihood imports scipy inside a function without a reason":
-            "issue 20 item 2 (helper trainers): likelihood fitting on the loop skeleton",
     },
 }
 

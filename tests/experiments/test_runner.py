@@ -15,7 +15,7 @@ from qlatent.experiments.grid import cells, select
 from qlatent.experiments.packing import pack_plan, plan_packs
 from qlatent.experiments.report import build_report, paired_test, summarize
 from qlatent.experiments.tasks import Cell, register_task
-from qlatent.experiments.tasks._mlp import generate
+from qlatent.experiments.tasks.base import generate
 from qlatent.experiments.tasks.ring import RingTask
 
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"

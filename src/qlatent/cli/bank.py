@@ -88,7 +88,7 @@ def _build(kind: str, modes: int, photons: int | None, samples: int, seed: int, 
     else:
         unitary: Any = circuit
         if circuit.endswith(".npy"):  # the user's interferometer (e.g. from Perceval)
-            from qlatent.interop import load_unitary
+            from qlatent.interop import load_unitary  # CLI start-up
 
             unitary = load_unitary(circuit)
             if modes != 16 and modes != unitary.shape[0]:

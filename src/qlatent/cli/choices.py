@@ -10,6 +10,6 @@ from __future__ import annotations
 #: ``qlatent.latents.names()``: the registry's latents, in its order.
 LATENT_NAMES = ("gaussian", "bernoulli", "uniform", "quantum", "photonic",
                 "dirichlet_multinomial", "shuffled", "bank", "born", "bernoulli_fit", "made",
-                "multinomial", "qbm", "bm")
+                "multinomial", "qbm", "bm", "rbm")
 #: ``qlatent.train.PRECISIONS``: the training precisions.
 PRECISIONS = ("fp32", "bf16")

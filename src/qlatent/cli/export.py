@@ -34,9 +34,9 @@ def export(
 ) -> None:
     """Export the trained circuits of CELL_DIR (qubit or photonic Born machine latent, fixed
     bank interferometer, patch quantum generator) for an SDK; conventions: docs/interop.md."""
-    from qlatent._io import atomic_write_text
-    from qlatent._validation import check_choice
-    from qlatent.interop import TARGETS, export_run
+    from qlatent._io import atomic_write_text  # CLI start-up
+    from qlatent._validation import check_choice  # CLI start-up
+    from qlatent.interop import TARGETS, export_run  # CLI start-up
 
     check_choice("--to", to, _TARGETS)
     suffix = TARGETS[to][0]

@@ -8,6 +8,7 @@ and leaves nothing behind.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -29,8 +30,6 @@ def _latent_names() -> tuple[str, ...]:
 def _latent_tables(config: Path) -> tuple[str, ...]:
     """The ``[latent_params]`` table names of the config file (zoo families have labels of
     their own); the file is read again, and checked, by ``load_config``."""
-    import tomllib
-
     try:
         with open(config, "rb") as handle:
             params = tomllib.load(handle).get("latent_params", {})

@@ -29,7 +29,7 @@ def to_qiskit(circuit: Any, *, measure: bool = False) -> Any:
     """
     circuit = circuit_from(circuit)
     qiskit = require("qiskit")
-    from qiskit.circuit import Parameter  # the extra is present once require() returned
+    from qiskit.circuit import Parameter  # optional extra, present once require() returned
 
     params = {name: Parameter(name) for name in circuit.inputs}
     qc = qiskit.QuantumCircuit(circuit.n_qubits, name="qlatent")

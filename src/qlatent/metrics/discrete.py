@@ -184,9 +184,9 @@ def exact_mmd(states: Any, p: Any, q: Any, *, bandwidths: Any = None) -> float:
     """
     # Imported here: kernels imports torch, which ``import qlatent.metrics`` (CLI start-up)
     # must not.
-    import torch
+    import torch  # torch-free: import qlatent.metrics loads no torch
 
-    from qlatent.metrics import kernels
+    from qlatent.metrics import kernels  # torch-free: kernels imports torch
 
     states = _rows("states", states)
     _index(states)

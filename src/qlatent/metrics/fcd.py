@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from qlatent._io import (
     file_digest,
     notice,
 )
+from qlatent._progress import progress_bar
 from qlatent._random import RngLike, as_generator
 from qlatent._validation import check_device, check_int
 
@@ -241,15 +243,11 @@ class _ChunkProgress:
     per chunk on stderr otherwise; nothing for a single chunk."""
 
     def __init__(self, n_chunks: int, n_molecules: int, *, enabled: bool) -> None:
-        import sys
-
         self.enabled = enabled and n_chunks > 1
         self.tty = sys.stderr.isatty()
         self.total, self.done, self.chunks = n_molecules, 0, 0
         self.bar = self.task = None
         if self.enabled and self.tty:
-            from qlatent._progress import progress_bar
-
             self.bar, self.task = progress_bar("ChemNet reference statistics", n_molecules,
                                                transient=True)
 

@@ -1,12 +1,10 @@
-"""What the two synthetic tasks (``ring``, ``table1``) share: the MLP ``[model]`` table, the
-networks it describes, and drawing samples of a trained generator."""
+"""What the two synthetic tasks (``ring``, ``table1``) share: the MLP ``[model]`` table and the
+networks it describes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import torch
 from torch import nn
 
 from qlatent.experiments.tasks.base import Params, param, torch_generator
@@ -43,15 +41,3 @@ def networks(model: MLPModel, latent_dim: int, out_dim: int,
         generator = MLP(latent_dim, out_dim, **kw)
     critic = MLP(out_dim, 1, **kw)
     return generator, critic
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, latent: nn.Module, n: int, seed: int,
-             chunk: int = 8192) -> np.ndarray:
-    """Draw ``n`` samples of a trained generator as float64[n, d] (latents from ``seed``)."""
-    gen = torch_generator(seed, latent.device)
-    out = []
-    for start in range(0, n, chunk):
-        z = latent.sample(min(chunk, n - start), generator=gen)
-        out.append(generator(z).detach().cpu().double().numpy())
-    return np.concatenate(out)

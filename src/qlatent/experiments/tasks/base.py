@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import torch
 from torch import nn
 
 from qlatent import latents
@@ -541,8 +542,6 @@ class Task(ABC):
                seed: int) -> np.ndarray | list[str]:
         """``n`` samples of a trained cell, latents drawn from ``seed`` (``qlatent sample``,
         ``Run.sample``). Default: the generator's outputs, float32[n, d]."""
-        from qlatent.experiments.tasks._mlp import generate  # _mlp imports this module
-
         return generate(built.generator, latent, n, seed).astype(np.float32)
 
     def warm(self, config: ExperimentConfig, device: str = "cpu") -> None:
@@ -597,3 +596,15 @@ def check_datasets(datasets: Sequence[str], task: Task) -> None:
     if bad:
         raise ValueError(f"unknown dataset(s) {', '.join(map(repr, bad))} for task "
                          f"{task.name!r}; valid datasets: {', '.join(task.datasets)}")
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, latent: nn.Module, n: int, seed: int,
+             chunk: int = 8192) -> np.ndarray:
+    """Draw ``n`` samples of a trained generator as float64[n, d] (latents from ``seed``)."""
+    gen = torch_generator(seed, latent.device)
+    out = []
+    for start in range(0, n, chunk):
+        z = latent.sample(min(chunk, n - start), generator=gen)
+        out.append(generator(z).detach().cpu().double().numpy())
+    return np.concatenate(out)

@@ -19,7 +19,7 @@ from qlatent._io import atomic_save_array
 from qlatent.data import SevenGaussians
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.plotting import figure
-from qlatent.experiments.tasks._mlp import MLPModel, generate, networks
+from qlatent.experiments.tasks._mlp import MLPModel, networks
 from qlatent.experiments.tasks.base import (
     Built,
     CellContext,
@@ -28,6 +28,7 @@ from qlatent.experiments.tasks.base import (
     Params,
     ReferenceBudget,
     Task,
+    generate,
     param,
     register_task,
     torch_generator,
