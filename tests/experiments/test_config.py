@@ -124,7 +124,7 @@ def test_select_checks_its_overrides():
         select(config, datasets=("ring",))
     with pytest.raises(ValueError, match="precision must be one of"):
         select(config, precision="fp16")
-    with pytest.raises(ValueError, match="steps must be >= 0"):
+    with pytest.raises(ValueError, match="steps must be >= 1"):
         select(config, steps=-1)
     with pytest.raises(ValueError, match="experiment.seeds must be distinct and non-empty"):
         select(config, seeds=())

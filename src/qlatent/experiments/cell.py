@@ -48,7 +48,15 @@ from qlatent.experiments.tasks import (
     get_task,
 )
 from qlatent.models import pack, unpack
-from qlatent.train import fit, fit_pack, load_checkpoint, member_checkpoint, save_checkpoint
+from qlatent.train import (
+    Config,
+    fit,
+    fit_pack,
+    is_trainable,
+    load_checkpoint,
+    member_checkpoint,
+    save_checkpoint,
+)
 
 
 class CellBusy(RuntimeError):
@@ -194,11 +202,26 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
         callbacks = cell_callbacks(p, tuple(log_to))
         result = p.task.train(p.ctx, p.built, p.latent)
         if result is None:
-            result = fit(p.built.generator, p.built.critic, p.latent, p.built.data,
-                         config.train, seed=p.ctx.seeds.train, device=device,
-                         progress=progress, run_dir=p.ctx.cell_dir, resume=True,
-                         callbacks=callbacks)
+            try:
+                result = fit(p.built.generator, p.built.critic, p.latent, p.built.data,
+                             train_config(config, [p.latent]), seed=p.ctx.seeds.train,
+                             device=device, progress=progress, run_dir=p.ctx.cell_dir,
+                             resume=True, callbacks=callbacks)
+            except FloatingPointError as err:  # the engine names the step, this the cell
+                raise FloatingPointError(f"cell {cell.key}: {err}; its last checkpoint holds "
+                                         "finite weights: lower the learning rate(s) and run "
+                                         "again") from err
         return finish_cell(p, result, console)
+
+
+def train_config(config: ExperimentConfig, latents: Sequence[torch.nn.Module]) -> Config:
+    """The ``[train]`` table for cells with these latents: a grid's ``latent_lr`` trains the
+    latents that can be trained (a pack may mix them with fixed ones), so cells whose latents are
+    all fixed get ``latent_lr = 0`` (the engine refuses ``latent_lr > 0`` with no trainable
+    latent)."""
+    if config.train.latent_lr == 0 or any(is_trainable(lat) for lat in latents):
+        return config.train
+    return config.train.replace(latent_lr=0.0)
 
 
 def cell_callbacks(p: Prepared, log_to: tuple[str, ...]) -> list:
@@ -219,7 +242,8 @@ def run_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, *,
     """Train cells that share an architecture as one pack (``qlatent.train.fit_pack``), then
     evaluate and record each in its own directory exactly as ``run_cell`` does.
 
-    Member k follows the trajectory of its solo run (same seeds, latent, data, initialisation);
+    Member k has everything its solo run has (seeds, latent, data, initialisation; in float64
+    it follows that run exactly, in fp32 to round-off at first and then in distribution);
     each cell directory gets its own ``log.jsonl``, the task's callbacks (e.g. QM9's
     intermediate scores in ``progress.jsonl``) and the trackers of ``log_to`` (e.g.
     ``tensorboard/``) fed with its own member's figures, and, at the end, its own solo
@@ -258,7 +282,8 @@ def _train_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, 
     D = pack([p.built.critic for p in prepared])
     pack_dir = out_dir / ".packs" / digest([c.key for c in cells])[:16]
     result = fit_pack(G, D, [p.latent for p in prepared], [p.built.data for p in prepared],
-                      config.train, seeds=[p.ctx.seeds.train for p in prepared], device=device,
+                      train_config(config, [p.latent for p in prepared]),
+                      seeds=[p.ctx.seeds.train for p in prepared], device=device,
                       progress=progress, run_dir=pack_dir, resume=True,
                       member_dirs=[p.ctx.cell_dir for p in prepared], callbacks=callbacks)
     state = load_checkpoint(pack_dir / "checkpoint.pt")
