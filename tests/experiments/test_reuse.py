@@ -97,3 +97,22 @@ def test_qm9_cell_reloads_and_resamples_its_own_smiles(tmp_path, monkeypatch):
     assert lines[-1] == "" and lines[:-1] == run.sample(25, seed=4)
     result = runner.invoke(app, ["sample", str(cell), "-n", "5", "-o", str(tmp_path / "x.npy")])
     assert result.exit_code == 2 and "qm9 cell writes .smi" in result.stderr
+
+
+def test_sample_refuses_non_finite_samples_of_a_diverged_generator(tmp_path):
+    import torch
+
+    from qlatent import latents
+    from qlatent.experiments.config import load_config
+    from qlatent.experiments.tasks import Cell
+
+    config = load_config("configs/paper/fig2_ring_quick.toml")
+    generator = torch.nn.Linear(2, 2)
+    run = reuse.Run(generator=generator, latent=latents.get("gaussian", dim=2), config=config,
+                    cell=Cell("ring", "gaussian", 2, 0), path=tmp_path, step=1, data=None,
+                    steps=1)
+    assert run.sample(5).shape == (5, 2)   # finite weights: finite samples
+    with torch.no_grad():
+        generator.bias[1] = float("nan")
+    with pytest.raises(ValueError, match=r"5 of 5 samples are not finite .* diverged"):
+        run.sample(5)

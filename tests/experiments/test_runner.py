@@ -631,3 +631,28 @@ def test_the_report_refuses_to_pair_cells_trained_differently(ring_run, tmp_path
     message = str(err.value)
     assert str(cell.parent) in message and "train.lr = 0.01 in the cell" in message
     assert "0.0005 in the experiment" in message and "\n" not in message
+
+
+def test_a_non_finite_step_names_its_cell_and_leaves_a_finite_checkpoint(tmp_path, monkeypatch):
+    # issue 23 F3: the generator's weights turn NaN after step 2 (as a diverging lr would)
+    config = _tiny_ring(steps=4).replace(seeds=(0,), latents=("gaussian",))
+
+    def poison(self, ctx, built, latent):
+        def nan_after_step_2(step, info):
+            if step == 2:
+                with torch.no_grad():
+                    next(info["generator"].parameters()).fill_(float("nan"))
+        return [nan_after_step_2]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RingTask, "callbacks", poison)
+        with pytest.raises(FloatingPointError, match=r"cell ring/gaussian-L16/seed-0: .*step 3"):
+            run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    cell = tmp_path / "ring" / "gaussian-L16" / "seed-0"
+    state = torch.load(cell / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in state["generator"].values())
+    # the rerun (nothing poisons it now) resumes from the finite step-2 state and finishes
+    records = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
+    assert json.loads((cell / "metrics.json").read_text())["resumed_from"] == 2
+    assert len(records) == 1

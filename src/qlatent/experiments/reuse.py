@@ -82,11 +82,20 @@ class Run:
             joined by ``"."``, ``""`` where the graph is not a molecule), as in the cell's
             ``samples.smi``. Zoo cells: uint8[n, width], raw outcomes as in ``samples.npy``.
             Other tasks: ``float32[n, d]``.
+
+        Raises:
+            ValueError: a sample is not finite (a diverged generator), naming the cell.
         """
         n = check_int("n", n, minimum=1)
         seed = check_int("seed", seed, minimum=0)
         built = Built(data=self.data, generator=self.generator, critic=nn.Identity())
-        return get_task(self.config.task).sample(built, self.latent, self.config, n, seed)
+        out = get_task(self.config.task).sample(built, self.latent, self.config, n, seed)
+        if isinstance(out, np.ndarray) and not np.isfinite(out).all():
+            bad = int((~np.isfinite(out)).any(axis=tuple(range(1, out.ndim))).sum())
+            raise ValueError(f"{self.path}: {bad} of {n} samples are not finite (NaN or "
+                             "inf): the trained generator diverged; retrain the cell with a "
+                             "lower learning rate")
+        return out
 
 
 def load_run(cell_dir: str | Path) -> Run:
