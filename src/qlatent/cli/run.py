@@ -84,8 +84,9 @@ def run(
     steps: Annotated[int | None, typer.Option(
         help="Override [train] steps, the number of generator steps (at least 1).")] = None,
     precision: Annotated[Precision | None, typer.Option(
-        help="Override [train] precision: fp32, or bf16 (mixed precision, 2x faster on a "
-        "CPU with AVX512-BF16; it changes the results).")] = None,
+        help="Override [train] precision: fp32, or bf16 (mixed precision: faster only on a "
+        "CPU with native bf16, AVX512-BF16 or AMX, much slower without; it changes the "
+        "results).")] = None,
     progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
     threads: Annotated[int | None, typer.Option(
         help="Torch CPU threads for training, at least 1 (default: $OMP_NUM_THREADS if set, "
