@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from qlatent._validation import check_int
+from qlatent.experiments.cell import rebuild_cell
+from qlatent.experiments.tasks.qm9 import generate_smiles
+from qlatent.metrics.molecules import diversity, evaluate_molecules
 
 SEED = 12345
 
@@ -41,10 +44,6 @@ def diagnose_cell(cell_dir: str | Path, *, n: int = 10_000, seed: int = SEED) ->
     Raises:
         FileNotFoundError, ValueError: not a cell directory, no checkpoint, not a qm9 cell.
     """
-    from qlatent.experiments.cell import rebuild_cell
-    from qlatent.experiments.tasks.qm9 import generate_smiles
-    from qlatent.metrics.molecules import diversity, evaluate_molecules
-
     n = check_int("n", n, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     cell_dir = Path(cell_dir)

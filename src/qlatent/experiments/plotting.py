@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+from matplotlib.figure import Figure
+
 from qlatent._io import atomic_write
 from qlatent._validation import check_choice, check_int
 
@@ -55,8 +58,6 @@ def save_figure(fig: Any, path: str | Path, *, formats: Sequence[str] = FORMATS,
         formats: ``"png"`` and / or a vector format (``"svg"``, ``"pdf"``).
         dpi: PNG resolution (at least 150).
     """
-    import matplotlib
-
     dpi = check_int("dpi", dpi, minimum=150)
     if isinstance(formats, str) or not formats:
         raise ValueError(f"formats must be a non-empty list of formats, got {formats!r}")
@@ -95,9 +96,6 @@ def figure(path: str | Path, *, nrows: int = 1, ncols: int = 1,
     Yields:
         ``(fig, axes)``; ``axes[i][j]`` is the axes of row i, column j.
     """
-    import matplotlib
-    from matplotlib.figure import Figure
-
     nrows = check_int("nrows", nrows, minimum=1)
     ncols = check_int("ncols", ncols, minimum=1)
     with matplotlib.rc_context(STYLE):

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markdown import Markdown
 
@@ -50,6 +51,7 @@ from qlatent.experiments.stats import (
     summarize,
 )
 from qlatent.experiments.tasks import CellRecord, MetricSpec, get_task
+from qlatent.experiments.tasks.zoo import DATASETS, ZooTask, dataset, score_samples
 
 __all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "sample_floor",
            "summarize", "write_report"]
@@ -337,10 +339,6 @@ def sample_floor(config: ExperimentConfig, *, repeats: int = FLOOR_REPEATS,
         for every distance (a metric where lower is better) finite in every draw; data sets
         without an exact target (digits) are left out. Empty for a task other than the zoo.
     """
-    import numpy as np
-
-    from qlatent.experiments.tasks.zoo import DATASETS, ZooTask, dataset, score_samples
-
     task = get_task(config.task)
     if not isinstance(task, ZooTask):
         return {}

@@ -31,6 +31,9 @@ from qlatent._validation import check_int
 from qlatent.experiments.cell import read_cell, rebuild_cell
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.tasks import Built, Cell, get_task
+from qlatent.experiments.tasks.qm9 import QM9Params, load_data
+from qlatent.metrics.fcd import fcd_to_reference
+from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
 
 __all__ = ["SAMPLE_SUFFIX", "Run", "evaluate_smiles", "load_run", "read_cell",
            "read_smiles_file", "reference_smiles"]
@@ -154,11 +157,7 @@ def reference_smiles(reference: str | Path) -> tuple[str, list[str]]:
     """``(label, canonical SMILES)`` of a reference set: ``"qm9"`` (the QM9 training split of
     the qm9 task, with its default [task] parameters) or a SMILES file (its valid molecules).
     """
-    from qlatent.metrics.molecules import canonical_valid
-
     if str(reference) == "qm9":
-        from qlatent.experiments.tasks.qm9 import QM9Params, load_data
-
         data = load_data(QM9Params())
         return "QM9 training split", list(data.smiles("train"))
     path = Path(reference)
@@ -187,8 +186,6 @@ def evaluate_smiles(smiles: Sequence[str], *, reference: str | Path = "qm9",
         those of ``qlatent.metrics.molecules.evaluate_molecules`` and ``"fcd"`` (NaN with a
         note saying why when it is not computed).
     """
-    from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
-
     label, ref = reference_smiles(reference)
     metrics: dict[str, float] = dict(evaluate_molecules(smiles, train=set(ref)))
     valid = [c for c in canonical_valid(smiles) if c is not None]
@@ -199,7 +196,5 @@ def evaluate_smiles(smiles: Sequence[str], *, reference: str | Path = "qm9",
     elif len(valid) < 2:
         note = f"n/a: FCD needs at least 2 valid molecules, got {len(valid)}"
     else:
-        from qlatent.metrics.fcd import fcd_to_reference
-
         metrics["fcd"] = float(fcd_to_reference(valid, ref))
     return {"reference": label, "metrics": metrics, "fcd_note": note}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from qlatent._validation import check_float
 
@@ -58,8 +59,6 @@ def _check_confidence(confidence: float) -> float:
 def t_interval(mean: float, se: float, n: int,
                confidence: float = CONFIDENCE) -> tuple[float, float]:
     """``mean ± t_{(1+c)/2, n−1} · se``; ``(nan, nan)`` for n < 2 or a non-finite ``se``."""
-    from scipy import stats
-
     confidence = _check_confidence(confidence)
     if n < 2 or not math.isfinite(se):
         return math.nan, math.nan
@@ -121,8 +120,6 @@ def summarize(values: Iterable[float], *, confidence: float = CONFIDENCE) -> Sum
 
 def _wilcoxon(d: np.ndarray) -> tuple[float, float, str]:
     """Two-sided signed-rank test of the differences ``d`` (zeros dropped)."""
-    from scipy import stats
-
     nonzero = d[d != 0]
     if nonzero.size == 0:
         return math.nan, math.nan, NOT_AVAILABLE
@@ -151,8 +148,6 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
         ``wilcoxon_method`` (``"exact"`` or ``"normal approximation"``). Undefined values
         are NaN (``"n/a"`` for the method).
     """
-    from scipy import stats
-
     confidence = _check_confidence(confidence)
     seeds = sorted(s for s in set(a) & set(b)
                    if math.isfinite(float(a[s])) and math.isfinite(float(b[s])))

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from qlatent._random import torch_generator
 from qlatent._validation import check_bits_tensor, check_choice, check_float, check_int
@@ -495,8 +496,6 @@ class LikelihoodTrainer(Trainer):
 
     def _lbfgs(self) -> list[np.ndarray]:
         """The iterates of SciPy's L-BFGS-B from ``start`` (at most ``steps``)."""
-        from scipy.optimize import minimize  # scipy is a dependency; loaded when L-BFGS runs
-
         iterates: list[np.ndarray] = []
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:

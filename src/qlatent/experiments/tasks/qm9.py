@@ -34,7 +34,10 @@ import torch
 from torch import nn
 
 from qlatent._io import atomic_write_text
+from qlatent._validation import check_choice
+from qlatent.data.qm9 import QM9Graphs, graphs_to_smiles
 from qlatent.experiments.config import ExperimentConfig
+from qlatent.experiments.stats import summarize
 from qlatent.experiments.tasks.base import (
     Built,
     CellContext,
@@ -48,8 +51,11 @@ from qlatent.experiments.tasks.base import (
     register_task,
     torch_generator,
 )
+from qlatent.metrics.fcd import fcd_to_reference, heldout_fcd, reference_statistics
+from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
+from qlatent.metrics.properties import grid_image, property_means
 from qlatent.models.mlp import ACTIVATIONS
-from qlatent.models.molgan import RELAXATIONS
+from qlatent.models.molgan import RELAXATIONS, MolGANGenerator, RGCNCritic, decode
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"hidden": (64, 176, 288, 400, 512), "activation": "leaky_relu",
@@ -143,8 +149,6 @@ _DATA_CACHE: dict[tuple, Any] = {}
 
 def load_data(p: QM9Params):
     """The QM9Graphs of the task parameters (one instance per process and options)."""
-    from qlatent.data.qm9 import QM9Graphs
-
     key = (p.kekulize, p.charged, p.test_fraction, p.split_seed, p.permutation_p)
     if key not in _DATA_CACHE:
         _DATA_CACHE[key] = QM9Graphs(kekulize=p.kekulize, charged=p.charged,
@@ -167,8 +171,6 @@ def _train_set(data: Any) -> frozenset[str]:
 def build_networks(model: QM9Model, latent_dim: int, spec: Any,
                    seed: int) -> tuple[nn.Module, nn.Module]:
     """Generator and critic of the ``[model]`` table, weights drawn from ``seed``."""
-    from qlatent.models.molgan import MolGANGenerator, RGCNCritic
-
     g = torch_generator(seed)
     generator = MolGANGenerator(latent_dim, spec=spec, hidden=model.hidden,
                                 activation=model.activation,
@@ -194,10 +196,6 @@ def generate_smiles(generator: nn.Module, latent: nn.Module, n: int, seed: int, 
     run is made) or ``"sample"`` (each type drawn from the generator's softmax by Gumbel-max,
     after the chunk's latents, from the same stream; a diagnostic).
     """
-    from qlatent._validation import check_choice
-    from qlatent.data.qm9 import graphs_to_smiles
-    from qlatent.models.molgan import decode
-
     check_choice("decoding", decoding, DECODINGS)
     was_training = generator.training
     generator.eval()
@@ -271,8 +269,6 @@ class QM9Task(Task):
         p = config.task_params
         data = load_data(p)
         if p.fcd:
-            from qlatent.metrics.fcd import reference_statistics
-
             reference_statistics(data.smiles("train"), device=device)
 
     def callbacks(self, ctx: CellContext, built: Built, latent: nn.Module) -> list:
@@ -288,8 +284,6 @@ class QM9Task(Task):
         def score(step: int, info: dict[str, Any]) -> None:
             if step % p.progress_every:
                 return
-            from qlatent.metrics.molecules import evaluate_molecules
-
             t0 = time.perf_counter()
             smiles = generate_smiles(info["generator"], latent, p.n_progress,
                                      seeds.evaluate + step, data.spec)
@@ -348,9 +342,6 @@ def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
                        title: str = "") -> Metrics:
     """Score ``p.n_eval`` samples; write samples.smi and molecules.png into ``run_dir``.
     NaN metrics carry their reason in the result's ``notes``."""
-    from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
-    from qlatent.metrics.properties import grid_image, property_means
-
     smiles = generate_smiles(generator, latent, p.n_eval, seed, data.spec)
     atomic_write_text(run_dir / "samples.smi", "".join(s + "\n" for s in smiles))
     out: dict[str, float] = dict(evaluate_molecules(smiles, train=set(data.smiles("train"))))
@@ -363,8 +354,6 @@ def evaluate_generator(generator: nn.Module, latent: nn.Module, data: Any,
     elif len(valid) < 2:
         notes["fcd"] = f"FCD needs >= 2 valid molecules; {len(valid)} of {len(smiles)} valid"
     else:
-        from qlatent.metrics.fcd import fcd_to_reference
-
         # FCD over the valid samples (FCD needs molecules; the count of valid ones is reported
         # beside it), against the cached statistics of the training split; ChemNet runs on
         # the device the generator trained on.
@@ -386,8 +375,6 @@ QM9 = register_task(QM9Task())
 def table2_sections(records: list[CellRecord], config: ExperimentConfig,
                     run_dir: Path) -> list[str]:
     """Markdown lines: Table II layout, the held-out floor, cells in progress."""
-    from qlatent.experiments.report import summarize
-
     p = config.task_params
     spec = {m.name: m for m in QM9Task.metrics}
     lines = ["## Table II layout: ours (mean ± SE, n seeds) | paper", "",
@@ -422,8 +409,6 @@ def table2_sections(records: list[CellRecord], config: ExperimentConfig,
                        f"{last['validity']:.3f} | {last['n_valid_unique']} / "
                        f"{last['n_samples']} | {last['n_novel']} |")
     if p.fcd and (records or running):
-        from qlatent.metrics.fcd import heldout_fcd
-
         data = load_data(p)
         floor = heldout_fcd(data.smiles("test"), data.smiles("train"), n=p.n_eval)
         lines += [f"Held-out floor: FCD of {floor['n']} QM9 test molecules against the training "

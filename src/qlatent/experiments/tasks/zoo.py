@@ -62,6 +62,7 @@ or the generator and critic) and samples as ``evaluate`` does (``sample``: uint8
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,10 +73,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from qlatent import latents
+from qlatent import metrics as M
 from qlatent._io import atomic_write
 from qlatent._validation import check_choice, check_int
+from qlatent.data import discrete
+from qlatent.data.discrete import is_bars_and_stripes, solutions
 from qlatent.experiments.config import ExperimentConfig
-from qlatent.experiments.tasks._mlp import MLPModel
+from qlatent.experiments.tasks._mlp import MLPModel, networks
 from qlatent.experiments.tasks.base import (
     Built,
     Cell,
@@ -88,7 +93,11 @@ from qlatent.experiments.tasks.base import (
     register_task,
     torch_generator,
 )
+from qlatent.models import QuantumGenerator
+from qlatent.train import fit, fit_distribution
+from qlatent.train import likelihood as lk
 from qlatent.train.checkpoint import load_checkpoint
+from qlatent.train.likelihood import LikelihoodTrainer
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
 TRAININGS = ("likelihood", "adversarial")
@@ -206,8 +215,6 @@ class ZooFit(Params):
 
     def to_config(self):
         """The ``qlatent.train.LikelihoodConfig`` this table describes."""
-        from qlatent.train import likelihood as lk
-
         if self.loss == "mmd":
             loss = lk.MMD(**{k: getattr(self, k) for k in ("model_side", "n_model_samples",
                                                            "bandwidths")
@@ -224,8 +231,6 @@ class ZooFit(Params):
 # --------------------------------------------------------------------------- data
 def dataset(name: str, p: ZooParams):
     """The ``qlatent.data.discrete.DiscreteData`` of data set ``name`` under ``[task]`` ``p``."""
-    from qlatent.data import discrete
-
     check_choice("dataset", name, DATASETS)
     if name == "bas":
         return discrete.bars_and_stripes(p.bas_rows, p.bas_cols)
@@ -345,12 +350,8 @@ def adversaries(fam: Family, model: Any, width: int, seed: int) -> tuple[nn.Modu
     ``[model]`` table, or ``qlatent.models.QuantumGenerator`` (Huang et al.'s patch circuit;
     ``generator_params`` are its keywords, ``latent_dim`` must equal its ``n_qubits``) with the
     ``[model]`` table's MLP critic."""
-    from qlatent.experiments.tasks._mlp import networks
-
     generator, critic = networks(model, fam.latent_dim, width, seed)
     if fam.generator == "quantum":
-        from qlatent.models import QuantumGenerator
-
         params = dict(fam.generator_params or {})
         if params.get("n_qubits", 5) != fam.latent_dim:
             raise ValueError(f"latent_params.{fam.label}.latent_dim must equal the quantum "
@@ -367,8 +368,6 @@ def _applies(fam: Family, dataset_name: str) -> bool:
 def build_family(fam: Family, data: Any, seed: int) -> nn.Module:
     """The family's latent: a trainable distribution at the data's width (likelihood) or the
     generator's input latent (adversarial), seeded with ``seed``."""
-    from qlatent import latents
-
     params = dict(fam.latent_params)
     if fam.train == "adversarial":
         return latents.get(fam.latent, dim=fam.latent_dim, seed=seed, **params)
@@ -385,9 +384,6 @@ def build_family(fam: Family, data: Any, seed: int) -> nn.Module:
 def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> Metrics:
     """Every metric of the zoo from ``samples`` (uint8 [N, n]) against data set ``data``
     (see the module docstring); inapplicable metrics are NaN with a note."""
-    from qlatent import metrics as M
-    from qlatent.data.discrete import is_bars_and_stripes, solutions
-
     x = np.asarray(samples, dtype=np.uint8)
     values: dict[str, float] = {}
     notes: dict[str, str] = {}
@@ -514,8 +510,6 @@ class ZooTask(Task):
         run_dir, device, progress = ctx.cell_dir, ctx.device, ctx.progress
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         if fam.train == "adversarial":
-            from qlatent.train import fit
-
             return fit(built.generator, built.critic, latent, BitData(built.data),
                        config.train, seed=seeds.train, device=device, progress=progress,
                        run_dir=run_dir, resume=True)
@@ -546,8 +540,6 @@ class ZooTask(Task):
         fam = family(ctx.cell.latent, ctx.config.latent_params.get(ctx.cell.latent, {}))
         if fam.train == "adversarial":
             return super().load_trained(ctx, built, latent, path)
-        from qlatent.train.likelihood import LikelihoodTrainer
-
         state = load_checkpoint(path, required=("step", "config", "history",
                                                 *LikelihoodTrainer.checkpoint_keys))
         try:
@@ -579,9 +571,6 @@ def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path |
          progress: bool = False, check_only: bool = False):
     """fit_distribution on the data set: the exact target as weights where it exists
     (``check_only``: make its trainer, which checks every argument, and train nothing)."""
-    from qlatent.train import fit_distribution
-    from qlatent.train.likelihood import LikelihoodTrainer
-
     if data.probs is None:
         rows, weights = data.data, None
     elif fit.samples_side:
@@ -601,8 +590,6 @@ def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path |
 
 def save_samples(path: Path, samples: np.ndarray) -> None:
     """Write ``samples`` (uint8 [N, n]) atomically as .npy (no pickle)."""
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(samples, dtype=np.uint8), allow_pickle=False)
     data = buffer.getvalue()
