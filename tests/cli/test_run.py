@@ -86,7 +86,9 @@ def _tiny_ring_args(config, out, *more):
             out, "--no-progress", *more)
 
 
-@pytest.mark.parametrize("name", ["../../x", "..", "a\nb", "sub/dir", ".hidden"])
+# The attack's own name runs by default; the others (each a `qlatent run` of its own) are slow.
+@pytest.mark.parametrize("name", ["../../x", *(pytest.param(n, marks=pytest.mark.slow)
+                                               for n in ("..", "a\nb", "sub/dir", ".hidden"))])
 def test_a_name_that_would_leave_the_experiment_folder_is_refused(qlatent, tmp_path, name):
     # F1: a zoo family's label becomes a folder; `../../x` wrote outside --out.
     text = (Path(__file__).resolve().parents[2] / "configs/zoo/quick.toml").read_text()
@@ -154,7 +156,9 @@ def test_a_cell_another_run_is_training_is_left_to_it(qlatent, ring_config, tmp_
     assert (busy / "metrics.json").is_file()
 
 
-@pytest.mark.parametrize("content", ["{}", "[]", '{"metrics": 3}', "not json"])
+# The attack's own content runs by default; the others (two `qlatent run`s each) are slow.
+@pytest.mark.parametrize("content", ["{}", *(pytest.param(c, marks=pytest.mark.slow)
+                                             for c in ("[]", '{"metrics": 3}', "not json"))])
 def test_a_damaged_metrics_file_is_named_not_a_traceback(qlatent, ring_config, tmp_path,
                                                           content):
     # F10: metrics.json = {} crashed `qlatent run` with a traceback.

@@ -22,8 +22,8 @@ from rich.table import Table
 
 from qlatent._validation import check_int
 from qlatent.experiments.config import ExperimentConfig
+from qlatent.experiments.executors import run_experiment
 from qlatent.experiments.report import load_records, write_report
-from qlatent.experiments.runner import run_experiment
 from qlatent.experiments.stats import format_p, paired_test
 
 SEEDS = (0, 1, 2, 3, 4)
