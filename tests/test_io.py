@@ -29,3 +29,19 @@ def test_a_failed_write_leaves_the_old_file_and_no_litter(tmp_path):
         atomic_write(path, fail)
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_atomic_save_array_replaces_a_planted_link_never_writes_through_it(tmp_path):
+    # issue 23 F12, in process (the installed-command version is slow: tests/cli/test_run.py)
+    import numpy as np
+
+    from qlatent._io import atomic_save_array
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "samples.npy").symlink_to(victim)
+    atomic_save_array(tmp_path / "samples.npy", np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "samples.npy").is_symlink()
+    assert np.load(tmp_path / "samples.npy", allow_pickle=False).tolist() == [[0, 1], [2, 3],
+                                                                               [4, 5]]

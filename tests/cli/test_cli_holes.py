@@ -66,6 +66,7 @@ def test_an_npz_bomb_is_refused_with_its_size_and_little_memory(tmp_path):
         p for p in (tmp_path / "cache" / "banks").iterdir() if p.name != ".locks"]
 
 
+@pytest.mark.slow  # in process: test_import_limits.py's test_counts_are_plain_ascii_digits
 def test_counts_with_underscores_or_other_digits_are_refused(tmp_path):
     """F13: ``int`` reads ``1_0`` as 10 and ``٣`` as 3; a count is ASCII digits."""
     for text, field in (("1,0\n1_0,2\n", "1_0"), ("1,0\n\u0663,2\n", "\u0663")):
@@ -98,6 +99,7 @@ def test_bank_folders_honour_the_umask(tmp_path):
     assert [stat.S_IMODE(p.stat().st_mode) for p in built] == [0o750]
 
 
+@pytest.mark.slow  # in process: test_bank_integrity.py's test_a_cache_hit_checks_the_stored_key
 def test_swapped_bank_folders_are_refused_not_served(tmp_path):
     """F5: the quantum and photonic banks of one request swapped in the cache: the next
     quantum request fails naming both keys (it trained on photonic rows before)."""

@@ -132,6 +132,7 @@ def test_rerunning_into_an_experiment_with_other_training_is_refused(qlatent, ri
     assert (out / "ring/gaussian-L16/seed-1/metrics.json").is_file()
 
 
+@pytest.mark.slow  # in process: test_runner's test_a_cell_locked_by_another_process_is_busy...
 def test_a_cell_another_run_is_training_is_left_to_it(qlatent, ring_config, tmp_path):
     # F8: two runs on one --out both trained every cell. A run holds a lock per cell while
     # it trains it (released when it ends, or dies); another run leaves that cell alone.
@@ -170,6 +171,7 @@ def test_a_damaged_metrics_file_is_named_not_a_traceback(qlatent, ring_config, t
     _one_line_error(result, str(metrics), "delete the file")
 
 
+@pytest.mark.slow  # in process: test_io's test_atomic_save_array_replaces_a_planted_link...
 def test_samples_are_written_in_place_of_a_planted_link_never_through_it(qlatent, ring_config,
                                                                           tmp_path):
     # F12: samples.npy was written through a symlink planted in the cell's folder.

@@ -656,3 +656,30 @@ def test_a_non_finite_step_names_its_cell_and_leaves_a_finite_checkpoint(tmp_pat
     records = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False)
     assert json.loads((cell / "metrics.json").read_text())["resumed_from"] == 2
     assert len(records) == 1
+
+
+def test_a_cell_locked_by_another_process_is_busy_and_released_when_it_ends(tmp_path):
+    # issue 23 F8, in process (the installed-command version is slow: tests/cli/test_run.py)
+    import subprocess
+    import sys
+
+    from qlatent.experiments.cell import CellBusy, cell_locks
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+         str(a / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CellBusy) as err, cell_locks([b, a]):
+            pass
+        assert err.value.cell_dirs == [a]
+        with cell_locks([b]):  # the free cell alone is not busy
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with cell_locks([a, b]):  # the holder died: its lock went with it
+        pass
