@@ -201,7 +201,7 @@ def _qm9_reference(need_fcd: bool) -> tuple[np.ndarray, F.Statistics | None]:
         if need_fcd and meta_path.is_file():
             meta = json.loads(meta_path.read_text())
             want = {**here, "fcd_version": importlib.metadata.version("fcd"),
-                    "chemnet_sha256": F._chemnet_digest()}
+                    "chemnet_sha256": F.chemnet_digest()}
             if all(meta.get(k) == v for k, v in want.items()):
                 stats = F.shipped_statistics(meta["key"])
         if not need_fcd or stats is not None:
