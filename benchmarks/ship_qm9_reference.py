@@ -38,7 +38,7 @@ def main() -> None:
         "qm9pack_version": importlib.metadata.version("qm9pack"),
         "qm9pack_files": {p.name: file_digest(p) for p in qm9pack_data_files()},
         "fcd_version": importlib.metadata.version("fcd"),
-        "chemnet_sha256": F._chemnet_digest(),
+        "chemnet_sha256": F.chemnet_digest(),
     }
     npz = F.write_shipped_reference(F.SHIPPED_REFERENCE, stats, key=key, provenance=provenance)
     print(f"{npz}: {npz.stat().st_size:,} bytes, key {key[:16]}... "

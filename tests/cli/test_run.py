@@ -186,3 +186,43 @@ def test_samples_are_written_in_place_of_a_planted_link_never_through_it(qlatent
     assert victim.read_text() == "precious"
     assert not (cell / "samples.npy").is_symlink()
     assert np.load(cell / "samples.npy", allow_pickle=False).shape[1] == 2
+
+
+def test_progress_off_a_terminal_is_plain_lines(qlatent, ring_config, tmp_path):
+    # issue 23 item 4.4: piped, `qlatent run` printed nothing for minutes. Its stages and the
+    # training print plain lines (no bar, no carriage return, no escape codes) to the pipes.
+    out = tmp_path / "runs"
+    result = qlatent("run", ring_config, "--steps", "2", "--seeds", "0", "--latents",
+                     "gaussian", "--out", out, cwd=tmp_path,
+                     env={"QLATENT_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for text in (result.stdout, result.stderr):
+        assert "\r" not in text and "\x1b[" not in text, text
+    assert "[1/1] ring/gaussian-L16/seed-0" in result.stdout.splitlines()
+    assert any(line.startswith("train: step 2/2 (100 %), ") and " it/s" in line
+               for line in result.stderr.splitlines()), result.stderr
+
+
+def test_a_ray_task_prints_plain_progress_lines(ring_config, tmp_path, capfd, monkeypatch):
+    # What a Ray worker runs (executors.ray_pack), called here with captured (non-terminal)
+    # streams: its cell line and training progress print as plain lines, which Ray forwards
+    # to the driver (ray_init: log_to_driver=True).
+    from qlatent.experiments.config import load_config
+    from qlatent.experiments.executors import ray_pack
+    from qlatent.experiments.grid import cells
+    from qlatent.experiments.tasks import get_task
+
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "cache"))
+    config = load_config(ring_config, seeds=[0], latents=["gaussian"], steps=2)
+    [record] = ray_pack(config, get_task(config.task), cells(config), str(tmp_path / "runs"),
+                        "cpu", 1, ())
+    assert record is not None
+    captured = capfd.readouterr()
+    assert "ring/gaussian-L16/seed-0:" in captured.out
+    assert any(line.startswith("train: step 2/2 (100 %)")
+               for line in captured.err.splitlines()), captured.err
+    assert "\r" not in captured.err and "\x1b[" not in captured.out + captured.err
+    # --no-progress travels to the workers
+    ray_pack(config, get_task(config.task), cells(config), str(tmp_path / "again"), "cpu", 1,
+             (), False)
+    assert "train: step" not in capfd.readouterr().err

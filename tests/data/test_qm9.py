@@ -173,9 +173,13 @@ def test_corrupt_cache_is_rebuilt_and_says_so(data, subset_file, tmp_path, capfd
     capfd.readouterr()
     rebuilt = _graphs(subset_file, cache)
     err = capfd.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"qlatent: the processed QM9 cache {path} is "
-                                               "corrupt (")
+    assert err[0].startswith(f"qlatent: the processed QM9 cache {path} is corrupt (")
     assert err[0].endswith("); rebuilding it")
+    # then plain progress lines (a pipe here), the last with every molecule
+    assert err[1].startswith("qlatent: processing QM9 once (") and str(path) in err[1]
+    n = rebuilt.report.n_source
+    assert err[-1].startswith(f"qlatent: processing QM9: {n:,} / {n:,} molecules (")
+    assert len(err) >= 3 and all(e.startswith("qlatent: processing QM9: ") for e in err[2:])
     assert not rebuilt.report.from_cache and rebuilt.smiles("test") == data.smiles("test")
     again = _graphs(subset_file, cache)
     assert again.report.from_cache and capfd.readouterr().err == ""

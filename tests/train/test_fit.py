@@ -2,6 +2,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -500,3 +501,70 @@ def test_a_run_resumes_on_another_kind_of_device(tmp_path, capsys):
     assert "latent, data, epsilon, noise" in err
     assert _equal_states(ends[0][0], ends[1][0]) and _equal_states(ends[0][1], ends[1][1])
     assert [h["loss_critic"] for h in ends[0][2]] == [h["loss_critic"] for h in ends[1][2]]
+
+
+# ------------------------------------------------ entry checks (issue 23 item 4.7)
+def test_a_latent_wider_than_the_generator_is_named_before_training(tmp_path):
+    _, D = _nets(in_dim=4)
+    G = nn.Linear(4, 2)  # a plain torch module: its own error is a raw matmul RuntimeError
+    before = [p.detach().clone() for p in G.parameters()]
+    with pytest.raises(ValueError, match=r"generator must take latent rows of width 6 .*"
+                                         r"G\(z\[2, 6\]\) raised RuntimeError: mat1"):
+        fit(G, D, TinyLatent(6), PointData(), Config(steps=2, batch_size=8), seed=0,
+            run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert all(torch.equal(a, b) for a, b in zip(before, G.parameters(), strict=True))
+
+
+def test_a_generator_that_drops_rows_is_named():
+    class Mean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 2)
+
+        def forward(self, z):
+            return self.lin(z).mean(0, keepdim=True)
+
+    _, D = _nets()
+    with pytest.raises(ValueError,
+                       match=r"one row per latent row: G\(z\[2, 4\]\) gave \[1, 1, 2\]"):
+        fit(Mean(), D, TinyLatent(4), PointData(), Config(steps=2, batch_size=8), seed=0)
+
+
+def test_the_probe_leaves_training_identical_and_the_generator_in_train_mode():
+    # the probe draws nothing: a run is the same as before it existed (deterministic given
+    # the seed, tested above); here its batch-norm statistics are not touched either
+    G = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    _, D = _nets()
+    stats = G[1].running_mean.clone()
+    fit(G, D, TinyLatent(4), PointData(), Config(steps=0 + 1, batch_size=8), seed=0)
+    assert not torch.equal(G[1].running_mean, stats)  # trained one step: stats moved
+    G2 = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    from qlatent.train.engine import _probe_generator
+    from qlatent.train.step import Adversaries
+
+    adv = Adversaries(G2.train(), D, Config(steps=1, batch_size=8))
+    _probe_generator(adv, 1, 4, torch.device("cpu"))
+    assert G2.training and torch.equal(G2[1].running_mean, torch.zeros(8))
+
+
+@pytest.mark.parametrize("data", [np.zeros((10, 2), np.float32), torch.zeros(10, 2)])
+def test_an_array_for_data_says_what_data_must_be(data):
+    G, D = _nets()
+    with pytest.raises(TypeError, match=r"data must be a data object with `sample\(n, \*, "
+                                        r"generator\)`.*got an array: wrap its rows as "
+                                        r"qlatent.data.EmpiricalData"):
+        fit(G, D, TinyLatent(4), data, Config(steps=2, batch_size=8), seed=0)
+
+
+def test_fit_pack_names_the_width_mismatch():
+    from qlatent.models import pack
+    from qlatent.train import fit_pack
+
+    Gs, Ds = zip(*(_nets(seed=k) for k in range(2)), strict=True)
+    with pytest.raises(ValueError, match=r"generator must take latent rows of width 3"):
+        fit_pack(pack(list(Gs)), pack(list(Ds)), [TinyLatent(3), TinyLatent(3)],
+                 [PointData(), PointData()], Config(steps=2, batch_size=8), seeds=[0, 1])
+    with pytest.raises(TypeError, match=r"data\[1\] must be a data object"):
+        fit_pack(pack(list(Gs)), pack(list(Ds)), [TinyLatent(4), TinyLatent(4)],
+                 [PointData(), np.zeros((4, 2))], Config(steps=2, batch_size=8), seeds=[0, 1])

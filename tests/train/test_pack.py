@@ -368,7 +368,7 @@ def test_bad_inputs():
         fit_pack(G, D, [lats[0], get("gaussian", dim=3)], data, CONFIG, seeds=[1, 2])
     with pytest.raises(ValueError, match=r"critic must have as many members as generator \(2\)"):
         fit_pack(G, pack(Ds[:1]), lats, data, CONFIG, seeds=[1, 2])
-    with pytest.raises(TypeError, match=r"data\[0\] must have `sample"):
+    with pytest.raises(TypeError, match=r"data\[0\] must be a data object with `sample"):
         fit_pack(G, D, lats, [object(), Ring()], CONFIG, seeds=[1, 2])
     with pytest.raises(TypeError, match="generator must be a packable network of qlatent.models"):
         fit_pack(nn.Linear(4, 2), D, lats, data, CONFIG, seeds=[1, 2])

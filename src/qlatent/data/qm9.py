@@ -299,11 +299,21 @@ def _process(smiles: list[str], spec: GraphSpec, workers: int) -> dict:
     chunks = max(1, workers) * 4
     size = -(-len(smiles) // chunks)
     parts = [(smiles[k:k + size], spec) for k in range(0, len(smiles), size)]
+    start, results = time.perf_counter(), []
+
+    def report(result: tuple) -> None:  # a plain line per chunk: a terminal or a pipe alike
+        results.append(result)
+        done = sum(len(r[2]) for r in results)
+        notice(f"processing QM9: {done:,} / {len(smiles):,} molecules "
+               f"({time.perf_counter() - start:.0f} s)")
+
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_encode_chunk, parts))
+            for result in pool.map(_encode_chunk, parts):
+                report(result)
     else:
-        results = [_encode_chunk(p) for p in parts]
+        for part in parts:
+            report(_encode_chunk(part))
     xs = np.concatenate([r[0] for r in results])
     adj = np.concatenate([r[1] for r in results])
     canon = [c for r in results for c in r[2]]
@@ -378,6 +388,7 @@ class QM9Graphs:
                        f"{str(exc)[:200]}); rebuilding it")
                 from_cache = False
         if not from_cache:
+            notice(f"processing QM9 once ({workers} worker(s); cached after in {path})")
             arrays = self._build(paths, workers)
             atomic_write(path, lambda tmp: _save_npz(tmp, arrays))
         self._x = torch.from_numpy(arrays["x"].astype(np.int64))

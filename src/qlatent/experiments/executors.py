@@ -281,7 +281,7 @@ def ray_init(options: RunOptions) -> Any:
     except ImportError as err:
         raise ImportError("executor='ray' needs Ray: pip install 'qlatent[cluster]'") from err
     if not ray.is_initialized():
-        ray.init(log_to_driver=False)
+        ray.init(log_to_driver=True)  # the tasks' progress lines reach this terminal
     if options.device.startswith("cuda") and not ray.cluster_resources().get("GPU", 0):
         raise ValueError(f"device={options.device!r} with executor 'ray' needs a GPU in the Ray "
                          f"cluster, which has none (resources: {ray.cluster_resources()})"
@@ -307,7 +307,8 @@ def run_on_ray(ray: Any, config: ExperimentConfig, task: Task, grid: list[Cell],
     task.warm(config, device=warm_device)
     remote = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(ray_pack)
     futures = {remote.remote(config, task, [grid[i] for i in members], str(out_dir), device,
-                             threads, options.log_to): members for members in plan}
+                             threads, options.log_to, options.progress): members
+               for members in plan}
     console.print(f"[bold]{len(futures)} task(s) of {sum(map(len, plan))} cell(s) submitted to "
                   f"Ray[/bold] (packs of {', '.join(str(n) for n in sorted(set(map(len, plan))))}"
                   f"; {threads} CPU(s){f', {gpus:g} GPU' if gpus else ''} each; "
@@ -342,17 +343,19 @@ def run_on_ray(ray: Any, config: ExperimentConfig, task: Task, grid: list[Cell],
 
 
 def ray_pack(config: ExperimentConfig, task: Task, cells: list[Cell], out_dir: str,
-             device: str, threads: int, log_to: tuple[str, ...]) -> list[CellRecord | None]:
-    """One Ray task: a pack (or a lone cell), its output in ``out_dir`` (no console, no
-    progress bar). The task travels with it, so a task registered only in the driver (user
-    code) runs as well."""
+             device: str, threads: int, log_to: tuple[str, ...],
+             progress: bool = True) -> list[CellRecord | None]:
+    """One Ray task: a pack (or a lone cell), its output in ``out_dir``. Its console and its
+    training progress print plain lines (a worker's streams are not terminals), which Ray
+    forwards to the driver (``log_to_driver``) prefixed by the worker. The task travels with
+    it, so a task registered only in the driver (user code) runs as well."""
     try:
         get_task(task.name)
     except ValueError:
         register_task(task)
-    quiet = Console(quiet=True)
+    plain = Console(force_terminal=False, highlight=False)
     if len(cells) == 1:
         return [run_cell(config, cells[0], Path(out_dir) / cells[0].key, device=device,
-                         console=quiet, progress=False, threads=threads, log_to=log_to)]
-    return run_pack(config, cells, Path(out_dir), device=device, console=quiet,
-                    progress=False, threads=threads, log_to=log_to)
+                         console=plain, progress=progress, threads=threads, log_to=log_to)]
+    return run_pack(config, cells, Path(out_dir), device=device, console=plain,
+                    progress=progress, threads=threads, log_to=log_to)

@@ -18,6 +18,9 @@ experiment internals (tasks, their sampling and their QM9 reference).
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,16 +30,19 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from qlatent._chem import qm9pack_data_files
+from qlatent._io import file_digest, notice
 from qlatent._validation import check_int
 from qlatent.experiments.cell import read_cell, rebuild_cell
 from qlatent.experiments.config import ExperimentConfig
 from qlatent.experiments.tasks import Built, Cell, get_task
 from qlatent.experiments.tasks.qm9 import QM9Params, load_data
-from qlatent.metrics.fcd import fcd_to_reference
+from qlatent.metrics import fcd as F
 from qlatent.metrics.molecules import canonical_valid, evaluate_molecules
+from qlatent.metrics.smiles_hashes import is_member, shipped_qm9_hashes, smiles_hashes
 
 __all__ = ["SAMPLE_SUFFIX", "Run", "evaluate_smiles", "load_run", "read_cell",
-           "read_smiles_file", "reference_smiles"]
+           "qm9_provenance", "read_smiles_file", "reference_smiles"]
 
 #: Suffix of the file ``qlatent sample`` writes, per task (``.npy`` for the others).
 SAMPLE_SUFFIX = {"qm9": ".smi"}
@@ -170,15 +176,56 @@ def reference_smiles(reference: str | Path) -> tuple[str, list[str]]:
     return str(path), ref
 
 
+def qm9_provenance() -> dict[str, Any]:
+    """What the QM9 training split of the qm9 task's defaults is computed from: the split's
+    parameters, the qm9pack version and the SHA-256 of its data files (about 225 MB, read in
+    about a second). Shipped reference files record these fields and are used when they match.
+    """
+    params = dataclasses.asdict(QM9Params())
+    return {"qm9_params": {k: params[k] for k in ("kekulize", "charged", "test_fraction",
+                                                  "split_seed")},
+            "qm9pack_version": importlib.metadata.version("qm9pack"),
+            "qm9pack_files": {p.name: file_digest(p) for p in qm9pack_data_files()}}
+
+
+def _qm9_reference(need_fcd: bool) -> tuple[np.ndarray, F.Statistics | None]:
+    """``(hashes of the QM9 training split, its ChemNet statistics or None)``: the shipped
+    files when their provenance is this installation's (qm9pack files, split parameters and,
+    for the statistics, the fcd version and ChemNet weights), else recomputed from the split
+    (``load_data`` caches the processed QM9; ChemNet statistics are cached by ``fcd``)."""
+    here = qm9_provenance()
+    shipped = shipped_qm9_hashes()
+    if shipped is not None and all(shipped[1].get(k) == v for k, v in here.items()):
+        stats = None
+        meta_path = F.SHIPPED_REFERENCE.with_suffix(".json")
+        if need_fcd and meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            want = {**here, "fcd_version": importlib.metadata.version("fcd"),
+                    "chemnet_sha256": F.chemnet_digest()}
+            if all(meta.get(k) == v for k, v in want.items()):
+                stats = F.shipped_statistics(meta["key"])
+        if not need_fcd or stats is not None:
+            return shipped[0], stats
+    notice("the shipped QM9 reference does not match this installation (qm9pack, fcd or the "
+           "split); processing QM9 (minutes the first time, cached after)")
+    smiles = list(load_data(QM9Params()).smiles("train"))
+    return smiles_hashes(smiles), F.reference_statistics(smiles) if need_fcd else None
+
+
 def evaluate_smiles(smiles: Sequence[str], *, reference: str | Path = "qm9",
                     fcd: bool = True) -> dict[str, Any]:
     """The strict molecule metrics of ``smiles`` and their FCD against ``reference``.
+
+    Novelty is by hash (``qlatent.metrics.smiles_hashes``: a distinct valid sample is novel
+    iff the 8-byte hash of its canonical SMILES is not the hash of a reference molecule; a
+    collision has probability 2⁻⁶⁴ per pair, negligible). For ``"qm9"`` both the hashes and
+    the ChemNet statistics ship with the package, so QM9 is not processed (seconds).
 
     Args:
         smiles: the samples (``""`` = not a molecule).
         reference: ``"qm9"`` (the QM9 training split) or a SMILES file (see
             ``reference_smiles``); novelty and FCD are against it.
-        fcd: compute the FCD (ChemNet) of the valid samples against the reference's cached
+        fcd: compute the FCD (ChemNet) of the valid samples against the reference's
             statistics, as the qm9 task does.
 
     Returns:
@@ -186,15 +233,27 @@ def evaluate_smiles(smiles: Sequence[str], *, reference: str | Path = "qm9",
         those of ``qlatent.metrics.molecules.evaluate_molecules`` and ``"fcd"`` (NaN with a
         note saying why when it is not computed).
     """
-    label, ref = reference_smiles(reference)
-    metrics: dict[str, float] = dict(evaluate_molecules(smiles, train=set(ref)))
     valid = [c for c in canonical_valid(smiles) if c is not None]
+    need_fcd = fcd and len(valid) >= 2
+    if str(reference) == "qm9":
+        label = "QM9 training split"
+        hashes, ref_stats = _qm9_reference(need_fcd)
+    else:
+        label, ref = reference_smiles(reference)
+        hashes = smiles_hashes(ref)
+        ref_stats = F.reference_statistics(ref) if need_fcd else None
+    metrics: dict[str, float] = dict(evaluate_molecules(smiles))
+    distinct = sorted(set(valid))
+    metrics["n_novel"] = int((~is_member(distinct, hashes)).sum())
+    metrics["novelty"] = metrics["n_novel"] / len(distinct) if distinct else 0.0
     note = None
     metrics["fcd"] = math.nan
     if not fcd:
         note = "not computed (--no-fcd)"
-    elif len(valid) < 2:
+    elif not need_fcd:
         note = f"n/a: FCD needs at least 2 valid molecules, got {len(valid)}"
     else:
-        metrics["fcd"] = float(fcd_to_reference(valid, ref))
+        a = F.smiles_statistics(valid)
+        metrics["fcd"] = F.frechet_distance(a.mean, a.covariance, ref_stats.mean,
+                                            ref_stats.covariance)
     return {"reference": label, "metrics": metrics, "fcd_note": note}

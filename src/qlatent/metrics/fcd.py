@@ -52,8 +52,8 @@ from qlatent._validation import check_device, check_int
 
 __all__ = ["Statistics", "chemnet_activations", "statistics", "smiles_statistics",
            "frechet_distance", "fcd", "fcd_to_reference", "reference_statistics",
-           "heldout_fcd", "shipped_statistics", "write_shipped_reference", "HIGHER_IS_BETTER",
-           "SHIPPED_REFERENCE"]
+           "heldout_fcd", "shipped_statistics", "chemnet_digest", "write_shipped_reference",
+           "HIGHER_IS_BETTER", "SHIPPED_REFERENCE"]
 
 #: Direction of this module's metric, by its name in metrics.json (``qlatent.metrics.direction``).
 HIGHER_IS_BETTER = {"fcd": False}
@@ -155,7 +155,8 @@ def _chemnet(device: str = "cpu"):
 
 
 @functools.lru_cache(maxsize=1)
-def _chemnet_digest() -> str:
+def chemnet_digest() -> str:
+    """SHA-256 of the ChemNet weights the ``fcd`` package ships (part of every cache key)."""
     return file_digest(Path(fcd_module().__file__).parent / "ChemNet_v0.13_pretrained.pt")
 
 
@@ -235,7 +236,7 @@ def reference_statistics(smiles: Sequence[str], *, chunk: int = 5000,
 def reference_key(smiles: Sequence[str]) -> str:
     """The cache key of a reference list: a digest of the format version, the ChemNet weights,
     the padding length and the SMILES in order."""
-    return digest("fcd-reference", FORMAT_VERSION, _chemnet_digest(), _PAD_LENGTH, list(smiles))
+    return digest("fcd-reference", FORMAT_VERSION, chemnet_digest(), _PAD_LENGTH, list(smiles))
 
 
 class _ChunkProgress:
@@ -411,7 +412,7 @@ def heldout_fcd(test: Sequence[str], train: Sequence[str], *, n: int = 10_000,
         raise ValueError(f"test must hold at least 2 molecules, got {len(test)}")
     pick = sorted(as_generator(rng).permutation(len(test))[: min(n, len(test))].tolist())
     sample = [test[i] for i in pick]
-    key = digest("heldout-fcd", 2, _chemnet_digest(), _PAD_LENGTH, sample, train)
+    key = digest("heldout-fcd", 2, chemnet_digest(), _PAD_LENGTH, sample, train)
     path = cache_dir("fcd") / f"heldout-{key[:24]}.json"
     if path.is_file():
         try:

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -269,8 +270,10 @@ def _run(generator: nn.Module, critic: nn.Module, latents: list[Any], data: list
             raise ValueError(f"{lname} has dim {lat.dim}, latents[0] {latents[0].dim}: the "
                              "members of a pack share one latent dimension")
         if not callable(getattr(d, "sample", None)):
-            raise TypeError(f"{dname} must have `sample(n, *, generator)`, "
-                            f"got {type(d).__name__}")
+            what = ("an array: wrap its rows as qlatent.data.EmpiricalData(rows)"
+                    if isinstance(d, (np.ndarray, torch.Tensor)) else type(d).__name__)
+            raise TypeError(f"{dname} must be a data object with `sample(n, *, generator)` "
+                            f"(e.g. qlatent.data.EmpiricalData), got {what}")
     device = torch.device(check_device(device))
     generator.to(device).train()
     critic.to(device).train()
@@ -279,11 +282,39 @@ def _run(generator: nn.Module, critic: nn.Module, latents: list[Any], data: list
     data = [(d.to(device) or d) if callable(getattr(d, "to", None)) else d for d in data]
     trainer = AdversarialTrainer(generator, critic, latents, data, config, seeds,
                                  device=device, packed=packed)
+    _probe_generator(trainer.adversaries, len(latents), latents[0].dim, device)
     try:
         return train(trainer, config, **loop)
     finally:
         generator.eval()
         critic.eval()
+
+
+def _probe_generator(step: Any, K: int, L: int, device: torch.device) -> None:
+    """Run G once, in eval mode without gradients, on z = 0 of shape [K, 2, L] in G's own
+    float dtype (nothing random is drawn: the latent and the training streams are untouched),
+    and raise a one-line ValueError naming both widths when it fails or does not return 2
+    rows per member."""
+    dtype = next((p.dtype for p in step.generator.parameters() if p.is_floating_point()),
+                 torch.get_default_dtype())
+    z = torch.zeros(K, 2, L, device=device, dtype=dtype)
+    noise = [torch.Generator(device=device).manual_seed(0) for _ in range(K)]
+    was_training = step.generator.training
+    step.generator.eval()
+    try:
+        with torch.no_grad():
+            out = step.generate(z, noise)
+    except (RuntimeError, ValueError, IndexError, TypeError) as err:
+        first = (str(err).splitlines() or [""])[0][:200]
+        raise ValueError(f"generator must take latent rows of width {L} (the latent's dim): "
+                         f"G(z[2, {L}]) raised {type(err).__name__}: {first}") from err
+    finally:
+        step.generator.train(was_training)
+    for t in out if isinstance(out, (tuple, list)) else (out,):
+        if not isinstance(t, torch.Tensor) or tuple(t.shape[:2]) != (K, 2):
+            got = list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"generator must return one row per latent row: G(z[2, {L}]) "
+                             f"gave {got}")
 
 
 def fit(generator: nn.Module, critic: nn.Module, latent: nn.Module, data: Any, config: Config,
