@@ -95,7 +95,7 @@ class RBMLatent(TrainableLatent):
         return states, self.log_prob(states).exp()
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E[v_i], E[v_i](1 - E[v_i])) float64[n], exactly (sum over P(h))."""
+        """(``E[v_i]``, ``E[v_i] (1 - E[v_i])``) float64[n], exactly (sum over ``P(h)``)."""
         self._check_exact("moments")
         with torch.no_grad():
             h, logw = self._hidden_log_weights()
