@@ -136,7 +136,8 @@ class IQPBornLatent(TrainableLatent):
             return qubits.sample_bits(self.probabilities(), n, generator=generator)
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(``E[x_q]``, ``E[x_q] (1 - E[x_q])``) float64[n], exactly: ``E[x_q] = (1 - <Z_q>) / 2``."""
+        """(``E[x_q]``, ``E[x_q] (1 - E[x_q])``) float64[n], exactly:
+        ``E[x_q] = (1 - <Z_q>) / 2``."""
         with torch.no_grad():
             ops = torch.eye(self.dim, dtype=torch.uint8, device=self.theta.device)
             expval = iqp.bitflip_expval if self.kind == "bitflip" else iqp.expval_exact
