@@ -87,6 +87,10 @@ def _check_value(name: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> A
         if "choices" in meta:
             check_choice(name, value, tuple(meta["choices"]))
         return value
+    if hint is dict or origin is dict:  # a sub-table; the table's __post_init__ checks it
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a table, got {value!r} ({type(value).__name__})")
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, Sequence):
             raise TypeError(f"{name} must be a list, got {value!r} ({type(value).__name__})")
@@ -470,6 +474,11 @@ class Task(ABC):
     packable: ClassVar[bool] = True
     """False: the runner refuses ``pack > 1`` (the task trains its cells itself, ``train``)."""
 
+    def dataset_names(self, task_params: Params) -> tuple[str, ...]:
+        """The valid ``experiment.datasets`` under the ``[task]`` table ``task_params``
+        (default: ``datasets``; the zoo adds the data sets of your files)."""
+        return self.datasets
+
     def check_latent(self, name: str, params: Mapping[str, Any],
                      config: ExperimentConfig) -> None:
         """Check one ``[latent_params.<name>]`` request of ``config`` (whose other fields are
@@ -590,12 +599,15 @@ def get_task(name: str) -> Task:
     return _TASKS[name]
 
 
-def check_datasets(datasets: Sequence[str], task: Task) -> None:
-    """Raise ``ValueError`` if ``datasets`` names a dataset that ``task`` does not have."""
-    bad = [d for d in datasets if d not in task.datasets]
+def check_datasets(datasets: Sequence[str], task: Task,
+                   task_params: Params | None = None) -> None:
+    """Raise ``ValueError`` if ``datasets`` names a dataset that ``task`` does not have (under
+    its ``[task]`` table ``task_params``, when given: ``Task.dataset_names``)."""
+    valid = task.datasets if task_params is None else task.dataset_names(task_params)
+    bad = [d for d in datasets if d not in valid]
     if bad:
         raise ValueError(f"unknown dataset(s) {', '.join(map(repr, bad))} for task "
-                         f"{task.name!r}; valid datasets: {', '.join(task.datasets)}")
+                         f"{task.name!r}; valid datasets: {', '.join(valid)}")
 
 
 @torch.no_grad()
