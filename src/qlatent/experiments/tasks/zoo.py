@@ -191,6 +191,9 @@ def _check_files(files: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         for key, path in table.items():
             if not isinstance(path, str) or not path:
                 raise TypeError(f"{where}.{key} must be a file path (a string), got {path!r}")
+            if Path(path).suffix.lower() not in discrete.BIT_FILE_SUFFIXES:
+                raise ValueError(f"{where}.{key} must be a .npy or .csv file of 0/1 rows, got "
+                                 f"{path!r}")
             out[name][key] = str(Path(path).expanduser().absolute())
     return out
 
@@ -273,8 +276,13 @@ def dataset(name: str, p: ZooParams):
                                       held_out=files[name].get("held_out"))
         except (TypeError, ValueError) as err:  # name the table: task.files.<name>.train
             message = str(err)
-            message = "train" + message[4:] if message.startswith("path") else message
-            raise type(err)(f"task.files.{name}.{message}") from err
+            if message.startswith("path"):
+                message = f".train{message[4:]}"
+            elif not message.startswith("held_out"):
+                message = f": {message}"
+            else:
+                message = f".{message}"
+            raise type(err)(f"task.files.{name}{message}") from err
     check_choice("dataset", name, DATASETS)
     if name == "bas":
         return discrete.bars_and_stripes(p.bas_rows, p.bas_cols)
