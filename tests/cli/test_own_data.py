@@ -129,7 +129,8 @@ def test_a_file_data_set_name_that_is_no_safe_folder_is_refused(tmp_path, monkey
     assert repr(name) in str(err.value)
 
 
-def test_an_imported_bank_runs_by_its_key_with_its_provenance(qlatent, ring_config, tmp_path):
+def test_an_imported_bank_runs_by_its_key_with_its_provenance(qlatent, ring_config, tmp_path,
+                                                               monkeypatch):
     cache = {"QLATENT_CACHE": str(tmp_path / "cache")}
     counts = np.random.default_rng(1).poisson(0.5, size=(400, 16))
     np.savetxt(tmp_path / "shots.csv", counts, fmt="%d", delimiter=",")
@@ -157,20 +158,16 @@ def test_an_imported_bank_runs_by_its_key_with_its_provenance(qlatent, ring_conf
     shuffled = json.loads((tmp_path / "out/ring/shuffled-L16/seed-0/environment.json"
                            ).read_text())["latent"]
     assert shuffled["bank_source"]["key"] == key
-    # A key that is not in the cache, a bank of another width, and a missing key: one line,
-    # nothing written.
-    for bad, message in (('bank = "ffffffff"', "no bank with key 'ffffffff'"),
-                         (f'bank = "{key[:8]}"\nnormalize = "nope"', "normalize"),
-                         ("", "must set bank")):
-        (tmp_path / "bad.toml").write_text((head + "[model]" + tail).replace(
-            f'latent = "bank"\nbank = "{key[:8]}"', f'latent = "bank"\n{bad}'))
-        result = qlatent("run", "bad.toml", "--out", "out2", "--no-progress", cwd=tmp_path,
-                         env=cache)
-        said = [line for line in result.stderr.splitlines() if line.strip()]
-        assert result.returncode != 0 and len(said) == 1 and message in said[0], result.stderr
-        assert not (tmp_path / "out2").exists()
-    wide = tmp_path / "hw.toml"
-    (tmp_path / "bad.toml").write_text(wide.read_text().replace("latent_dims = [16]",
-                                                                "latent_dims = [8]"))
-    result = qlatent("run", "bad.toml", "--out", "out2", "--no-progress", cwd=tmp_path, env=cache)
-    assert result.returncode != 0 and "has 16 modes" in result.stderr, result.stderr
+    # A key not in the cache, a bad value, no key, a bank of another width: one line.
+    monkeypatch.setenv("QLATENT_CACHE", cache["QLATENT_CACHE"])
+    good = f'latent = "bank"\nbank = "{key[:8]}"'
+    for old, new, message in (
+            (good, 'latent = "bank"\nbank = "ffffffff"', "no bank with key 'ffffffff'"),
+            (good, 'latent = "bank"\nbank = "../x"', "4 to 64 lowercase hex digits"),
+            (good, good + '\nnormalize = "nope"', "normalize"),
+            (good, 'latent = "bank"', "must set bank"),
+            ("latent_dims = [16]", "latent_dims = [8]", f"bank {key[:8]} has 16 modes")):
+        (tmp_path / "bad.toml").write_text((tmp_path / "hw.toml").read_text().replace(old, new))
+        with pytest.raises((ValueError, TypeError)) as err:
+            load_config(tmp_path / "bad.toml")
+        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)

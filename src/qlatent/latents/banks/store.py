@@ -456,12 +456,19 @@ def load_bank(bank: str | os.PathLike | Bank) -> Bank:
         raise BankError(f"{path} is not a finished bank: its build was interrupted (calling "
                         "build_bank again with the same request resumes it)")
     text = str(bank)
-    if re.fullmatch(r"[0-9a-f]{4,64}", text):
+    if re.fullmatch(r"[0-9a-f]{4,64}", text) and _key_folders(text):
         loaded = load_folder(find_bank(text))
         if loaded.key.startswith(text):
             return loaded
     raise BankError(f"no bank at {text!r} (neither a folder nor a key in {banks_root()}); "
                     "`qlatent bank list` shows the cached banks")
+
+
+def _key_folders(key: str) -> list[Path]:
+    # Folders are named by the first 32 hex digits of the key; a longer text must agree.
+    return [p for p in banks_root().iterdir()
+            if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".partial")
+            and p.name[:len(key)] == key[:len(p.name)] and is_finished(p)]
 
 
 def find_bank(key: str) -> Path:
@@ -475,10 +482,7 @@ def find_bank(key: str) -> Path:
     if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{4,64}", key):
         raise BankError(f"a bank key must be 4 to 64 lowercase hex digits (a key or a unique "
                         f"prefix, as `qlatent bank list` shows it), got {key!r}")
-    # Folders are named by the first 32 hex digits of the key; a longer text must agree.
-    matches = [p for p in banks_root().iterdir()
-               if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".partial")
-               and p.name[:len(key)] == key[:len(p.name)] and is_finished(p)]
+    matches = _key_folders(key)
     if len(matches) > 1:
         raise BankError(f"bank key prefix {key!r} is ambiguous: "
                         f"{', '.join(sorted(p.name[:16] for p in matches))}")
