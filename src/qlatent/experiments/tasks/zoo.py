@@ -33,7 +33,10 @@ Each family is one ``[latent_params.<family>]`` table (its label is the name in
 Data sets (``[task]`` sets their sizes): ``bas`` (every n x m bars-and-stripes pattern, uniform
 target), ``cardinality`` (k-of-n strings, a fixed 30 % trained on, the rest held out),
 ``gmm`` (Liu & Wang's Gaussian mixture over 2^n integers), ``digits`` (scikit-learn's 8 x 8
-digits binarised; no exact target).
+digits binarised; no exact target), and your own files of 0/1 rows, each named in
+``[task.files]`` (``name = {train = "a.npy", held_out = "b.csv"}``, ``ZooParams.files``; read
+by ``qlatent.data.discrete.load_bits``, no exact target, their SHA-256 in the cell's
+environment.json).
 
 Scoring: ``n_eval`` samples are drawn (``seeds.evaluate``), saved as ``samples.npy`` (uint8,
 one raw vector per row) and every metric is computed from them alone, so anyone can recompute
@@ -502,7 +505,8 @@ def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> M
 class ZooTask(Task):
     """Model families x discrete data sets x seeds (see the module docstring).
 
-    Datasets: ``bas``, ``cardinality``, ``gmm``, ``digits``. Latents: family labels, each a
+    Datasets: ``bas``, ``cardinality``, ``gmm``, ``digits`` and the names of ``task.files``.
+    Latents: family labels, each a
     ``[latent_params.<label>]`` table. Tables: ``ZooModel``, ``ZooParams``.
     """
 
