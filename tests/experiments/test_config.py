@@ -71,7 +71,8 @@ def test_bad_tables_are_named(tmp_path, extra, error, match):
     ('latents = ["gaussian", "quantum"]', 'latents = []', ValueError,
      r"experiment.latents must be a non-empty list"),
     ('latents = ["gaussian", "quantum"]', 'latents = ["bank"]', ValueError,
-     r"'bank' needs a Bank object"),
+     r"latent_params.bank must set bank = \"<key>\": the key \(or a unique prefix\) of a "
+     r"cached bank"),
     ('datasets = ["ring"]', 'datasets = ["moons"]', ValueError,
      r"unknown dataset\(s\) 'moons' for task 'ring'; valid datasets: ring"),
     ('datasets = ["ring"]', 'datasets = "ring"', ValueError,

@@ -13,7 +13,9 @@ x = sum_j b_j 2^(n-1-j) (most significant bit first).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,11 @@ import torch
 from scipy import stats
 
 from qlatent import photonics
+from qlatent._io import file_digest
 from qlatent._random import RngLike, as_generator, check_generator
 from qlatent._validation import check_bits, check_float, check_int
 from qlatent.data.synthetic import BosonData
+from qlatent.latents.banks.hardware import read_counts
 
 #: bars_and_stripes refuses images with more pixels than this (2^n_rows + 2^n_cols patterns).
 BAS_MAX_PIXELS = 64
@@ -31,6 +35,8 @@ BAS_MAX_PIXELS = 64
 CARDINALITY_MAX_BITS = 24
 #: gaussian_mixture lists all 2^n states: at most this many bits.
 MIXTURE_MAX_BITS = 20
+#: Suffixes of the files ``load_bits`` reads.
+BIT_FILE_SUFFIXES = (".npy", ".csv")
 #: boson_counts attaches the exact target up to this many Fock states.
 BOSON_EXACT_MAX_STATES = 20_000
 
@@ -355,6 +361,59 @@ def binarized_digits(*, threshold: int = 8, digits: Any = None) -> DiscreteData:
                               else classes, "labels": labels.tolist()})
 
 
+def _bit_file(path: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """uint8 [N, n] 0/1 rows of a ``.npy`` / ``.csv`` file and its record (path, SHA-256)."""
+    rows = read_counts(path, suffixes=BIT_FILE_SUFFIXES, name=name)
+    if rows.max() > 1:
+        i, j = np.argwhere(rows > 1)[0]
+        raise ValueError(f"{name}: {path}: row {int(i) + 1}, column {int(j) + 1}: "
+                         f"{int(rows[i, j])} is not a bit (expected 0 or 1)")
+    resolved = Path(path).resolve()
+    return rows.astype(np.uint8, copy=False), {"file": str(resolved),
+                                               "sha256": file_digest(resolved),
+                                               "rows": int(rows.shape[0])}
+
+
+def load_bits(path: str | os.PathLike, *, held_out: str | os.PathLike | None = None
+              ) -> DiscreteData:
+    """Your own bit strings as a data set: the rows of a ``.npy`` or ``.csv`` file of 0/1.
+
+    A ``.npy`` holds a 2-D array [N, n] of integers, floats or bools equal to 0 or 1, read with
+    ``allow_pickle=False`` (memory-mapped); a ``.csv`` holds one row per line, values separated
+    by commas (or semicolons, tabs, spaces), with an optional header line and ``#`` comments,
+    read line by line. Both pass the memory guard of bank building
+    (:func:`qlatent.latents.banks.check_bank_size`) before their rows are read. No target
+    distribution is defined (``states``, ``probs`` are None): models are scored against the
+    empirical distribution of ``data``, as for :func:`binarized_digits`. Rows keep their order
+    and their repeats (a repeat weighs the empirical distribution).
+
+    ``held_out``: a second file of the same width, valid rows kept out of training; with it,
+    the valid set is S = ``data`` ∪ ``held_out`` (:func:`solutions`) and the zoo scores
+    generalisation (Gili et al.). It must hold a row that ``data`` does not.
+
+    ``info`` records each file's absolute path, SHA-256 and row count (``"train"``,
+    ``"held_out"``).
+
+    Raises:
+        ValueError: one line naming the file (and the row and column): no such file, another
+            suffix, not a 2-D array, a value that is not 0 or 1, rows of unequal width, a file
+            too large for memory, a held-out file of another width or with no new row.
+    """
+    rows, train = _bit_file(path, "path")
+    info = {"train": train}
+    kept = None
+    if held_out is not None:
+        kept, info["held_out"] = _bit_file(held_out, "held_out")
+        if kept.shape[1] != rows.shape[1]:
+            raise ValueError(f"held_out: {held_out}: rows of {kept.shape[1]} bits, the training "
+                             f"rows of {path} have {rows.shape[1]}")
+        seen = {row.tobytes() for row in np.unique(rows, axis=0)}
+        if all(row.tobytes() in seen for row in np.unique(kept, axis=0)):
+            raise ValueError(f"held_out: {held_out}: every row is also a training row of "
+                             f"{path}; held-out rows must include one the model never sees")
+    return DiscreteData(name=f"file({Path(path).name})", data=rows, held_out=kept, info=info)
+
+
 def boson_counts(n_modes: int = 16, n_photons: int = 8, *, seed: Any = None,
                  n_samples: int = 100_000) -> DiscreteData:
     """The Table I "quantum data": photon counts of :class:`qlatent.data.BosonData` (same bank,
@@ -382,7 +441,7 @@ def boson_counts(n_modes: int = 16, n_photons: int = 8, *, seed: Any = None,
                               "n_samples": source.n_samples, "bank_digest": source.bank_digest})
 
 
-__all__ = ["BAS_MAX_PIXELS", "BOSON_EXACT_MAX_STATES", "CARDINALITY_MAX_BITS",
+__all__ = ["BAS_MAX_PIXELS", "BIT_FILE_SUFFIXES", "BOSON_EXACT_MAX_STATES", "CARDINALITY_MAX_BITS",
            "MIXTURE_MAX_BITS", "DiscreteData", "bars_and_stripes", "binarized_digits",
            "boson_counts", "cardinality", "gaussian_mixture", "is_bars_and_stripes",
-           "log_normal", "solutions"]
+           "load_bits", "log_normal", "solutions"]

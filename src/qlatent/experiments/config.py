@@ -107,7 +107,6 @@ class ExperimentConfig:
             for v in value:
                 check_folder_name(f"experiment.{name}", v)
             object.__setattr__(self, name, tuple(value))
-        check_datasets(self.datasets, task)
         if isinstance(self.seeds, str) or not isinstance(self.seeds, list | tuple):
             raise TypeError(f"experiment.seeds must be a list of ints, got {self.seeds!r}")
         seeds = tuple(check_int("experiment.seeds[]", s, minimum=0) for s in self.seeds)
@@ -138,6 +137,7 @@ class ExperimentConfig:
         object.__setattr__(self, "model", _table(task.model_table, self.model, "model"))
         object.__setattr__(self, "task_params", _table(task.task_table, self.task_params,
                                                        "task"))
+        check_datasets(self.datasets, task, self.task_params)
         if not isinstance(self.latent_params, Mapping):
             raise TypeError(f"latent_params must be a table, got {self.latent_params!r}")
         params = {}

@@ -47,12 +47,13 @@ def git_sha() -> str | None:
 
 def latent_record(latent: torch.nn.Module) -> dict[str, Any]:
     """What ``environment.json`` records of a cell's latent: its repr and, for a bank latent,
-    the bank's content address, circuit and checksums."""
+    the bank's content address, kind, circuit, checksums and source (an imported bank's file
+    and its SHA-256; a challenger's source bank)."""
     rec: dict[str, Any] = {"repr": repr(latent)}
     meta = getattr(latent, "metadata", None)
     if isinstance(meta, dict):  # a bank latent: its content address, circuit and checksums
         for key in ("key", "kind", "circuit", "seed", "n_samples", "unitary_sha256",
-                    "checksums"):
+                    "checksums", "source"):
             if key in meta:
                 rec[f"bank_{key}"] = meta[key]
     return rec

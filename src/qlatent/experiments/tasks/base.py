@@ -25,6 +25,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import json
 import re
 import textwrap
 import types
@@ -43,6 +44,7 @@ from torch import nn
 from qlatent import latents
 from qlatent._random import seed_int, torch_generator  # noqa: F401 - the tasks' one way
 from qlatent._validation import check_choice, check_float, check_int, check_keys
+from qlatent.latents.banks import BankError, find_bank
 from qlatent.metrics import direction, direction_arrow
 from qlatent.train.checkpoint import load_checkpoint
 
@@ -87,6 +89,10 @@ def _check_value(name: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> A
         if "choices" in meta:
             check_choice(name, value, tuple(meta["choices"]))
         return value
+    if hint is dict or origin is dict:  # a sub-table; the table's __post_init__ checks it
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a table, got {value!r} ({type(value).__name__})")
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, Sequence):
             raise TypeError(f"{name} must be a list, got {value!r} ({type(value).__name__})")
@@ -415,8 +421,7 @@ def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...
                          f"{', '.join(map(repr, latents.names()))}, or a named variant with "
                          f"[latent_params.{name}] {VARIANT_KEY} = \"<one of them>\"; got {name!r}")
     if name == "bank":
-        raise ValueError("experiment.latents: 'bank' needs a Bank object and cannot be named "
-                         "in a config; use 'quantum', 'photonic' or a challenger")
+        _check_bank_request(where, params, dims)
     for key in ("seed", "dim"):
         if key in params:
             raise ValueError(f"{where} must not set {key!r}: the runner sets it per cell")
@@ -427,6 +432,25 @@ def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...
             prefix = "experiment.latents" if name not in latents.names() else \
                 f"{where} (latent_dim {dim})"
             raise type(err)(f"{prefix}: {err}") from err
+
+
+def _check_bank_request(where: str, params: Mapping[str, Any], dims: tuple[int, ...]) -> None:
+    """A ``bank`` latent in a config names a cached bank (an imported one, or any other) by its
+    key or a unique key prefix: ``bank = "2195b3ef"``. It must be in the cache and as wide as
+    every latent length (the bank's rows are verified when a cell loads it)."""
+    key = params.get("bank")
+    if key is None:
+        raise ValueError(f"{where} must set bank = \"<key>\": the key (or a unique prefix) of "
+                         "a cached bank, as `qlatent bank list` or `qlatent bank import` shows it")
+    try:
+        folder = find_bank(key)
+        n_modes = json.loads((folder / "meta.json").read_text())["n_modes"]
+    except (BankError, OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{where}.bank: {err}") from err
+    wrong = [d for d in dims if d != n_modes]
+    if wrong:
+        raise ValueError(f"{where}.bank: bank {key} has {n_modes} modes, so "
+                         f"experiment.latent_dims must be [{n_modes}], got {list(dims)}")
 
 
 def make_latent(config: ExperimentConfig, cell: Cell, seeds: CellSeeds) -> nn.Module:
@@ -469,6 +493,11 @@ class Task(ABC):
     the data's width."""
     packable: ClassVar[bool] = True
     """False: the runner refuses ``pack > 1`` (the task trains its cells itself, ``train``)."""
+
+    def dataset_names(self, task_params: Params) -> tuple[str, ...]:
+        """The valid ``experiment.datasets`` under the ``[task]`` table ``task_params``
+        (default: ``datasets``; the zoo adds the data sets of your files)."""
+        return self.datasets
 
     def check_latent(self, name: str, params: Mapping[str, Any],
                      config: ExperimentConfig) -> None:
@@ -590,12 +619,15 @@ def get_task(name: str) -> Task:
     return _TASKS[name]
 
 
-def check_datasets(datasets: Sequence[str], task: Task) -> None:
-    """Raise ``ValueError`` if ``datasets`` names a dataset that ``task`` does not have."""
-    bad = [d for d in datasets if d not in task.datasets]
+def check_datasets(datasets: Sequence[str], task: Task,
+                   task_params: Params | None = None) -> None:
+    """Raise ``ValueError`` if ``datasets`` names a dataset that ``task`` does not have (under
+    its ``[task]`` table ``task_params``, when given: ``Task.dataset_names``)."""
+    valid = task.datasets if task_params is None else task.dataset_names(task_params)
+    bad = [d for d in datasets if d not in valid]
     if bad:
         raise ValueError(f"unknown dataset(s) {', '.join(map(repr, bad))} for task "
-                         f"{task.name!r}; valid datasets: {', '.join(task.datasets)}")
+                         f"{task.name!r}; valid datasets: {', '.join(valid)}")
 
 
 @torch.no_grad()

@@ -33,7 +33,10 @@ Each family is one ``[latent_params.<family>]`` table (its label is the name in
 Data sets (``[task]`` sets their sizes): ``bas`` (every n x m bars-and-stripes pattern, uniform
 target), ``cardinality`` (k-of-n strings, a fixed 30 % trained on, the rest held out),
 ``gmm`` (Liu & Wang's Gaussian mixture over 2^n integers), ``digits`` (scikit-learn's 8 x 8
-digits binarised; no exact target).
+digits binarised; no exact target), and your own files of 0/1 rows, each named in
+``[task.files]`` (``name = {train = "a.npy", held_out = "b.csv"}``, ``ZooParams.files``; read
+by ``qlatent.data.discrete.load_bits``, no exact target, their SHA-256 in the cell's
+environment.json).
 
 Scoring: ``n_eval`` samples are drawn (``seeds.evaluate``), saved as ``samples.npy`` (uint8,
 one raw vector per row) and every metric is computed from them alone, so anyone can recompute
@@ -76,7 +79,7 @@ from torch import nn
 from qlatent import latents
 from qlatent import metrics as M
 from qlatent._io import atomic_write
-from qlatent._validation import check_choice, check_int
+from qlatent._validation import check_choice, check_int, check_keys
 from qlatent.data import discrete
 from qlatent.data.discrete import is_bars_and_stripes, solutions
 from qlatent.experiments.config import ExperimentConfig
@@ -89,6 +92,7 @@ from qlatent.experiments.tasks.base import (
     MetricSpec,
     Params,
     Task,
+    check_folder_name,
     param,
     register_task,
     torch_generator,
@@ -100,6 +104,8 @@ from qlatent.train.checkpoint import load_checkpoint
 from qlatent.train.likelihood import LikelihoodTrainer
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
+#: Keys of a ``[task.files]`` entry.
+FILE_KEYS = ("train", "held_out")
 TRAININGS = ("likelihood", "adversarial")
 ADVERSARIAL_GENERATORS = ("mlp", "quantum")
 #: Keys of a family table that are the zoo's, not the latent's.
@@ -148,6 +154,11 @@ class ZooParams(Params):
     """Samples drawn, saved (samples.npy) and scored per cell."""
     mmd_bandwidths: tuple[float, ...] = param((0.5, 1.0, 2.0, 4.0), minimum=0.0)
     """σ's of the Gaussian-mixture kernel of ``exact_mmd``."""
+    files: dict | None = param(None)
+    """Your own data sets: name -> ``{train = "FILE", held_out = "FILE"}`` (``.npy`` or
+    ``.csv`` of 0/1 rows, ``qlatent.data.discrete.load_bits``; ``held_out`` optional; a
+    relative path is taken from the current directory and recorded absolute). A name is listed
+    in ``experiment.datasets`` like a built-in one and names its folder."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -159,6 +170,35 @@ class ZooParams(Params):
                              f"{self.cardinality_train_fraction}")
         if min(self.mmd_bandwidths) <= 0:
             raise ValueError(f"task.mmd_bandwidths must be > 0, got {list(self.mmd_bandwidths)}")
+        if self.files is not None:
+            object.__setattr__(self, "files", _check_files(self.files))
+
+
+def _check_files(files: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``task.files`` with each name checked (a folder name, not a built-in data set) and each
+    path made absolute; the files themselves are read by ``dataset`` (``load_bits``)."""
+    out = {}
+    for name, table in files.items():
+        where = f"task.files.{name}"
+        check_folder_name("task.files", name)
+        if name in DATASETS:
+            raise ValueError(f"task.files: {name!r} is a built-in data set; give your file "
+                             "another name")
+        if not isinstance(table, Mapping):
+            raise TypeError(f"{where} must be a table {{train = \"FILE\", held_out = "
+                            f"\"FILE\"}}, got {table!r}")
+        check_keys(table, FILE_KEYS, where)
+        if "train" not in table:
+            raise ValueError(f"{where} must set train (the file of training rows)")
+        out[name] = {}
+        for key, path in table.items():
+            if not isinstance(path, str) or not path:
+                raise TypeError(f"{where}.{key} must be a file path (a string), got {path!r}")
+            if Path(path).suffix.lower() not in discrete.BIT_FILE_SUFFIXES:
+                raise ValueError(f"{where}.{key} must be a .npy or .csv file of 0/1 rows, got "
+                                 f"{path!r}")
+            out[name][key] = str(Path(path).expanduser().absolute())
+    return out
 
 
 @dataclass(frozen=True)
@@ -230,7 +270,22 @@ class ZooFit(Params):
 
 # --------------------------------------------------------------------------- data
 def dataset(name: str, p: ZooParams):
-    """The ``qlatent.data.discrete.DiscreteData`` of data set ``name`` under ``[task]`` ``p``."""
+    """The ``qlatent.data.discrete.DiscreteData`` of data set ``name`` under ``[task]`` ``p``
+    (a name of ``task.files``: its files, read and checked now, ``load_bits``)."""
+    files = p.files or {}
+    if name in files:
+        try:
+            return discrete.load_bits(files[name]["train"],
+                                      held_out=files[name].get("held_out"))
+        except (TypeError, ValueError) as err:  # name the table: task.files.<name>.train
+            message = str(err)
+            if message.startswith("path"):
+                message = f".train{message[4:]}"
+            elif not message.startswith("held_out"):
+                message = f": {message}"
+            else:
+                message = f".{message}"
+            raise type(err)(f"task.files.{name}{message}") from err
     check_choice("dataset", name, DATASETS)
     if name == "bas":
         return discrete.bars_and_stripes(p.bas_rows, p.bas_cols)
@@ -244,7 +299,9 @@ def dataset(name: str, p: ZooParams):
 
 
 def width(name: str, p: ZooParams) -> int:
-    """Bits per row of data set ``name`` (without building it)."""
+    """Bits per row of data set ``name`` (without building it; a file's is read)."""
+    if name in (p.files or {}):
+        return dataset(name, p).dim
     return {"bas": p.bas_rows * p.bas_cols, "cardinality": p.cardinality_bits,
             "gmm": p.gmm_bits, "digits": 64}[check_choice("dataset", name, DATASETS)]
 
@@ -299,10 +356,11 @@ def family(label: str, table: Mapping[str, Any]) -> Family:
     datasets = table.pop("datasets", None)
     if datasets is not None:
         if (isinstance(datasets, str) or not isinstance(datasets, list | tuple) or not datasets
-                or any(d not in DATASETS for d in datasets)):
-            raise ValueError(f"{where}.datasets must be a non-empty list of "
-                             f"{', '.join(DATASETS)}, got {datasets!r}")
-        datasets = tuple(datasets)
+                or not all(isinstance(d, str) for d in datasets)):
+            raise ValueError(f"{where}.datasets must be a non-empty list of data set names "
+                             f"({', '.join(DATASETS)} or a name of task.files), got "
+                             f"{datasets!r}")
+        datasets = tuple(check_folder_name(f"{where}.datasets", d) for d in datasets)
     fit = table.pop("fit", None)
     latent_dim = table.pop("latent_dim", None)
     generator = table.pop("generator", "mlp")
@@ -424,10 +482,11 @@ def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> M
     else:
         values["qbas_score"] = nan
         notes["qbas_score"] = "bars-and-stripes only"
-    if dataset_name == "cardinality":
+    if data.held_out is not None:  # cardinality, or a file with held-out rows
         valid = solutions(data)
-        values["valid_fraction"] = M.valid_fraction(x, valid)
-        g = M.generalization_metrics(x, data.data, valid)
+        if dataset_name == "cardinality":
+            values["valid_fraction"] = M.valid_fraction(x, valid)
+        g = M.generalization_metrics(x, np.unique(data.data, axis=0), valid)
         for name in ("generalization_fidelity", "generalization_rate",
                      "generalization_coverage"):
             values[name] = g[name]
@@ -435,8 +494,8 @@ def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> M
         for name in ("generalization_fidelity", "generalization_rate",
                      "generalization_coverage"):
             values[name] = nan
-            notes[name] = "cardinality only (held-out valid strings)"
-    if dataset_name in ("gmm", "digits"):
+            notes[name] = "needs held-out valid strings (cardinality, or a file's held_out)"
+    if dataset_name not in ("bas", "cardinality"):
         values["valid_fraction"] = nan
         notes["valid_fraction"] = f"{dataset_name} has no validity rule"
     return Metrics(values, notes=notes)
@@ -446,7 +505,8 @@ def score_samples(samples: Any, data: Any, dataset_name: str, p: ZooParams) -> M
 class ZooTask(Task):
     """Model families x discrete data sets x seeds (see the module docstring).
 
-    Datasets: ``bas``, ``cardinality``, ``gmm``, ``digits``. Latents: family labels, each a
+    Datasets: ``bas``, ``cardinality``, ``gmm``, ``digits`` and the names of ``task.files``.
+    Latents: family labels, each a
     ``[latent_params.<label>]`` table. Tables: ``ZooModel``, ``ZooParams``.
     """
 
@@ -472,6 +532,11 @@ class ZooTask(Task):
         """Parse the family and build it (cheap: small circuits and networks) at the width of
         every data set it applies to, then dry-run its fit (0 steps) to check the fit keys."""
         fam = family(name, params)
+        valid = self.dataset_names(config.task_params)
+        unknown = [d for d in fam.datasets or () if d not in valid]
+        if unknown:
+            raise ValueError(f"latent_params.{name}.datasets: unknown data set(s) "
+                             f"{', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
         for ds in config.datasets:
             if not _applies(fam, ds):
                 continue
@@ -485,6 +550,10 @@ class ZooTask(Task):
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
+    def dataset_names(self, task_params: ZooParams) -> tuple[str, ...]:
+        """The built-in data sets and the names of ``task.files``."""
+        return DATASETS + tuple(task_params.files or ())
+
     def applies(self, config: ExperimentConfig, cell: Cell) -> bool:
         table = config.latent_params.get(cell.latent, {})
         return _applies(family(cell.latent, table), cell.dataset)
@@ -495,6 +564,8 @@ class ZooTask(Task):
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         info = {"data": repr(data), "family": fam.label, "registry_name": fam.latent,
                 "training": fam.train}
+        if cell.dataset in (config.task_params.files or {}):
+            info["data_files"] = data.info  # provenance: each file's path and SHA-256
         generator = critic = nn.Identity()
         if fam.train == "adversarial":
             generator, critic = adversaries(fam, config.model, data.dim, seeds.model)

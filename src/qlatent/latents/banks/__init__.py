@@ -36,6 +36,7 @@ from qlatent.latents.banks.store import (
     Bank,
     BankError,
     check_bank_size,
+    find_bank,
     list_banks,
     load_bank,
 )
@@ -43,7 +44,7 @@ from qlatent.latents.banks.store import (
 __all__ = [
     "BANK_KINDS", "DEFAULT_BLOCK_SIZE", "DEFAULT_CHUNK_SIZE", "DERIVED_KINDS", "FORMAT_VERSION",
     "IDEAL_NOISE", "MAX_BANK_BYTES", "SAMPLER_VERSION", "SIMULATED_KINDS", "Bank", "BankError",
-    "build_bank", "check_bank_size", "default_seed", "derive_bank",
+    "build_bank", "check_bank_size", "default_seed", "derive_bank", "find_bank",
     "fit_dirichlet_concentration", "import_bank", "list_banks", "load_bank", "noise_model",
     "resolve_circuit", "unfinished_builds",
 ]

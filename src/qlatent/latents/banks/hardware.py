@@ -408,6 +408,52 @@ def _assemble(chunks: Callable[[], Iterator[tuple[np.ndarray, int]]], label: str
     return rows, n_raw
 
 
+def _check_path(path: Any, suffixes: tuple[str, ...], name: str = "path") -> Path:
+    """``path`` as a Path to an existing file with one of ``suffixes``, or a one-line error."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{name} must be an existing {'/'.join(s[1:].upper() for s in suffixes)} "
+                         f"file, got {str(path)!r} (no such file)")
+    check_choice(f"the suffix of {path}", path.suffix.lower(), suffixes)
+    return path
+
+
+def _source(path: Path, array_name: str | None
+            ) -> tuple[str, Callable[[], Iterator[tuple[np.ndarray, int]]], str | None]:
+    """``(label, chunks, array_name)`` of a text, NPY or NPZ file (binary sizes guarded)."""
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        if array_name is not None:
+            raise ValueError(f"array_name applies to .npz files only, got {array_name!r} for "
+                             f"{path}")
+
+        def chunks() -> Iterator[tuple[np.ndarray, int]]:
+            return _text_chunks(path)
+        return str(path), chunks, None
+    label, _, chunks, array_name = _binary_source(path, array_name)
+    return label, chunks, array_name
+
+
+def read_counts(path: str | os.PathLike, *, suffixes: tuple[str, ...] = SUFFIXES,
+                name: str = "path") -> np.ndarray:
+    """The rows of a file of non-negative integer vectors (one row per line or array row), read
+    and checked as :func:`import_bank` reads them: streamed text, a memory-mapped ``.npy``
+    (``allow_pickle=False``), the memory guard before any row is read, and every error one line
+    naming the file, row and column. Nothing is cached or written.
+
+    Args:
+        path: the file; its suffix one of ``suffixes``.
+        name: how errors name the argument.
+
+    Returns:
+        uint8 or uint16 [N, m] (the compact dtype of the largest value).
+    """
+    path = _check_path(path, suffixes, name)
+    label, chunks, _ = _source(path, None)
+    return _assemble(chunks, label, None)[0]
+
+
 def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
                 array_name: str | None = None, description: str | None = None,
                 provenance: Mapping[str, Any] | None = None) -> Bank:
@@ -433,26 +479,11 @@ def import_bank(path: str | os.PathLike, *, min_photons: int | None = None,
         ValueError: naming the file (and the row and column) for every problem; for a bank
             that would not fit in memory, with its size and the limit (before reading it).
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a file path, got {type(path).__name__}")
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path must be an existing {'/'.join(s[1:].upper() for s in SUFFIXES)} "
-                         f"file, got {str(path)!r} (no such file)")
+    path = _check_path(path, SUFFIXES)
     suffix = path.suffix.lower()
-    check_choice(f"the suffix of {path}", suffix, SUFFIXES)
     if min_photons is not None:
         min_photons = check_int("min_photons", min_photons, minimum=0)
-    if suffix in TEXT_SUFFIXES:
-        if array_name is not None:
-            raise ValueError(f"array_name applies to .npz files only, got {array_name!r} for "
-                             f"{path}")
-        label = str(path)
-
-        def chunks() -> Iterator[tuple[np.ndarray, int]]:
-            return _text_chunks(path)
-    else:
-        label, _, chunks, array_name = _binary_source(path, array_name)
+    label, chunks, array_name = _source(path, array_name)
     source_sha = file_digest(path)
     key = digest("qlatent-bank-hardware", source_sha, min_photons, array_name, SAMPLER_VERSION)
     folder = banks_root() / key[:32]

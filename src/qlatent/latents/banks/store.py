@@ -456,21 +456,40 @@ def load_bank(bank: str | os.PathLike | Bank) -> Bank:
         raise BankError(f"{path} is not a finished bank: its build was interrupted (calling "
                         "build_bank again with the same request resumes it)")
     text = str(bank)
-    if re.fullmatch(r"[0-9a-f]{4,64}", text):
-        # Folders are named by the first 32 hex digits of the key; a longer text must agree.
-        matches = [p for p in banks_root().iterdir()
-                   if p.is_dir() and not p.name.endswith(".partial")
-                   and p.name[:len(text)] == text[:len(p.name)]]
-        if len(matches) == 1:
-            loaded = load_folder(matches[0])
-            if loaded.key.startswith(text):
-                return loaded
-            matches = []
-        if len(matches) > 1:
-            raise BankError(f"bank key prefix {text!r} is ambiguous: "
-                            f"{', '.join(sorted(p.name[:16] for p in matches))}")
+    if re.fullmatch(r"[0-9a-f]{4,64}", text) and _key_folders(text):
+        loaded = load_folder(find_bank(text))
+        if loaded.key.startswith(text):
+            return loaded
     raise BankError(f"no bank at {text!r} (neither a folder nor a key in {banks_root()}); "
                     "`qlatent bank list` shows the cached banks")
+
+
+def _key_folders(key: str) -> list[Path]:
+    # Folders are named by the first 32 hex digits of the key; a longer text must agree.
+    return [p for p in banks_root().iterdir()
+            if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".partial")
+            and p.name[:len(key)] == key[:len(p.name)] and is_finished(p)]
+
+
+def find_bank(key: str) -> Path:
+    """The cache folder of the finished bank whose key is ``key`` or starts with it (4 to 64
+    lowercase hex digits), found by folder name without reading its rows (``load_folder``
+    verifies them).
+
+    Raises:
+        BankError: not a key, no such bank in the cache, or a prefix that is ambiguous.
+    """
+    if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{4,64}", key):
+        raise BankError(f"a bank key must be 4 to 64 lowercase hex digits (a key or a unique "
+                        f"prefix, as `qlatent bank list` shows it), got {key!r}")
+    matches = _key_folders(key)
+    if len(matches) > 1:
+        raise BankError(f"bank key prefix {key!r} is ambiguous: "
+                        f"{', '.join(sorted(p.name[:16] for p in matches))}")
+    if not matches:
+        raise BankError(f"no bank with key {key!r} in {banks_root()}; `qlatent bank list` shows "
+                        "the cached banks")
+    return matches[0]
 
 
 def list_banks() -> list[dict[str, Any]]:
