@@ -219,7 +219,8 @@ def test_killed_build_process_resumes_bit_identical(tmp_path, monkeypatch):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            chunks = list((killed / "banks").glob("*.partial/blocks-*.npz"))
+            # a chunk counts once its checksum file is written (after the chunk itself)
+            chunks = list((killed / "banks").glob("*.partial/blocks-*.npz.sha256"))
             if len(chunks) >= 3:
                 break
             time.sleep(0.05)
