@@ -110,6 +110,7 @@ def test_a_name_that_would_leave_the_experiment_folder_is_refused(qlatent, tmp_p
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow  # in process: test_runner's test_a_rerun_that_trains_differently_is_refused...
 def test_rerunning_into_an_experiment_with_other_training_is_refused(qlatent, ring_config,
                                                                       tmp_path):
     # F4: another lr (or steps) into the same --out was merged silently, and the report then
@@ -157,9 +158,9 @@ def test_a_cell_another_run_is_training_is_left_to_it(qlatent, ring_config, tmp_
     assert (busy / "metrics.json").is_file()
 
 
-# The attack's own content runs by default; the others (two `qlatent run`s each) are slow.
-@pytest.mark.parametrize("content", ["{}", *(pytest.param(c, marks=pytest.mark.slow)
-                                             for c in ("[]", '{"metrics": 3}', "not json"))])
+# In process (every content): test_runner's test_a_damaged_metrics_file_is_one_error_naming_it.
+@pytest.mark.slow
+@pytest.mark.parametrize("content", ["{}", "[]", '{"metrics": 3}', "not json"])
 def test_a_damaged_metrics_file_is_named_not_a_traceback(qlatent, ring_config, tmp_path,
                                                           content):
     # F10: metrics.json = {} crashed `qlatent run` with a traceback.

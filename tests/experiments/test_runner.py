@@ -683,3 +683,35 @@ def test_a_cell_locked_by_another_process_is_busy_and_released_when_it_ends(tmp_
         holder.wait()
     with cell_locks([a, b]):  # the holder died: its lock went with it
         pass
+
+
+def test_a_rerun_that_trains_differently_is_refused_naming_the_fields(ring_run, tmp_path):
+    # issue 23 F4, in process (the installed-command version is slow: tests/cli/test_run.py)
+    import shutil
+
+    config, out, _ = ring_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = sorted(p.relative_to(copy) for p in copy.rglob("*"))
+    other = config.replace(train=config.train.replace(lr=config.train.lr * 2))
+    with pytest.raises(ValueError, match=rf"train.lr = {config.train.lr!r} there, "
+                                         rf"{other.train.lr!r} here"):
+        run_experiment(other, copy, console=Console(quiet=True), progress=False)
+    assert sorted(p.relative_to(copy) for p in copy.rglob("*")) == before
+    more_seeds = config.replace(seeds=(*config.seeds, 2), latents=("gaussian",))
+    records = run_experiment(more_seeds, copy, console=Console(quiet=True), progress=False)
+    assert (copy / "ring/gaussian-L16/seed-2/metrics.json").is_file() and len(records) == 3
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"metrics": 3}', "not json"])
+def test_a_damaged_metrics_file_is_one_error_naming_it(ring_run, tmp_path, content):
+    # issue 23 F10, in process (the installed-command version is slow: tests/cli/test_run.py)
+    import shutil
+
+    config, out, _ = ring_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    metrics = copy / "ring/gaussian-L16/seed-0/metrics.json"
+    metrics.write_text(content)
+    with pytest.raises(ValueError, match=rf"{metrics}.*delete the file"):
+        run_experiment(config, copy, console=Console(quiet=True), progress=False)
