@@ -78,6 +78,7 @@ def test_counts_with_underscores_or_other_digits_are_refused(tmp_path):
                 in _one_line(done.stderr)), done.stderr
 
 
+@pytest.mark.slow  # in process: test_banks.py's test_bank_folders_honour_the_umask_in_process
 def test_bank_folders_honour_the_umask(tmp_path):
     """F14: under umask 077 a bank's folder and files are private (they were 0755)."""
     shots = tmp_path / "shots.csv"

@@ -189,6 +189,7 @@ def test_samples_are_written_in_place_of_a_planted_link_never_through_it(qlatent
     assert np.load(cell / "samples.npy", allow_pickle=False).shape[1] == 2
 
 
+@pytest.mark.slow  # in process: test_skeleton.py's test_plain_progress_lines_off_a_terminal
 def test_progress_off_a_terminal_is_plain_lines(qlatent, ring_config, tmp_path):
     # issue 23 item 4.4: piped, `qlatent run` printed nothing for minutes. Its stages and the
     # training print plain lines (no bar, no carriage return, no escape codes) to the pipes.

@@ -166,6 +166,7 @@ def test_export_qasm_of_the_quantum_generator(cells, monkeypatch):
         np.testing.assert_allclose(circuit.probabilities(values)[:2], joint[p], atol=1e-12)
 
 
+@pytest.mark.slow  # in process: test_export.py and test_optical.py (the circuits)
 def test_export_perceval_of_a_trained_born_machine_and_a_bank(cells, monkeypatch):
     out = cells["root"] / "born.py"
     result = _qlatent("export", cells["born"], "--to", "perceval", "-o", out,
@@ -216,6 +217,7 @@ def test_export_refusals_name_what_fits(cells, monkeypatch):
                                       "generator.patch1): give -o FILE.py") in result.output
 
 
+@pytest.mark.slow  # in process: test_compare.py (the statistics)
 def test_bank_compare_table_json_and_figure(cells, monkeypatch):
     monkeypatch.setenv("QLATENT_CACHE", str(cells["cache"]))
     from qlatent import latents

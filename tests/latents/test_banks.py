@@ -258,3 +258,23 @@ def test_paper_size_bank_matches_the_exact_distribution():
     tvd = photonics.total_variation_distance(bank.samples, states, probs)
     floor = expected_tvd(probs, bank.n_samples)
     assert abs(tvd - floor) <= 3 / np.sqrt(bank.n_samples), (tvd, floor)
+
+
+def test_bank_folders_honour_the_umask_in_process(tmp_path, monkeypatch):
+    # issue 23 F14 (the installed-command version is slow: tests/cli/test_cli_holes.py)
+    import stat
+
+    monkeypatch.setenv("QLATENT_CACHE", str(tmp_path / "cache"))
+    shots = tmp_path / "shots.csv"
+    shots.write_text("1,0,2\n0,1,1\n")
+    for umask, folder_mode in ((0o077, 0o700), (0o027, 0o750)):
+        old = os.umask(umask)
+        try:
+            bank = (latents.import_bank(shots) if umask == 0o077 else
+                    latents.build_bank("quantum", "haar", n_modes=4, n_photons=2,
+                                       n_samples=500, seed=1, progress=False))
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(os.stat(bank.path).st_mode) == folder_mode
+        assert all(stat.S_IMODE(p.stat().st_mode) & umask == 0
+                   for p in bank.path.rglob("*")), umask
