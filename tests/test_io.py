@@ -45,3 +45,23 @@ def test_atomic_save_array_replaces_a_planted_link_never_writes_through_it(tmp_p
     assert not (tmp_path / "samples.npy").is_symlink()
     assert np.load(tmp_path / "samples.npy", allow_pickle=False).tolist() == [[0, 1], [2, 3],
                                                                                [4, 5]]
+
+
+def test_progress_off_a_terminal_is_plain_lines(capsys, monkeypatch):
+    # issue 23 item 4.4: a bank build piped to a file printed nothing until it ended
+    from qlatent import _progress
+
+    bar, task = _progress.progress_bar("quantum bank 2/4", 500)  # pytest's stderr: no terminal
+    assert isinstance(bar, _progress.PlainProgress)
+    monkeypatch.setattr(_progress, "PLAIN_SECONDS", 0.0)  # a line at every update
+    with bar:
+        bar.update(task, completed=250, extra="D +0.1")
+        bar.update(task, completed=500)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "quantum bank 2/4: 250 / 500 (50 %), 0 s  D +0.1"
+    assert lines[-1].startswith("quantum bank 2/4: 500 / 500 (100 %), ")
+    assert all("\x1b" not in line and "\r" not in line for line in lines)
+    silent, task = _progress.progress_bar("quiet", 10, enabled=False)
+    with silent:
+        silent.update(task, completed=10)
+    assert capsys.readouterr().err == ""

@@ -1,8 +1,12 @@
-"""The one progress bar of the package (rich, on stderr): description, bar, done / total,
-elapsed time, ETA and a free text field (``extra``, e.g. the latest losses)."""
+"""The one progress display of the package, on stderr: on a terminal a rich bar (description,
+bar, done / total, elapsed time, ETA and a free text field ``extra``, e.g. the latest losses);
+elsewhere (a pipe, a log file, a Ray worker) plain lines, at most one every ``PLAIN_SECONDS``
+and one at the end, so that a piped run says what it is doing without escape codes."""
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -15,14 +19,67 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+PLAIN_SECONDS = 10.0
+"""Seconds between two plain progress lines (when stderr is not a terminal)."""
+
+
+class PlainProgress:
+    """The plain-line twin of ``rich.progress.Progress`` for one task (task id 0): the same
+    ``start`` / ``stop`` / ``update`` / ``advance`` / context-manager calls, printed as
+    ``description: done / total (p %), elapsed s [extra]`` lines on stderr."""
+
+    def __init__(self, description: str, total: int, completed: int, *, enabled: bool) -> None:
+        self.description, self.total, self.completed = description, total, completed
+        self.enabled, self.extra = enabled, ""
+        self.started = self.last = None
+
+    def start(self) -> None:
+        self.started = self.last = time.monotonic()
+
+    def update(self, task: int, *, completed: int | None = None, extra: str | None = None,
+               **_: Any) -> None:
+        self.completed = self.completed if completed is None else completed
+        self.extra = self.extra if extra is None else extra
+        if self.started is None:
+            self.start()
+        if time.monotonic() - self.last >= PLAIN_SECONDS:
+            self._line()
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        self.update(task, completed=self.completed + int(advance))
+
+    def stop(self) -> None:
+        if self.started is not None:
+            self._line()
+            self.started = None
+
+    def _line(self) -> None:
+        self.last = time.monotonic()
+        if not self.enabled:
+            return
+        share = f" ({100 * self.completed / self.total:.0f} %)" if self.total else ""
+        extra = f"  {self.extra}" if self.extra else ""
+        print(f"{self.description}: {self.completed:,} / {self.total:,}{share}, "
+              f"{self.last - self.started:.0f} s{extra}", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> PlainProgress:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
 
 def progress_bar(description: str, total: int, *, completed: int = 0, enabled: bool = True,
                  transient: bool = False) -> tuple[Any, Any]:
-    """A started-on-demand ``rich.progress.Progress`` and its task id.
+    """A started-on-demand progress display and its task id: a ``rich.progress.Progress`` when
+    stderr is a terminal, a ``PlainProgress`` otherwise.
 
     Use it as a context manager (``with bar: ...``) or call ``start()`` / ``stop()``; update
-    with ``bar.update(task, completed=k, extra="...")``. ``enabled=False`` draws nothing.
+    with ``bar.update(task, completed=k, extra="...")``. ``enabled=False`` shows nothing.
     """
+    if not sys.stderr.isatty():
+        return PlainProgress(description, total, completed, enabled=enabled), 0
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[extra]}"),
                    console=Console(stderr=True), disable=not enabled, transient=transient)

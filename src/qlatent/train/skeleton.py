@@ -73,7 +73,7 @@ from typing import Any, TextIO
 import torch
 
 from qlatent._io import atomic_write
-from qlatent._progress import progress_bar
+from qlatent._progress import PLAIN_SECONDS, progress_bar
 from qlatent._validation import check_int
 from qlatent.train.checkpoint import (
     CHECKPOINT,
@@ -90,8 +90,6 @@ LOG = "log.jsonl"
 """The log's file name in a run (or member) directory."""
 LOOP_KEYS = ("step", "seconds", "config", "history", "window")
 """The keys ``train`` writes in every checkpoint, beside the trainer's own state."""
-PLAIN_SECONDS = 10.0
-"""Seconds between two plain progress lines (when the progress stream is not a terminal)."""
 
 Callback = Callable[[int, dict[str, Any]], None]
 
