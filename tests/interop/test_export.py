@@ -62,3 +62,17 @@ def test_a_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "qiskit", None)  # import qiskit now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'qlatent\[interop\]'"):
         to_qiskit(from_qasm('OPENQASM 3.0; qubit[1] q; h q[0];'))
+
+
+def test_a_trained_iqp_latent_exports_the_circuit_and_its_bitflip_control_is_refused():
+    iqp = latents.get("born", kind="iqp", n_qubits=5, gates="local", seed=3)
+    with torch.no_grad():
+        iqp.theta.add_(0.1)  # "trained": not the initial point
+    [(name, circuit)] = circuits_of(None, iqp)
+    assert name == "latent"
+    np.testing.assert_allclose(circuit.probabilities(),
+                               iqp.probabilities().detach().double().numpy(), atol=1e-10)
+    assert "OPENQASM 3" in export_circuits([(name, circuit)], "qasm")[0].text
+    bitflip = latents.get("born", kind="bitflip", n_qubits=5, gates="local", seed=3)
+    with pytest.raises(ValueError, match="classical bit-flip control .* no quantum circuit"):
+        circuits_of(None, bitflip)

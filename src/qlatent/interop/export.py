@@ -1,7 +1,7 @@
 """Export what a cell of ``qlatent run`` trained: the circuits it holds, as files for an SDK.
 
-A cell may hold a qubit circuit (a qubit Born machine latent, or the patch quantum generator:
-one circuit per patch) or an optical one (a photonic Born machine latent, or the fixed
+A cell may hold a qubit circuit (a qubit Born machine or IQP latent, or the patch quantum
+generator: one circuit per patch) or an optical one (a photonic Born machine latent, or the fixed
 interferometer of a quantum / photonic bank latent, decomposed into a Clements mesh). Each is
 written for one target:
 
@@ -29,10 +29,11 @@ from qlatent.interop.pennylane import pennylane_source
 from qlatent.interop.perceval import perceval_source
 from qlatent.interop.qasm import QubitCircuit, to_qasm
 from qlatent.interop.qiskit import qiskit_source
-from qlatent.interop.qubit import born_machine_circuit, generator_circuits
+from qlatent.interop.qubit import born_machine_circuit, generator_circuits, iqp_circuit
 from qlatent.latents.bank_latent import BankLatent
 from qlatent.latents.banks import load_bank
 from qlatent.latents.born import BornLatent
+from qlatent.latents.iqp_born import IQPBornLatent
 from qlatent.latents.qubit_born import QubitBornLatent
 from qlatent.models.quantum_generator import QuantumGenerator
 
@@ -60,6 +61,15 @@ def circuits_of(generator: Any, latent: Any) -> list[tuple[str, QubitCircuit | O
         found += [(f"generator.patch{p}", c) for p, c in enumerate(patches)]
     if isinstance(latent, QubitBornLatent):
         found.append(("latent", born_machine_circuit(latent)))
+    elif isinstance(latent, IQPBornLatent):
+        if latent.kind != "iqp":  # the bit-flip control flips bits classically: no circuit
+            raise ValueError(f"the latent is the classical bit-flip control of an IQP circuit "
+                             f"({latent.n_qubits} bits): it has no quantum circuit to export")
+        theta = latent.theta.detach().double().cpu().tolist()
+        found.append(("latent", iqp_circuit(
+            latent.n_qubits, zip(theta, latent.gates.lists(), strict=True),
+            title=f"a trained IQP circuit, {latent.n_qubits} qubits, "
+                  f"{latent.gates.n_gates} gates")))
     elif isinstance(latent, BornLatent):
         found.append(("latent", optical_circuit(latent)))
     elif isinstance(latent, BankLatent):
