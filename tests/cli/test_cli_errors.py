@@ -223,8 +223,8 @@ class _InProcess:
 
 
 # Every case in-process; the cases marked "installed" also through the installed entry point (a
-# fresh process that imports torch: seconds each), two of them in the default suite.
-INSTALLED_DEFAULT = ("typo latent", "pack too big")
+# fresh process that imports torch: seconds each), one of them in the default suite.
+INSTALLED_DEFAULT = ("typo latent",)
 PARAMS = [pytest.param(case, False, id=case[0]) for case in CASES] + [
     pytest.param(case, True, id=f"{case[0]} (installed)",
                  marks=() if case[0] in INSTALLED_DEFAULT else pytest.mark.slow)

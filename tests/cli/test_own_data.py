@@ -129,6 +129,7 @@ def test_a_file_data_set_name_that_is_no_safe_folder_is_refused(tmp_path, monkey
     assert repr(name) in str(err.value)
 
 
+@pytest.mark.slow  # bad bank requests stay, in process; the bit-file run shows the CLI path
 def test_an_imported_bank_runs_by_its_key_with_its_provenance(qlatent, ring_config, tmp_path,
                                                                monkeypatch):
     cache = {"QLATENT_CACHE": str(tmp_path / "cache")}

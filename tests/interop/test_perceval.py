@@ -80,6 +80,7 @@ def test_slos_matches_a_fixed_haar_interferometer():
         assert abs(theirs[pcvl.BasicState(s)] - p) <= ATOL
 
 
+@pytest.mark.slow  # every outcome of 3 photons in 6 modes stays in the default suite
 def test_naive_backend_matches_sampled_outcomes_of_8_photons_in_16_modes():
     latent = _trained_like(BornLatent(16, kind="quantum", circuit="1-3-9", n_photons=8, seed=3),
                            seed=3)
