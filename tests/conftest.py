@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +7,14 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see qlatent/__init__.py
+
+
+@pytest.fixture(scope="session")
+def qm9_every_600th() -> Path:
+    """A QM9-format CSV of every 600th molecule of qm9pack's QM9 (219 SMILES), committed so
+    that the task's end-to-end tests need not parse all 130,831 rows (seconds each);
+    tests/data/test_qm9.py checks it against qm9pack."""
+    return Path(__file__).resolve().parent / "data" / "qm9_every_600th.csv"
 
 
 @pytest.fixture(autouse=True)

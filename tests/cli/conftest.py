@@ -32,6 +32,25 @@ def run_qlatent(*args, cwd: Path, env: dict[str, str] | None = None,
                           capture_output=True, text=True, timeout=timeout)
 
 
+class InProcess:
+    """``qlatent ARGS`` through the CLI's root group in this process (``CliRunner``), shaped
+    like a CompletedProcess: what the installed command does, without a fresh interpreter
+    importing torch (seconds each). Every behaviour tested this way has one installed twin."""
+
+    def __init__(self, *args, cwd: Path) -> None:
+        from typer.testing import CliRunner
+
+        from qlatent.cli import app
+
+        old = Path.cwd()
+        os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(app, [str(a) for a in args])
+        finally:
+            os.chdir(old)
+        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
+
+
 def tiny_ring_config(path: Path) -> Path:
     """The quick ring config made tiny: 2k-row banks, 32-wide networks, few evaluation draws."""
     text = (PAPER / "fig2_ring_quick.toml").read_text()
@@ -43,6 +62,12 @@ def tiny_ring_config(path: Path) -> Path:
         text = text.replace(old, new)
     path.write_text(text)
     return path
+
+
+@pytest.fixture()
+def in_process():
+    """``in_process(*args, cwd=...)``: ``qlatent ARGS`` in this process (``InProcess``)."""
+    return InProcess
 
 
 @pytest.fixture(scope="session")

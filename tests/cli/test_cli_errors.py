@@ -203,25 +203,6 @@ if not torch.cuda.is_available():
                   ("--device is 'cuda'", "CUDA is not available"), True))
 
 
-class _InProcess:
-    """``CliRunner`` through the same root group, shaped like a CompletedProcess."""
-
-    def __init__(self, args, cwd: Path) -> None:
-        import os
-
-        from typer.testing import CliRunner
-
-        from qlatent.cli import app
-
-        old = Path.cwd()
-        os.chdir(cwd)
-        try:
-            result = CliRunner().invoke(app, [str(a) for a in args])
-        finally:
-            os.chdir(old)
-        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
-
-
 # Every case in-process; the cases marked "installed" also through the installed entry point (a
 # fresh process that imports torch: seconds each), one of them in the default suite.
 INSTALLED_DEFAULT = ("typo latent",)
@@ -232,14 +213,15 @@ PARAMS = [pytest.param(case, False, id=case[0]) for case in CASES] + [
 
 
 @pytest.mark.parametrize("case, installed", PARAMS)
-def test_bad_input_is_one_line_and_writes_nothing(qlatent, tmp_path, case, installed):
+def test_bad_input_is_one_line_and_writes_nothing(qlatent, in_process, tmp_path, case,
+                                                    installed):
     _, make_args, fragments, _ = case
     inputs, work = tmp_path / "inputs", tmp_path / "work"
     inputs.mkdir()
     work.mkdir()
     args = make_args(inputs)
     before = _snapshot(work)
-    result = qlatent(*args, cwd=work) if installed else _InProcess(args, work)
+    result = qlatent(*args, cwd=work) if installed else in_process(*args, cwd=work)
     _assert_one_line_error(result, *fragments)
     assert _snapshot(work) == before  # no runs/<name>, no partial files
 
@@ -257,10 +239,10 @@ def test_debug_shows_the_traceback(qlatent, tmp_path, monkeypatch):
     assert isinstance(result.exception, ValueError) and "--steps" in str(result.exception)
 
 
-def test_click_usage_errors_keep_their_format(tmp_path):
-    result = _InProcess(["run", QUICK, "--precision", "fp16"], tmp_path)
+def test_click_usage_errors_keep_their_format(in_process, tmp_path):
+    result = in_process("run", QUICK, "--precision", "fp16", cwd=tmp_path)
     assert result.returncode == 2 and "Usage:" in result.stderr and "fp16" in result.stderr
-    result = _InProcess(["run"], tmp_path)  # missing CONFIG
+    result = in_process("run", cwd=tmp_path)  # missing CONFIG
     assert result.returncode == 2 and "Usage:" in result.stderr
 
 
@@ -281,7 +263,7 @@ class _Planted:
         return (open, (self.target, "w"))
 
 
-def test_sample_bad_inputs(qlatent, tmp_path, trained_ring):
+def test_sample_bad_inputs(qlatent, in_process, tmp_path, trained_ring):
     cell = _cell_copy(trained_ring, tmp_path)
     work = tmp_path / "work"
     work.mkdir()
@@ -289,7 +271,7 @@ def test_sample_bad_inputs(qlatent, tmp_path, trained_ring):
     def bad(*args, fragments=(), installed=False):
         before = _snapshot(work)
         args = ("sample", *args)
-        result = qlatent(*args, cwd=work) if installed else _InProcess(args, work)
+        result = qlatent(*args, cwd=work) if installed else in_process(*args, cwd=work)
         line = _assert_one_line_error(result, *fragments)
         assert _snapshot(work) == before
         return line
@@ -309,7 +291,7 @@ def test_sample_bad_inputs(qlatent, tmp_path, trained_ring):
     ckpt = cell / "checkpoint.pt"
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 3])  # truncated
-    bad(cell, "-n", "10", "-o", "x.npy", fragments=(str(ckpt), "corrupt"), installed=True)
+    bad(cell, "-n", "10", "-o", "x.npy", fragments=(str(ckpt), "corrupt"))
     planted = tmp_path / "planted-code-ran"
     torch.save({"generator": {}, "payload": _Planted(str(planted))}, ckpt)
     bad(cell, "-n", "10", "-o", "x.npy", fragments=(str(ckpt), "refused"), installed=True)

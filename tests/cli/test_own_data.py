@@ -48,7 +48,8 @@ def _bits(rng, n):
     return (rng.random((n, 5)) < np.array([0.1, 0.3, 0.5, 0.7, 0.9])).astype(np.uint8)
 
 
-def test_a_bit_file_runs_through_the_zoo_and_its_report(qlatent, tmp_path):
+def test_a_bit_file_runs_through_the_zoo_and_its_report(in_process, tmp_path):
+    # In this process; the installed command reads a bit file in the test below.
     rng = np.random.default_rng(0)
     train, held = _bits(rng, 300), _bits(rng, 100)
     np.save(tmp_path / "mybits.npy", train.astype(np.int64))
@@ -56,7 +57,7 @@ def test_a_bit_file_runs_through_the_zoo_and_its_report(qlatent, tmp_path):
                comments="")
     (tmp_path / "zoo.toml").write_text(ZOO.format(
         extra=', "bas"', files='{train = "mybits.npy", held_out = "held.csv"}'))
-    result = qlatent("run", "zoo.toml", "--out", "out", "--no-progress", cwd=tmp_path)
+    result = in_process("run", "zoo.toml", "--out", "out", "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     for family in ("bernoulli", "gan"):
         cell = tmp_path / "out" / "mybits" / family / "seed-0"
@@ -73,7 +74,7 @@ def test_a_bit_file_runs_through_the_zoo_and_its_report(qlatent, tmp_path):
     assert samples.shape == (400, 5)
     np.testing.assert_allclose(samples.mean(0), train.mean(0), atol=0.1)
     assert (tmp_path / "out/bas/bernoulli/seed-0/metrics.json").is_file()
-    result = qlatent("report", "out", cwd=tmp_path)
+    result = in_process("report", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mybits" in (tmp_path / "out" / "report.md").read_text()
 

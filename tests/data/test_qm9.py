@@ -243,3 +243,12 @@ def test_sampling_permuting_and_one_hot_on_the_gpu(subset_file, cache):
         gpu.sample(4, generator=torch.Generator().manual_seed(0))
     x, a = gpu.graphs("test")
     assert isinstance(x, np.ndarray) and x.shape[0] == len(gpu.smiles("test"))
+
+
+def test_the_committed_qm9_subset_is_every_600th_molecule_of_qm9pack(all_smiles,
+                                                                     qm9_every_600th):
+    # tests/data/qm9_every_600th.csv stands in for read_qm9_smiles()[::600] in the task's
+    # end-to-end tests (conftest.py): it must be exactly that.
+    with open(qm9_every_600th, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["SMILES"] and [r[0] for r in rows[1:]] == all_smiles[::600]

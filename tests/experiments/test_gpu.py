@@ -3,7 +3,6 @@ between the CPU and the GPU. Marked ``gpu``: skipped where torch sees no CUDA de
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import math
@@ -58,21 +57,16 @@ def test_run_cell_on_cuda(tmp_path, make):
     assert next(rebuilt.built.generator.parameters()).device.type == "cpu"
 
 
-def test_run_cell_on_cuda_qm9(tmp_path, monkeypatch):
+def test_run_cell_on_cuda_qm9(tmp_path, monkeypatch, qm9_every_600th):
     pytest.importorskip("rdkit")
     pytest.importorskip("fcd")
     if importlib.util.find_spec("qm9pack") is None:
         pytest.skip("qm9pack is not installed")
-    from qlatent.data.qm9 import QM9Graphs, read_qm9_smiles
+    from qlatent.data.qm9 import QM9Graphs
     from qlatent.experiments.config import ExperimentConfig
     from qlatent.experiments.tasks import qm9 as task_qm9
 
-    path = tmp_path / "qm9_small.csv"
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["SMILES"])
-        w.writerows([s] for s in read_qm9_smiles()[::600])
-    data = QM9Graphs(files=[path], workers=1)
+    data = QM9Graphs(files=[qm9_every_600th], workers=1)
     monkeypatch.setattr(task_qm9, "load_data", lambda p: data)
     config = ExperimentConfig.from_dict({
         "experiment": {"name": "qm9 gpu", "task": "qm9", "datasets": ["qm9"],

@@ -3,7 +3,6 @@ patched in), and the library errors of ``load_run`` / ``read_smiles_file``."""
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import tomllib
 
@@ -59,7 +58,7 @@ n_grid = 0
 
 
 @pytest.mark.chem
-def test_qm9_cell_reloads_and_resamples_its_own_smiles(tmp_path, monkeypatch):
+def test_qm9_cell_reloads_and_resamples_its_own_smiles(tmp_path, monkeypatch, qm9_every_600th):
     pytest.importorskip("rdkit")
     if importlib.util.find_spec("qm9pack") is None:
         pytest.skip("qm9pack is not installed")
@@ -67,15 +66,10 @@ def test_qm9_cell_reloads_and_resamples_its_own_smiles(tmp_path, monkeypatch):
 
     import qlatent as ql
     from qlatent.cli import app
-    from qlatent.data.qm9 import QM9Graphs, read_qm9_smiles
+    from qlatent.data.qm9 import QM9Graphs
     from qlatent.experiments.tasks import qm9 as task_qm9
 
-    subset = tmp_path / "qm9_small.csv"
-    with open(subset, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["SMILES"])
-        writer.writerows([s] for s in read_qm9_smiles()[::900])
-    data = QM9Graphs(files=[subset], workers=1)
+    data = QM9Graphs(files=[qm9_every_600th], workers=1)
     monkeypatch.setattr(task_qm9, "load_data", lambda p: data)
     config = tmp_path / "qm9.toml"
     config.write_text(QM9_CONFIG)

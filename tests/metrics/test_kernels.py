@@ -2,8 +2,6 @@
 part of train (the kernel lives in metrics, the layer below)."""
 
 import itertools
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -60,13 +58,3 @@ def test_bandwidths_are_checked():
     with pytest.raises(TypeError, match="sigma must be a number > 0 or a sequence of them, got "
                                         "'wide'"):
         check_bandwidths("wide", name="sigma")
-
-
-def test_metrics_import_nothing_of_train():
-    code = ("import sys, numpy as np, qlatent.metrics as M, qlatent.metrics.kernels\n"
-            "M.exact_mmd(np.eye(2, dtype=np.uint8), [0.5, 0.5], [1.0, 0.0])\n"
-            "M.mmd(np.zeros((3, 2)), np.ones((3, 2)), bandwidth=1.0)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('qlatent.train')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr

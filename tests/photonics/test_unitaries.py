@@ -105,12 +105,3 @@ def test_unitary_validation():
         is_unitary(np.eye(2), atol=-1.0)
     with pytest.raises(ValueError, match="U must be a square"):
         is_unitary(np.ones((2, 3)))
-
-
-def test_photonics_never_imports_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, qlatent.photonics; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import math
@@ -18,7 +17,7 @@ if importlib.util.find_spec("qm9pack") is None:
 from typer.testing import CliRunner  # noqa: E402
 
 from qlatent.cli import app  # noqa: E402
-from qlatent.data.qm9 import QM9Graphs, read_qm9_smiles  # noqa: E402
+from qlatent.data.qm9 import QM9Graphs  # noqa: E402
 from qlatent.experiments.tasks import qm9 as task_qm9  # noqa: E402
 from qlatent.experiments.tasks.qm9 import QM9Model, QM9Params  # noqa: E402
 from qlatent.metrics.molecules import evaluate_molecules  # noqa: E402
@@ -52,14 +51,8 @@ n_grid = 4
 
 
 @pytest.fixture()
-def small_qm9(tmp_path, monkeypatch):
-    smiles = read_qm9_smiles()[::600]                      # 219 molecules
-    path = tmp_path / "qm9_small.csv"
-    with open(path, "w", newline="") as handle:
-        w = csv.writer(handle)
-        w.writerow(["SMILES"])
-        w.writerows([s] for s in smiles)
-    data = QM9Graphs(files=[path], workers=1)
+def small_qm9(qm9_every_600th, monkeypatch):
+    data = QM9Graphs(files=[qm9_every_600th], workers=1)  # 219 molecules
     monkeypatch.setattr(task_qm9, "load_data", lambda p: data)
     return data
 
