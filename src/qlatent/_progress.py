@@ -25,13 +25,17 @@ PLAIN_SECONDS = 10.0
 
 class PlainProgress:
     """The plain-line twin of ``rich.progress.Progress`` for one task (task id 0): the same
-    ``start`` / ``stop`` / ``update`` / ``advance`` / context-manager calls, printed as
-    ``description: done / total (p %), elapsed s [extra]`` lines on stderr."""
+    ``start`` / ``stop`` / ``update`` / ``advance`` / context-manager calls, printed on stderr
+    as ``description: done / total (p %), elapsed s, rate/s, ETA s  extra`` lines: at most one
+    every ``PLAIN_SECONDS``, one when the total is reached, and one at ``stop`` if the last
+    printed line is out of date."""
 
     def __init__(self, description: str, total: int, completed: int, *, enabled: bool) -> None:
         self.description, self.total, self.completed = description, total, completed
         self.enabled, self.extra = enabled, ""
+        self.first = completed  # the rate counts what this run did, not what it resumed from
         self.started = self.last = None
+        self.printed: tuple[int, str] | None = None
 
     def start(self) -> None:
         self.started = self.last = time.monotonic()
@@ -42,7 +46,8 @@ class PlainProgress:
         self.extra = self.extra if extra is None else extra
         if self.started is None:
             self.start()
-        if time.monotonic() - self.last >= PLAIN_SECONDS:
+        if (time.monotonic() - self.last >= PLAIN_SECONDS
+                or (self.total and self.completed >= self.total)):
             self._line()
 
     def advance(self, task: int, advance: float = 1) -> None:
@@ -50,17 +55,24 @@ class PlainProgress:
 
     def stop(self) -> None:
         if self.started is not None:
-            self._line()
+            if self.printed != (self.completed, self.extra):
+                self._line()
             self.started = None
 
     def _line(self) -> None:
         self.last = time.monotonic()
-        if not self.enabled:
+        if not self.enabled or self.printed == (self.completed, self.extra):
             return
+        self.printed = (self.completed, self.extra)
+        elapsed = self.last - self.started
         share = f" ({100 * self.completed / self.total:.0f} %)" if self.total else ""
+        rate = (self.completed - self.first) / elapsed if elapsed > 0 else 0.0
+        pace = f", {rate:,.1f}/s" if rate > 0 else ""
+        if rate > 0 and self.total and self.completed < self.total:
+            pace += f", ETA {(self.total - self.completed) / rate:.0f} s"
         extra = f"  {self.extra}" if self.extra else ""
         print(f"{self.description}: {self.completed:,} / {self.total:,}{share}, "
-              f"{self.last - self.started:.0f} s{extra}", file=sys.stderr, flush=True)
+              f"{elapsed:.0f} s{pace}{extra}", file=sys.stderr, flush=True)
 
     def __enter__(self) -> PlainProgress:
         self.start()

@@ -1,9 +1,9 @@
 """The loop skeleton (``qlatent.train.skeleton``) on a minimal trainer: log means, resume after
 SIGKILL bit-identical, the non-finite guard, callbacks, plain progress lines, packs."""
 
-import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +16,6 @@ from qlatent.train.skeleton import (
     FitResult,
     LoopConfig,
     NonFiniteError,
-    Progress,
     Trainer,
     train,
 )
@@ -165,26 +164,26 @@ def test_every_member_failed_ends_the_pack():
     assert [r.failed_at for r in results] == [5, 9]
 
 
-def test_plain_progress_lines_off_a_terminal():
-    stream = io.StringIO()
-    bar = Progress("fit", 3, stream=stream, every=0.0)
-    for step in (1, 2, 3):
-        bar.update(step, "loss +0.5")
-    bar.close()
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 3 and lines[-1].startswith("fit: step 3/3 (100 %), ")
-    assert lines[-1].endswith("loss +0.5")
-    stream = io.StringIO()
-    bar = Progress("fit", 100, stream=stream, every=3600.0)
-    for step in range(1, 101):
-        bar.update(step)
-    assert len(stream.getvalue().splitlines()) == 1  # only the last step, within the hour
+def test_plain_progress_lines_off_a_terminal(capsys, monkeypatch):
+    from qlatent import _progress
+
+    monkeypatch.setattr(_progress, "PLAIN_SECONDS", 0.0)  # a line at every logged step
+    train(Mean(), CONFIG.replace(log_every=1), progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 30 and lines[-1].startswith("train: 30 / 30 (100 %), ")
+    number = r"[-+][\d.e+-]+"
+    assert re.fullmatch(rf"train: 30 / 30 \(100 %\), \d+ s, [\d,.]+/s  loss {number}  mu {number}",
+                        lines[-1]), lines[-1]
+    monkeypatch.setattr(_progress, "PLAIN_SECONDS", 3600.0)
+    train(Mean(), CONFIG, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("train: 30 / 30 (100 %)")  # only the end
 
 
 def test_progress_runs_through_train(capsys):
     train(Mean(), CONFIG, progress=True)
     err = capsys.readouterr().err
-    assert "train: step 30/30 (100 %)" in err
+    assert "train: 30 / 30 (100 %)" in err
 
 
 @pytest.mark.parametrize("kwargs, match", [

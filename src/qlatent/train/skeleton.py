@@ -17,7 +17,7 @@ gives it, for free:
   steps since the previous row (sums kept on the device, read back only then);
 * callbacks ``f(step, info)`` after every step (``info["row"]``: the log row on logging
   steps), closed (``close()``) however training ends;
-* a progress bar on a terminal, plain periodic lines otherwise (``Progress``);
+* a progress bar on a terminal, plain periodic lines otherwise (``qlatent._progress``);
 * a guard against non-finite figures that names the step (``NonFiniteError``): a single run
   stops there, leaving its last checkpoint (never a non-finite state) as the resume point;
 * one result type for every trainer (``FitResult``).
@@ -63,17 +63,16 @@ A minimal trainer (plain SGD on a least-squares fit, its batches from its own ge
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import torch
 
 from qlatent._io import atomic_write
-from qlatent._progress import PLAIN_SECONDS, progress_bar
+from qlatent._progress import progress_bar
 from qlatent._validation import check_int
 from qlatent.train.checkpoint import (
     CHECKPOINT,
@@ -84,7 +83,7 @@ from qlatent.train.checkpoint import (
 from qlatent.train.config import ConfigBase
 
 __all__ = ["LOG", "LOOP_KEYS", "Callback", "ConfigBase", "FitResult", "LoopConfig",
-           "LossWindow", "NonFiniteError", "Progress", "Trainer", "per_member", "train"]
+           "LossWindow", "NonFiniteError", "Trainer", "per_member", "train"]
 
 LOG = "log.jsonl"
 """The log's file name in a run (or member) directory."""
@@ -219,55 +218,6 @@ class LossWindow:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.sum.copy_(state["sum"])
         self.count = int(state["count"])
-
-
-# --------------------------------------------------------------------------- progress
-class Progress:
-    """Progress of a run: a rich bar when ``stream`` is a terminal, else a plain line at most
-    every ``every`` seconds (and at the last step), e.g.
-    ``train: step 300/1500 (20 %), 41.2 it/s, ETA 29 s  D +0.12  G -0.40``.
-
-    Args:
-        description: what trains (the line's first word).
-        total: the last step.
-        completed: steps done before this call (a resumed run).
-        stream: where plain lines go (default ``sys.stderr``, where the bar draws).
-        every: seconds between plain lines.
-    """
-
-    def __init__(self, description: str, total: int, *, completed: int = 0,
-                 stream: TextIO | None = None, every: float = PLAIN_SECONDS) -> None:
-        self.description, self.total, self.start = description, total, completed
-        self.stream = sys.stderr if stream is None else stream
-        self.every = every
-        self.t0 = self.last = time.perf_counter()
-        self.bar = None
-        isatty = getattr(self.stream, "isatty", None)
-        if callable(isatty) and isatty():
-            self.bar, self.task = progress_bar(description, total, completed=completed,
-                                               transient=True)
-            self.bar.start()
-
-    def update(self, step: int, text: str = "") -> None:
-        """Step ``step`` is done; ``text`` (the latest figures) is shown when given."""
-        if self.bar is not None:
-            if text or step % 10 == 0 or step == self.total:
-                self.bar.update(self.task, completed=step, **({"extra": text} if text else {}))
-            return
-        now = time.perf_counter()
-        if now - self.last < self.every and step != self.total:
-            return
-        self.last = now
-        rate = (step - self.start) / max(now - self.t0, 1e-9)
-        eta = (self.total - step) / rate if rate > 0 else float("inf")
-        print(f"{self.description}: step {step}/{self.total} ({100 * step / self.total:.0f} %), "
-              f"{rate:.1f} it/s, ETA {eta:.0f} s" + (f"  {text}" if text else ""),
-              file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -444,7 +394,9 @@ def train(trainer: Trainer, config: Any, *, run_dir: str | Path | None = None,
 
     logs = None if dirs is None else [open(d / LOG, "a") for d in dirs]  # noqa: SIM115
     start = loop.start
-    bar = Progress(trainer.description, steps, completed=start) if progress else None
+    bar, task = progress_bar(trainer.description, steps, completed=start, enabled=progress,
+                             transient=True)
+    bar.start()
     t0 = time.perf_counter()
     step = start
     try:
@@ -465,9 +417,9 @@ def train(trainer: Trainer, config: Any, *, run_dir: str | Path | None = None,
                     if f is not None and row is not None:
                         f.write(json.dumps(row) + "\n")
                         f.flush()
-            if bar is not None:
-                bar.update(step, trainer.progress_text(rows[0])
-                           if single and rows[0] is not None else "")
+            text = trainer.progress_text(rows[0]) if single and rows[0] is not None else ""
+            if text or step % 10 == 0 or step == steps:  # a rich bar redraws at each update
+                bar.update(task, completed=step, **({"extra": text} if text else {}))
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 save(step)
             for k, cbs in enumerate(member_callbacks):
@@ -481,8 +433,7 @@ def train(trainer: Trainer, config: Any, *, run_dir: str | Path | None = None,
     finally:
         for f in logs or ():
             f.close()
-        if bar is not None:
-            bar.close()
+        bar.stop()
         for cbs in member_callbacks:
             for cb in cbs:
                 close = getattr(cb, "close", None)
