@@ -20,13 +20,14 @@ demo: $(STAMP)
 	$(BIN)/qlatent demo
 
 # The default suite on two workers, then the Ray executor's tests in one process (one local
-# Ray for all of them).
+# Ray for all of them). --dist loadgroup: the tests that share an expensive fixture (marked
+# xdist_group) run on one worker, so it is built once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/python -m pytest -q -p no:xdist -m cluster
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m slow
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m slow
 
 # The Ray executor's tests alone (a local Ray; the cluster extra is part of the .venv).
 test-cluster: $(STAMP)

@@ -263,6 +263,7 @@ class _Planted:
         return (open, (self.target, "w"))
 
 
+@pytest.mark.xdist_group("trained_ring")  # one worker trains it once
 def test_sample_bad_inputs(qlatent, in_process, tmp_path, trained_ring):
     cell = _cell_copy(trained_ring, tmp_path)
     work = tmp_path / "work"

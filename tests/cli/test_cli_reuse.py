@@ -14,6 +14,7 @@ def _recorded_seeds(cell):
     return tomllib.loads((cell / "config.toml").read_text())["seeds"]
 
 
+@pytest.mark.xdist_group("trained_ring")  # one worker trains it once
 @pytest.mark.parametrize("latent", ["gaussian", "quantum"])
 def test_run_sample_load_run_reproduce_the_cells_own_samples(qlatent, trained_ring, latent,
                                                               monkeypatch):

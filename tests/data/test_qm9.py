@@ -23,7 +23,8 @@ from qlatent.data.qm9 import (  # noqa: E402
     round_trip,
 )
 
-pytestmark = pytest.mark.chem
+# One worker reads QM9 once for this module (make test: --dist loadgroup).
+pytestmark = [pytest.mark.chem, pytest.mark.xdist_group("qm9_data")]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,9 @@ from scipy import stats
 from qlatent.experiments.plotting import spans_decades
 from qlatent.experiments.report import FLOOR_REPEATS, write_report
 
+# One worker builds this module's shared fixture once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("zoo_report")
+
 ZOO = """
 [experiment]
 name = "tiny zoo"

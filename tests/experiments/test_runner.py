@@ -18,6 +18,9 @@ from qlatent.experiments.tasks import Cell, register_task
 from qlatent.experiments.tasks.base import generate
 from qlatent.experiments.tasks.ring import RingTask
 
+# One worker builds this module's shared fixture once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ring_run")
+
 PAPER = Path(__file__).resolve().parents[2] / "configs" / "paper"
 
 

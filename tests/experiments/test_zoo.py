@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# One worker builds this module's shared fixture once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("finished_zoo")
+
 ROOT = Path(__file__).resolve().parents[2]
 QLATENT = Path(sys.executable).parent / "qlatent"
 QUICK = ROOT / "configs" / "zoo" / "quick.toml"

@@ -18,6 +18,9 @@ import torch
 
 from qlatent.interop import from_qasm
 
+# One worker builds this module's shared fixture once (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("export_cells")
+
 ZOO = """[experiment]
 name = "export test"
 task = "zoo"
