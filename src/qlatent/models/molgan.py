@@ -40,7 +40,12 @@ from qlatent.models.mlp import (
     linear,
     make_activation,
 )
-from qlatent.models.packed import GeneratorArg, check_generators, with_member_axis
+from qlatent.models.packed import (
+    GeneratorArg,
+    check_generators,
+    packed_affine,
+    with_member_axis,
+)
 
 __all__ = ["MolGANGenerator", "RGCNCritic", "decode", "RELAXATIONS"]
 
@@ -184,11 +189,16 @@ class MolGANGenerator(nn.Module):
             logits = logits.float()                                # [K, B, ..., categories]
         if self.relaxation == "gumbel" and self.training:
             # member k's noise from its own generator, shaped as its solo draw would be
-            u = torch.stack([torch.rand(logits.shape[1:], generator=g, device=logits.device)
-                             for g in generators])
-            u = u.clamp(1e-20, 1.0 - 1e-7)
-            logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
-        return torch.softmax(logits / self.temperature, dim=-1)
+            # (drawn in place, member by member, and turned into -g = log(-log u) in place:
+            # the numbers of torch.rand per member and of the out-of-place formula, bit for bit)
+            u = torch.empty(logits.shape, device=logits.device)
+            for k, g in enumerate(generators):
+                u[k].uniform_(generator=g)
+            u = u.clamp_(1e-20, 1.0 - 1e-7).log_().neg_().log_()
+            logits = logits - u                         # + Gumbel(0, 1) noise
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        return torch.softmax(logits, dim=-1)
 
     def forward(self, z: torch.Tensor, *, generator: GeneratorArg = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,27 +307,68 @@ class RGCNCritic(nn.Module):
         if edges.shape[:2] != (K, B):
             raise ValueError(f"edges must have shape [{K}, {B}, {n}, {n}, {b}] (as nodes), "
                              f"got {list(edges.shape)}")
-        R = self.n_relations
-        rel = edges[..., 1:]                                       # [K, B, n, n, R]
-        # relations stacked on the rows: [K*B, R*n, n], so one bmm gives every Ã_r x
-        adj = rel.permute(0, 1, 4, 2, 3).reshape(K * B, R * n, n)
-        degree = rel.sum(3).reshape(K, B * n, R)                   # Σ_j Ã_r[i, j]
+        adjacency = _self_adjacency(edges)                          # [K*B, n, n*b]
         h = None
         for conv, units in zip(self.convs, self.graph_units, strict=True):
             x = nodes if h is None else torch.cat((h, nodes), dim=-1)   # [K, B, n, d]
-            d = x.shape[-1]
-            # [Ã_1 x | ... | Ã_R x] per atom, then ONE GEMM per member against [W_1; ...; W_R]
-            ax = (torch.bmm(adj, x.reshape(K * B, n, d)).view(K, B, R, n, d)
-                  .transpose(2, 3).reshape(K, B * n, R * d))
-            W = conv.weight.view(K, R + 1, units, d)
-            c = conv.bias.view(K, R + 1, units)
-            out = torch.baddbmm(c[:, :1], x.reshape(K, B * n, d), W[:, 0].transpose(1, 2))
-            out = out + torch.bmm(ax, W[:, 1:].transpose(2, 3).reshape(K, R * d, units))
-            h = self.act((out + torch.bmm(degree, c[:, 1:])).view(K, B, n, units))
+            h = self.act(_relational_conv(conv, units, x, adjacency))   # [K, B, n, units]
         x = torch.cat((h, nodes), dim=-1)
-        g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=2)   # [K, B, agg]
+        gate, value = _gate_value(self.gate, self.value, x).split(self.aggregation_units, -1)
+        g = (torch.sigmoid(gate) * self.act(value)).sum(dim=2)                  # [K, B, agg]
         scores = self.dense(self.act(g)).squeeze(-1)                            # [K, B]
         return scores[0] if solo else scores
+
+
+def _self_adjacency(edges: torch.Tensor) -> torch.Tensor:
+    """``edges float[K, B, n, n, b]`` → ``A float[K·B, n, n·b]`` with A[i, (j, s)] = Ã_s[i, j]
+    for the relations s ≥ 1 and the identity δ_ij in place of the "no bond" channel s = 0.
+
+    With the layer's blocks y_s = x W_sᵀ + c_s laid out as ``y[j, s]`` (row j·b + s), one
+    product gives the whole R-GCN sum: Σ_(j,s) A[i, (j, s)] y_s[j] = y_0[i] + Σ_r Σ_j Ã_r[i, j]
+    y_r[j]. The channels are on the last axis already, so A is ``edges`` with one channel
+    replaced (one copy, shared by every layer); its gradient reaches ``edges[..., 1:]``.
+    """
+    K, B, n, _, b = edges.shape
+    eye = torch.eye(n, dtype=edges.dtype, device=edges.device).view(1, 1, n, n, 1)
+    return torch.cat((eye.expand(K, B, n, n, 1), edges[..., 1:]), dim=-1).view(K * B, n, n * b)
+
+
+def _relational_conv(conv: nn.Module, units: int, x: torch.Tensor, adjacency: torch.Tensor
+                     ) -> torch.Tensor:
+    """One R-GCN layer before its activation: Σ_{s=0..R} Σ_j A_s[i, j] (x_j W_sᵀ + c_s) for
+    ``x float[K, B, n, d]`` and ``adjacency`` from ``_self_adjacency`` (A_0 the identity);
+    returns ``float[K, B, n, units]``.
+
+    ``conv`` holds the b = R + 1 blocks ``weight [K, b·units, d]``, ``bias [K, b·units]``.
+    The sum is contracted in the cheaper order (both are one GEMM of the layer's size plus one
+    batched product with the adjacency, which costs n·b·n per output column):
+
+    * d + 1 ≥ units, weights first: y = conv(x), ``[K·B, n·b, units]`` as it lies, then
+      A y (no copy, no transpose);
+    * d + 1 < units (a first layer on one-hot atoms), adjacency first: z = Aᵀ-ordered
+      [x | 1] per relation, ``[K, B·n, b·(d + 1)]``, then one GEMM against the blocks
+      stacked with their biases, [W_s | c_s]ᵀ (the column of ones carries the degrees
+      Σ_j A_s[i, j] to the biases).
+    """
+    K, B, n, d = x.shape
+    b = adjacency.shape[-1] // n
+    if d + 1 >= units:
+        y = conv(x).view(K * B, n * b, units)
+        return torch.bmm(adjacency, y).view(K, B, n, units)
+    x1 = torch.cat((x, x.new_ones(K, B, n, 1)), dim=-1).view(K * B, n, d + 1)
+    by_relation = adjacency.view(K * B, n, n, b).transpose(2, 3).reshape(K * B, n * b, n)
+    z = torch.bmm(by_relation, x1).view(K, B * n, b * (d + 1))          # rows i, columns (s, e)
+    w = torch.cat((conv.weight.view(K, b, units, d), conv.bias.view(K, b, units, 1)), dim=-1)
+    w = w.transpose(2, 3).reshape(K, b * (d + 1), units)
+    out = torch.mm(z[0], w[0]).unsqueeze(0) if K == 1 else torch.bmm(z, w)
+    return out.view(K, B, n, units)
+
+
+def _gate_value(gate: nn.Module, value: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``[gate(x) | value(x)]`` from one product (the two layers' weights stacked)."""
+    weight = torch.cat((gate.weight, value.weight), dim=-2)
+    bias = torch.cat((gate.bias, value.bias), dim=-1)
+    return packed_affine(x, weight, bias, gate.members)
 
 
 def decode(edges: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
