@@ -308,11 +308,15 @@ class RGCNCritic(nn.Module):
             raise ValueError(f"edges must have shape [{K}, {B}, {n}, {n}, {b}] (as nodes), "
                              f"got {list(edges.shape)}")
         adjacency = _self_adjacency(edges)                          # [K*B, n, n*b]
+        by_relation = (adjacency.view(K * B, n, n, b).transpose(2, 3)
+                       .reshape(K * B, n * b, n))                   # [K*B, n*b, n]
+        # every layer's atom-type and bias part reads A [nodes | 1], computed once
+        nodes1 = torch.cat((nodes, nodes.new_ones(K, B, n, 1)), dim=-1).view(K * B, n, a + 1)
+        z = torch.bmm(by_relation, nodes1).view(K, B * n, b * (a + 1))
         h = None
         for conv, units in zip(self.convs, self.graph_units, strict=True):
-            x = nodes if h is None else torch.cat((h, nodes), dim=-1)   # [K, B, n, d]
-            h = self.act(_relational_conv(conv, units, x, adjacency))   # [K, B, n, units]
-        x = torch.cat((h, nodes), dim=-1)
+            h = self.act(_relational_conv(conv, units, h, z, adjacency, by_relation))
+        x = torch.cat((h, nodes), dim=-1)                          # [K, B, n, units + a]
         gate, value = _gate_value(self.gate, self.value, x).split(self.aggregation_units, -1)
         g = (torch.sigmoid(gate) * self.act(value)).sum(dim=2)                  # [K, B, agg]
         scores = self.dense(self.act(g)).squeeze(-1)                            # [K, B]
@@ -323,45 +327,60 @@ def _self_adjacency(edges: torch.Tensor) -> torch.Tensor:
     """``edges float[K, B, n, n, b]`` → ``A float[K·B, n, n·b]`` with A[i, (j, s)] = Ã_s[i, j]
     for the relations s ≥ 1 and the identity δ_ij in place of the "no bond" channel s = 0.
 
-    With the layer's blocks y_s = x W_sᵀ + c_s laid out as ``y[j, s]`` (row j·b + s), one
-    product gives the whole R-GCN sum: Σ_(j,s) A[i, (j, s)] y_s[j] = y_0[i] + Σ_r Σ_j Ã_r[i, j]
-    y_r[j]. The channels are on the last axis already, so A is ``edges`` with one channel
-    replaced (one copy, shared by every layer); its gradient reaches ``edges[..., 1:]``.
+    One ``addcmul``, edges·[0, 1, ..., 1] + δ_ij·[1, 0, ..., 0], exact (edges·1 and δ + 0
+    round nothing); its gradient reaches ``edges[..., 1:]`` only.
     """
     K, B, n, _, b = edges.shape
-    eye = torch.eye(n, dtype=edges.dtype, device=edges.device).view(1, 1, n, n, 1)
-    return torch.cat((eye.expand(K, B, n, n, 1), edges[..., 1:]), dim=-1).view(K * B, n, n * b)
+    keep = torch.ones(b, dtype=edges.dtype, device=edges.device)
+    keep[0] = 0.0
+    eye = torch.zeros(n, n, b, dtype=edges.dtype, device=edges.device)
+    eye[..., 0] = torch.eye(n, dtype=edges.dtype, device=edges.device)
+    return torch.addcmul(eye, edges, keep).view(K * B, n, n * b)
 
 
-def _relational_conv(conv: nn.Module, units: int, x: torch.Tensor, adjacency: torch.Tensor
-                     ) -> torch.Tensor:
-    """One R-GCN layer before its activation: Σ_{s=0..R} Σ_j A_s[i, j] (x_j W_sᵀ + c_s) for
-    ``x float[K, B, n, d]`` and ``adjacency`` from ``_self_adjacency`` (A_0 the identity);
-    returns ``float[K, B, n, units]``.
+def _members_bmm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    # [K, M, k] @ [K, k, N]; one member through mm (a one-matrix bmm is slower)
+    return torch.mm(x[0], w[0]).unsqueeze(0) if x.shape[0] == 1 else torch.bmm(x, w)
 
-    ``conv`` holds the b = R + 1 blocks ``weight [K, b·units, d]``, ``bias [K, b·units]``.
-    The sum is contracted in the cheaper order (both are one GEMM of the layer's size plus one
-    batched product with the adjacency, which costs n·b·n per output column):
 
-    * d + 1 ≥ units, weights first: y = conv(x), ``[K·B, n·b, units]`` as it lies, then
-      A y (no copy, no transpose);
-    * d + 1 < units (a first layer on one-hot atoms), adjacency first: z = Aᵀ-ordered
-      [x | 1] per relation, ``[K, B·n, b·(d + 1)]``, then one GEMM against the blocks
-      stacked with their biases, [W_s | c_s]ᵀ (the column of ones carries the degrees
-      Σ_j A_s[i, j] to the biases).
+def _relational_conv(conv: nn.Module, units: int, h: torch.Tensor | None, z: torch.Tensor,
+                     adjacency: torch.Tensor, by_relation: torch.Tensor) -> torch.Tensor:
+    """One R-GCN layer before its activation, Σ_{s=0..R} Σ_j A_s[i, j] (x_j W_sᵀ + c_s), for
+    x = [h, nodes] (the first layer: x = nodes, ``h=None``); returns ``float[K, B, n, units]``.
+
+    A is ``_self_adjacency`` (A_0 the identity, so s = 0 is the self term x_i W_0ᵀ + c_0),
+    ``by_relation`` the same numbers ordered ``[K·B, (i, s), j]``, and ``z`` = A [nodes | 1]
+    in that order, ``float[K, B·n, b·(a + 1)]``, shared by every layer. ``conv`` holds the
+    b = R + 1 blocks, ``weight [K, b·units, d_h + a]``, ``bias [K, b·units]``. The sum splits:
+
+    * atom types and biases: z [W_s[:, nodes] | c_s]ᵀ stacked over s, one small GEMM (the
+      column of ones carries the degrees Σ_j A_s[i, j] to the biases);
+    * h (d_h wide), contracted in the cheaper order: d_h ≥ units, weights first, y_s = h W_sᵀ
+      laid out ``[K·B, (j, s), units]`` as the GEMM leaves it, then A y (no copy, no
+      transpose); d_h < units, adjacency first, [A_0 h | ... | A_R h] then one GEMM.
+
+    Splitting h from the atom types leaves out the concatenation [h, nodes] and keeps the
+    products' widths those of h (128, 64: the sizes BLAS blocks best).
     """
-    K, B, n, d = x.shape
-    b = adjacency.shape[-1] // n
-    if d + 1 >= units:
-        y = conv(x).view(K * B, n * b, units)
-        return torch.bmm(adjacency, y).view(K, B, n, units)
-    x1 = torch.cat((x, x.new_ones(K, B, n, 1)), dim=-1).view(K * B, n, d + 1)
-    by_relation = adjacency.view(K * B, n, n, b).transpose(2, 3).reshape(K * B, n * b, n)
-    z = torch.bmm(by_relation, x1).view(K, B * n, b * (d + 1))          # rows i, columns (s, e)
-    w = torch.cat((conv.weight.view(K, b, units, d), conv.bias.view(K, b, units, 1)), dim=-1)
-    w = w.transpose(2, 3).reshape(K, b * (d + 1), units)
-    out = torch.mm(z[0], w[0]).unsqueeze(0) if K == 1 else torch.bmm(z, w)
-    return out.view(K, B, n, units)
+    K, Bn, _ = z.shape
+    KB, n, nb = adjacency.shape
+    b, a1 = nb // n, z.shape[-1] // (nb // n)
+    d = conv.weight.shape[-1]
+    d_h = d - (a1 - 1)
+    weight = conv.weight.view(K, b, units, d)
+    blocks = torch.cat((weight[..., d_h:], conv.bias.view(K, b, units, 1)), dim=-1)
+    out = _members_bmm(z, blocks.transpose(2, 3).reshape(K, b * a1, units))    # [K, B*n, units]
+    if h is None:
+        return out.view(K, KB // K, n, units)
+    w_h = weight[..., :d_h]                                        # [K, b, units, d_h]
+    if d_h >= units:
+        w_h = w_h.reshape(b * units, d_h) if K == 1 else w_h.reshape(K, b * units, d_h)
+        y = packed_affine(h, w_h, None, K).view(KB, nb, units)
+        out = torch.baddbmm(out.view(KB, n, units), adjacency, y)
+    else:
+        zh = torch.bmm(by_relation, h.reshape(KB, n, d_h)).view(K, Bn, b * d_h)
+        out = out + _members_bmm(zh, w_h.transpose(2, 3).reshape(K, b * d_h, units))
+    return out.view(K, KB // K, n, units)
 
 
 def _gate_value(gate: nn.Module, value: nn.Module, x: torch.Tensor) -> torch.Tensor:
