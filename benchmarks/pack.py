@@ -8,7 +8,12 @@
 
 ``train-qm9``: the QM9 training step (the paper's latent-injected MolGAN generator with the
 Gumbel-softmax relaxation, R-GCN critic, real QM9 graphs from ``QM9Graphs``, batch 256,
-n_critic 5, Adam), solo vs packed as for the ring and Table I. A K whose pack the memory
+n_critic 5, Adam), solo vs packed as for the ring and Table I, and (unless
+``--no-reference``) a third column timed in the same rounds: the K solo cells with the
+networks' arithmetic before the fast R-GCN critic and Gumbel relaxation
+(``reference_molgan.py``: same weights, same random draws), with the ratios solo/ref and
+packed/ref; before timing, one step of the first reference and fast cells is compared (the
+four losses' largest relative difference is printed). A K whose pack the memory
 estimate (``qlatent.train.memory``) says will not fit on the device is skipped and says so.
 
 ``table2``: one pack of ``--table2-pack`` QM9 cells (Gaussian latents, L = 16) trained for
@@ -349,6 +354,7 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
           + f" {'solo fit cell-it/s':>20} {'fit_pack cell-it/s':>20}   packed/solo"
           + ("   solo/ref  packed/ref" if ref else "")
           + ("   GFLOP/s solo, packed" if gflop is not None else ""))
+    diffs: list[float] = []
     for k in ks:
         why = fits(kind, k, args)
         if why is not None:
@@ -374,6 +380,8 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
             counter["step"] += 1
             training_step(adv, lats, datas, streams, config, state, counter["step"])
 
+        if ref:
+            diffs.append(first_step_difference(runs["reference"], solo))
         fns = {c: (lambda cells=cells: run_solo(cells)) for c, cells in runs.items()
                if c != "packed"}
         fns["packed"] = run_packed
@@ -392,6 +400,22 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
         del solo, pk, runs, fns
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
+    if diffs:
+        print(f"  correctness: the first training step of the fast networks vs the reference "
+              f"(same weights, same draws), max relative difference of the four losses over "
+              f"the first cells: {max(diffs):.1e}")
+
+
+def first_step_difference(reference: tuple, fast: tuple) -> float:
+    """One training step of the first cell of ``reference`` and of ``fast`` (built alike):
+    the largest relative difference of the step's four losses (the cells go on from there)."""
+    from qlatent.train import PackState, training_step
+
+    losses = []
+    for advs, lats, datas, streams, config, _ in (reference, fast):
+        losses.append(training_step(advs[0], lats[:1], datas[:1], streams[:1], config,
+                                    PackState(1), 1).stacked())
+    return float(((losses[1] - losses[0]).abs() / losses[0].abs().clamp_min(1e-12)).max())
 
 
 TABLE2_RUNS, TABLE2_STEPS, TABLE2_LENGTHS = 240, 20_000, 3
