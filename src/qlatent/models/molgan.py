@@ -236,11 +236,13 @@ class RGCNCritic(nn.Module):
 
         h_ℓ = act( Σ_{r=1..R} Ã_r (x_ℓ W_r + c_r)  +  x_ℓ W_0 + c_0 ),
 
-    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). The
-    neighbour sums of all relations are one batched matrix product (relations stacked on the
-    rows of the adjacency), the relation weights one GEMM ``[Ã_1 x | ... | Ã_R x] [W_1; ...;
-    W_R]``, and the relation biases enter through the degrees, Σ_r deg_r(i) c_r: no Python loop
-    over relations. (The weights of one layer live in one ``Linear`` of width (R + 1)·units.)
+    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). With the
+    identity in place of the "no bond" channel (A_0 = I, ``_self_adjacency``) the self term is
+    relation 0 and a layer is ONE sum Σ_s A_s (x W_sᵀ + c_s): no Python loop over relations.
+    It is computed without concatenating [h, nodes]: the atom-type and bias part of every
+    layer from one shared product A [nodes | 1], the h part as one GEMM and one batched
+    product with the adjacency, in the cheaper order (``_relational_conv``). (The weights of
+    one layer live in one ``Linear`` of width (R + 1)·units, relation blocks in order.)
     Gated aggregation: g = Σ_i σ(x_i U + u) ⊙ act(x_i V + v), x_i = [h_i, nodes_i];
     then a dense head and a linear scalar output. No normalisation layers (WGAN-GP forbids
     batch coupling).
