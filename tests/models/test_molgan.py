@@ -208,9 +208,9 @@ def _reference_networks():
     return module
 
 
-# (graph_units): the first layer adjacency-first (d + 1 < units), the second weights-first;
-# both weights-first; the second adjacency-first too
-ORDERS = [(128, 64), (4, 8), (8, 64)]
+# (graph_units): the second layer's h part weights-first (d_h = 128 >= 64), adjacency-first
+# (4 < 8, 8 < 64); three layers, weights-first then adjacency-first
+ORDERS = [(128, 64), (4, 8), (8, 64), (16, 8, 32)]
 
 
 @pytest.mark.parametrize("units", ORDERS)
