@@ -82,3 +82,13 @@ def test_no_shipped_config_asks_for_bf16():
     for path in configs:
         train = tomllib.loads(path.read_text()).get("train", {})
         assert train.get("precision", "fp32") == "fp32", path
+
+
+def test_the_warning_points_at_the_call_of_fit(monkeypatch):
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset({"avx2"}))
+    G = MLP(4, 2, hidden=(8,), generator=torch.Generator().manual_seed(0))
+    D = MLP(2, 1, hidden=(8,), generator=torch.Generator().manual_seed(1))
+    with pytest.warns(RuntimeWarning, match="no native bfloat16") as caught:
+        fit(G, D, _Latent(), _Data(), Config(steps=1, batch_size=4, n_critic=1,
+                                             precision="bf16"), seed=0)
+    assert caught[0].filename == __file__

@@ -276,7 +276,7 @@ def _run(generator: nn.Module, critic: nn.Module, latents: list[Any], data: list
             raise TypeError(f"{dname} must be a data object with `sample(n, *, generator)` "
                             f"(e.g. qlatent.data.EmpiricalData), got {what}")
     device = torch.device(check_device(device))
-    warn_if_emulated_bf16(config.precision, device)
+    warn_if_emulated_bf16(config.precision, device, stacklevel=3)  # at the call of fit
     generator.to(device).train()
     critic.to(device).train()
     for lat in latents:

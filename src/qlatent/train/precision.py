@@ -67,13 +67,14 @@ def native_bf16(device: str | torch.device = "cpu", *,
 
 
 def warn_if_emulated_bf16(precision: str, device: str | torch.device, *,
-                          flags: Iterable[str] | None = None) -> bool:
+                          flags: Iterable[str] | None = None, stacklevel: int = 2) -> bool:
     """Warn (``RuntimeWarning``) when ``precision`` is ``"bf16"`` on a device without native
-    bf16; return whether it warned."""
+    bf16; return whether it warned. ``stacklevel`` as ``warnings.warn``'s, counted from the
+    caller of this function (2: the caller's caller)."""
     if precision != "bf16" or native_bf16(device, flags=flags):
         return False
     warnings.warn(f"precision 'bf16' on {torch.device(device)}, which has no native bfloat16 "
                   "(CPU: no AVX512-BF16 / AMX-BF16 flag): torch emulates it, about 10x slower "
                   "than fp32 for a QM9 step here; use precision 'fp32'",
-                  RuntimeWarning, stacklevel=3)
+                  RuntimeWarning, stacklevel=stacklevel + 1)
     return True
