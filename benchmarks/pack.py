@@ -8,7 +8,12 @@
 
 ``train-qm9``: the QM9 training step (the paper's latent-injected MolGAN generator with the
 Gumbel-softmax relaxation, R-GCN critic, real QM9 graphs from ``QM9Graphs``, batch 256,
-n_critic 5, Adam), solo vs packed as for the ring and Table I. A K whose pack the memory
+n_critic 5, Adam), solo vs packed as for the ring and Table I, and (unless
+``--no-reference``) a third column timed in the same rounds: the K solo cells with the
+networks' arithmetic before the fast R-GCN critic and Gumbel relaxation
+(``reference_molgan.py``: same weights, same random draws), with the ratios solo/ref and
+packed/ref; before timing, one step of the first reference and fast cells is compared (the
+four losses' largest relative difference is printed). A K whose pack the memory
 estimate (``qlatent.train.memory``) says will not fit on the device is skipped and says so.
 
 ``table2``: one pack of ``--table2-pack`` QM9 cells (Gaussian latents, L = 16) trained for
@@ -252,11 +257,19 @@ def qm9_data(device: str):
     return _QM9[0].to(device)
 
 
-def qm9_cells(k: int, packed: bool, precision: str, device: str) -> tuple:
-    """K QM9 cells as the qm9 task builds them (paper generator, Gumbel, R-GCN critic)."""
+def qm9_cells(k: int, packed: bool, precision: str, device: str,
+              reference: bool = False) -> tuple:
+    """K QM9 cells as the qm9 task builds them (paper generator, Gumbel, R-GCN critic);
+    ``reference``: with the networks' arithmetic before the fast path
+    (``reference_molgan.py``: same weights, same draws)."""
+    from reference_molgan import ReferenceMolGANGenerator, ReferenceRGCNCritic
+
     from qlatent.latents import get
     from qlatent.models import MolGANGenerator, RGCNCritic
     from qlatent.train import Adversaries, Config, PackState, RandomStreams
+
+    if reference:
+        MolGANGenerator, RGCNCritic = ReferenceMolGANGenerator, ReferenceRGCNCritic  # noqa: N806
 
     data = qm9_data(device)
     config = Config(batch_size=256, n_critic=5, optimizer="adam", lr=1e-4, betas=(0.5, 0.999),
@@ -275,15 +288,15 @@ def qm9_cells(k: int, packed: bool, precision: str, device: str) -> tuple:
 
 
 def training_cells(kind: str, k: int, packed: bool, precision: str,
-                   device: str = "cpu") -> tuple:
+                   device: str = "cpu", reference: bool = False) -> tuple:
     """K cells of ``kind`` (``ring``, ``table1`` or ``qm9``): solo (K adversaries) or one
-    pack, on ``device``."""
+    pack, on ``device``; ``reference`` (QM9 only): the networks before the fast path."""
     from qlatent.data import BernoulliData, SevenGaussians
     from qlatent.latents import get
     from qlatent.train import Adversaries, Config, PackState, RandomStreams
 
     if kind == "qm9":
-        return qm9_cells(k, packed, precision, device)
+        return qm9_cells(k, packed, precision, device, reference)
     if kind == "ring":
         hidden, act, data, config = (256, 256), "leaky_relu", SevenGaussians, Config(
             batch_size=32, n_critic=5, optimizer="adam", precision=precision)
@@ -336,8 +349,12 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
         gflop = iteration_flops(batch, 5, [16, *hidden, d], [d, *hidden, 1]) / 1e9
     print(f"\n{names[kind]}"
           + (f": {gflop:.2f} GFLOP per cell-iteration" if gflop is not None else ""))
-    print(f"  {'K':>3} {'solo fit cell-it/s':>20} {'fit_pack cell-it/s':>20}   packed/solo"
+    ref = kind == "qm9" and not args.no_reference
+    print(f"  {'K':>3}" + (f" {'reference solo':>16}" if ref else "")
+          + f" {'solo fit cell-it/s':>20} {'fit_pack cell-it/s':>20}   packed/solo"
+          + ("   solo/ref  packed/ref" if ref else "")
           + ("   GFLOP/s solo, packed" if gflop is not None else ""))
+    diffs: list[float] = []
     for k in ks:
         why = fits(kind, k, args)
         if why is not None:
@@ -346,6 +363,11 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
         solo = training_cells(kind, k, False, args.solo_precision or args.precision,
                               args.device)
         pk = training_cells(kind, k, True, args.precision, args.device)
+        runs = {"solo": solo, "packed": pk}
+        if ref:  # the K solo cells before the fast path, timed in this process beside the rest
+            runs = {"reference": training_cells(kind, k, False,
+                                                args.solo_precision or args.precision,
+                                                args.device, reference=True), **runs}
         counter = {"step": 0}
 
         def run_solo(c: tuple = solo) -> None:
@@ -358,18 +380,42 @@ def run_training(kind: str, ks: list[int], args: argparse.Namespace) -> None:
             counter["step"] += 1
             training_step(adv, lats, datas, streams, config, state, counter["step"])
 
-        times: dict[str, list[float]] = {"solo": [], "packed": []}
+        if ref:
+            diffs.append(first_step_difference(runs["reference"], solo))
+        fns = {c: (lambda cells=cells: run_solo(cells)) for c, cells in runs.items()
+               if c != "packed"}
+        fns["packed"] = run_packed
+        times: dict[str, list[float]] = {c: [] for c in fns}
         for _ in range(args.repeats):
-            times["solo"].append(timed(run_solo, args.seconds, CLOCKS[args.clock]))
-            times["packed"].append(timed(run_packed, args.seconds, CLOCKS[args.clock]))
+            for c, fn in fns.items():
+                times[c].append(timed(fn, args.seconds, CLOCKS[args.clock]))
         rate = {c: k / statistics.median(t) for c, t in times.items()}
-        print(f"  {k:>3} {rate['solo']:>20.1f} {rate['packed']:>20.1f}   "
+        print(f"  {k:>3}" + (f" {rate['reference']:>16.2f}" if ref else "")
+              + f" {rate['solo']:>20.2f} {rate['packed']:>20.2f}   "
               f"{rate['packed'] / rate['solo']:>10.2f}x"
+              + (f"   {rate['solo'] / rate['reference']:>7.2f}x "
+                 f"{rate['packed'] / rate['reference']:>9.2f}x" if ref else "")
               + (f"   {rate['solo'] * gflop:>7.1f}, {rate['packed'] * gflop:.1f}"
                  if gflop is not None else ""), flush=True)
-        del solo, pk
+        del solo, pk, runs, fns
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
+    if diffs:
+        print(f"  correctness: the first training step of the fast networks vs the reference "
+              f"(same weights, same draws), max relative difference of the four losses over "
+              f"the first cells: {max(diffs):.1e}")
+
+
+def first_step_difference(reference: tuple, fast: tuple) -> float:
+    """One training step of the first cell of ``reference`` and of ``fast`` (built alike):
+    the largest relative difference of the step's four losses (the cells go on from there)."""
+    from qlatent.train import PackState, training_step
+
+    losses = []
+    for advs, lats, datas, streams, config, _ in (reference, fast):
+        losses.append(training_step(advs[0], lats[:1], datas[:1], streams[:1], config,
+                                    PackState(1), 1).stacked())
+    return float(((losses[1] - losses[0]).abs() / losses[0].abs().clamp_min(1e-12)).max())
 
 
 TABLE2_RUNS, TABLE2_STEPS, TABLE2_LENGTHS = 240, 20_000, 3
@@ -427,6 +473,9 @@ def main() -> None:
     parser.add_argument("--ks", default=None,
                         help="override every case's K list, e.g. 1,4 (comma separated)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (training cases)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="train-qm9: leave out the reference column (the networks' "
+                        "arithmetic before the fast path, reference_molgan.py)")
     parser.add_argument("--table2-pack", type=int, default=80,
                         help="cells in the measured Table II pack (case table2)")
     parser.add_argument("--table2-steps", type=int, default=200,

@@ -193,3 +193,131 @@ def test_gumbel_noise_is_off_in_eval_mode():
     assert torch.equal(x, node_logits.argmax(-1))
     assert torch.equal(a[:, rows, cols], edge_logits.argmax(-1))
     assert torch.allclose(nodes, torch.softmax(node_logits, -1))
+
+
+# ----------------------------------------------------------------- the fast path vs before
+def _reference_networks():
+    """benchmarks/reference_molgan.py: the networks' arithmetic before the fast path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_molgan.py"
+    spec = importlib.util.spec_from_file_location("reference_molgan", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# (graph_units): the second layer's h part weights-first (d_h = 128 >= 64), adjacency-first
+# (4 < 8, 8 < 64); three layers, weights-first then adjacency-first
+ORDERS = [(128, 64), (4, 8), (8, 64), (16, 8, 32)]
+
+
+@pytest.mark.parametrize("units", ORDERS)
+def test_critic_matches_the_loop_reference_in_float64(units):
+    D = RGCNCritic(spec=SPEC, graph_units=units, aggregation_units=16, dense_units=(8,),
+                   generator=gen(5)).double()
+    edges, nodes = (t.double() for t in random_graphs(3, seed=2))
+    with torch.no_grad():
+        torch.testing.assert_close(D((edges, nodes)), reference_critic(D, edges, nodes),
+                                   rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("units", ORDERS)
+def test_critic_and_its_penalty_gradients_match_the_old_arithmetic_in_float64(K, units):
+    """Scores, input gradients (the penalty's) and the double backward to the weights of the
+    fast critic equal those of the critic before it to float64 round-off."""
+    old = _reference_networks().ReferenceRGCNCritic
+    kw = {"spec": SPEC, "graph_units": units, "aggregation_units": 16, "dense_units": (8,),
+          "members": K}
+    D = RGCNCritic(**kw, generator=[gen(k) for k in range(K)]).double()
+    D_old = old(**kw, generator=[gen(k) for k in range(K)]).double()
+    graphs = [random_graphs(5, seed=10 + k) for k in range(K)]
+    edges = torch.stack([e for e, _ in graphs]).double().requires_grad_()
+    nodes = torch.stack([n for _, n in graphs]).double().requires_grad_()
+    results = []
+    for net in (D, D_old):
+        scores = net((edges, nodes))
+        grads = torch.autograd.grad(scores.sum(), (edges, nodes), create_graph=True)
+        penalty = sum(g.pow(2).sum() for g in grads)
+        weights = torch.autograd.grad(penalty, list(net.parameters()), allow_unused=True,
+                                      materialize_grads=True)
+        results.append([scores, *grads, *weights])
+    assert len(results[0]) == len(results[1])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_critic_passes_gradgradcheck():
+    D = RGCNCritic(spec=SPEC, graph_units=(6, 3), aggregation_units=4, dense_units=(3,),
+                   generator=gen(1)).double()
+    edges, nodes = (t.double().requires_grad_() for t in random_graphs(1, seed=4))
+    assert torch.autograd.gradcheck(lambda e, n: D((e, n)), (edges, nodes))
+    assert torch.autograd.gradgradcheck(lambda e, n: D((e, n)), (edges, nodes), fast_mode=True)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_gumbel_relaxation_is_bit_identical_to_the_old_one(K, temperature):
+    old = _reference_networks().ReferenceMolGANGenerator
+    kw = {"spec": SPEC, "hidden": (16, 24), "relaxation": "gumbel",
+          "temperature": temperature, "members": K}
+    G = MolGANGenerator(6, **kw, generator=[gen(k) for k in range(K)])
+    G_old = old(6, **kw, generator=[gen(k) for k in range(K)])
+    z = torch.randn(K, 7, 6, generator=gen(99))
+    got = G(z, generator=[gen(50 + k) for k in range(K)])
+    want = G_old(z, generator=[gen(50 + k) for k in range(K)])
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a, b)
+
+
+class _Graphs:
+    """Random one-hot QM9-shaped graphs in ``dtype``."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def sample(self, n, *, generator):
+        nodes = torch.nn.functional.one_hot(torch.randint(A, (n, N), generator=generator), A)
+        bonds = torch.randint(B, (n, N, N), generator=generator).triu(1)
+        edges = torch.nn.functional.one_hot(bonds + bonds.transpose(1, 2), B)
+        return edges.to(self.dtype), nodes.to(self.dtype)
+
+
+class _Latent(torch.nn.Module):
+    dim = 6
+
+    def __init__(self, dtype):
+        super().__init__()
+        self.dtype = dtype
+
+    def sample(self, n, *, generator=None):
+        return torch.randn(n, 6, generator=generator).to(self.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_qm9_run_follows_the_old_arithmetic(dtype):
+    """``fit`` with the fast networks vs the networks before: float64 weights to 1e-10 after
+    12 steps; float32 the first logged window within 1 %."""
+    from qlatent.train import Config, fit
+
+    ref = _reference_networks()
+    config = Config(steps=12 if dtype == torch.float64 else 6, batch_size=8, n_critic=2,
+                    lr=1e-3, betas=(0.5, 0.999), log_every=6)
+    runs = []
+    for G_cls, D_cls in ((MolGANGenerator, RGCNCritic),
+                         (ref.ReferenceMolGANGenerator, ref.ReferenceRGCNCritic)):
+        G = G_cls(6, spec=SPEC, hidden=(16, 24), relaxation="gumbel", generator=gen(1))
+        D = D_cls(spec=SPEC, graph_units=(16, 8), aggregation_units=8, dense_units=(8,),
+                  generator=gen(2))
+        G, D = G.to(dtype), D.to(dtype)
+        result = fit(G, D, _Latent(dtype), _Graphs(dtype), config, seed=3)
+        runs.append((G, D, result.history[0]))
+    (G, D, first), (G_old, D_old, first_old) = runs
+    if dtype == torch.float64:
+        for a, b in zip([*G.parameters(), *D.parameters()],
+                        [*G_old.parameters(), *D_old.parameters()], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    for key in ("loss_critic", "loss_generator", "gradient_penalty", "wasserstein"):
+        assert first[key] == pytest.approx(first_old[key], rel=1e-2, abs=1e-4), key

@@ -40,7 +40,12 @@ from qlatent.models.mlp import (
     linear,
     make_activation,
 )
-from qlatent.models.packed import GeneratorArg, check_generators, with_member_axis
+from qlatent.models.packed import (
+    GeneratorArg,
+    check_generators,
+    packed_affine,
+    with_member_axis,
+)
 
 __all__ = ["MolGANGenerator", "RGCNCritic", "decode", "RELAXATIONS"]
 
@@ -184,11 +189,16 @@ class MolGANGenerator(nn.Module):
             logits = logits.float()                                # [K, B, ..., categories]
         if self.relaxation == "gumbel" and self.training:
             # member k's noise from its own generator, shaped as its solo draw would be
-            u = torch.stack([torch.rand(logits.shape[1:], generator=g, device=logits.device)
-                             for g in generators])
-            u = u.clamp(1e-20, 1.0 - 1e-7)
-            logits = logits - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
-        return torch.softmax(logits / self.temperature, dim=-1)
+            # (drawn in place, member by member, and turned into -g = log(-log u) in place:
+            # the numbers of torch.rand per member and of the out-of-place formula, bit for bit)
+            u = torch.empty(logits.shape, device=logits.device)
+            for k, g in enumerate(generators):
+                u[k].uniform_(generator=g)
+            u = u.clamp_(1e-20, 1.0 - 1e-7).log_().neg_().log_()
+            logits = logits - u                         # + Gumbel(0, 1) noise
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        return torch.softmax(logits, dim=-1)
 
     def forward(self, z: torch.Tensor, *, generator: GeneratorArg = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,11 +236,13 @@ class RGCNCritic(nn.Module):
 
         h_ℓ = act( Σ_{r=1..R} Ã_r (x_ℓ W_r + c_r)  +  x_ℓ W_0 + c_0 ),
 
-    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). The
-    neighbour sums of all relations are one batched matrix product (relations stacked on the
-    rows of the adjacency), the relation weights one GEMM ``[Ã_1 x | ... | Ã_R x] [W_1; ...;
-    W_R]``, and the relation biases enter through the degrees, Σ_r deg_r(i) c_r: no Python loop
-    over relations. (The weights of one layer live in one ``Linear`` of width (R + 1)·units.)
+    Ã_r the r-th bond-type channel of ``edges`` (the "no bond" channel is skipped). With the
+    identity in place of the "no bond" channel (A_0 = I, ``_self_adjacency``) the self term is
+    relation 0 and a layer is ONE sum Σ_s A_s (x W_sᵀ + c_s): no Python loop over relations.
+    It is computed without concatenating [h, nodes]: the atom-type and bias part of every
+    layer from one shared product A [nodes | 1], the h part as one GEMM and one batched
+    product with the adjacency, in the cheaper order (``_relational_conv``). (The weights of
+    one layer live in one ``Linear`` of width (R + 1)·units, relation blocks in order.)
     Gated aggregation: g = Σ_i σ(x_i U + u) ⊙ act(x_i V + v), x_i = [h_i, nodes_i];
     then a dense head and a linear scalar output. No normalisation layers (WGAN-GP forbids
     batch coupling).
@@ -297,27 +309,87 @@ class RGCNCritic(nn.Module):
         if edges.shape[:2] != (K, B):
             raise ValueError(f"edges must have shape [{K}, {B}, {n}, {n}, {b}] (as nodes), "
                              f"got {list(edges.shape)}")
-        R = self.n_relations
-        rel = edges[..., 1:]                                       # [K, B, n, n, R]
-        # relations stacked on the rows: [K*B, R*n, n], so one bmm gives every Ã_r x
-        adj = rel.permute(0, 1, 4, 2, 3).reshape(K * B, R * n, n)
-        degree = rel.sum(3).reshape(K, B * n, R)                   # Σ_j Ã_r[i, j]
+        adjacency = _self_adjacency(edges)                          # [K*B, n, n*b]
+        by_relation = (adjacency.view(K * B, n, n, b).transpose(2, 3)
+                       .reshape(K * B, n * b, n))                   # [K*B, n*b, n]
+        # every layer's atom-type and bias part reads A [nodes | 1], computed once
+        nodes1 = torch.cat((nodes, nodes.new_ones(K, B, n, 1)), dim=-1).view(K * B, n, a + 1)
+        z = torch.bmm(by_relation, nodes1).view(K, B * n, b * (a + 1))
         h = None
         for conv, units in zip(self.convs, self.graph_units, strict=True):
-            x = nodes if h is None else torch.cat((h, nodes), dim=-1)   # [K, B, n, d]
-            d = x.shape[-1]
-            # [Ã_1 x | ... | Ã_R x] per atom, then ONE GEMM per member against [W_1; ...; W_R]
-            ax = (torch.bmm(adj, x.reshape(K * B, n, d)).view(K, B, R, n, d)
-                  .transpose(2, 3).reshape(K, B * n, R * d))
-            W = conv.weight.view(K, R + 1, units, d)
-            c = conv.bias.view(K, R + 1, units)
-            out = torch.baddbmm(c[:, :1], x.reshape(K, B * n, d), W[:, 0].transpose(1, 2))
-            out = out + torch.bmm(ax, W[:, 1:].transpose(2, 3).reshape(K, R * d, units))
-            h = self.act((out + torch.bmm(degree, c[:, 1:])).view(K, B, n, units))
-        x = torch.cat((h, nodes), dim=-1)
-        g = (torch.sigmoid(self.gate(x)) * self.act(self.value(x))).sum(dim=2)   # [K, B, agg]
+            h = self.act(_relational_conv(conv, units, h, z, adjacency, by_relation))
+        x = torch.cat((h, nodes), dim=-1)                          # [K, B, n, units + a]
+        gate, value = _gate_value(self.gate, self.value, x).split(self.aggregation_units, -1)
+        g = (torch.sigmoid(gate) * self.act(value)).sum(dim=2)                  # [K, B, agg]
         scores = self.dense(self.act(g)).squeeze(-1)                            # [K, B]
         return scores[0] if solo else scores
+
+
+def _self_adjacency(edges: torch.Tensor) -> torch.Tensor:
+    """``edges float[K, B, n, n, b]`` → ``A float[K·B, n, n·b]`` with A[i, (j, s)] = Ã_s[i, j]
+    for the relations s ≥ 1 and the identity δ_ij in place of the "no bond" channel s = 0.
+
+    One ``addcmul``, edges·[0, 1, ..., 1] + δ_ij·[1, 0, ..., 0], exact (edges·1 and δ + 0
+    round nothing); its gradient reaches ``edges[..., 1:]`` only.
+    """
+    K, B, n, _, b = edges.shape
+    keep = torch.ones(b, dtype=edges.dtype, device=edges.device)
+    keep[0] = 0.0
+    eye = torch.zeros(n, n, b, dtype=edges.dtype, device=edges.device)
+    eye[..., 0] = torch.eye(n, dtype=edges.dtype, device=edges.device)
+    return torch.addcmul(eye, edges, keep).view(K * B, n, n * b)
+
+
+def _members_bmm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    # [K, M, k] @ [K, k, N]; one member through mm (a one-matrix bmm is slower)
+    return torch.mm(x[0], w[0]).unsqueeze(0) if x.shape[0] == 1 else torch.bmm(x, w)
+
+
+def _relational_conv(conv: nn.Module, units: int, h: torch.Tensor | None, z: torch.Tensor,
+                     adjacency: torch.Tensor, by_relation: torch.Tensor) -> torch.Tensor:
+    """One R-GCN layer before its activation, Σ_{s=0..R} Σ_j A_s[i, j] (x_j W_sᵀ + c_s), for
+    x = [h, nodes] (the first layer: x = nodes, ``h=None``); returns ``float[K, B, n, units]``.
+
+    A is ``_self_adjacency`` (A_0 the identity, so s = 0 is the self term x_i W_0ᵀ + c_0),
+    ``by_relation`` the same numbers ordered ``[K·B, (i, s), j]``, and ``z`` = A [nodes | 1]
+    in that order, ``float[K, B·n, b·(a + 1)]``, shared by every layer. ``conv`` holds the
+    b = R + 1 blocks, ``weight [K, b·units, d_h + a]``, ``bias [K, b·units]``. The sum splits:
+
+    * atom types and biases: z [W_s[:, nodes] | c_s]ᵀ stacked over s, one small GEMM (the
+      column of ones carries the degrees Σ_j A_s[i, j] to the biases);
+    * h (d_h wide), contracted in the cheaper order: d_h ≥ units, weights first, y_s = h W_sᵀ
+      laid out ``[K·B, (j, s), units]`` as the GEMM leaves it, then A y (no copy, no
+      transpose); d_h < units, adjacency first, [A_0 h | ... | A_R h] then one GEMM.
+
+    Splitting h from the atom types leaves out the concatenation [h, nodes] and keeps the
+    products' widths those of h (128, 64: the sizes BLAS blocks best).
+    """
+    K, Bn, _ = z.shape
+    KB, n, nb = adjacency.shape
+    b, a1 = nb // n, z.shape[-1] // (nb // n)
+    d = conv.weight.shape[-1]
+    d_h = d - (a1 - 1)
+    weight = conv.weight.view(K, b, units, d)
+    blocks = torch.cat((weight[..., d_h:], conv.bias.view(K, b, units, 1)), dim=-1)
+    out = _members_bmm(z, blocks.transpose(2, 3).reshape(K, b * a1, units))    # [K, B*n, units]
+    if h is None:
+        return out.view(K, KB // K, n, units)
+    w_h = weight[..., :d_h]                                        # [K, b, units, d_h]
+    if d_h >= units:
+        w_h = w_h.reshape(b * units, d_h) if K == 1 else w_h.reshape(K, b * units, d_h)
+        y = packed_affine(h, w_h, None, K).view(KB, nb, units)
+        out = torch.baddbmm(out.view(KB, n, units), adjacency, y)
+    else:
+        zh = torch.bmm(by_relation, h.reshape(KB, n, d_h)).view(K, Bn, b * d_h)
+        out = out + _members_bmm(zh, w_h.transpose(2, 3).reshape(K, b * d_h, units))
+    return out.view(K, KB // K, n, units)
+
+
+def _gate_value(gate: nn.Module, value: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``[gate(x) | value(x)]`` from one product (the two layers' weights stacked)."""
+    weight = torch.cat((gate.weight, value.weight), dim=-2)
+    bias = torch.cat((gate.bias, value.bias), dim=-1)
+    return packed_affine(x, weight, bias, gate.members)
 
 
 def decode(edges: torch.Tensor, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,8 +41,8 @@ from torch import nn
 
 from qlatent._validation import check_int
 
-__all__ = ["PackedLinear", "pack", "unpack", "member", "members_of", "check_generators",
-           "with_member_axis"]
+__all__ = ["PackedLinear", "packed_affine", "pack", "unpack", "member", "members_of",
+           "check_generators", "with_member_axis"]
 
 M = TypeVar("M", bound=nn.Module)
 GeneratorArg = torch.Generator | Sequence[torch.Generator] | None
@@ -101,6 +101,29 @@ def with_member_axis(name: str, x: Any, members: int, sample: tuple[int, ...]
                      f"got {list(x.shape)}")
 
 
+def packed_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  members: int) -> torch.Tensor:
+    """``y_k = x_k W_kᵀ + b_k`` for every member k: what ``PackedLinear`` computes, for
+    weights stored as it stores them (``weight [K, out, in]``, ``bias [K, out]``; K = 1:
+    ``[out, in]``, ``[out]``) but given as tensors (e.g. two layers' weights stacked).
+
+    Shapes: ``x float[K, ..., in] -> float[K, ..., out]`` (K = 1: also ``float[..., in]``).
+    """
+    n_out, n_in = weight.shape[-2:]
+    if members == 1:
+        # the same product through torch's fused linear: for the ring's small layers the
+        # critic step (penalty double backward included) costs ~20 % less than with a
+        # one-matrix baddbmm (benchmarks/pack.py); tests compare both against each other
+        return nn.functional.linear(x, weight, bias)
+    x3 = x.reshape(members, -1, n_in)
+    w = weight.view(members, n_out, n_in).transpose(1, 2)
+    if bias is None:
+        y = torch.bmm(x3, w)
+    else:
+        y = torch.baddbmm(bias.view(members, 1, n_out), x3, w)
+    return y.view(*x.shape[:-1], n_out)
+
+
 class PackedLinear(nn.Linear):
     """K affine maps ``y_k = x_k W_k^T + b_k`` evaluated with one ``torch.baddbmm``.
 
@@ -147,24 +170,13 @@ class PackedLinear(nn.Linear):
         raise NotImplementedError("PackedLinear draws its weights in __init__ from generator=")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        K, n_in, n_out = self.members, self.in_features, self.out_features
+        K, n_in = self.members, self.in_features
         if x.shape[-1:] != (n_in,):
             raise ValueError(f"input must have shape [K, ..., {n_in}], got {list(x.shape)}")
         if K > 1 and (x.dim() < 2 or x.shape[0] != K):
             raise ValueError(f"input must have the member axis first, [K={K}, ..., {n_in}], "
                              f"got {list(x.shape)}")
-        if K == 1:
-            # the same product through torch's fused linear: for the ring's small layers the
-            # critic step (penalty double backward included) costs ~20 % less than with a
-            # one-matrix baddbmm (benchmarks/pack.py); tests compare both against each other
-            return nn.functional.linear(x, self.weight, self.bias)
-        x3 = x.reshape(K, -1, n_in)
-        w = self.weight.view(K, n_out, n_in).transpose(1, 2)
-        if self.bias is None:
-            y = torch.bmm(x3, w)
-        else:
-            y = torch.baddbmm(self.bias.view(K, 1, n_out), x3, w)
-        return y.view(*x.shape[:-1], n_out)
+        return packed_affine(x, self.weight, self.bias, K)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

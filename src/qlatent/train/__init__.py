@@ -29,6 +29,7 @@ from qlatent.train.memory import (
     estimate_member_memory,
     pack_size_that_fits,
 )
+from qlatent.train.precision import native_bf16
 from qlatent.train.skeleton import (
     FitResult,
     LoopConfig,
@@ -55,6 +56,6 @@ __all__ = ["Adam", "Adversaries", "BornGANConfig", "Bound", "CHECKPOINT", "Confi
            "TEMPERATURE", "Trainer", "VAEConfig", "available_memory", "check_resumable", "elbo",
            "estimate_member_memory", "fit", "fit_born_gan", "fit_distribution", "fit_pack",
            "fit_vae", "gradient_penalty", "interpolate", "is_trainable", "latent_trainer",
-           "load_checkpoint", "make_optimizer", "member_checkpoint", "near_uniform_weights",
-           "pack_size_that_fits", "relaxed_bernoulli", "save_checkpoint",
+           "load_checkpoint", "make_optimizer", "member_checkpoint", "native_bf16",
+           "near_uniform_weights", "pack_size_that_fits", "relaxed_bernoulli", "save_checkpoint",
            "score_function_surrogate", "stream_seeds", "training_step"]

@@ -88,8 +88,9 @@ class Config(ConfigBase):
     weights, optimiser states, the generated samples, the scores, the penalty's gradient norm
     and the losses stay float32. Only a CPU with native bf16 (AVX512-BF16 or AMX) gains: a QM9
     cycle ran 2x faster on one; on an AVX2 CPU without it, a Table I step ran about 20x slower
-    (results/table1_bf16/); GPUs not measured. It changes the numbers a run produces, so it
-    is part of the experiment.
+    (results/table1_bf16/) and a QM9 step about 10x slower, so ``fit`` warns when bf16 is asked
+    for on a device without it (``qlatent.train.native_bf16``); GPUs not measured. It changes
+    the numbers a run produces, so it is part of the experiment.
     bfloat16 keeps 8 significant bits: enough for MolGAN's graphs in [0, 1] (the losses follow
     fp32's, see the tests), not for data whose real and generated samples differ by under ~1 %
     of their size (a 2-D cloud of spread 0.05 around (3, -2) that fp32 fits is not learnt in

@@ -76,6 +76,7 @@ from qlatent.models.packed import member, members_of
 from qlatent.train.checkpoint import REQUIRED_KEYS, check_resumable
 from qlatent.train.config import Config
 from qlatent.train.latent import is_trainable, latent_trainer
+from qlatent.train.precision import warn_if_emulated_bf16
 from qlatent.train.skeleton import Callback, FitResult, Trainer, per_member, train
 from qlatent.train.step import Adversaries, PackState, StepLosses, training_step
 from qlatent.train.streams import STREAMS, RandomStreams
@@ -275,6 +276,7 @@ def _run(generator: nn.Module, critic: nn.Module, latents: list[Any], data: list
             raise TypeError(f"{dname} must be a data object with `sample(n, *, generator)` "
                             f"(e.g. qlatent.data.EmpiricalData), got {what}")
     device = torch.device(check_device(device))
+    warn_if_emulated_bf16(config.precision, device, stacklevel=3)  # at the call of fit
     generator.to(device).train()
     critic.to(device).train()
     for lat in latents:
