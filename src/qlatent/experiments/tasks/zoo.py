@@ -5,10 +5,14 @@ A cell is (data set, family, seed). Every family is a trainable distribution ove
 
 * **likelihood families** (``train = "likelihood"``, the default): a trainable latent of the
   registry (``qlatent.latents.get``: the qubit or photonic Born machine ``born``, the
-  Boltzmann machines ``qbm`` / ``bm``, the classical ``bernoulli_fit`` and ``made``), built at
-  the data's width and fitted by ``qlatent.train.fit_distribution`` (NLL, KL, MMD or the
-  Boltzmann bound, as its ``fit`` table, a ``ZooFit``, says); samples are its raw outcomes
-  (``sample_counts``).
+  Boltzmann machines ``qbm`` / ``bm`` / ``rbm``, the classical ``bernoulli_fit`` and ``made``),
+  built at the data's width and fitted as its ``fit`` table, a ``ZooFit``, says: by
+  ``qlatent.train.fit_distribution`` (NLL, KL, MMD or the Boltzmann bound), by
+  ``qlatent.train.iqp.fit_iqp`` (``loss = "mmd-estimator"``: an IQP circuit or its bit-flip
+  control, sample-free MMD^2, any size) or by ``qlatent.train.rbm.fit_rbm`` (``loss = "pcd"``:
+  an RBM, any size); samples are its raw outcomes (``sample_counts``). This task scores
+  samples, so it refuses an IQP circuit past 20 qubits; ``zoo-scale``
+  (``qlatent.experiments.tasks.zoo_scale``) scores every family by held-out MMD^2 instead.
 * **adversarial families** (``train = "adversarial"``): a generator network fed by a latent
   (``latent``, default ``gaussian``, of length ``latent_dim``), trained by ``qlatent.train.fit``
   against the MLP critic of the ``[model]`` table with the ``[train]`` table (a GAN on bits);
