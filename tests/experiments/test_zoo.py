@@ -164,7 +164,8 @@ n_eval = 10
     ('latent = "made"\ntrain = "rl"\nfit = {steps = 5}', "train must be one of"),
     ('latent = "nope"\nfit = {steps = 5}', "on data set 'bas'"),
     ('latent = "made"\nfit = {steps = 5, loss = "kl2"}',
-     "latent_params.made.fit.loss must be one of 'nll', 'kl', 'mmd', 'bound'; got 'kl2'"),
+     "latent_params.made.fit.loss must be one of 'nll', 'kl', 'mmd', 'bound', "
+     "'mmd-estimator', 'pcd'; got 'kl2'"),
     ('latent = "made"\nfit = {steps = 5, lr = -1}', "latent_params.made.fit.lr must be >= 0.0"),
     ('latent = "made"\nfit = {steps = "5"}', "latent_params.made.fit.steps must be an integer"),
     ('latent = "made"\nfit = {steps = 5, model_side = "exact"}',

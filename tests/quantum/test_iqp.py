@@ -347,3 +347,19 @@ def test_init_from_data_matches_marginals_and_pair_scale():
     cov = np.cov((1 - 2 * y).T)
     j = np.argmax(np.abs(cov[np.triu_indices(n, 1)]))
     assert j == 0 and abs(float(theta[n])) == float(theta[torch.from_numpy(pair)].abs().max())
+
+
+@pytest.mark.parametrize("model", ["iqp", "bitflip"])
+def test_nearest_neighbour_gates_leave_distant_qubits_uncorrelated(model):
+    """Lattice gates: qubits 0 and 15 of a 4 x 4 lattice have disjoint neighbourhoods, so
+    <Z_0 Z_15> = <Z_0><Z_15> (docs/iqp.md); with all-pair gates they are correlated."""
+    ops = torch.zeros(3, 16, dtype=torch.uint8)
+    ops[0, 0] = ops[1, 15] = ops[2, 0] = ops[2, 15] = 1
+    expval = iqp.expval_exact if model == "iqp" else iqp.bitflip_expval
+    for gates, correlated in ((lattice_gates(4, 4), False), (local_gates(16), True)):
+        gen = torch.Generator().manual_seed(3)
+        theta = (torch.rand(gates.n_gates, generator=gen, dtype=torch.float64) - 0.5) * 0.8
+        z0, z15, both = expval(theta, gates, ops).tolist()
+        assert (abs(both - z0 * z15) > 1e-3) is correlated
+        if not correlated:
+            assert both == pytest.approx(z0 * z15, abs=1e-12)

@@ -406,7 +406,8 @@ def loss_plot(history: list[dict[str, float]], path: Path, title: str) -> None:
     steps = [h["step"] for h in history]
     with figure(path, figsize=(5, 3)) as (_, axes):
         ax = axes[0][0]
-        for key in ("loss_critic", "loss_generator", "wasserstein", "loss"):
+        for key in ("loss_critic", "loss_generator", "wasserstein", "loss", "mmd2",
+                    "free_energy_gap"):
             if key in history[0]:
                 ax.plot(steps, [h[key] for h in history], label=key)
         ax.set_xlabel("generator step")

@@ -51,7 +51,7 @@ from qlatent.experiments.stats import (
     summarize,
 )
 from qlatent.experiments.tasks import CellRecord, MetricSpec, get_task
-from qlatent.experiments.tasks.zoo import DATASETS, ZooTask, dataset, score_samples
+from qlatent.experiments.tasks.zoo import DATASETS, ZooTask, score_samples
 
 __all__ = ["ANCHOR", "Summary", "build_report", "load_records", "paired_test", "sample_floor",
            "summarize", "write_report"]
@@ -346,7 +346,7 @@ def sample_floor(config: ExperimentConfig, *, repeats: int = FLOOR_REPEATS,
     streams = np.random.SeedSequence(seed).spawn(len(DATASETS))
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name in config.datasets:
-        data = dataset(name, p)
+        data = task.data(name, p)  # zoo-scale's data sets have no exact target
         if data.probs is None:
             continue
         states = np.asarray(data.states, dtype=np.uint8)
@@ -937,6 +937,7 @@ def _build(grid: _Grid, run_dir: Path, anchor: str) -> tuple[str, dict[str, Any]
         figures.append((f"{grid.task.metrics[0].heading} per latent (bars: mean with the "
                         f"{CONFIDENCE:.0%} CI; dots: seeds; star: reference)",
                         _bar_chart(grid, run_dir)))
+    if grid.records:
         figures += grid.task.figures(grid.records, grid.config, run_dir)
     for title, path in figures:
         if path is not None:

@@ -168,3 +168,19 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
     w, p, method = _wilcoxon(d)
     out.update(wilcoxon_statistic=w, wilcoxon_pvalue=p, wilcoxon_method=method)
     return out
+
+
+def holm(pvalues: Iterable[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm, Scand. J. Statist. 6, 65 (1979)): with the m
+    finite p-values sorted, p_(1) <= ... <= p_(m), the adjusted p_(i) is
+    min(1, max_{k <= i} (m - k + 1) p_(k)); rejecting where it is < α controls the
+    family-wise error rate at α. NaN stays NaN and does not count in m. Same order as given."""
+    p = np.asarray(list(pvalues), dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    running = 0.0
+    for rank, i in enumerate(finite[np.argsort(p[finite], kind="stable")]):
+        running = max(running, (m - rank) * p[i])
+        out[i] = min(1.0, running)
+    return [float(v) for v in out]

@@ -331,4 +331,8 @@ HIGHER_IS_BETTER: dict[str, bool | None] = {
     **{f.__name__: f.higher_is_better
        for f in (kl_divergence, relative_entropy, total_variation, exact_mmd, valid_fraction,
                  qbas_score, ks_statistic)},
-    **GENERALIZATION_DIRECTIONS}
+    **GENERALIZATION_DIRECTIONS,
+    # held-out MMD^2 at scale (task zoo-scale): one Gaussian bandwidth per data set, by the
+    # IQP estimator or by samples (``kernels.mmd2_by_groups``), each with its standard error
+    "held_out_mmd": False, "held_out_mmd_se": None, "held_out_mmd_samples": False,
+    "held_out_mmd_samples_se": None}

@@ -59,6 +59,7 @@ _BUILTIN = {
     "table1": "qlatent.experiments.tasks.table1",
     "qm9": "qlatent.experiments.tasks.qm9",
     "zoo": "qlatent.experiments.tasks.zoo",
+    "zoo-scale": "qlatent.experiments.tasks.zoo_scale",
 }
 _TASKS: dict[str, Task] = {}
 

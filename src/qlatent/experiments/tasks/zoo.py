@@ -5,10 +5,14 @@ A cell is (data set, family, seed). Every family is a trainable distribution ove
 
 * **likelihood families** (``train = "likelihood"``, the default): a trainable latent of the
   registry (``qlatent.latents.get``: the qubit or photonic Born machine ``born``, the
-  Boltzmann machines ``qbm`` / ``bm``, the classical ``bernoulli_fit`` and ``made``), built at
-  the data's width and fitted by ``qlatent.train.fit_distribution`` (NLL, KL, MMD or the
-  Boltzmann bound, as its ``fit`` table, a ``ZooFit``, says); samples are its raw outcomes
-  (``sample_counts``).
+  Boltzmann machines ``qbm`` / ``bm`` / ``rbm``, the classical ``bernoulli_fit`` and ``made``),
+  built at the data's width and fitted as its ``fit`` table, a ``ZooFit``, says: by
+  ``qlatent.train.fit_distribution`` (NLL, KL, MMD or the Boltzmann bound), by
+  ``qlatent.train.iqp.fit_iqp`` (``loss = "mmd-estimator"``: an IQP circuit or its bit-flip
+  control, sample-free MMD^2, any size) or by ``qlatent.train.rbm.fit_rbm`` (``loss = "pcd"``:
+  an RBM, any size); samples are its raw outcomes (``sample_counts``). This task scores
+  samples, so it refuses an IQP circuit past 20 qubits; ``zoo-scale``
+  (``qlatent.experiments.tasks.zoo_scale``) scores every family by held-out MMD^2 instead.
 * **adversarial families** (``train = "adversarial"``): a generator network fed by a latent
   (``latent``, default ``gaussian``, of length ``latent_dim``), trained by ``qlatent.train.fit``
   against the MLP critic of the ``[model]`` table with the ``[train]`` table (a GAN on bits);
@@ -97,11 +101,16 @@ from qlatent.experiments.tasks.base import (
     register_task,
     torch_generator,
 )
+from qlatent.latents.iqp_born import IQPBornLatent
+from qlatent.latents.rbm import RBMLatent
 from qlatent.models import QuantumGenerator
+from qlatent.quantum import iqp
 from qlatent.train import fit, fit_distribution
 from qlatent.train import likelihood as lk
 from qlatent.train.checkpoint import load_checkpoint
+from qlatent.train.iqp import IQPConfig, IQPTrainer, fit_iqp
 from qlatent.train.likelihood import LikelihoodTrainer
+from qlatent.train.rbm import RBMConfig, fit_rbm
 
 DATASETS = ("bas", "cardinality", "gmm", "digits")
 #: Keys of a ``[task.files]`` entry.
@@ -115,7 +124,14 @@ FAMILY_KEYS = ("latent", "train", "datasets", "fit", "latent_dim", "generator",
 TARGET_ROWS = 10_000
 #: Registry names of classical latents: a family built on one is a classical baseline unless
 #: its table says ``classical = false``.
-CLASSICAL_LATENTS = ("bernoulli_fit", "made", "bm", "gaussian", "bernoulli", "uniform")
+CLASSICAL_LATENTS = ("bernoulli_fit", "made", "bm", "rbm", "gaussian", "bernoulli",
+                     "uniform")
+#: Losses of a ``fit`` table (``ZooFit``).
+LOSSES = ("nll", "kl", "mmd", "bound", "mmd-estimator", "pcd")
+#: Keys of a ``fit`` table that apply to one loss only.
+_LOSS_ONLY = {"mmd": ("model_side", "n_model_samples", "bandwidths"),
+              "mmd-estimator": ("n_ops", "n_samples", "sigma", "init"),
+              "pcd": ("n_chains", "gibbs_steps")}
 #: Keywords of a latent that the zoo sets itself.
 _LATENT_RESERVED = ("dim", "seed", "data", "n_qubits", "n_units")
 
@@ -204,29 +220,56 @@ def _check_files(files: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 @dataclass(frozen=True)
 class ZooFit(Params):
     """The ``fit`` table of a likelihood family (``[latent_params.<label>] fit = {...}``): how
-    ``qlatent.train.fit_distribution`` fits it, as flat TOML keys (``to_config`` makes the
-    ``LikelihoodConfig`` with its loss and optimiser objects)."""
+    the family is trained, as flat TOML keys.
+
+    * ``loss = "nll" | "kl" | "mmd" | "bound"``: ``qlatent.train.fit_distribution`` with the
+      exact (or sampled) loss (``to_config`` makes its ``LikelihoodConfig``); needs the model's
+      probabilities or samples at the data's width (an IQP circuit: n <= 20 qubits).
+    * ``loss = "mmd-estimator"``: ``qlatent.train.iqp.fit_iqp`` (an IQP circuit or its bit-flip
+      control, ``born`` with ``kind = "iqp" | "bitflip"``): MMD^2 without model samples from
+      ``n_ops`` spectral operators and ``n_samples`` strings per step, data-dependent initial
+      angles (``init``), any number of qubits (``to_iqp_config``).
+    * ``loss = "pcd"``: ``qlatent.train.rbm.fit_rbm`` (an ``rbm``): persistent contrastive
+      divergence on ``n_chains`` chains, ``gibbs_steps`` per update, any size
+      (``to_rbm_config``).
+    """
 
     TABLE = "fit"
 
     steps: int | None = param(None, minimum=1)
     """Optimiser steps (L-BFGS: iterations); required."""
-    loss: str = param("nll", choices=("nll", "kl", "mmd", "bound"))
-    """``"nll"`` (``NLL()``), ``"kl"`` (``KL()``), ``"mmd"`` (``MMD(...)``) or ``"bound"``
-    (``Bound()``, Boltzmann machines)."""
+    loss: str = param("nll", choices=LOSSES)
+    """``"nll"`` (``NLL()``), ``"kl"`` (``KL()``), ``"mmd"`` (``MMD(...)``), ``"bound"``
+    (``Bound()``, Boltzmann machines), ``"mmd-estimator"`` (``fit_iqp``: IQP / bit-flip) or
+    ``"pcd"`` (``fit_rbm``: RBM)."""
     optimizer: str = param("adam", choices=("adam", "lbfgs"))
     """``"adam"`` (``Adam(lr)``) or ``"lbfgs"`` (``LBFGS()``, exact losses only)."""
     lr: float | None = param(None, minimum=0.0)
     """Adam's learning rate (unset: 0.02); not taken by L-BFGS."""
     batch_size: int = param(256, minimum=1)
-    """Data rows per step (NLL, Bound, MMD by samples; a data set with an exact target is fitted
-    on all of its states, weighted, and does not use it)."""
+    """Data rows per step (NLL, Bound, MMD by samples, PCD; a data set with an exact target is
+    fitted on all of its states, weighted, and does not use it; the MMD estimator uses every
+    training row each step)."""
     model_side: str | None = param(None, choices=("auto", "exact", "samples", "shots"))
     """MMD only: the model side (unset: ``"auto"``)."""
     n_model_samples: int | None = param(None, minimum=2)
     """MMD only: model samples or shots per step (unset: 256)."""
     bandwidths: tuple[float, ...] | None = param(None, minimum=0.0)
     """MMD only: the kernel's σ's (unset: ``qlatent.metrics.kernels.DEFAULT_BANDWIDTHS``)."""
+    n_ops: int | None = param(None, minimum=1)
+    """MMD estimator only: operators per step (unset: 1000)."""
+    n_samples: int | None = param(None, minimum=2)
+    """MMD estimator only: the circuit's strings per step (unset: 1000; the bit-flip control
+    is exact and takes none)."""
+    sigma: float | None = param(None, minimum=0.0)
+    """MMD estimator only: the Gaussian kernel's one bandwidth (unset: the median heuristic on
+    the training rows, ``qlatent.quantum.iqp.median_bandwidth(rows, rng=0)``)."""
+    init: str | None = param(None, choices=("data", "uniform"))
+    """MMD estimator only: initial angles from the data (unset) or U[-π, π)."""
+    n_chains: int | None = param(None, minimum=1)
+    """PCD only: persistent chains (unset: 64)."""
+    gibbs_steps: int | None = param(None, minimum=1)
+    """PCD only: block-Gibbs steps of the chains per update (unset: 1)."""
     log_every: int = param(10, minimum=1)
     """Steps between rows of the cell's ``log.jsonl``."""
     checkpoint_every: int = param(100, minimum=0)
@@ -236,25 +279,35 @@ class ZooFit(Params):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.steps is None:
-            raise ValueError("fit must set steps (the optimiser steps of fit_distribution)")
-        mmd_only = [k for k in ("model_side", "n_model_samples", "bandwidths")
-                    if getattr(self, k) is not None]
-        if mmd_only and self.loss != "mmd":
-            raise ValueError(f"fit.{mmd_only[0]} applies to loss = 'mmd' only, got loss = "
-                             f"{self.loss!r}")
+            raise ValueError("fit must set steps (the optimiser steps of the family's trainer)")
+        for loss, keys in _LOSS_ONLY.items():
+            given = [k for k in keys if getattr(self, k) is not None]
+            if given and self.loss != loss:
+                raise ValueError(f"fit.{given[0]} applies to loss = {loss!r} only, got loss = "
+                                 f"{self.loss!r}")
+        if self.optimizer == "lbfgs" and self.loss in ("mmd-estimator", "pcd"):
+            raise ValueError(f"fit.optimizer = 'lbfgs' needs an exact loss, got loss = "
+                             f"{self.loss!r} (a stochastic estimate; use 'adam')")
         if self.optimizer == "lbfgs" and self.lr is not None:
             raise ValueError(f"fit.lr does not apply to optimizer = 'lbfgs' (L-BFGS chooses its "
                              f"steps by a line search), got lr = {self.lr}")
         if self.bandwidths is not None and min(self.bandwidths) <= 0:
             raise ValueError(f"fit.bandwidths must be > 0, got {list(self.bandwidths)}")
+        if self.sigma is not None and self.sigma <= 0:
+            raise ValueError(f"fit.sigma must be > 0, got {self.sigma}")
 
     @property
     def samples_side(self) -> bool:
-        """Whether the loss is MMD on model samples or shots (which takes no weights)."""
-        return self.loss == "mmd" and self.model_side in ("samples", "shots")
+        """Whether the loss takes rows without weights: MMD on model samples or shots, the MMD
+        estimator and PCD."""
+        return ((self.loss == "mmd" and self.model_side in ("samples", "shots"))
+                or self.loss in ("mmd-estimator", "pcd"))
 
     def to_config(self):
-        """The ``qlatent.train.LikelihoodConfig`` this table describes."""
+        """The ``qlatent.train.LikelihoodConfig`` this table describes (``fit_distribution``
+        losses only)."""
+        if self.loss in ("mmd-estimator", "pcd"):
+            raise ValueError(f"fit.loss = {self.loss!r} is not a fit_distribution loss")
         if self.loss == "mmd":
             loss = lk.MMD(**{k: getattr(self, k) for k in ("model_side", "n_model_samples",
                                                            "bandwidths")
@@ -266,6 +319,23 @@ class ZooFit(Params):
         return lk.LikelihoodConfig(steps=self.steps, loss=loss, optimizer=optimizer,
                                    batch_size=self.batch_size, log_every=self.log_every,
                                    checkpoint_every=self.checkpoint_every)
+
+    def to_iqp_config(self, model: str, sigma: float) -> IQPConfig:
+        """The ``qlatent.train.iqp.IQPConfig`` of ``loss = "mmd-estimator"`` for ``model``
+        ("iqp" or "bitflip") at bandwidth ``sigma``."""
+        return IQPConfig(steps=self.steps, lr=0.02 if self.lr is None else self.lr,
+                         n_ops=1000 if self.n_ops is None else self.n_ops,
+                         n_samples=1000 if self.n_samples is None else self.n_samples,
+                         sigma=sigma, model=model, init=self.init or "data",
+                         log_every=self.log_every, checkpoint_every=self.checkpoint_every)
+
+    def to_rbm_config(self) -> RBMConfig:
+        """The ``qlatent.train.rbm.RBMConfig`` of ``loss = "pcd"``."""
+        return RBMConfig(steps=self.steps, lr=0.02 if self.lr is None else self.lr,
+                         batch_size=self.batch_size,
+                         n_chains=64 if self.n_chains is None else self.n_chains,
+                         gibbs_steps=1 if self.gibbs_steps is None else self.gibbs_steps,
+                         log_every=self.log_every, checkpoint_every=self.checkpoint_every)
 
 
 # --------------------------------------------------------------------------- data
@@ -541,12 +611,13 @@ class ZooTask(Task):
             if not _applies(fam, ds):
                 continue
             try:
-                data = dataset(ds, config.task_params)
+                data = self.data(ds, config.task_params)
                 model = build_family(fam, data, 0)
                 if fam.train == "adversarial":
                     adversaries(fam, config.model, data.dim, 0)
                 if fam.train == "likelihood":  # checks the loss fits the model; trains nothing
                     _fit(model, data, fam.fit, 0, check_only=True)
+                    self.check_scored(model)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"latent_params.{name} on data set {ds!r}: {err}") from err
 
@@ -554,17 +625,30 @@ class ZooTask(Task):
         """The built-in data sets and the names of ``task.files``."""
         return DATASETS + tuple(task_params.files or ())
 
+    def data(self, name: str, task_params: Any) -> Any:
+        """The ``DiscreteData`` of data set ``name`` (``dataset``)."""
+        return dataset(name, task_params)
+
+    def check_scored(self, model: nn.Module) -> None:
+        """The zoo scores a likelihood family by its samples: refuse an IQP circuit too wide
+        to sample classically (task ``zoo-scale`` scores it by the MMD^2 estimator)."""
+        if (isinstance(model, IQPBornLatent) and model.kind == "iqp"
+                and model.dim > iqp.MAX_STATE_QUBITS):
+            raise ValueError(f"the zoo scores samples, and an IQP circuit samples up to "
+                             f"n_qubits = {iqp.MAX_STATE_QUBITS}, got {model.dim}; run it "
+                             "with task = 'zoo-scale' (held-out MMD^2 by the estimator)")
+
     def applies(self, config: ExperimentConfig, cell: Cell) -> bool:
         table = config.latent_params.get(cell.latent, {})
         return _applies(family(cell.latent, table), cell.dataset)
 
     def build(self, ctx: CellContext) -> Built:
         config, cell, seeds = ctx.config, ctx.cell, ctx.seeds
-        data = dataset(cell.dataset, config.task_params)
+        data = self.data(cell.dataset, config.task_params)
         fam = family(cell.latent, config.latent_params.get(cell.latent, {}))
         info = {"data": repr(data), "family": fam.label, "registry_name": fam.latent,
                 "training": fam.train}
-        if cell.dataset in (config.task_params.files or {}):
+        if cell.dataset in (getattr(config.task_params, "files", None) or {}):
             info["data_files"] = data.info  # provenance: each file's path and SHA-256
         generator = critic = nn.Identity()
         if fam.train == "adversarial":
@@ -606,15 +690,21 @@ class ZooTask(Task):
 
     def load_trained(self, ctx: CellContext, built: Built, latent: nn.Module,
                      path: Path) -> tuple[int, int]:
-        """A likelihood family's fitted latent from its ``fit_distribution`` checkpoint
-        (weights-only); an adversarial family's networks as every task's."""
+        """A likelihood family's fitted latent from its trainer's checkpoint (weights-only:
+        ``fit_distribution``'s model, ``fit_iqp``'s angles or ``fit_rbm``'s model); an
+        adversarial family's networks as every task's."""
         fam = family(ctx.cell.latent, ctx.config.latent_params.get(ctx.cell.latent, {}))
         if fam.train == "adversarial":
             return super().load_trained(ctx, built, latent, path)
-        state = load_checkpoint(path, required=("step", "config", "history",
-                                                *LikelihoodTrainer.checkpoint_keys))
+        keys = {"mmd-estimator": IQPTrainer.checkpoint_keys, "pcd": ("model",)}.get(
+            fam.fit.loss, LikelihoodTrainer.checkpoint_keys)
+        state = load_checkpoint(path, required=("step", "config", "history", *keys))
         try:
-            latent.load_state_dict(state["model"])
+            if fam.fit.loss == "mmd-estimator":  # fit_iqp's angles (float32) into the latent
+                with torch.no_grad():
+                    latent.theta.copy_(state["theta"].to(latent.theta.dtype))
+            else:
+                latent.load_state_dict(state["model"])
         except (RuntimeError, TypeError) as err:
             raise ValueError(f"{path}: its weights do not fit the cell's {fam.latent} "
                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
@@ -638,20 +728,64 @@ class ZooTask(Task):
                      if family(lat, config.latent_params.get(lat, {})).classical)
 
 
-def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path | None = None,
-         progress: bool = False, check_only: bool = False):
-    """fit_distribution on the data set: the exact target as weights where it exists
-    (``check_only``: make its trainer, which checks every argument, and train nothing)."""
+def training_rows(data: Any, fit: ZooFit) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rows int64 [N, n], weights [N] or None) that ``fit`` trains on: the exact target as
+    weights where it exists and the loss takes weights, else rows (the target's states, each
+    repeated in proportion to its probability, ``TARGET_ROWS`` rows, deterministic; or the
+    training rows of a data set without a target)."""
     if data.probs is None:
         rows, weights = data.data, None
     elif fit.samples_side:
-        # MMD on model samples takes no weights: the target's rows, each repeated in
-        # proportion to its probability (``TARGET_ROWS`` rows; deterministic)
         reps = np.round(data.probs * TARGET_ROWS).astype(np.int64)
         rows, weights = np.repeat(data.states, np.maximum(reps, 0), axis=0), None
     else:  # NLL: the exact cross-entropy; MMD, exact model side: the weighted histogram
         rows, weights = data.states, data.probs
-    rows = np.asarray(rows, dtype=np.int64)
+    return np.asarray(rows, dtype=np.int64), weights
+
+
+def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path | None = None,
+         progress: bool = False, check_only: bool = False):
+    """Train ``model`` on the data set by ``fit``'s trainer (``ZooFit``); returns its
+    ``FitResult`` (``check_only``: check every argument, make the trainer and train nothing).
+
+    Raises:
+        ValueError: a loss that does not fit the model (``mmd-estimator`` needs an IQP /
+            bit-flip latent, ``pcd`` an RBM), or an exact loss on an IQP latent beyond
+            ``qlatent.quantum.iqp.MAX_STATE_QUBITS`` qubits.
+    """
+    rows, weights = training_rows(data, fit)
+    if fit.loss == "mmd-estimator":
+        if not isinstance(model, IQPBornLatent):
+            raise ValueError(f"fit.loss = 'mmd-estimator' trains an IQP circuit or its bit-flip "
+                             f"control (latent = 'born', kind = 'iqp' or 'bitflip'), got "
+                             f"{type(model).__name__}")
+        sigma = iqp.median_bandwidth(rows, rng=0) if fit.sigma is None else fit.sigma
+        config = fit.to_iqp_config(model.kind, sigma)
+        need = iqp.estimate_bytes(config.n_ops, config.n_samples, model.gates.n_gates)
+        if need > iqp.MAX_BYTES:
+            raise ValueError(f"fit: n_ops = {config.n_ops} x n_samples = {config.n_samples} x "
+                             f"{model.gates.n_gates} gates needs {need / 2**30:.3g} GiB per "
+                             f"step, more than qlatent.quantum.iqp.MAX_BYTES = "
+                             f"{iqp.MAX_BYTES / 2**30:.3g} GiB; lower n_ops or n_samples")
+        if check_only:
+            return None
+        theta, result = fit_iqp(model.gates, rows, config, seed=seed, run_dir=run_dir,
+                                progress=progress)
+        with torch.no_grad():
+            model.theta.copy_(theta.to(model.theta.dtype))
+        return result
+    if fit.loss == "pcd":
+        if not isinstance(model, RBMLatent):
+            raise ValueError(f"fit.loss = 'pcd' trains a restricted Boltzmann machine (latent = "
+                             f"'rbm'), got {type(model).__name__}")
+        config = fit.to_rbm_config()
+        if check_only:
+            return None
+        return fit_rbm(model, rows, config, seed=seed, run_dir=run_dir, progress=progress)
+    if isinstance(model, IQPBornLatent) and model.dim > iqp.MAX_STATE_QUBITS:
+        raise ValueError(f"fit.loss = {fit.loss!r} needs the IQP latent's exact probabilities "
+                         f"(n_qubits <= {iqp.MAX_STATE_QUBITS}), got n_qubits = {model.dim}; "
+                         "use loss = 'mmd-estimator'")
     if check_only:
         LikelihoodTrainer(model, rows, fit.to_config(), seed=seed, weights=weights)
         return None
