@@ -86,6 +86,9 @@ def test_the_scale_zoo_trains_scores_and_reports_every_family_on_a_tiny_problem(
     sigma = iqp.median_bandwidth(_train_rows(config), rng=0)
     assert f"| ising4 | 16 | 60 | 50 | {sigma:.3f} |" in text
     assert "| iqp − rbm | 1 |" in text and "| iqp − bitflip | 1 |" in text and "Holm" in text
+    p = config.task_params  # the opening paragraph says how each family is scored
+    assert (f"an IQP circuit by its sample-free estimator ({p.eval_ops:,} operators" in text
+            and f"every other family on {p.n_eval:,} samples" in text)
     assert (tmp_path / "iqp_tests.csv").read_text().count("\n") == 1 + 2
     assert (tmp_path / "mmd_vs_bits.png").is_file()
 

@@ -413,9 +413,8 @@ def _families_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
         text += (f"; the adversarial ones, {', '.join(adversarial)}: batch {t.batch_size}, "
                  f"n_critic {t.n_critic}, {t.optimizer} lr {t.lr}, loss {t.loss} "
                  f"(λ = {t.gp_weight}), {t.precision}")
-    n_eval = getattr(config.task_params, "n_eval", None)
-    text += (")" + (f"; every cell is scored on {n_eval:,} samples of its trained model"
-                    if n_eval is not None else "") + ". Mean ± standard error (s/√n, ddof 1) "
+    scoring = task.scoring(config)
+    text += (")" + (f"; {scoring}" if scoring else "") + ". Mean ± standard error (s/√n, ddof 1) "
              f"over seeds, the {pct} confidence interval [low, high] (Student t, n − 1 dof; "
              "n/a for one seed) and n, the seeds that finished. This task has no published "
              "reference numbers.")

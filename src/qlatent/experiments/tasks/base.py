@@ -584,6 +584,13 @@ class Task(ABC):
         """Callbacks ``f(step, info)`` for ``fit`` (e.g. intermediate scores); none by default."""
         return []
 
+    def scoring(self, config: ExperimentConfig) -> str:
+        """How a cell is scored, one clause of the report's opening paragraph ("" for none):
+        by default from ``task.n_eval`` samples of the trained model, where the task has it."""
+        n_eval = getattr(config.task_params, "n_eval", None)
+        return "" if n_eval is None else f"every cell is scored on {n_eval:,} samples of its " \
+            "trained model"
+
     def report_sections(self, records: list[CellRecord], config: ExperimentConfig,
                         run_dir: Path) -> list[str]:
         """Extra Markdown lines for the report (e.g. the paper's own layout); none by default."""

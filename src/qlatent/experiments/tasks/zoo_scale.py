@@ -266,6 +266,13 @@ class ZooScaleTask(ZooTask):
         super().check_latent(name, params, config)
 
     # ----------------------------------------------------------------------- report
+    def scoring(self, config: ExperimentConfig) -> str:
+        p = config.task_params
+        return (f"every cell is scored by held-out MMD² with one Gaussian kernel per data set: "
+                f"an IQP circuit by its sample-free estimator ({p.eval_ops:,} operators x "
+                f"{p.eval_strings:,} strings per group, {p.eval_groups} groups), every other "
+                f"family on {p.n_eval:,} samples of its trained model")
+
     def report_sections(self, records: list[CellRecord], config: ExperimentConfig,
                         run_dir: Path) -> list[str]:
         """The data sets, the families' budgets and the IQP paired tests (Holm-corrected)."""
