@@ -201,7 +201,7 @@ def test_progress_off_a_terminal_is_plain_lines(qlatent, ring_config, tmp_path):
     for text in (result.stdout, result.stderr):
         assert "\r" not in text and "\x1b[" not in text, text
     assert "[1/1] ring/gaussian-L16/seed-0" in result.stdout.splitlines()
-    assert any(line.startswith("train: step 2/2 (100 %), ") and " it/s" in line
+    assert any(line.startswith("train: 2 / 2 (100 %), ") and "/s" in line
                for line in result.stderr.splitlines()), result.stderr
 
 
@@ -221,10 +221,10 @@ def test_a_ray_task_prints_plain_progress_lines(ring_config, tmp_path, capfd, mo
     assert record is not None
     captured = capfd.readouterr()
     assert "ring/gaussian-L16/seed-0:" in captured.out
-    assert any(line.startswith("train: step 2/2 (100 %)")
+    assert any(line.startswith("train: 2 / 2 (100 %)")
                for line in captured.err.splitlines()), captured.err
     assert "\r" not in captured.err and "\x1b[" not in captured.out + captured.err
     # --no-progress travels to the workers
     ray_pack(config, get_task(config.task), cells(config), str(tmp_path / "again"), "cpu", 1,
              (), False)
-    assert "train: step" not in capfd.readouterr().err
+    assert "train:" not in capfd.readouterr().err
