@@ -240,7 +240,7 @@ def test_clifford_forced_grouped_rows_and_forced_columns(rows_ratio, rows_min, c
 
     U, t = circuit_unitary(circuit, 5, rng=8), standard_input(5, 4)  # 4 photons in 5 modes
     S, p = reference.output_distribution(U, t)
-    N = 200_000
+    N = 50_000  # 70 states: a wrong row or column term moves some state's count by far more
     u = np.random.default_rng(3).random((N, 8))
     out = np.zeros((N, 5), dtype=np.int64)
     k_.clifford_sample(np.ascontiguousarray(U[:, :4]), u, out, 64, rows_ratio, rows_min)

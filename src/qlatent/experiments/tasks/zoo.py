@@ -759,7 +759,12 @@ def _fit(model: nn.Module, data: Any, fit: ZooFit, seed: int, *, run_dir: Path |
             raise ValueError(f"fit.loss = 'mmd-estimator' trains an IQP circuit or its bit-flip "
                              f"control (latent = 'born', kind = 'iqp' or 'bitflip'), got "
                              f"{type(model).__name__}")
-        sigma = iqp.median_bandwidth(rows, rng=0) if fit.sigma is None else fit.sigma
+        if fit.sigma is not None:
+            sigma = fit.sigma
+        elif check_only:  # the checks below do not depend on it: skip the O(N^2) median
+            sigma = 1.0
+        else:
+            sigma = iqp.median_bandwidth(rows, rng=0)
         config = fit.to_iqp_config(model.kind, sigma)
         need = iqp.estimate_bytes(config.n_ops, config.n_samples, model.gates.n_gates)
         if need > iqp.MAX_BYTES:
