@@ -109,10 +109,12 @@ def test_every_bad_bit_file_is_one_line_when_the_config_is_read(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*write, "zoo.toml"])
 
 
-def test_a_bad_bit_file_stops_qlatent_run_in_one_line_before_writing(qlatent, tmp_path):
+def test_a_bad_bit_file_stops_qlatent_run_in_one_line_before_writing(in_process, tmp_path):
+    # In process; the installed command's one-line config errors: test_cli_errors.py's
+    # "typo latent (installed)".
     (tmp_path / "a.csv").write_text("0,1,1\n1,2,0\n")
     (tmp_path / "zoo.toml").write_text(ZOO.format(extra="", files='{train = "a.csv"}'))
-    result = qlatent("run", "zoo.toml", "--out", "out", "--no-progress", cwd=tmp_path)
+    result = in_process("run", "zoo.toml", "--out", "out", "--no-progress", cwd=tmp_path)
     said = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode != 0 and len(said) == 1, result.stderr
     assert "task.files.mybits.train: " in said[0] and "row 2, column 2: 2 is not a bit" in said[0]
