@@ -9,6 +9,12 @@ torch interface (``diff_method="backprop"``) on the same circuit, measured side 
 process: the calls alternate, and both see the same weights (their probabilities are checked to
 agree first, so the two really compute the same thing).
 
+A second anchor, where PennyLane-Lightning is installed: ``lightning.qubit`` with adjoint
+gradients (``diff_method="adjoint"``, its fastest gradient here). Adjoint differentiation does
+not take ``qml.probs``, so that circuit returns the same loss as an expectation value,
+<H> with H = diag(r) as a ``qml.SparseHamiltonian``: the same number and the same gradient (both
+checked), not the probability vector.
+
 Each figure is the median of ``--repeats`` timed calls after warm-up, as wall time and as this
 thread's CPU time (``time.thread_time``); on a shared machine the CPU time is the better measure
 of cost. Torch threads: ``--threads`` (default 1).
@@ -56,6 +62,28 @@ def pennylane_circuit(n_qubits: int, layers: int, edges):
     return probs, qml.__version__
 
 
+def lightning_circuit(n_qubits: int, layers: int, edges, r: np.ndarray):
+    """The same circuit's loss sum_x P(x) r_x as <diag(r)> on ``lightning.qubit``, adjoint."""
+    import pennylane as qml
+    import scipy.sparse as sparse
+
+    dev = qml.device("lightning.qubit", wires=n_qubits)
+    H = qml.SparseHamiltonian(sparse.csr_matrix(sparse.diags(r)), wires=range(n_qubits))
+
+    @qml.qnode(dev, interface="torch", diff_method="adjoint")
+    def loss(w):
+        for q in range(n_qubits):
+            qml.Rot(w[0, q, 0], w[0, q, 1], w[0, q, 2], wires=q)
+        for layer in range(1, layers + 1):
+            for c, t in edges:
+                qml.CNOT(wires=[c, t])
+            for q in range(n_qubits):
+                qml.Rot(w[layer, q, 0], w[layer, q, 1], w[layer, q, 2], wires=q)
+        return qml.expval(H)
+
+    return loss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qubits", type=int, default=12)
@@ -95,6 +123,27 @@ def main() -> None:
         if gap > 1e-10 or g_gap > 1e-8:
             raise SystemExit("the two circuits differ: not comparable")
         calls["pennylane"] = theirs
+        try:
+            lightning = lightning_circuit(args.qubits, args.layers, ansatz.edges, r.numpy())
+        except Exception as err:  # noqa: BLE001 (optional device: say why and go on)
+            lightning = None
+            print(f"lightning.qubit not available ({type(err).__name__}: {err}): one anchor")
+        if lightning is not None:
+            w_lt = ansatz.weights.detach().clone().requires_grad_(True)
+
+            def lightning_call():
+                w_lt.grad = None
+                lightning(w_lt).backward()
+                return w_lt.grad
+
+            value = float((ansatz.probabilities() * r).sum().detach())
+            value_gap = abs(float(lightning(w_lt).detach()) - value) / max(1.0, abs(value))
+            lt_gap = float((ours() - lightning_call()).abs().max())
+            print(f"same loss on lightning.qubit: relative value gap {value_gap:.1e}, max "
+                  f"gradient gap {lt_gap:.1e}")
+            if value_gap > 1e-9 or lt_gap > 1e-7:  # its sparse expectation sums differently
+                raise SystemExit("lightning.qubit computes another loss: not comparable")
+            calls["lightning"] = lightning_call
     for fn in calls.values():
         for _ in range(3):
             fn()
@@ -125,6 +174,12 @@ def main() -> None:
         print(f"speed-up over PennyLane default.qubit (torch, backprop): {speedup['wall']:.1f}x "
               f"wall, {speedup['cpu']:.1f}x CPU (target >= {TARGET_SPEEDUP:.0f}x: "
               f"{'met' if min(speedup.values()) >= TARGET_SPEEDUP else 'MISSED'})")
+    if "lightning" in calls:
+        speedup = {k: out["lightning"][f"{k}_median_s"] / out["qlatent"][f"{k}_median_s"]
+                   for k in ("wall", "cpu")}
+        out["speedup_lightning_adjoint"] = speedup
+        print(f"speed-up over PennyLane lightning.qubit (torch, adjoint): "
+              f"{speedup['wall']:.1f}x wall, {speedup['cpu']:.1f}x CPU")
     print(f"load average {out['load_average']}")
     if args.json:
         from qlatent._io import atomic_write_json
