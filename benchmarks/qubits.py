@@ -43,6 +43,18 @@ TARGET_SECONDS = 0.020
 TARGET_SPEEDUP = 5.0
 
 
+def _apply_ansatz(qml, w, n_qubits: int, layers: int, edges) -> None:
+    """Our LayeredAnsatz as PennyLane gates: Rot on every qubit, then per layer the ring's
+    CNOTs and Rot on every qubit."""
+    for q in range(n_qubits):
+        qml.Rot(w[0, q, 0], w[0, q, 1], w[0, q, 2], wires=q)
+    for layer in range(1, layers + 1):
+        for c, t in edges:
+            qml.CNOT(wires=[c, t])
+        for q in range(n_qubits):
+            qml.Rot(w[layer, q, 0], w[layer, q, 1], w[layer, q, 2], wires=q)
+
+
 def pennylane_circuit(n_qubits: int, layers: int, edges):
     import pennylane as qml
 
@@ -50,13 +62,7 @@ def pennylane_circuit(n_qubits: int, layers: int, edges):
 
     @qml.qnode(dev, interface="torch", diff_method="backprop")
     def probs(w):
-        for q in range(n_qubits):
-            qml.Rot(w[0, q, 0], w[0, q, 1], w[0, q, 2], wires=q)
-        for layer in range(1, layers + 1):
-            for c, t in edges:
-                qml.CNOT(wires=[c, t])
-            for q in range(n_qubits):
-                qml.Rot(w[layer, q, 0], w[layer, q, 1], w[layer, q, 2], wires=q)
+        _apply_ansatz(qml, w, n_qubits, layers, edges)
         return qml.probs(wires=range(n_qubits))
 
     return probs, qml.__version__
@@ -72,13 +78,7 @@ def lightning_circuit(n_qubits: int, layers: int, edges, r: np.ndarray):
 
     @qml.qnode(dev, interface="torch", diff_method="adjoint")
     def loss(w):
-        for q in range(n_qubits):
-            qml.Rot(w[0, q, 0], w[0, q, 1], w[0, q, 2], wires=q)
-        for layer in range(1, layers + 1):
-            for c, t in edges:
-                qml.CNOT(wires=[c, t])
-            for q in range(n_qubits):
-                qml.Rot(w[layer, q, 0], w[layer, q, 1], w[layer, q, 2], wires=q)
+        _apply_ansatz(qml, w, n_qubits, layers, edges)
         return qml.expval(H)
 
     return loss
