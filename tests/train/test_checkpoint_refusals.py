@@ -77,3 +77,42 @@ def test_a_pack_checkpoint_checks_each_member(tmp_path):
     save_checkpoint(path, _state(members=2, seed=[0, -1]))
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         load_checkpoint(path)
+
+
+def _refusal(call, path):
+    with pytest.raises(ValueError) as err:
+        call()
+    said = str(err.value)
+    assert "\n" not in said and said.startswith(f"{path} does not fit this "), said
+    assert said.endswith("use another run_dir or resume=False"), said
+    return said
+
+
+def test_a_checkpoint_of_another_model_is_one_line_naming_the_file(tmp_path):
+    # Every trainer on the skeleton restores its state through skeleton.restoring: a
+    # checkpoint of another shape is one ValueError naming the file (the RBM trainer used to
+    # let torch's multi-line RuntimeError through).
+    import numpy as np
+
+    from qlatent.latents import BornLatent
+    from qlatent.latents.rbm import RBMLatent
+    from qlatent.train.likelihood import LikelihoodConfig, fit_distribution
+    from qlatent.train.rbm import RBMConfig, fit_rbm
+
+    x = np.random.default_rng(0).integers(0, 2, (50, 6))
+    fit_rbm(RBMLatent(6, n_hidden=4, seed=0), x, RBMConfig(steps=2), seed=0,
+            run_dir=tmp_path / "rbm")
+    said = _refusal(lambda: fit_rbm(RBMLatent(6, n_hidden=5, seed=0), x, RBMConfig(steps=2),
+                                    seed=0, run_dir=tmp_path / "rbm"),
+                    tmp_path / "rbm" / CHECKPOINT)
+    assert "this RBM (RuntimeError: " in said and "size mismatch for weight" in said
+
+    counts = torch.tensor([[1, 0, 1, 0], [0, 2, 0, 0], [0, 0, 1, 1]])
+    config = LikelihoodConfig(steps=2)
+    fit_distribution(BornLatent(4, n_photons=2, seed=0), counts, config, seed=0,
+                     run_dir=tmp_path / "born")
+    said = _refusal(lambda: fit_distribution(BornLatent(4, n_photons=2, circuit="1-1", seed=0),
+                                             counts, config, seed=0,
+                                             run_dir=tmp_path / "born"),
+                    tmp_path / "born" / CHECKPOINT)
+    assert "this model and optimiser (" in said

@@ -52,6 +52,7 @@ from qlatent.train.skeleton import (
     LoopConfig,
     NonFiniteError,
     Trainer,
+    restoring,
     train,
 )
 
@@ -271,17 +272,13 @@ class BornGANTrainer(Trainer):
                 "curve": [[s, p] for s, p in self.curve]}
 
     def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
-        try:
+        with restoring(path, "Born machine and discriminator"):
             self.born.load_state_dict(state["born"])
             self.discriminator.load_state_dict(state["discriminator"])
             self.opt_g.load_state_dict(state["opt_born"])
             self.opt_d.load_state_dict(state["opt_discriminator"])
             self.shuffle.set_state(state["shuffle"])
             self.fake_stream.set_state(state["fake_stream"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise ValueError(f"{path} does not fit this Born machine and discriminator "
-                             f"({type(err).__name__}: {str(err).splitlines()[0]}); use "
-                             "another run_dir or resume=False") from err
         self.order = state["order"].to(self.device)
         self.position = int(state["position"])
         step = int(state["step"])  # a killed run may have recorded rows past its checkpoint

@@ -24,7 +24,7 @@ import torch
 from qlatent._validation import check_bits, check_choice, check_float, check_int
 from qlatent.quantum import iqp
 from qlatent.quantum.iqp_gates import GateSet
-from qlatent.train.skeleton import FitResult, LoopConfig, Trainer, train
+from qlatent.train.skeleton import FitResult, LoopConfig, Trainer, restoring, train
 
 __all__ = ["IQPConfig", "IQPTrainer", "fit_iqp"]
 
@@ -118,11 +118,11 @@ class IQPTrainer(Trainer):
         if tuple(state["theta"].shape) != tuple(self.theta.shape):
             raise ValueError(f"{path} holds {state['theta'].numel()} angles, this circuit has "
                              f"{self.theta.numel()}; use another run_dir or resume=False")
-        with torch.no_grad():
+        with restoring(path, f"{self.description} circuit"), torch.no_grad():
             self.theta.copy_(state["theta"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.sigma = float(state["sigma"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+            self.sigma = float(state["sigma"])
 
 
 def fit_iqp(gates: GateSet, data: Any, config: IQPConfig, *, seed: int,

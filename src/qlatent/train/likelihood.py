@@ -44,6 +44,7 @@ from qlatent.train.skeleton import (
     LoopConfig,
     NonFiniteError,
     Trainer,
+    restoring,
     train,
 )
 
@@ -468,7 +469,7 @@ class LikelihoodTrainer(Trainer):
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
-        try:
+        with restoring(path, "model and optimiser"):
             self.model.load_state_dict(state["model"])
             if self.lbfgs:
                 self.start = state["start"].numpy().copy()
@@ -476,10 +477,6 @@ class LikelihoodTrainer(Trainer):
             else:
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.generator.set_state(state["generator"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise ValueError(f"{path} does not fit this model and optimiser "
-                             f"({type(err).__name__}: {str(err).splitlines()[0]}); use "
-                             "another run_dir or resume=False") from err
 
     def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
         check_resumable(state, config, self.seed, path)  # the seed too, as fit's

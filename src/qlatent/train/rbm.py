@@ -22,7 +22,7 @@ import torch
 
 from qlatent._validation import check_bits, check_float, check_int
 from qlatent.latents.rbm import RBMLatent
-from qlatent.train.skeleton import FitResult, LoopConfig, Trainer, train
+from qlatent.train.skeleton import FitResult, LoopConfig, Trainer, restoring, train
 
 __all__ = ["RBMConfig", "fit_rbm"]
 
@@ -79,10 +79,11 @@ class _PCD(Trainer):
                 "chains": self.chains.clone()}
 
     def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.chains = state["chains"].clone()
+        with restoring(path, "RBM"):
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+            self.chains = state["chains"].clone()
 
 
 def fit_rbm(model: RBMLatent, data: Any, config: RBMConfig, *, seed: int,

@@ -64,7 +64,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ from qlatent.train.checkpoint import (
 from qlatent.train.config import ConfigBase
 
 __all__ = ["LOG", "LOOP_KEYS", "Callback", "ConfigBase", "FitResult", "LoopConfig",
-           "LossWindow", "NonFiniteError", "Trainer", "per_member", "train"]
+           "LossWindow", "NonFiniteError", "Trainer", "per_member", "restoring", "train"]
 
 LOG = "log.jsonl"
 """The log's file name in a run (or member) directory."""
@@ -221,6 +222,21 @@ class LossWindow:
 
 
 # --------------------------------------------------------------------------- the trainer
+@contextmanager
+def restoring(path: Path, what: str) -> Iterator[None]:
+    """Around a trainer's ``load_state_dict``: a checkpoint that does not fit (torch's
+    ``load_state_dict`` raises ``RuntimeError`` or ``ValueError`` on other shapes, a missing
+    entry ``KeyError``) becomes one ``ValueError`` that names the file and ``what`` it should
+    have fitted, in one line."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        said = " ".join(lines[:2])  # torch: a heading, then the first mismatch
+        raise ValueError(f"{path} does not fit this {what} ({type(err).__name__}: {said}); "
+                         "use another run_dir or resume=False") from err
+
+
 class Trainer:
     """What a trainer gives ``train``: one step, its state, and how it names things.
 

@@ -44,6 +44,7 @@ from qlatent.train.skeleton import (
     LoopConfig,
     NonFiniteError,
     Trainer,
+    restoring,
     train,
 )
 
@@ -202,14 +203,10 @@ class VAETrainer(Trainer):
                 "test_curve": [[s, v] for s, v in self.test_curve]}
 
     def load_state_dict(self, state: Mapping[str, Any], path: Path) -> None:
-        try:
+        with restoring(path, "VAE"):
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.generator.set_state(state["generator"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise ValueError(f"{path} does not fit this VAE ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0]}); use another run_dir or "
-                             "resume=False") from err
         self.test_curve = [(int(s), float(v)) for s, v in state.get("test_curve", [])]
 
     def check_resumable(self, state: Mapping[str, Any], config: Any, path: Path) -> None:
