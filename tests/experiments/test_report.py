@@ -1,12 +1,10 @@
 """Reports: statistics in the text, CSV and LaTeX that parse back to the same numbers, NaN
-reasons, the budget warning, corrupt files named in one line, and the installed CLI."""
+reasons, the budget warning, corrupt files named in one line, and the CLI."""
 
 import csv
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ from qlatent.experiments.config import ExperimentConfig, to_toml
 from qlatent.experiments.report import build_report, load_records, write_report
 from qlatent.experiments.stats import summarize
 from qlatent.train import Config
-
-QLATENT = Path(sys.executable).parent / "qlatent"
 
 # Table I's reference budget (paper App. D): 40k iterations, batch 500, 12 runs.
 T1_STEPS, T1_BATCH, T1_SEEDS = 40_000, 500, 12
@@ -218,9 +214,14 @@ def test_cli_report_names_the_corrupt_file(tmp_path):
     run = _fake_run(tmp_path / "run", _t1(2))
     bad = run / "quantum" / "gaussian-L16" / "seed-0" / "metrics.json"
     bad.write_text('{"cell": ')
-    out = subprocess.run([str(QLATENT), "report", str(run)], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 2
+    # In process (the installed command's one-line errors: tests/cli/test_cli_errors.py's
+    # "typo latent (installed)").
+    from typer.testing import CliRunner
+
+    from qlatent.cli import app
+
+    out = CliRunner().invoke(app, ["report", str(run)])
+    assert out.exit_code == 2
     assert "metrics.json" in out.stderr and "invalid JSON" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
 
