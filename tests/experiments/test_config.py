@@ -131,27 +131,28 @@ def test_select_checks_its_overrides():
         select(config, seeds=())
 
 
-def _recorded_tables(path: Path) -> dict:
-    """The tables a config file gives ``ExperimentConfig.from_dict``: a cell's table without
-    the cell, its seeds and the per-run [train] keys the runner adds."""
+def _recorded_tables(path: Path) -> tuple[bool, dict]:
+    """(whether ``path`` is a cell's record, the tables it gives
+    ``ExperimentConfig.from_dict``): a cell's table without the cell, its seeds and the per-run
+    [train] keys the runner adds."""
     tables = tomllib.loads(path.read_text())
-    if "cell" in tables:
-        tables = {k: v for k, v in tables.items() if k not in ("cell", "seeds")}
-        tables["train"] = {k: v for k, v in tables["train"].items()
-                           if k not in ("seed", "device", "progress")}
-    return tables
+    if "cell" not in tables:
+        return False, tables
+    tables = {k: v for k, v in tables.items() if k not in ("cell", "seeds")}
+    tables["train"] = {k: v for k, v in tables["train"].items()
+                       if k not in ("seed", "device", "progress")}
+    return True, tables
 
 
 def _distinct_configs() -> list:
     """Every config under configs/ and every recorded config.toml under results/, the cells'
     tables once per distinct content (the cells of one experiment record the same tables;
-    checking 578 files one by one took ~150 s of the default suite's CPU)."""
+    checking the 578 files one by one took over 100 s of the default suite's CPU)."""
     seen: dict[str, list[Path]] = {}
     for path in (sorted((ROOT / "configs").glob("**/*.toml"))
                  + sorted((ROOT / "results").glob("**/config.toml"))):
-        key = (repr(sorted(_recorded_tables(path).items())) if "cell" in tomllib.loads(
-            path.read_text()) else str(path))
-        seen.setdefault(key, []).append(path)
+        is_cell, tables = _recorded_tables(path)
+        seen.setdefault(repr(sorted(tables.items())) if is_cell else str(path), []).append(path)
     return [pytest.param(paths, id=str(paths[0].relative_to(ROOT))
                          + (f" and {len(paths) - 1} more" if len(paths) > 1 else ""))
             for paths in seen.values()]
@@ -163,8 +164,8 @@ def test_every_config_in_the_repository_loads_and_round_trips(paths):
     # experiment tables load as they are; a cell's table also records its cell, seeds and
     # per-run [train] keys, which the runner adds.
     path = paths[0]
-    tables = _recorded_tables(path)
-    if "cell" not in tomllib.loads(path.read_text()):
+    is_cell, tables = _recorded_tables(path)
+    if not is_cell:
         load_config(path)  # as a user would run it again
     config = ExperimentConfig.from_dict(tables)
     again = ExperimentConfig.from_dict(tomllib.loads(to_toml(config.to_dict())))
@@ -172,7 +173,7 @@ def test_every_config_in_the_repository_loads_and_round_trips(paths):
     # Older runners wrote the parameters of every latent; only the listed ones are written now.
     assert set(again.latent_params) == set(config.latents) & set(config.latent_params)
     # The files grouped with this one hold the same tables (what made them one case).
-    assert all(_recorded_tables(other) == tables for other in paths[1:])
+    assert all(_recorded_tables(other) == (is_cell, tables) for other in paths[1:])
 
 
 def test_parse_seeds_and_select():
