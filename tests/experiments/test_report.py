@@ -65,6 +65,16 @@ def test_paired_tests_cover_every_latent_against_quantum(tmp_path):
     ref = stats.ttest_rel(q, g)
     assert t["n"] == 5 and t["t_pvalue"] == pytest.approx(ref.pvalue, rel=1e-9)
     assert t["favoured"] == "quantum"  # lower integer distance is better
+    # Holm over the two comparisons, by hand: the smaller p doubled, the larger kept (or
+    # raised to the first's adjusted value); the verdict follows the adjusted p only.
+    p1, p2 = (r["t_pvalue"] for r in numbers["paired"])
+    lo, hi = sorted((p1, p2))
+    adjusted = {lo: min(1, 2 * lo), hi: min(1, max(2 * lo, hi))}
+    for r in numbers["paired"]:
+        assert r["holm_pvalue"] == pytest.approx(adjusted[r["t_pvalue"]], rel=1e-12)
+        assert r["verdict"] == (f"{r['favoured']} better" if r["holm_pvalue"] < 0.05
+                                else "not resolved at this power")
+    assert t["verdict"] == "quantum better"  # p ~ 1e-5 with these values
     assert "| quantum | 16 | quantum − gaussian | 5 |" in text
     assert "Wilcoxon signed-rank" in text and "paired t-test" in text
     assert "lower is better" in text
@@ -96,6 +106,8 @@ def test_csv_and_latex_hold_the_numbers_of_the_markdown(tmp_path):
                          parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     for p, q in zip(paired, numbers["paired"], strict=True):
         assert float(p["t_pvalue"]) == q["t_pvalue"] and int(p["n"]) == q["n"]
+        assert float(p["holm_pvalue"]) == q["holm_pvalue"] and p["verdict"] == q["verdict"]
+        assert float(p["detectable_difference"]) == q["detectable_difference"]
     # The LaTeX table of every metric: "$mean \pm se$ [low, high]" per row, as the Markdown.
     tex = (run / "report.tex").read_text()
     assert "\\toprule" in tex and "integer distance $\\downarrow$" in tex

@@ -10,6 +10,7 @@ from scipy import stats
 
 from qlatent.experiments.stats import (
     WILCOXON_EXACT_MAX,
+    detectable_difference,
     format_number,
     paired_test,
     summarize,
@@ -141,3 +142,50 @@ def test_degenerate_pairs():
         paired_test({0: 1.0}, {0: 2.0}, confidence=1.0)
     with pytest.raises(ValueError, match="confidence"):
         summarize([1.0, 2.0], confidence=1.5)
+
+
+@pytest.mark.parametrize("n", [3, 8, 20])
+def test_detectable_difference_is_found_with_the_stated_power_by_simulation(n):
+    # Normal differences with SD 1.7 and mean δ*: the paired t-test (scipy, another path)
+    # rejects at α = 0.05 in a fraction of 20,000 simulated experiments that must be 0.8
+    # within 4.5 binomial SEs (0.013).
+    sd = 1.7
+    delta = detectable_difference(sd, n)
+    rng = np.random.default_rng(n)
+    d = rng.normal(delta, sd, size=(20_000, n))
+    rejects = stats.ttest_1samp(d, 0.0, axis=1).pvalue < 0.05
+    assert rejects.mean() == pytest.approx(0.8, abs=4.5 * math.sqrt(0.8 * 0.2 / 20_000))
+    # and a difference 20 % smaller is found clearly less often
+    smaller = stats.ttest_1samp(d - 0.2 * delta, 0.0, axis=1).pvalue < 0.05
+    assert smaller.mean() < 0.75
+
+
+def test_detectable_difference_tends_to_the_normal_formula_and_scales_with_sd():
+    # For many pairs the t-test is the z-test: δ* → (z_{0.975} + z_{0.8}) s / √n.
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert detectable_difference(1.0, 20_000) == pytest.approx(z / math.sqrt(20_000), rel=1e-3)
+    assert detectable_difference(3.0, 12) == pytest.approx(3 * detectable_difference(1.0, 12),
+                                                           rel=1e-9)
+    small = [detectable_difference(1.0, n) for n in (2, 3, 5, 10, 40)]
+    assert small == sorted(small, reverse=True) and small[-1] > z / math.sqrt(40)
+    assert math.isfinite(detectable_difference(1.0, 2))  # one dof: scipy's tail NaN handled
+
+
+def test_detectable_difference_of_degenerate_designs_and_bad_levels():
+    assert math.isnan(detectable_difference(1.0, 1))
+    assert math.isnan(detectable_difference(math.nan, 5))
+    assert detectable_difference(0.0, 5) == 0.0
+    with pytest.raises(ValueError, match="power must exceed alpha"):
+        detectable_difference(1.0, 5, alpha=0.05, power=0.05)
+    with pytest.raises(ValueError, match="alpha must lie strictly between 0 and 1, got 1.0"):
+        detectable_difference(1.0, 5, alpha=1.0)
+
+
+def test_paired_test_reports_the_sd_and_detectable_difference_of_its_pairs():
+    a = {0: 1.0, 1: 2.5, 2: 2.0, 3: 4.0, 4: math.nan}
+    b = {0: 0.5, 1: 2.0, 2: 2.2, 3: 3.0, 5: 1.0}
+    t = paired_test(a, b)
+    d = np.array([0.5, 0.5, -0.2, 1.0])
+    assert t["sd_difference"] == pytest.approx(d.std(ddof=1), rel=1e-12)
+    assert t["detectable_difference"] == detectable_difference(d.std(ddof=1), 4)
+    assert math.isnan(paired_test({0: 1.0}, {0: 2.0})["detectable_difference"])

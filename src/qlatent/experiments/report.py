@@ -5,7 +5,9 @@ seeds and the 95 % Student-t confidence interval (``qlatent.experiments.stats``)
 numbers beside ours, and the reason a value is NaN where the task recorded one (metrics.json
 ``notes``). For the task's primary metric, paired tests of the ``quantum`` latent against every
 other latent of the grid over the seeds both finished: the mean difference with its 95 % CI, a
-paired t-test and a Wilcoxon signed-rank test, each with its n. A warning line appears when our
+paired t-test (with Holm's adjustment over the table's comparisons) and a Wilcoxon
+signed-rank test, each with its n, the smallest difference the pairs could detect (80 % power)
+and a verdict in words the statistics carry. A warning line appears when our
 training budget (steps, batch size, seeds) differs from the one behind the published numbers
 (``Task.reference_budget``). Directions (↑ higher is better, ↓ lower) come from
 ``qlatent.metrics.direction``.
@@ -42,11 +44,14 @@ from qlatent.experiments.cell import check_trained_alike, read_record
 from qlatent.experiments.config import ExperimentConfig, load_config
 from qlatent.experiments.plotting import figure, spans_decades
 from qlatent.experiments.stats import (
+    ALPHA,
     CONFIDENCE,
     NOT_AVAILABLE,
+    POWER,
     Summary,
     format_number,
     format_p,
+    holm,
     paired_test,
     summarize,
 )
@@ -156,6 +161,26 @@ def _favoured(spec: MetricSpec, diff: float, anchor: str, other: str) -> str:
     return anchor if (diff > 0) == better else other
 
 
+def _verdict(row: Mapping[str, Any]) -> str:
+    """In words: which latent is better where Holm's adjusted p is below α, else not
+    resolved."""
+    if row["higher_is_better"] is None:
+        return "–"
+    if not math.isfinite(row["holm_pvalue"]):
+        return NOT_AVAILABLE
+    if row["holm_pvalue"] < ALPHA:
+        return f"{row['favoured']} better"
+    return "not resolved at this power"
+
+
+def _with_holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with ``holm_pvalue`` (Holm over these rows' paired t-tests) and ``verdict``."""
+    for row, p in zip(rows, holm(r["t_pvalue"] for r in rows), strict=True):
+        row["holm_pvalue"] = p
+        row["verdict"] = _verdict(row)
+    return rows
+
+
 def _budget(grid: _Grid) -> dict[str, Any] | None:
     """Ours against the task's reference budget; None when the task declares none."""
     ref = getattr(grid.task, "reference_budget", None)
@@ -212,7 +237,7 @@ def _numbers(grid: _Grid, anchor: str) -> dict[str, Any]:
                                    "higher_is_better": primary.higher_is_better,
                                    "favoured": _favoured(primary, t["mean_difference"],
                                                          anchor, other), **t})
-    out = {"summaries": summaries, "paired": paired, "budget": _budget(grid),
+    out = {"summaries": summaries, "paired": _with_holm(paired), "budget": _budget(grid),
            "confidence": CONFIDENCE, "anchor": anchor,
            "versus_best_baseline": _versus_best_baseline(grid)}
     if _families_layout(grid):
@@ -257,7 +282,7 @@ def _versus_best_baseline(grid: _Grid) -> list[dict[str, Any]]:
                             "higher_is_better": primary.higher_is_better,
                             "favoured": _favoured(primary, t["mean_difference"], lat, best),
                             **t})
-    return out
+    return _with_holm(out)
 
 
 def _baseline_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
@@ -294,20 +319,19 @@ def _baseline_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
     lines += [f"## Paired tests against the best classical baseline ({primary.heading}; "
               f"{_direction_words(primary)})", "",
               f"| dataset | family − best baseline | n | mean difference [{pct} CI] | "
-              "paired t (p) | Wilcoxon W (p) | better on average |",
-              "|---|---|---|---|---|---|---|"]
+              f"paired t (p) | Holm p | Wilcoxon W (p) | {_DETECTABLE} | {_VERDICT} |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for t in rows:
         c = _paired_cells(t)
         approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
         lines.append(f"| {t['dataset']} | {t['latent']} − {t['baseline']} | {t['n']} | "
-                     f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['w']} "
-                     f"({c['w_p']}{approx}) | {t['favoured']} |")
+                     f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['holm_p']} | "
+                     f"{c['w']} ({c['w_p']}{approx}) | {c['detectable']} | {t['verdict']} |")
     lines += ["", "Over the seeds both finished with a finite value: d = family − best baseline; "
               f"mean with its {pct} Student-t CI, two-sided paired t-test "
               "(`scipy.stats.ttest_rel`) and Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, "
               "exact where it can be). The best baseline is chosen on the same seeds' means "
-              "(a selection that favours it slightly). No correction for the "
-              f"{len(rows)} comparisons.", ""]
+              "(a selection that favours it slightly). " + _power_words(len(rows)), ""]
     return lines
 
 
@@ -384,13 +408,14 @@ def _family_name(lat: str, baselines: Sequence[str], best: str | None) -> str:
 
 def _versus_table(rows: Sequence[Mapping[str, Any]], pct: str) -> list[str]:
     lines = [f"| family − best baseline | n | mean difference [{pct} CI] | paired t (p) | "
-             "Wilcoxon W (p) | better on average |", "|---|---|---|---|---|---|"]
+             f"Holm p | Wilcoxon W (p) | {_DETECTABLE} | {_VERDICT} |",
+             "|---|---|---|---|---|---|---|---|"]
     for t in rows:
         c = _paired_cells(t)
         approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
         lines.append(f"| {t['latent']} − {t['baseline']} | {t['n']} | {c['diff']} {c['ci']} | "
-                     f"{c['t']} ({c['t_p']}) | {c['w']} ({c['w_p']}{approx}) | "
-                     f"{t['favoured']} |")
+                     f"{c['t']} ({c['t_p']}) | {c['holm_p']} | {c['w']} ({c['w_p']}{approx}) | "
+                     f"{c['detectable']} | {t['verdict']} |")
     return lines
 
 
@@ -469,7 +494,7 @@ def _families_markdown(grid: _Grid, numbers: dict[str, Any]) -> list[str]:
                   "(`scipy.stats.ttest_rel`) and Wilcoxon signed-rank test "
                   "(`scipy.stats.wilcoxon`, exact where it can be). The best baseline is the "
                   "classical family with the best mean on the same seeds (a selection that "
-                  f"favours it slightly). No correction for the {n_tests} comparisons.", ""]
+                  "favours it slightly). " + _power_words(n_tests), ""]
     lines += _nan_notes(grid, shown={ds: _shown_metrics(grid, ds) for ds in grid.datasets})
     return lines
 
@@ -617,15 +642,15 @@ def _paired_markdown(grid: _Grid, numbers: dict[str, Any], anchor: str) -> list[
                 ""]
     lines = [title, "",
              f"| dataset | L | comparison | n | mean difference [{pct} CI] | paired t (p) "
-             "| Wilcoxon W (p) | better on average |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| Holm p | Wilcoxon W (p) | {_DETECTABLE} | {_VERDICT} |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for t in numbers["paired"]:
         c = _paired_cells(t)
         approx = "; normal approx." if t["wilcoxon_method"] == "normal approximation" else ""
         lines.append(
             f"| {t['dataset']} | {t['latent_dim']} | {anchor} − {t['baseline']} | {t['n']} | "
-            f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['w']} ({c['w_p']}{approx}) | "
-            f"{t['favoured']} |")
+            f"{c['diff']} {c['ci']} | {c['t']} ({c['t_p']}) | {c['holm_p']} | {c['w']} "
+            f"({c['w_p']}{approx}) | {c['detectable']} | {t['verdict']} |")
     methods = sorted({t["wilcoxon_method"] for t in numbers["paired"]} - {NOT_AVAILABLE})
     paired = ("the interferometer" if grid.config.paired_circuits else
               "not the interferometer (independent draws per latent)")
@@ -636,10 +661,8 @@ def _paired_markdown(grid: _Grid, numbers: dict[str, Any], anchor: str) -> list[
               "dropped; exact null distribution"
               + (", or its normal approximation with the tie correction where marked (tied "
                  "magnitudes or more than 50 pairs)" if "normal approximation" in methods else "")
-              + "). No correction for the "
-              f"{len(numbers['paired'])} comparisons. Cells of one seed share the data, the "
-              f"network initialisation, the training streams and {paired}. \"better on "
-              "average\" reads the sign of the mean difference only, not its significance.", ""]
+              + "). " + _power_words(len(numbers["paired"])) + " Cells of one seed share the "
+              f"data, the network initialisation, the training streams and {paired}.", ""]
     return lines
 
 
@@ -649,7 +672,8 @@ _SUMMARY_COLUMNS = ("dataset", "latent", "latent_dim", "metric", "higher_is_bett
                     "reference_error", "notes")
 _PAIRED_COLUMNS = ("dataset", "latent_dim", "metric", "latent", "baseline", "higher_is_better",
                    "n", "mean_difference", "ci_low", "ci_high", "t_statistic", "t_pvalue",
-                   "wilcoxon_statistic", "wilcoxon_pvalue", "wilcoxon_method", "favoured")
+                   "holm_pvalue", "wilcoxon_statistic", "wilcoxon_pvalue", "wilcoxon_method",
+                   "sd_difference", "detectable_difference", "favoured", "verdict")
 
 
 def _csv_value(v: Any) -> str:
@@ -683,14 +707,33 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in str(text))
 
 
+#: Column headings of the paired tables: the smallest detectable difference and the verdict.
+_DETECTABLE = f"detectable at {POWER:.0%} power"
+_VERDICT = f"verdict (Holm, α = {ALPHA:g})"
+
+
+def _power_words(n_tests: int) -> str:
+    """The footnote sentences on the Holm adjustment, the verdict and the detectable
+    difference."""
+    return (f"Holm p: Holm's step-down adjustment of the t-tests' p over the {n_tests} "
+            f"comparison(s) of this table. Verdict: the latent with the better mean where the "
+            f"adjusted p < {ALPHA:g}, else \"not resolved at this power\" (never \"no "
+            f"effect\"). Detectable at {POWER:.0%} power: the smallest |mean difference| a "
+            f"two-sided paired t-test at α = {ALPHA:g} (unadjusted) finds with probability "
+            f"{POWER:g} over these n pairs, were the differences normal with their observed "
+            "standard deviation (noncentral t; an estimate of the design's sensitivity).")
+
+
 def _paired_cells(t: Mapping[str, Any]) -> dict[str, str]:
     """The text of a paired test's numbers (three significant digits; n/a where undefined)."""
     ci = (f"[{t['ci_low']:.3g}, {t['ci_high']:.3g}]" if math.isfinite(t["ci_low"])
           else f"[{NOT_AVAILABLE}]")
     return {"diff": format_number(t["mean_difference"], "{:+.3g}"), "ci": ci,
             "t": format_number(t["t_statistic"], "{:.3g}"), "t_p": format_p(t["t_pvalue"]),
+            "holm_p": format_p(t["holm_pvalue"]),
             "w": format_number(t["wilcoxon_statistic"], "{:.3g}"),
-            "w_p": format_p(t["wilcoxon_pvalue"])}
+            "w_p": format_p(t["wilcoxon_pvalue"]),
+            "detectable": format_number(t["detectable_difference"], "{:.3g}")}
 
 
 def _math(text: str) -> str:
@@ -761,16 +804,19 @@ def _latex(grid: _Grid, numbers: dict[str, Any], anchor: str) -> str:
             rows.append([latex_escape(t["dataset"]), str(t["latent_dim"]),
                          latex_escape(f"{anchor} − {t['baseline']}"), str(t["n"]),
                          f"{_math(c['diff'])} {_math(c['ci'])}",
-                         f"{_math(c['t'])} ({_math(c['t_p'])})",
-                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}"])
+                         f"{_math(c['t'])} ({_math(c['t_p'])})", _math(c["holm_p"]),
+                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}",
+                         _math(c["detectable"]), latex_escape(t["verdict"])])
         out += _latex_table(
             f"{name}: paired tests on {latex_escape(primary.heading)} "
             f"({latex_escape(_direction_words(primary))}); mean difference [{pct} CI], "
-            "two-sided paired $t$ and Wilcoxon signed-rank ($p$; exact, or $^a$ normal "
-            "approximation).",
+            "two-sided paired $t$ with Holm's adjusted $p$, Wilcoxon signed-rank ($p$; exact, "
+            "or $^a$ normal approximation), the smallest difference detectable at "
+            f"{latex_escape(f'{POWER:.0%}')} power and the verdict at $\\alpha = {ALPHA:g}$.",
             f"tab:{task.name}-paired", ["dataset", "$L$", "comparison", "$n$",
-                                        "mean difference", "paired $t$ ($p$)",
-                                        "Wilcoxon $W$ ($p$)"], rows, "lrlrlll")
+                                        "mean difference", "paired $t$ ($p$)", "Holm $p$",
+                                        "Wilcoxon $W$ ($p$)", "detectable", "verdict"],
+            rows, "lrlrllllll")
     return "\n".join(out)
 
 
@@ -809,16 +855,19 @@ def _families_latex(grid: _Grid, numbers: dict[str, Any]) -> str:
             rows.append([latex_escape(t["dataset"]),
                          latex_escape(f"{t['latent']} − {t['baseline']}"), str(t["n"]),
                          f"{_math(c['diff'])} {_math(c['ci'])}",
-                         f"{_math(c['t'])} ({_math(c['t_p'])})",
-                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}"])
+                         f"{_math(c['t'])} ({_math(c['t_p'])})", _math(c["holm_p"]),
+                         f"{_math(c['w'])} ({_math(c['w_p'])}){approx}",
+                         _math(c["detectable"]), latex_escape(t["verdict"])])
         primary = task.metrics[0]
         out += _latex_table(
             f"{name}: paired tests against the best classical baseline on "
             f"{latex_escape(primary.heading)} ({latex_escape(_direction_words(primary))}); "
-            f"mean difference [{pct} CI], two-sided paired $t$ and Wilcoxon signed-rank ($p$).",
+            f"mean difference [{pct} CI], two-sided paired $t$ with Holm's adjusted $p$, "
+            "Wilcoxon signed-rank ($p$), the smallest difference detectable at "
+            f"{latex_escape(f'{POWER:.0%}')} power and the verdict at $\\alpha = {ALPHA:g}$.",
             f"tab:{task.name}-versus-baseline",
-            ["dataset", "comparison", "$n$", "mean difference", "paired $t$ ($p$)",
-             "Wilcoxon $W$ ($p$)"], rows, "llrlll")
+            ["dataset", "comparison", "$n$", "mean difference", "paired $t$ ($p$)", "Holm $p$",
+             "Wilcoxon $W$ ($p$)", "detectable", "verdict"], rows, "llrllllll")
     return "\n".join(out)
 
 

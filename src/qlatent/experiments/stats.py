@@ -15,7 +15,16 @@ its CI_c (the formula above on d); the paired t-test t = d̄ / (s_d / √n) (two
 ``WILCOXON_EXACT_MAX`` non-zero differences remain and their magnitudes have no ties, else the
 normal approximation with the tie correction).
 
-n < 2 leaves SE, CI and t undefined: they are NaN in the numbers and ``"n/a"`` in the text.
+The power of a paired comparison: with s_d the standard deviation of the n differences, the
+smallest detectable difference δ* is the |mean difference| that a two-sided paired t-test at
+level α = 0.05 finds with probability 0.8, were the differences normal with that standard
+deviation: P(|T| > t_{1−α/2, n−1}) = 0.8 for T ~ noncentral t(n − 1, δ*√n / s_d). A difference
+whose test is not significant is "not resolved at this power" — δ* says what this power is.
+Computed from the observed s_d, it is an estimate (the sensitivity of the design that ran),
+not a guarantee.
+
+n < 2 leaves SE, CI, t and δ* undefined: they are NaN in the numbers and ``"n/a"`` in the
+text.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from qlatent._validation import check_float
 
@@ -34,6 +43,9 @@ from qlatent._validation import check_float
 #: distribution (2^n sign patterns); beyond, and with tied magnitudes, the normal approximation.
 WILCOXON_EXACT_MAX = 50
 CONFIDENCE = 0.95
+#: Level and power behind the smallest detectable difference of a paired comparison.
+ALPHA = 0.05
+POWER = 0.8
 NOT_AVAILABLE = "n/a"
 
 
@@ -49,17 +61,17 @@ def format_p(p: float) -> str:
     return f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}"
 
 
-def _check_confidence(confidence: float) -> float:
-    confidence = check_float("confidence", confidence, minimum=0.0, maximum=1.0)
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
-    return confidence
+def _check_probability(name: str, value: float) -> float:
+    value = check_float(name, value, minimum=0.0, maximum=1.0)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
 
 
 def t_interval(mean: float, se: float, n: int,
                confidence: float = CONFIDENCE) -> tuple[float, float]:
     """``mean ± t_{(1+c)/2, n−1} · se``; ``(nan, nan)`` for n < 2 or a non-finite ``se``."""
-    confidence = _check_confidence(confidence)
+    confidence = _check_probability("confidence", confidence)
     if n < 2 or not math.isfinite(se):
         return math.nan, math.nan
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
@@ -131,6 +143,36 @@ def _wilcoxon(d: np.ndarray) -> tuple[float, float, str]:
     return float(res.statistic), float(res.pvalue), "normal approximation"
 
 
+def detectable_difference(sd: float, n: int, *, alpha: float = ALPHA,
+                          power: float = POWER) -> float:
+    """The smallest |mean difference| a two-sided paired t-test at level ``alpha`` detects with
+    probability ``power`` over ``n`` pairs whose differences are normal with standard deviation
+    ``sd`` (see the module docstring); NaN for n < 2 or a non-finite ``sd``, 0 for sd = 0."""
+    alpha = _check_probability("alpha", alpha)
+    power = _check_probability("power", power)
+    if power <= alpha:
+        raise ValueError(f"power must exceed alpha (a test rejects with probability alpha when "
+                         f"there is no difference), got power {power} and alpha {alpha}")
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    if sd == 0:
+        return 0.0
+    df = n - 1
+    critical = float(stats.t.ppf(1 - alpha / 2, df))
+
+    def shortfall(nc: float) -> float:
+        # the lower tail is negligible where scipy's noncentral t cannot evaluate it (NaN)
+        lower = float(stats.nct.cdf(-critical, df, nc))
+        return float(stats.nct.sf(critical, df, nc)) + (lower if math.isfinite(lower)
+                                                        else 0.0) - power
+
+    high = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) + 1.0
+    while shortfall(high) < 0:
+        high *= 2
+    nc = optimize.brentq(shortfall, 0.0, high, xtol=1e-12, rtol=1e-12)
+    return float(nc * sd / math.sqrt(n))
+
+
 def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
                 confidence: float = CONFIDENCE) -> dict[str, Any]:
     """Paired comparison of two latents over their common seeds (see the module docstring).
@@ -145,10 +187,11 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
         (its Student-t interval), ``t_statistic`` / ``t_pvalue`` (paired t-test, two-sided;
         needs n >= 2 and differences that are not all equal), ``wilcoxon_statistic`` /
         ``wilcoxon_pvalue`` (signed-rank, two-sided; needs a non-zero difference) and
-        ``wilcoxon_method`` (``"exact"`` or ``"normal approximation"``). Undefined values
-        are NaN (``"n/a"`` for the method).
+        ``wilcoxon_method`` (``"exact"`` or ``"normal approximation"``), ``sd_difference``
+        (s_d, ddof 1) and ``detectable_difference`` (δ* at α = 0.05 and power 0.8, from
+        s_d). Undefined values are NaN (``"n/a"`` for the method).
     """
-    confidence = _check_confidence(confidence)
+    confidence = _check_probability("confidence", confidence)
     seeds = sorted(s for s in set(a) & set(b)
                    if math.isfinite(float(a[s])) and math.isfinite(float(b[s])))
     x = np.array([float(a[s]) for s in seeds])
@@ -156,12 +199,15 @@ def paired_test(a: Mapping[int, float], b: Mapping[int, float], *,
     out: dict[str, Any] = {"n": len(seeds), "mean_difference": math.nan, "ci_low": math.nan,
                            "ci_high": math.nan, "t_statistic": math.nan, "t_pvalue": math.nan,
                            "wilcoxon_statistic": math.nan, "wilcoxon_pvalue": math.nan,
-                           "wilcoxon_method": NOT_AVAILABLE}
+                           "wilcoxon_method": NOT_AVAILABLE, "sd_difference": math.nan,
+                           "detectable_difference": math.nan}
     if not seeds:
         return out
     d = x - y
     s = summarize(d, confidence=confidence)
-    out.update(mean_difference=s.mean, ci_low=s.ci_low, ci_high=s.ci_high)
+    sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+    out.update(mean_difference=s.mean, ci_low=s.ci_low, ci_high=s.ci_high, sd_difference=sd,
+               detectable_difference=detectable_difference(sd, d.size))
     if len(seeds) >= 2 and np.any(d != d[0]):
         t = stats.ttest_rel(x, y)
         out["t_statistic"], out["t_pvalue"] = float(t.statistic), float(t.pvalue)
