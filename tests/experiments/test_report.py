@@ -82,6 +82,17 @@ def test_paired_tests_cover_every_latent_against_quantum(tmp_path):
     assert lines[lines.index("## All metrics") + 2].startswith("| dataset | latent | L |")
 
 
+def test_an_experiment_kept_inside_another_is_not_read_as_its_cells(tmp_path):
+    # results/zoo holds results/zoo/iqp, an experiment of its own trained differently: the
+    # outer report reads only its own cells (<dataset>/<latent>/seed-<k>/metrics.json).
+    run = _fake_run(tmp_path / "run", _t1(4), steps=100)
+    inner = _fake_run(run / "inner", _t1(6), steps=7)
+    _, numbers = build_report(run)
+    assert {s["n"] for s in numbers["summaries"]} == {4}
+    _, inner_numbers = build_report(inner)
+    assert {s["n"] for s in inner_numbers["summaries"]} == {6}
+
+
 def test_no_quantum_latent_says_so(tmp_path):
     values = {k: v for k, v in _t1(3).items() if k[1] != "quantum"}
     text, numbers = build_report(_fake_run(tmp_path / "run", values))

@@ -96,7 +96,9 @@ def load_records(run_dir: str | Path) -> tuple[ExperimentConfig, list[CellRecord
 def _load(run_dir: Path) -> tuple[ExperimentConfig, list[CellRecord], dict[Path, int]]:
     config = _read_config(run_dir / "config.toml")
     records, steps = [], {}
-    for path in sorted(run_dir.glob("**/metrics.json")):
+    # cells only at their own depth: an experiment folder kept inside another (results/zoo/iqp
+    # in results/zoo) is a report of its own, not cells of this one
+    for path in sorted(run_dir.glob("*/*/seed-*/metrics.json")):
         record, n_steps = read_record(path)
         records.append(record)
         steps[record.run_dir] = n_steps
