@@ -5,8 +5,10 @@
 Each ``A:B`` names two latents (families) of the run; on every data set where both have cells,
 the seeds both finished pair up (d = A - B, lower metric is better for MMD², KL, TVD). Prints a
 Markdown table: data set, comparison, n, mean difference with its 95 % Student-t CI, the paired
-t-test's p and Holm's adjusted p over every row printed (``qlatent.experiments.stats``), and a
-verdict at α = 0.05 on the adjusted p ("not resolved at this power" where it is not below).
+t-test's p and Holm's adjusted p over every row printed (``qlatent.experiments.stats``), the
+smallest difference those pairs detect with 80 % power (unadjusted α = 0.05, from the observed
+SD of the differences), and a verdict at α = 0.05 on the adjusted p ("not resolved at this
+power" where it is not below).
 Reads only the cells' ``metrics.json`` (``<dataset>/<latent>/seed-<k>`` or ``...-L<dim>``).
 """
 
@@ -61,8 +63,8 @@ def main() -> None:
     print(f"{args.metric}: d = A − B over the seeds both finished; 95 % Student-t CI; paired "
           f"t-test; Holm over the {len(rows)} rows\n")
     print("| data set | comparison | n | mean difference [95 % CI] | t-test p | Holm p | "
-          "verdict (α = 0.05, Holm) |")
-    print("|---|---|---|---|---|---|---|")
+          "detectable at 80 % power | verdict (α = 0.05, Holm) |")
+    print("|---|---|---|---|---|---|---|---|")
     for (ds, name, r), p_holm in zip(rows, adjusted, strict=True):
         if p_holm < 0.05:
             a, b = name.split(" − ")
@@ -71,7 +73,7 @@ def main() -> None:
             verdict = "not resolved at this power"
         print(f"| {ds} | {name} | {r['n']} | {r['mean_difference']:+.3g} "
               f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}] | {format_p(r['t_pvalue'])} | "
-              f"{format_p(p_holm)} | {verdict} |")
+              f"{format_p(p_holm)} | {r['detectable_difference']:.3g} | {verdict} |")
 
 
 if __name__ == "__main__":
