@@ -10,6 +10,15 @@ interval, paired t-test and Wilcoxon signed-rank p), and beside them the seed-to
 the metric (standard deviation over the seeds of one latent in run A, pooled over latents), so
 the difference can be read against seed noise. Also prints, per seed, the gap between every
 latent and the first one in each run, to show whether the latents' order survives the change.
+
+With ``--pairs A:B [A:B ...]`` (latent names, e.g. ``quantum:photonic``; a name matches the
+cell folder ``A`` or ``A-L<dim>``) it also prints, per data set, a Markdown table of the paired
+differences A − B with their 95 % Student-t CI: in run A over all its seeds, in run B over all
+its seeds, in run A over the seeds run B has too, and the change of the difference from run A to
+run B, (A − B in B) − (A − B in A), over those common seeds: whether the order survives the
+change (e.g. a longer training budget), with the paired t-test, Holm's adjusted p over the
+comparisons of each row kind, and the smallest difference those pairs detect at 80 % power
+(``qlatent.experiments.stats``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from qlatent.experiments.stats import format_number, format_p, holm, paired_test
 
 
 def cells(root: Path, metric: str) -> dict[tuple[str, str, str], float]:
@@ -56,8 +67,11 @@ def main() -> None:
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
     parser.add_argument("--metric", default="integer_distance")
+    parser.add_argument("--pairs", nargs="+", default=[], metavar="A:B",
+                        help="latent pairs whose difference is compared between the runs")
     args = parser.parse_args()
     a, b = cells(args.run_a, args.metric), cells(args.run_b, args.metric)
+    pairs = [check_pair(pair, set(a) | set(b)) for pair in args.pairs]
     only = sorted(set(a) ^ set(b))
     if only:
         print("skipped (in one run only):", ", ".join("/".join(k) for k in only))
@@ -97,6 +111,97 @@ def main() -> None:
                 print(f"{ds}: {other} − {first} in {name}: "
                       + ", ".join(f"{g:+.4f}" for g in gaps)
                       + f"  (mean {np.mean(gaps):+.4f})")
+
+    if pairs:
+        print()
+        print(pair_table(a, b, pairs, args.metric))
+
+
+def check_pair(pair: str, keys: set[tuple[str, str, str]]) -> tuple[str, str]:
+    first, sep, second = pair.partition(":")
+    names = {k[1] for k in keys}
+    for name in (first, second):
+        if not sep or not any(matches(name, folder) for folder in names):
+            raise SystemExit(f"compare_runs: --pairs takes A:B with two latents of the runs "
+                             f"(cell folders {', '.join(sorted(names))}), got {pair!r}")
+    return first, second
+
+
+def matches(name: str, folder: str) -> bool:
+    return folder == name or (folder.startswith(name + "-L") and folder[len(name) + 2:].isdigit())
+
+
+def by_seed(run: dict[tuple[str, str, str], float], dataset: str, name: str) -> dict[int, float]:
+    """seed -> value of the cells of latent ``name`` on ``dataset`` (one latent dimension)."""
+    found = {(folder, int(seed.removeprefix("seed-"))): value
+             for (ds, folder, seed), value in run.items()
+             if ds == dataset and matches(name, folder)}
+    folders = sorted({folder for folder, _ in found})
+    if len(folders) > 1:
+        raise SystemExit(f"compare_runs: latent {name!r} has cells of several sizes on "
+                         f"{dataset} ({', '.join(folders)}); name one folder in --pairs")
+    return {seed: value for (_, seed), value in found.items()}
+
+
+def pair_table(a: dict[tuple[str, str, str], float], b: dict[tuple[str, str, str], float],
+               pairs: list[tuple[str, str]], metric: str) -> str:
+    """Markdown: the paired difference of every pair in each run and its change between them."""
+    kinds = ("run A, all its seeds", "run B, all its seeds", "run A, the common seeds",
+             "change (run B − run A), the common seeds")
+    rows: list[tuple[str, str, str, dict]] = []
+    for ds in sorted({k[0] for k in a} | {k[0] for k in b}):
+        for first, second in pairs:
+            gaps = [seed_gaps(run, ds, first, second) for run in (a, b)]
+            if not gaps[0] and not gaps[1]:
+                continue
+            common = sorted(set(gaps[0]) & set(gaps[1]))
+            name = f"{first} − {second}"
+            tests = (against_zero(gaps[0]), against_zero(gaps[1]),
+                     against_zero({s: gaps[0][s] for s in common}),
+                     paired_test({s: gaps[1][s] for s in common},
+                                 {s: gaps[0][s] for s in common}))
+            rows.extend((ds, name, kind, r) for kind, r in zip(kinds, tests, strict=True))
+    adjusted = [math.nan] * len(rows)
+    for kind in kinds:
+        index = [i for i, row in enumerate(rows) if row[2] == kind]
+        for i, p in zip(index, holm(rows[i][3]["t_pvalue"] for i in index), strict=True):
+            adjusted[i] = p
+    lines = [f"{metric}: d = A − B per seed (the change row: d in run B − d in run A); 95 % "
+             f"Student-t CI; paired t-test; Holm over the comparisons of each row kind; "
+             f"detectable = the smallest difference those pairs detect at 80 % power "
+             f"(α = 0.05)", "",
+             "| data set | comparison | rows | n | mean difference [95 % CI] | t-test p | Holm p "
+             "| detectable at 80 % power | verdict (α = 0.05, Holm) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (ds, name, kind, r), p_holm in zip(rows, adjusted, strict=True):
+        ci = (f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]" if math.isfinite(r["ci_low"])
+              else "(no interval)")
+        lines.append(f"| {ds} | {name} | {kind} | {r['n']} | {r['mean_difference']:+.3g} {ci} "
+                     f"| {format_p(r['t_pvalue'])} | {format_p(p_holm)} | "
+                     f"{format_number(r['detectable_difference'], '{:.3g}')} | "
+                     f"{verdict(r, p_holm, kind == kinds[3])} |")
+    return "\n".join(lines)
+
+
+def seed_gaps(run: dict[tuple[str, str, str], float], dataset: str, first: str,
+              second: str) -> dict[int, float]:
+    """seed -> (first − second) on ``dataset``, over the seeds where both cells finished."""
+    x, y = by_seed(run, dataset, first), by_seed(run, dataset, second)
+    return {seed: x[seed] - y[seed] for seed in sorted(set(x) & set(y))}
+
+
+def against_zero(d: dict[int, float]) -> dict:
+    return paired_test(d, dict.fromkeys(d, 0.0))
+
+
+def verdict(r: dict, p_holm: float, change: bool) -> str:
+    if r["n"] < 2:
+        return "no test (n < 2)"
+    if not p_holm < 0.05:
+        return "not resolved at this power"
+    if change:
+        return "A − B higher in run B" if r["mean_difference"] > 0 else "A − B lower in run B"
+    return "A lower" if r["mean_difference"] < 0 else "B lower"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""benchmarks/compare_runs.py --pairs: the paired differences per run and their change between
+two runs, against scipy computed here from the same numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compare_runs():
+    spec = importlib.util.spec_from_file_location("compare_runs",
+                                                  ROOT / "benchmarks" / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(root: Path, values: dict[tuple[str, int], float]) -> None:
+    for (latent, seed), value in values.items():
+        cell = root / "qm9" / f"{latent}-L16" / f"seed-{seed}"
+        cell.mkdir(parents=True)
+        (cell / "metrics.json").write_text(json.dumps(
+            {"cell": {"dataset": "qm9", "latent": latent, "seed": seed},
+             "metrics": {"fcd": value}}))
+
+
+def rows(table: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")]
+            for line in table.splitlines() if line.startswith("| qm9")]
+
+
+def test_pair_table_matches_scipy(compare_runs, tmp_path):
+    rng = np.random.default_rng(7)
+    quick = {(lat, s): float(rng.normal(6.0, 1.0)) for lat in ("quantum", "photonic")
+             for s in range(12)}
+    mid = {(lat, s): float(rng.normal(2.5 if lat == "quantum" else 3.5, 0.3))
+           for lat in ("quantum", "photonic") for s in range(8)}
+    del mid["photonic", 7]  # a seed run B has for one latent only: not a pair
+    write_run(tmp_path / "a", quick)
+    write_run(tmp_path / "b", mid)
+    a = compare_runs.cells(tmp_path / "a", "fcd")
+    b = compare_runs.cells(tmp_path / "b", "fcd")
+    table = compare_runs.pair_table(a, b, [("quantum", "photonic")], "fcd")
+    got = rows(table)
+    assert [r[2] for r in got] == ["run A, all its seeds", "run B, all its seeds",
+                                   "run A, the common seeds",
+                                   "change (run B − run A), the common seeds"]
+    gap_a = np.array([quick["quantum", s] - quick["photonic", s] for s in range(12)])
+    gap_b = np.array([mid["quantum", s] - mid["photonic", s] for s in range(7)])
+    expected = [gap_a, gap_b, gap_a[:7], gap_b - gap_a[:7]]
+    for row, d in zip(got, expected, strict=True):
+        assert int(row[3]) == d.size
+        mean, ci = row[4].split(" ", 1)
+        assert float(mean) == pytest.approx(d.mean(), rel=5e-3)
+        half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+        low, high = (float(x) for x in ci.strip("[]").split(","))
+        assert low == pytest.approx(d.mean() - half, rel=5e-3, abs=1e-3)
+        assert high == pytest.approx(d.mean() + half, rel=5e-3, abs=1e-3)
+        p = stats.ttest_1samp(d, 0.0).pvalue
+        assert float(row[5]) == pytest.approx(p, rel=5e-3, abs=1e-12)
+        assert float(row[6]) == pytest.approx(p, rel=5e-3, abs=1e-12)  # one comparison
+    # run B's quantum is ~1 lower by construction: resolved, and the change too
+    assert got[1][8] == "A lower"
+    assert got[3][8] == "A − B lower in run B"
+
+
+def test_holm_is_per_row_kind(compare_runs, tmp_path):
+    rng = np.random.default_rng(3)
+    lat = ("quantum", "photonic", "gaussian")
+    quick = {(x, s): float(rng.normal(6.0, 1.0)) for x in lat for s in range(10)}
+    mid = {(x, s): float(rng.normal(3.0, 1.0)) for x in lat for s in range(6)}
+    write_run(tmp_path / "a", quick)
+    write_run(tmp_path / "b", mid)
+    a = compare_runs.cells(tmp_path / "a", "fcd")
+    b = compare_runs.cells(tmp_path / "b", "fcd")
+    got = rows(compare_runs.pair_table(a, b, [("quantum", "photonic"), ("quantum", "gaussian")],
+                                       "fcd"))
+    for kind in {r[2] for r in got}:
+        mine = [r for r in got if r[2] == kind]
+        assert len(mine) == 2
+        p = sorted(float(r[5]) for r in mine)
+        adjusted = sorted(float(r[6]) for r in mine)
+        assert adjusted[0] == pytest.approx(min(1.0, 2 * p[0]), rel=5e-3)
+        assert adjusted[1] == pytest.approx(min(1.0, max(2 * p[0], p[1])), rel=5e-3)
+
+
+def test_one_pair_is_no_test_and_bad_pairs_are_refused(compare_runs, tmp_path):
+    write_run(tmp_path / "a", {("quantum", 0): 6.0, ("photonic", 0): 5.0,
+                               ("quantum", 1): 6.5, ("photonic", 1): 5.2})
+    write_run(tmp_path / "b", {("quantum", 0): 2.0, ("photonic", 0): 3.0})
+    a = compare_runs.cells(tmp_path / "a", "fcd")
+    b = compare_runs.cells(tmp_path / "b", "fcd")
+    got = rows(compare_runs.pair_table(a, b, [("quantum", "photonic")], "fcd"))
+    assert [r[8] for r in got[1:]] == ["no test (n < 2)"] * 3
+    assert got[3][4].startswith("-2 ")  # (2 - 3) - (6 - 5)
+    with pytest.raises(SystemExit, match="--pairs takes A:B with two latents"):
+        compare_runs.check_pair("quantum:classical", set(a))
+    with pytest.raises(SystemExit, match="got 'quantum'"):
+        compare_runs.check_pair("quantum", set(a))
