@@ -1,5 +1,7 @@
-"""benchmarks/compare_runs.py --pairs: the paired differences per run and their change between
-two runs, against scipy computed here from the same numbers."""
+"""The statistics of benchmark scripts whose output is committed under results/, against
+numpy and scipy computed here from the same numbers: benchmarks/compare_runs.py --pairs (the
+paired differences per run and their change between two runs) and
+benchmarks/fcd_eval_noise.py (the FCD's within-cell and seed-to-seed spread)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,16 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def compare_runs():
-    spec = importlib.util.spec_from_file_location("compare_runs",
-                                                  ROOT / "benchmarks" / "compare_runs.py")
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def compare_runs():
+    return script("compare_runs")
 
 
 def write_run(root: Path, values: dict[tuple[str, int], float]) -> None:
@@ -105,3 +110,27 @@ def test_one_pair_is_no_test_and_bad_pairs_are_refused(compare_runs, tmp_path):
         compare_runs.check_pair("quantum:classical", set(a))
     with pytest.raises(SystemExit, match="got 'quantum'"):
         compare_runs.check_pair("quantum", set(a))
+
+
+def test_fcd_eval_noise_summary():
+    noise = script("fcd_eval_noise")
+    rng = np.random.default_rng(11)
+    latents, seeds, draws = ["quantum", "photonic"], [0, 1, 2], 4
+    done, finished = {}, {}
+    for lat in latents:
+        for s in range(6):  # seed-to-seed spread over every finished cell, redraws on 0-2
+            finished[lat, s] = float(rng.normal(6.0, 1.5))
+        for s in seeds:
+            done[lat, s, -1] = finished[lat, s]
+            for r in range(draws):
+                done[lat, s, r] = finished[lat, s] + float(rng.normal(0.0, 0.1))
+    text = noise.summarize(done, finished, latents, seeds, draws)
+    variances = [np.var([done[lat, s, r] for r in range(draws)], ddof=1)
+                 for lat in latents for s in seeds]
+    sd_eval = np.sqrt(np.mean(variances))  # equal draws: pooling = mean of the variances
+    assert f"pooled, {len(variances) * (draws - 1)} dof): **{sd_eval:.4f}**" in text
+    x = np.array([finished["quantum", s] for s in range(6)])
+    assert f"| quantum | {x.std(ddof=1):.3f} (6) | {sd_eval**2 / x.var(ddof=1):.3g} |" in text
+    d = np.array([finished["quantum", s] - finished["photonic", s] for s in range(6)])
+    assert (f"| quantum − photonic | {d.std(ddof=1):.3f} (6) | {np.sqrt(2) * sd_eval:.4f} | "
+            f"{2 * sd_eval**2 / d.var(ddof=1):.3g} |") in text
