@@ -19,6 +19,6 @@ find "$src" -name metrics.json -print0 | while IFS= read -r -d '' metrics; do
     mkdir -p "$dst/$rel"
     for name in metrics.json config.toml environment.json log.jsonl progress.jsonl \
                 samples.smi samples.npy; do
-        [ -f "$cell/$name" ] && cp "$cell/$name" "$dst/$rel/$name"
+        if [ -f "$cell/$name" ]; then cp "$cell/$name" "$dst/$rel/$name"; fi
     done
 done
