@@ -32,6 +32,7 @@ import numpy as np
 
 from qlatent._io import atomic_write_text
 from qlatent.experiments.reuse import evaluate_smiles, load_run, read_smiles_file
+from qlatent.experiments.stats import format_number
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -113,7 +114,7 @@ def summarize(done: dict, finished: dict, latents: list[str], seeds: list[int],
     dof = sum(x.size - 1 for x in redraws.values())
     sd_eval = math.sqrt(within / dof)
     lines = [f"# FCD evaluation noise: {len(redraws)} cells ({', '.join(latents)}; seeds "
-             f"{seeds[0]}–{seeds[-1]}), {draws} fresh draws each", "",
+             f"{', '.join(map(str, seeds))}), {draws} fresh draws each", "",
              f"Within-cell SD of the FCD (same generator, fresh latent draws of the cell's size; "
              f"pooled, {dof} dof): **{sd_eval:.4f}**", "",
              "| latent | seed-to-seed SD of the cells' FCD (n) | its share of variance from "
@@ -121,17 +122,19 @@ def summarize(done: dict, finished: dict, latents: list[str], seeds: list[int],
     own = {(lat, s): done[lat, s, -1] for lat in latents for s in seeds}
     for lat in latents:
         x = np.array([v for (name, _), v in finished.items() if name == lat])
-        sd = float(x.std(ddof=1))
-        lines.append(f"| {lat} | {sd:.3f} ({x.size}) | {sd_eval ** 2 / sd ** 2:.3g} |")
+        sd = float(x.std(ddof=1)) if x.size > 1 else math.nan
+        lines.append(f"| {lat} | {format_number(sd, '{:.3f}')} ({x.size}) | "
+                     f"{format_number(sd_eval ** 2 / sd ** 2, '{:.3g}')} |")
     lines += ["", "| pair | SD of the paired per-seed FCD differences (n) | √2 × within-cell SD "
               "| share of its variance from evaluation |", "|---|---|---|---|"]
     for a, b in combinations(latents, 2):
         common = sorted({s for name, s in finished if name == a}
                         & {s for name, s in finished if name == b})
         d = np.array([finished[a, s] - finished[b, s] for s in common])
-        sd = float(d.std(ddof=1))
-        lines.append(f"| {a} − {b} | {sd:.3f} ({d.size}) | {math.sqrt(2) * sd_eval:.4f} | "
-                     f"{2 * sd_eval ** 2 / sd ** 2:.3g} |")
+        sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+        lines.append(f"| {a} − {b} | {format_number(sd, '{:.3f}')} ({d.size}) | "
+                     f"{math.sqrt(2) * sd_eval:.4f} | "
+                     f"{format_number(2 * sd_eval ** 2 / sd ** 2, '{:.3g}')} |")
     lines += ["", "Per cell (the cell's own FCD; the fresh draws' mean ± SD):", "",
               "| cell | own | redraws mean ± SD |", "|---|---|---|"]
     for (lat, s), x in redraws.items():
