@@ -166,7 +166,8 @@ def pair_table(a: dict[tuple[str, str, str], float], b: dict[tuple[str, str, str
         index = [i for i, row in enumerate(rows) if row[2] == kind]
         for i, p in zip(index, holm(rows[i][3]["t_pvalue"] for i in index), strict=True):
             adjusted[i] = p
-    lines = [f"{metric}: d = A − B per seed (the change row: d in run B − d in run A); 95 % "
+    lines = [f"{metric}: d = first latent − second latent per seed (the change row: d in run "
+             f"B − d in run A); 95 % "
              f"Student-t CI; paired t-test; Holm over the comparisons of each row kind; "
              f"detectable = the smallest difference those pairs detect at 80 % power "
              f"(α = 0.05)", "",
@@ -179,7 +180,7 @@ def pair_table(a: dict[tuple[str, str, str], float], b: dict[tuple[str, str, str
         lines.append(f"| {ds} | {name} | {kind} | {r['n']} | {r['mean_difference']:+.3g} {ci} "
                      f"| {format_p(r['t_pvalue'])} | {format_p(p_holm)} | "
                      f"{format_number(r['detectable_difference'], '{:.3g}')} | "
-                     f"{verdict(r, p_holm, kind == kinds[3])} |")
+                     f"{verdict(r, p_holm, name, kind == kinds[3])} |")
     return "\n".join(lines)
 
 
@@ -194,14 +195,15 @@ def against_zero(d: dict[int, float]) -> dict:
     return paired_test(d, dict.fromkeys(d, 0.0))
 
 
-def verdict(r: dict, p_holm: float, change: bool) -> str:
+def verdict(r: dict, p_holm: float, name: str, change: bool) -> str:
     if r["n"] < 2:
         return "no test (n < 2)"
     if not p_holm < 0.05:
         return "not resolved at this power"
     if change:
-        return "A − B higher in run B" if r["mean_difference"] > 0 else "A − B lower in run B"
-    return "A lower" if r["mean_difference"] < 0 else "B lower"
+        return f"{name} {'higher' if r['mean_difference'] > 0 else 'lower'} in run B"
+    first, second = name.split(" − ")
+    return f"{first if r['mean_difference'] < 0 else second} lower"
 
 
 if __name__ == "__main__":

@@ -73,8 +73,8 @@ def test_pair_table_matches_scipy(compare_runs, tmp_path):
         assert float(row[5]) == pytest.approx(p, rel=5e-3, abs=1e-12)
         assert float(row[6]) == pytest.approx(p, rel=5e-3, abs=1e-12)  # one comparison
     # run B's quantum is ~1 lower by construction: resolved, and the change too
-    assert got[1][8] == "A lower"
-    assert got[3][8] == "A − B lower in run B"
+    assert got[1][8] == "quantum lower"
+    assert got[3][8] == "quantum − photonic lower in run B"
 
 
 def test_holm_is_per_row_kind(compare_runs, tmp_path):
