@@ -31,16 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from qlatent._io import atomic_write_text
+from qlatent.experiments.grid import parse_seeds
 from qlatent.experiments.reuse import evaluate_smiles, load_run, read_smiles_file
 from qlatent.experiments.stats import format_number
-
-
-def parse_seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        out.extend(range(int(low), int(high or low) + 1))
-    return out
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     latents = args.latents.split(",")
-    seeds = parse_seeds(args.seeds)
+    seeds = list(parse_seeds(args.seeds))
     if args.draws < 2:
         raise SystemExit(f"fcd_eval_noise: --draws must be at least 2 (a within-cell SD), "
                          f"got {args.draws}")
