@@ -134,3 +134,48 @@ def test_fcd_eval_noise_summary():
     d = np.array([finished["quantum", s] - finished["photonic", s] for s in range(6)])
     assert (f"| quantum − photonic | {d.std(ddof=1):.3f} (6) | {np.sqrt(2) * sd_eval:.4f} | "
             f"{2 * sd_eval**2 / d.var(ddof=1):.3g} |") in text
+
+
+def test_select_latent_lr_chooses_on_a_real_run_and_refuses_test_seeds(tmp_path, capsys,
+                                                                      monkeypatch):
+    # benchmarks/select_latent_lr.py on a tiny selection run (one trained family at two rates,
+    # plus a fixed latent it must ignore): its numbers are the cells' own, its choice numpy's.
+    from rich.console import Console
+
+    from qlatent.experiments.config import load_config, to_toml
+    from qlatent.experiments.executors import run_experiment
+
+    select = script("select_latent_lr")
+    base = load_config(ROOT / "configs" / "paper" / "fig2_ring_quick.toml")
+    mult = {"latent": "multinomial", "normalize": "center"}
+    config = base.replace(
+        latents=("m.lr1e-3", "m.lr3e-2", "gaussian"), seeds=(100, 101), latent_dims=(4,),
+        latent_params={"m.lr1e-3": {**mult, "latent_lr": 1e-3},
+                       "m.lr3e-2": {**mult, "latent_lr": 3e-2}},
+        model={"hidden": [8]}, task_params={"n_eval": 300, "n_mmd": 50, "n_plot": 50},
+        train=base.train.replace(steps=3, batch_size=8, log_every=1, checkpoint_every=3))
+    run = tmp_path / "select"
+    run_experiment(config, run, console=Console(quiet=True), progress=False)
+    metric = "interpolation_rate"
+    values = select.scores(run, load_config(run / "config.toml"), metric)
+    fam = "multinomial(normalize='center')"
+    expected = {rate: [json.loads((run / f"ring/m.lr{name}-L4/seed-{s}/metrics.json")
+                                  .read_text())["metrics"][metric] for s in (100, 101)]
+                for rate, name in ((1e-3, "1e-3"), (3e-2, "3e-2"))}
+    assert values == {("ring", fam, rate): xs for rate, xs in expected.items()}
+    means = {rate: float(np.mean(xs)) for rate, xs in expected.items()}
+    best = min(sorted(means), key=lambda r: means[r])  # lower is better; ties: smaller rate
+    assert select.choose(values, False) == {("ring", fam): best}
+    assert select.choose_over_datasets(values, False) == {fam: best}
+    # --apply-to: the test config's multinomial gets the chosen rate; shared seeds are refused
+    test = config.replace(latents=("multinomial", "gaussian"), seeds=(0, 1),
+                          latent_params={"multinomial": {"normalize": "center"}})
+    (tmp_path / "test.toml").write_text(to_toml(test.to_dict()))
+    monkeypatch.setattr("sys.argv", ["select", str(run), "--apply-to", str(tmp_path / "test.toml")])
+    select.main()
+    out = capsys.readouterr().out
+    assert f"[latent_params.multinomial]  # {fam}\nlatent_lr = {best:g}\n" in out
+    assert "gaussian" not in out.split("For ")[1]
+    (tmp_path / "test.toml").write_text(to_toml(test.replace(seeds=(0, 101)).to_dict()))
+    with pytest.raises(SystemExit, match=r"runs seeds \[101\] that the selection used"):
+        select.main()

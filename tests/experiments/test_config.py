@@ -264,3 +264,51 @@ def test_variant_names_must_be_folder_safe(tmp_path):
 def test_latent_lr_is_checked(tmp_path):
     with pytest.raises(ValueError, match="latent_lr must be >= 0.0, got -0.1"):
         load_config(_write(tmp_path, VARIANTS + "[train]\nlatent_lr = -0.1\n"))
+
+
+def test_a_latent_may_set_its_own_latent_lr(tmp_path):
+    from qlatent.experiments.grid import seeds_of
+    from qlatent.experiments.tasks import make_latent
+
+    text = VARIANTS.replace('kind = "photonic"', 'kind = "photonic"\nlatent_lr = 0.01') \
+        + "[train]\nlatent_lr = 0.002\n"
+    config = load_config(_write(tmp_path, text))
+    assert config.train_for("born_p").latent_lr == 0.01
+    assert config.train_for("born_q") == config.train and config.train.latent_lr == 0.002
+    assert config.train_for("born_p") == config.train.replace(latent_lr=0.01)
+    # the rate is the trainer's: the latent is built without it
+    cell = next(c for c in cells(config) if c.latent == "born_p")
+    assert make_latent(config, cell, seeds_of(config, cell)).kind == "photonic"
+    again = ExperimentConfig.from_dict(tomllib.loads(to_toml(config.to_dict())))
+    assert again.train_for("born_p").latent_lr == 0.01
+    # 0 keeps a latent fixed, which any latent may ask for
+    fixed = load_config(_write(tmp_path, BASE + "[latent_params.quantum]\nlatent_lr = 0\n"))
+    assert fixed.train_for("quantum").latent_lr == 0.0
+
+
+@pytest.mark.parametrize("text, error, match", [
+    (VARIANTS.replace('kind = "photonic"', 'kind = "photonic"\nlatent_lr = -1.0'), ValueError,
+     r"latent_params.born_p.latent_lr must be >= 0.0, got -1.0$"),
+    (VARIANTS.replace('kind = "photonic"', 'kind = "photonic"\nlatent_lr = "fast"'), TypeError,
+     r"latent_params.born_p.latent_lr must be a real number, got 'fast' \(str\)$"),
+    (BASE + "[latent_params.quantum]\nlatent_lr = 0.01\n", ValueError,
+     r"latent_params.quantum.latent_lr is 0.01 but latent 'quantum' has no parameters to "
+     r"train; remove it, or use a trainable latent \(born, bernoulli_fit, made, multinomial, "
+     r"qbm, bm, rbm\)$"),
+])
+def test_a_bad_latent_lr_is_named_before_anything_runs(tmp_path, text, error, match):
+    with pytest.raises(error, match=match):
+        load_config(_write(tmp_path, text))
+
+
+def test_latent_names_with_dots_round_trip_through_toml(tmp_path):
+    # A folder-safe name may hold '.', which a bare TOML key cannot: the runner's config.toml
+    # quotes it, so a run folder of e.g. configs/trained/ring_lr_selection.toml reads back.
+    text = VARIANTS.replace("born_p", "born.lr2e-3").replace(
+        "[latent_params.born.lr2e-3]", '[latent_params."born.lr2e-3"]')
+    config = load_config(_write(tmp_path, text))
+    assert "born.lr2e-3" in config.latents
+    written = to_toml(config.to_dict())
+    assert '[latent_params."born.lr2e-3"]' in written
+    again = ExperimentConfig.from_dict(tomllib.loads(written))
+    assert again.to_dict() == config.to_dict()

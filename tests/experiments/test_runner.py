@@ -381,6 +381,32 @@ def test_trained_latents_in_a_pack_record_and_rebuild_their_theta(tmp_path):
             fresh.parameters(), rebuilt.latent.parameters(), strict=True))  # θ trained
 
 
+def test_a_latent_trains_at_its_own_latent_lr_and_packs_only_with_its_rate(tmp_path):
+    # [latent_params.X] latent_lr overrides [train] latent_lr for X's cells: "same" asks for
+    # [train]'s rate and packs with "fast"; "fixed" asks for 0 and trains alone, its θ as built.
+    base = _tiny_ring(steps=2)
+    born = {"latent": "born", "kind": "quantum"}
+    config = base.replace(
+        latents=("fast", "fixed", "same"), seeds=(0,), latent_dims=(4,),
+        latent_params={"fast": born, "fixed": {**born, "latent_lr": 0.0},
+                       "same": {**born, "latent_lr": 0.05}},
+        train=base.train.replace(latent_lr=0.05))
+    grid = cells(config)
+    plan = pack_plan(config, grid, range(len(grid)), tmp_path, 3)
+    assert sorted([grid[i].latent for i in members] for members in plan) == [
+        ["fast", "same"], ["fixed"]]
+    records = run_experiment(config, tmp_path, console=Console(quiet=True), progress=False,
+                             pack=3)
+    by_latent = {r.cell.latent: r.run_dir for r in records}
+    for name, lr in (("fast", 0.05), ("same", 0.05), ("fixed", 0.0)):
+        state = torch.load(by_latent[name] / "checkpoint.pt", weights_only=True)
+        assert state["config"]["latent_lr"] == lr, name
+        fresh = rebuild_cell(by_latent[name], weights=False).latent.parameters()
+        trained = rebuild_cell(by_latent[name]).latent.parameters()
+        moved = any(not torch.equal(a, b) for a, b in zip(fresh, trained, strict=True))
+        assert moved == (lr > 0), name
+
+
 def _member_bytes(config):
     from qlatent.experiments.grid import seeds_of
     from qlatent.experiments.tasks import CellContext, get_task, make_latent

@@ -50,7 +50,11 @@ def test_registry_lists_every_latent_of_the_issue():
 
 @pytest.mark.parametrize("name", CASES)
 def test_contract(name, bank_path):
+    from qlatent.train import is_trainable
+
     latent = latents.get(name.split("-")[0], **_params(name, bank_path))
+    # the registry says, without building, what the engine will find when it trains it
+    assert latents.trainable(name.split("-")[0]) == is_trainable(latent)
     assert isinstance(latent, LatentDistribution)
     assert latent.dim == DIM
     z = latent.sample(7)
@@ -95,6 +99,11 @@ def test_standardize_and_none(name, bank_path):
     assert torch.all((zs.std(0) - 1).abs() < 0.05)
     if name in ("quantum", "bank"):
         assert torch.equal(zr, zr.round()) and zr.min() >= 0  # raw photon counts
+
+
+def test_trainable_names_the_latent():
+    with pytest.raises(ValueError, match="name must be one of 'gaussian'.*got 'borne'"):
+        latents.trainable("borne")
 
 
 def test_unknown_name_lists_valid_ones():

@@ -204,7 +204,7 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
         if result is None:
             try:
                 result = fit(p.built.generator, p.built.critic, p.latent, p.built.data,
-                             train_config(config, [p.latent]), seed=p.ctx.seeds.train,
+                             train_config(config, [cell], [p.latent]), seed=p.ctx.seeds.train,
                              device=device, progress=progress, run_dir=p.ctx.cell_dir,
                              resume=True, callbacks=callbacks)
             except FloatingPointError as err:  # the engine names the step, this the cell
@@ -214,14 +214,20 @@ def run_cell(config: ExperimentConfig, cell: Cell, cell_dir: Path, *, device: st
         return finish_cell(p, result, console)
 
 
-def train_config(config: ExperimentConfig, latents: Sequence[torch.nn.Module]) -> Config:
-    """The ``[train]`` table for cells with these latents: a grid's ``latent_lr`` trains the
-    latents that can be trained (a pack may mix them with fixed ones), so cells whose latents are
-    all fixed get ``latent_lr = 0`` (the engine refuses ``latent_lr > 0`` with no trainable
-    latent)."""
-    if config.train.latent_lr == 0 or any(is_trainable(lat) for lat in latents):
-        return config.train
-    return config.train.replace(latent_lr=0.0)
+def train_config(config: ExperimentConfig, cells: Sequence[Cell],
+                 latents: Sequence[torch.nn.Module]) -> Config:
+    """The ``[train]`` table for these cells (one, or a pack's) with these latents: the cells'
+    ``ExperimentConfig.train_for`` (a pack's cells share it: ``architecture_groups``), whose
+    ``latent_lr`` trains the latents that can be trained (a pack may mix them with fixed ones),
+    so cells whose latents are all fixed get ``latent_lr = 0`` (the engine refuses
+    ``latent_lr > 0`` with no trainable latent)."""
+    train = config.train_for(cells[0].latent)
+    if any(config.train_for(c.latent) != train for c in cells):
+        raise ValueError(f"the cells of a pack must share their [train] table (latent_lr); got "
+                         f"{', '.join(c.key for c in cells)}")
+    if train.latent_lr == 0 or any(is_trainable(lat) for lat in latents):
+        return train
+    return train.replace(latent_lr=0.0)
 
 
 def cell_callbacks(p: Prepared, log_to: tuple[str, ...]) -> list:
@@ -282,7 +288,7 @@ def _train_pack(config: ExperimentConfig, cells: Sequence[Cell], out_dir: Path, 
     D = pack([p.built.critic for p in prepared])
     pack_dir = out_dir / ".packs" / digest([c.key for c in cells])[:16]
     result = fit_pack(G, D, [p.latent for p in prepared], [p.built.data for p in prepared],
-                      train_config(config, [p.latent for p in prepared]),
+                      train_config(config, cells, [p.latent for p in prepared]),
                       seeds=[p.ctx.seeds.train for p in prepared], device=device,
                       progress=progress, run_dir=pack_dir, resume=True,
                       member_dirs=[p.ctx.cell_dir for p in prepared], callbacks=callbacks)

@@ -19,6 +19,8 @@ A config file has these tables (unknown tables or keys raise and name themselves
     latent = "born"              # `latents`, the cells' folder name) for a registered latent
     kind = "quantum"             # with its own parameters, so one registered latent can run
                                  # twice (born quantum and born photonic) side by side
+    latent_lr = 2e-3             # optional: this latent trains at its own rate, in place of
+                                 # [train] latent_lr (0 keeps it fixed; only trainable latents)
 
     [model]                      # the task's model table (e.g. tasks.ring.MLPModel)
     [train]                      # the fields of qlatent.train.Config
@@ -32,6 +34,7 @@ every latent length, and the task's typed ``[model]`` / ``[task]`` tables.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ from typing import Any
 
 from qlatent._validation import check_int
 from qlatent.experiments.tasks.base import (
+    LATENT_LR_KEY,
     NoParams,
     Params,
     check_datasets,
@@ -148,6 +152,13 @@ class ExperimentConfig:
         object.__setattr__(self, "latent_params", params)
         for lat in dict.fromkeys((*self.latents, *params)):
             task.check_latent(lat, params.get(lat, {}), self)
+
+    def train_for(self, latent: str) -> Config:
+        """The ``[train]`` table for the cells of experiment latent ``latent``: ``[train]``, with
+        ``latent_lr`` from ``[latent_params.<latent>]`` where that table sets one (a latent
+        trained at a rate of its own, e.g. one chosen on held-out seeds)."""
+        lr = self.latent_params.get(latent, {}).get(LATENT_LR_KEY)
+        return self.train if lr is None else self.train.replace(latent_lr=float(lr))
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         """A copy with ``changes`` applied (validated again)."""
@@ -282,8 +293,13 @@ def _check_stray_latent_params(tables: Mapping[str, Any]) -> None:
 
 
 def to_toml(tables: Mapping[str, Any]) -> str:
-    """Write nested tables (of str, bool, int, float, lists of them) as TOML text."""
+    """Write nested tables (of str, bool, int, float, lists of them) as TOML text; a key that
+    is not a bare TOML key (letters, digits, ``_``, ``-``), e.g. a latent named ``born.lr2e-3``,
+    is written quoted."""
     lines: list[str] = []
+
+    def key(k: str) -> str:
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else value(k)
 
     def value(v: Any) -> str:
         if isinstance(v, bool):
@@ -302,11 +318,11 @@ def to_toml(tables: Mapping[str, Any]) -> str:
         subs = {k: v for k, v in t.items() if isinstance(v, Mapping)}
         if scalars or not subs:
             lines.append(f"[{prefix}]")
-            lines.extend(f"{k} = {value(v)}" for k, v in scalars.items())
+            lines.extend(f"{key(k)} = {value(v)}" for k, v in scalars.items())
             lines.append("")
         for k, v in subs.items():
-            table(f"{prefix}.{k}", v)
+            table(f"{prefix}.{key(k)}", v)
 
     for name, t in tables.items():
-        table(name, t)
+        table(key(name), t)
     return "\n".join(lines)

@@ -1,11 +1,11 @@
 """Packs: which pending cells of a grid train together as one batched model, and how many fit.
 
 With ``pack=N`` (or ``"auto"``) the pending cells that share an architecture (same dataset and
-latent length) train as packs of up to N cells (``qlatent.experiments.cell.run_pack``,
-``qlatent.train.fit_pack``). ``"auto"`` takes the largest pack the device's free memory holds
-(``qlatent.train.memory``: parameters, optimiser state, activations and batches per member,
-estimated from one cell's networks); an explicit N that does not fit is refused before
-anything is written.
+latent length) and a latent learning rate train as packs of up to N cells
+(``qlatent.experiments.cell.run_pack``, ``qlatent.train.fit_pack``). ``"auto"`` takes the
+largest pack the device's free memory holds (``qlatent.train.memory``: parameters, optimiser
+state, activations and batches per member, estimated from one cell's networks); an explicit N
+that does not fit is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from qlatent.train.memory import (
 
 AUTO = "auto"
 """The ``pack`` value that sizes packs from the device's free memory."""
+GroupKey = tuple[str, int, float]
+"""The cells that may share a pack: ``(dataset, latent_dim, latent_lr)``."""
 
 
 def check_pack(pack: Any, *, name: str = "pack") -> int | str:
@@ -65,8 +67,8 @@ def pack_plan(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[
     """
     if pack == 1:
         return plan_packs(config, grid, pending, out_dir, 1)
-    groups = architecture_groups(grid, pending, out_dir)
-    sizes: dict[tuple[str, int], int] = {}
+    groups = architecture_groups(config, grid, pending, out_dir)
+    sizes: dict[GroupKey, int] = {}
     for key, members in groups.items():
         want = len(members) if pack == AUTO else min(pack, len(members))
         if want < 2:
@@ -104,13 +106,13 @@ def pack_plan(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[
 
 
 def plan_packs(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[int],
-               out_dir: Path, size: int | Mapping[tuple[str, int], int]) -> list[list[int]]:
+               out_dir: Path, size: int | Mapping[GroupKey, int]) -> list[list[int]]:
     """Group the ``pending`` cells of ``grid`` into packs of at most ``size`` cells that share
-    an architecture (same dataset and latent length: the task builds the same networks), in
-    grid order; cells of different architectures never share a pack. ``size`` is one bound
-    for all, or one per ``(dataset, latent_dim)`` (``pack_plan``'s). A cell with a solo
-    checkpoint of its own (an interrupted solo run) stays alone and resumes solo."""
-    groups = architecture_groups(grid, pending, out_dir)
+    an architecture and a training table (``architecture_groups``), in grid order; other cells
+    never share a pack. ``size`` is one bound for all, or one per group key (``pack_plan``'s).
+    A cell with a solo checkpoint of its own (an interrupted solo run) stays alone and resumes
+    solo."""
+    groups = architecture_groups(config, grid, pending, out_dir)
     grouped = {i for members in groups.values() for i in members}
     packs: list[list[int]] = [[i] for i in pending if i not in grouped]
     for key, members in groups.items():
@@ -120,13 +122,16 @@ def plan_packs(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence
     return sorted(packs, key=lambda members: members[0])
 
 
-def architecture_groups(grid: Sequence[Cell], pending: Sequence[int],
-                        out_dir: Path) -> dict[tuple[str, int], list[int]]:
-    """The pending cells that may pack, by architecture ``(dataset, latent_dim)``; a cell with
-    its own solo checkpoint (an interrupted solo run) stays out and resumes solo."""
-    groups: dict[tuple[str, int], list[int]] = {}
+def architecture_groups(config: ExperimentConfig, grid: Sequence[Cell], pending: Sequence[int],
+                        out_dir: Path) -> dict[GroupKey, list[int]]:
+    """The pending cells that may pack, by ``(dataset, latent_dim, latent_lr)``: the same
+    dataset and latent length build the same networks, and a pack trains at one latent
+    learning rate (``ExperimentConfig.train_for``: a latent may set its own). A cell with its
+    own solo checkpoint (an interrupted solo run) stays out and resumes solo."""
+    groups: dict[GroupKey, list[int]] = {}
     for i in pending:
         cell = grid[i]
         if not (out_dir / cell.key / "checkpoint.pt").exists():
-            groups.setdefault((cell.dataset, cell.latent_dim), []).append(i)
+            key = (cell.dataset, cell.latent_dim, config.train_for(cell.latent).latent_lr)
+            groups.setdefault(key, []).append(i)
     return groups

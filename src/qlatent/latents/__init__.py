@@ -28,7 +28,7 @@ from qlatent.latents.multinomial import MultinomialLatent
 from qlatent.latents.normalize import NORMALIZATIONS, column_statistics, normalization_constants
 from qlatent.latents.qubit_born import QubitBornLatent
 from qlatent.latents.rbm import RBMLatent
-from qlatent.latents.registry import get, names, parameters, validate
+from qlatent.latents.registry import get, names, parameters, trainable, validate
 from qlatent.latents.summary import summarize_bank
 
 __all__ = [
@@ -38,5 +38,5 @@ __all__ = [
     "MultinomialLatent", "QubitBornLatent", "RBMLatent", "TrainableLatent", "UniformLatent",
     "build_bank", "column_statistics",
     "derive_bank", "fit_dirichlet_concentration", "get", "import_bank", "list_banks", "load_bank",
-    "names", "normalization_constants", "parameters", "summarize_bank", "validate",
+    "names", "normalization_constants", "parameters", "summarize_bank", "trainable", "validate",
 ]

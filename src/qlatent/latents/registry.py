@@ -1,4 +1,5 @@
-"""The registry of latents by name: ``get(name, *, dim, seed=None, **params)`` and ``names()``.
+"""The registry of latents by name: ``get(name, *, dim, seed=None, **params)``, ``names()`` and
+``trainable(name)``.
 
 =======================  ==================================================================
 name                     latent
@@ -282,9 +283,21 @@ _REGISTRY: dict[str, Callable[..., LatentDistribution]] = {
 }
 
 
+# The latents with parameters the GAN engine trains together with the generator ([train]
+# latent_lr > 0, the score-function estimator of qlatent.train.latent); the others are fixed.
+_TRAINABLE = frozenset({"born", "bernoulli_fit", "made", "multinomial", "qbm", "bm", "rbm"})
+
+
 def names() -> tuple[str, ...]:
     """Names accepted by :func:`get`, in the registry's order."""
     return tuple(_REGISTRY)
+
+
+def trainable(name: str) -> bool:
+    """Whether latent ``name`` has parameters the GAN engine can train with the generator
+    (``qlatent.train.is_trainable`` of what :func:`get` builds), without building it."""
+    _lookup(name)
+    return name in _TRAINABLE
 
 
 def parameters(name: str) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ and the registry in ``base``.
 """
 
 from qlatent.experiments.tasks.base import (
+    LATENT_LR_KEY,
     STREAM_DATA,
     STREAM_EVALUATE,
     STREAM_LATENT,
@@ -39,8 +40,8 @@ from qlatent.experiments.tasks.base import (
 
 __all__ = [
     "STREAM_DATA", "STREAM_EVALUATE", "STREAM_LATENT", "STREAM_MODEL", "STREAM_TRAIN",
-    "VARIANT_KEY", "Built", "Cell", "CellContext", "CellRecord", "CellSeeds", "MetricSpec",
-    "Metrics", "NoParams", "Params", "ReferenceBudget", "Task", "TaskFit", "cell_seeds",
-    "check_datasets", "check_keys", "check_latent_request", "field_docs", "get_task",
+    "LATENT_LR_KEY", "VARIANT_KEY", "Built", "Cell", "CellContext", "CellRecord", "CellSeeds",
+    "MetricSpec", "Metrics", "NoParams", "Params", "ReferenceBudget", "Task", "TaskFit",
+    "cell_seeds", "check_datasets", "check_keys", "check_latent_request", "field_docs", "get_task",
     "latent_request", "make_latent", "param", "register_task", "task_names", "torch_generator",
 ]

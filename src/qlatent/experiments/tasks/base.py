@@ -394,12 +394,17 @@ class CellContext:
 # --------------------------------------------------------------------------- latents
 VARIANT_KEY = "latent"
 """The key of ``[latent_params.NAME]`` that makes NAME a named variant of a registered latent."""
+LATENT_LR_KEY = "latent_lr"
+"""The key of ``[latent_params.NAME]`` that trains NAME's parameters at a learning rate of its
+own, in place of ``[train] latent_lr`` (``ExperimentConfig.train_for``); 0 keeps them fixed."""
 
 
 def latent_request(name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The registered latent and its keyword arguments behind experiment latent ``name``:
-    ``(params["latent"], the other params)`` for a named variant, else ``(name, params)``."""
+    ``(params["latent"], the other params)`` for a named variant, else ``(name, params)``;
+    ``latent_lr`` is the trainer's, not the latent's, and is left out."""
     params = dict(params)
+    params.pop(LATENT_LR_KEY, None)
     return params.pop(VARIANT_KEY, name), params
 
 
@@ -407,6 +412,9 @@ def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...
     """Check one latent request (``[latent_params.<name>]``) at every latent length, without
     building anything (``Task.check_latent``'s default)."""
     where = f"latent_params.{name}"
+    lr = params.get(LATENT_LR_KEY)
+    if lr is not None:
+        lr = check_float(f"{where}.{LATENT_LR_KEY}", lr, minimum=0.0)
     if VARIANT_KEY in params:
         base = params[VARIANT_KEY]
         if not isinstance(base, str) or base not in latents.names():
@@ -416,11 +424,15 @@ def check_latent_request(name: str, params: dict[str, Any], dims: tuple[int, ...
             raise ValueError(f"{where}.{VARIANT_KEY} must be {name!r} or absent: {name!r} is a "
                              f"registered latent, so a variant of {base!r} needs a name of its "
                              "own")
-        name, params = latent_request(name, params)
     elif name not in latents.names():
         raise ValueError(f"experiment.latents: name must be one of "
                          f"{', '.join(map(repr, latents.names()))}, or a named variant with "
                          f"[latent_params.{name}] {VARIANT_KEY} = \"<one of them>\"; got {name!r}")
+    name, params = latent_request(name, params)
+    if lr and not latents.trainable(name):
+        raise ValueError(f"{where}.{LATENT_LR_KEY} is {lr} but latent {name!r} has no "
+                         "parameters to train; remove it, or use a trainable latent ("
+                         f"{', '.join(n for n in latents.names() if latents.trainable(n))})")
     if name == "bank":
         _check_bank_request(where, params, dims)
     for key in ("seed", "dim"):
