@@ -10,7 +10,7 @@ of the metric (default: the task's first) at every rate, and chooses the rate wi
 mean: a selection rule, not a test (the held-out seeds are few; the test run's seeds judge the
 result). With ``--apply-to CONFIG`` it also prints the ``latent_lr = <rate>`` line for each
 latent of CONFIG whose family was selected (over its data sets, the rate with the best mean
-rank), to paste into CONFIG's ``[latent_params.<latent>]``.
+rank), to add to that latent's ``[latent_params.<latent>]`` table in CONFIG.
 """
 
 from __future__ import annotations
@@ -122,13 +122,14 @@ def main() -> None:
             raise SystemExit(f"--apply-to: {args.apply_to} runs seeds {overlap} that the "
                              "selection used; a rate chosen on them would be judged on them")
         rates = choose_over_datasets(values, higher)
-        print(f"\nFor {args.apply_to} (over the data sets: the best mean rank):\n")
+        print(f"\nFor {args.apply_to} (over the data sets: the best mean rank), a line for "
+              "each trained latent's table:\n")
         for latent in test.latents:
             fam = family(test, latent)
             if fam in rates:
-                print(f"[latent_params.{latent}]  # {fam}\nlatent_lr = {rates[fam]:g}\n")
+                print(f"latent_lr = {rates[fam]:g}    # in [latent_params.{latent}]: {fam}")
             elif latents.trainable(latent_request(latent, test.latent_params.get(latent, {}))[0]):
-                print(f"# {latent} ({fam}): trained, but not in the selection run\n")
+                print(f"# {latent} ({fam}): trained, but not in the selection run")
 
 
 if __name__ == "__main__":

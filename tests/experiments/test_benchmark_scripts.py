@@ -174,7 +174,7 @@ def test_select_latent_lr_chooses_on_a_real_run_and_refuses_test_seeds(tmp_path,
     monkeypatch.setattr("sys.argv", ["select", str(run), "--apply-to", str(tmp_path / "test.toml")])
     select.main()
     out = capsys.readouterr().out
-    assert f"[latent_params.multinomial]  # {fam}\nlatent_lr = {best:g}\n" in out
+    assert f"latent_lr = {best:g}    # in [latent_params.multinomial]: {fam}\n" in out
     assert "gaussian" not in out.split("For ")[1]
     (tmp_path / "test.toml").write_text(to_toml(test.replace(seeds=(0, 101)).to_dict()))
     with pytest.raises(SystemExit, match=r"runs seeds \[101\] that the selection used"):
