@@ -16,8 +16,6 @@ rank), to add to that latent's ``[latent_params.<latent>]`` table in CONFIG.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from qlatent import latents
+from qlatent.experiments.cell import read_metrics
 from qlatent.experiments.config import ExperimentConfig, load_config
-from qlatent.experiments.stats import format_number
+from qlatent.experiments.stats import summarize
 from qlatent.experiments.tasks import get_task, latent_request
 from qlatent.metrics import direction
 
@@ -48,7 +47,7 @@ def scores(run: Path, config: ExperimentConfig, metric: str
         if lr == 0:
             continue
         for path in sorted(run.glob(f"*/{latent}-L*/seed-*/metrics.json")):
-            values = json.loads(path.read_text()).get("metrics", {})
+            values = read_metrics(path.parent)
             if metric not in values:
                 raise SystemExit(f"{path}: no metric {metric!r}; it has {', '.join(values)}")
             dataset = path.parts[-4]
@@ -88,11 +87,9 @@ def table(values: Mapping[tuple[str, str, float], list[float]], chosen: Mapping[
     lines = [f"| data set | family | latent_lr | n | {metric} mean ± SE | chosen |",
              "|---|---|---|---|---|---|"]
     for (dataset, fam, lr), xs in sorted(values.items()):
-        n = len(xs)
-        se = float(np.std(xs, ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
         mark = "**yes**" if chosen[dataset, fam] == lr else ""
-        lines.append(f"| {dataset} | `{fam}` | {lr:g} | {n} | {format_number(float(np.mean(xs)))}"
-                     f" ± {format_number(se)} | {mark} |")
+        lines.append(f"| {dataset} | `{fam}` | {lr:g} | {len(xs)} | "
+                     f"{summarize(xs).format(count=False)} | {mark} |")
     return "\n".join(lines)
 
 
