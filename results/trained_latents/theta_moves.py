@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from qlatent.experiments.runner import rebuild_cell
+from qlatent.experiments import rebuild_cell
 
 
 def main(run_dir: str) -> None:
@@ -26,7 +26,7 @@ def main(run_dir: str) -> None:
             continue
         start = rebuild_cell(cell_dir, weights=False).latent
         end = rebuild_cell(cell_dir).latent
-        moved = max(float((a - b).abs().max()) for a, b in zip(
+        moved = max(float((a - b).detach().abs().max()) for a, b in zip(
             start.parameters(), end.parameters(), strict=True))
         shift = float((start.shift - end.shift).abs().sum())
         out.append({"cell": str(cell_dir.relative_to(run_dir)), "max_parameter_change": moved,
